@@ -1,0 +1,95 @@
+"""Dtypes and PyTorch's type-promotion rules, over numpy dtypes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compiler.errors import DTypeError
+
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+float16 = np.dtype("float16")
+int32 = np.dtype("int32")
+int64 = np.dtype("int64")
+int16 = np.dtype("int16")
+int8 = np.dtype("int8")
+uint8 = np.dtype("uint8")
+bool_ = np.dtype("bool")
+
+DEFAULT_FLOAT = float32
+DEFAULT_INT = int64
+SUPPORTED = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)
+
+
+def canonical(dtype: object) -> np.dtype:
+    """Normalise a user dtype (np.float32, 'float64', tracer.int64, float...) to np.dtype."""
+    if dtype is float:
+        return DEFAULT_FLOAT
+    if dtype is int:
+        return DEFAULT_INT
+    if dtype is bool:
+        return bool_
+    try:
+        d = np.dtype(dtype)  # type: ignore[call-overload]
+    except TypeError:
+        raise DTypeError(f"{dtype!r} is not a dtype") from None
+    if d not in SUPPORTED:
+        raise DTypeError(f"dtype {d} is not supported (use one of {', '.join(map(str, SUPPORTED))})")
+    return d
+
+
+def is_float(d: np.dtype) -> bool:
+    return d.kind == "f"
+
+
+def is_int(d: np.dtype) -> bool:
+    return d.kind in "iu"
+
+
+def _category(d: np.dtype) -> int:
+    return 2 if d.kind == "f" else 1 if d.kind in "iu" else 0
+
+
+def scalar_dtype(value: object) -> np.dtype:
+    """The dtype a Python scalar takes when it stands alone."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool_
+    if isinstance(value, (int, np.integer)):
+        return DEFAULT_INT
+    if isinstance(value, (float, np.floating)):
+        return DEFAULT_FLOAT
+    raise DTypeError(f"expected a number, got {type(value).__name__}")
+
+
+def result_type(tensor_dtypes: list[tuple[np.dtype, int]], scalars: list[object]) -> np.dtype:
+    """PyTorch promotion: dimensioned tensors win over 0-d tensors, which win over
+    Python scalars, unless the weaker group is of a higher category (bool < int < float).
+
+    `tensor_dtypes` holds (dtype, ndim) pairs; `scalars` holds Python numbers.
+    """
+    dims = zero = wrapped = None
+    for d, ndim in tensor_dtypes:
+        if ndim > 0:
+            dims = d if dims is None else np.promote_types(dims, d)
+        else:
+            zero = d if zero is None else np.promote_types(zero, d)
+    for s in scalars:
+        d = scalar_dtype(s)
+        wrapped = d if wrapped is None else (d if _category(d) > _category(wrapped) else wrapped)
+    result = None
+    for group in (dims, zero, wrapped):
+        if group is None:
+            continue
+        if result is None:
+            result = group
+        elif _category(group) > _category(result):
+            result = group if group is wrapped else np.promote_types(result, group)
+    assert result is not None
+    return result
+
+
+def short_name(d: np.dtype) -> str:
+    """Compact name used in IR text: f32, i64, bool."""
+    return {"f": "f", "i": "i", "u": "u", "b": "bool"}[d.kind] + (
+        "" if d.kind == "b" else str(8 * d.itemsize)
+    )

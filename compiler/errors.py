@@ -1,0 +1,23 @@
+"""Exceptions raised by the library, shared by eager and traced code."""
+
+from __future__ import annotations
+
+
+class TracerError(Exception):
+    """Base class of the library's own errors."""
+
+
+class ShapeError(TracerError, ValueError):
+    """Operand shapes do not fit an op (broadcasting, matmul, reshape, ...)."""
+
+
+class DTypeError(TracerError, TypeError):
+    """An operand's dtype is not accepted by an op."""
+
+
+class TraceError(TracerError, RuntimeError):
+    """Python needed a concrete value from a traced (symbolic) tensor."""
+
+
+class AutogradError(TracerError, RuntimeError):
+    """Misuse of backward(): non-scalar root, freed graph, stale saved tensor, ..."""

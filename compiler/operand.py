@@ -1,0 +1,497 @@
+"""The operator mixin shared by eager Tensors and symbolic IR values.
+
+Every method forwards to `apply(op_name, *inputs, **params)`, which hands the
+call to the highest-priority operand among the inputs (`_bind`). Eager Tensors
+run numpy and record autograd nodes; symbolic values record IR equations. This
+is what lets one VJP rule, written with these methods, serve both worlds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from compiler import dtypes
+from compiler.errors import ShapeError
+
+
+def apply(op: str, *inputs: Any, name: str | None = None, **params: Any) -> Any:
+    """Run primitive `op` in the world of its highest-priority operand.
+
+    `name` overrides the eager grad_fn name (t() and transpose() share a primitive
+    but PyTorch names their nodes TBackward0 and TransposeBackward0).
+    """
+    anchor = None
+    for x in inputs:
+        if isinstance(x, Operand) and (anchor is None or x._priority > anchor._priority):
+            anchor = x
+    if anchor is None:
+        raise TypeError(f"{op}: expected at least one tensor argument, got {inputs!r}")
+    return anchor._bind(op, inputs, params, name)
+
+
+def normalize_axis(axis: int, ndim: int, op: str = "") -> int:
+    if not -max(ndim, 1) <= axis < max(ndim, 1):
+        raise IndexError(
+            f"{op}: dim {axis} is out of range for a tensor of {ndim} dimension"
+            f"{'' if ndim == 1 else 's'} (expected {-max(ndim, 1)} to {max(ndim, 1) - 1})"
+        )
+    return axis % max(ndim, 1)
+
+
+def normalize_axes(dim: Any, ndim: int, op: str = "") -> tuple[int, ...]:
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    axes = tuple(sorted({normalize_axis(d, ndim, op) for d in dims}))
+    if ndim == 0:
+        return ()
+    return axes
+
+
+def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+class Operand:
+    """Mixin: PyTorch-named methods over `apply`. Subclasses provide `shape`,
+    `dtype`, `_bind`, `_const` (wrap a numpy array as an operand of the same
+    world) and `_priority`."""
+
+    __slots__ = ()
+    _priority = 0
+    __array_priority__ = 1000  # numpy defers `ndarray + tensor` to us
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    def _bind(self, op: str, inputs: Sequence[Any], params: dict[str, Any], name: str | None) -> Any:
+        raise NotImplementedError
+
+    def _const(self, value: np.ndarray) -> Operand:
+        raise NotImplementedError
+
+    # ---- metadata -------------------------------------------------------
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def dim(self) -> int:
+        return len(self.shape)
+
+    def size(self, dim: int | None = None) -> Any:
+        return self.shape if dim is None else self.shape[normalize_axis(dim, self.ndim, "size")]
+
+    def numel(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    # ---- arithmetic -----------------------------------------------------
+    def __add__(self, other: Any) -> Any:
+        return apply("add", self, other)
+
+    def __radd__(self, other: Any) -> Any:
+        return apply("add", other, self)
+
+    def __sub__(self, other: Any) -> Any:
+        return apply("sub", self, other)
+
+    def __rsub__(self, other: Any) -> Any:
+        return apply("sub", other, self, name="RsubBackward1")
+
+    def __mul__(self, other: Any) -> Any:
+        return apply("mul", self, other)
+
+    def __rmul__(self, other: Any) -> Any:
+        return apply("mul", other, self)
+
+    def __truediv__(self, other: Any) -> Any:
+        return apply("div", self, other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return apply("div", other, self)
+
+    def __pow__(self, other: Any) -> Any:
+        if isinstance(other, (int, float)) and not isinstance(other, bool):
+            return apply("pow_scalar", self, exponent=other)
+        return apply("pow", self, other)
+
+    def __rpow__(self, other: Any) -> Any:
+        return apply("pow", other, self, name="PowBackward2")
+
+    def __neg__(self) -> Any:
+        return apply("neg", self)
+
+    def __pos__(self) -> Any:
+        return self
+
+    def __abs__(self) -> Any:
+        return apply("abs", self)
+
+    def __matmul__(self, other: Any) -> Any:
+        return self.matmul(other)
+
+    def __rmatmul__(self, other: Any) -> Any:
+        return apply("matmul", other, self)
+
+    def __lt__(self, other: Any) -> Any:
+        return apply("lt", self, other)
+
+    def __le__(self, other: Any) -> Any:
+        return apply("le", self, other)
+
+    def __gt__(self, other: Any) -> Any:
+        return apply("gt", self, other)
+
+    def __ge__(self, other: Any) -> Any:
+        return apply("ge", self, other)
+
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        return apply("eq", self, other)
+
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        return apply("ne", self, other)
+
+    __hash__ = object.__hash__
+
+    def __and__(self, other: Any) -> Any:
+        return apply("logical_and", self, other)
+
+    __rand__ = __and__
+
+    def __or__(self, other: Any) -> Any:
+        return apply("logical_or", self, other)
+
+    __ror__ = __or__
+
+    def __invert__(self) -> Any:
+        return apply("logical_not", self)
+
+    def add(self, other: Any, alpha: float = 1) -> Any:
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other: Any, alpha: float = 1) -> Any:
+        return self - (other if alpha == 1 else other * alpha)
+
+    def mul(self, other: Any) -> Any:
+        return self * other
+
+    def div(self, other: Any) -> Any:
+        return self / other
+
+    def pow(self, exponent: Any) -> Any:
+        return self**exponent
+
+    def neg(self) -> Any:
+        return -self
+
+    def maximum(self, other: Any) -> Any:
+        return apply("maximum", self, other)
+
+    def minimum(self, other: Any) -> Any:
+        return apply("minimum", self, other)
+
+    def where(self, condition: Any, other: Any) -> Any:
+        return apply("where", condition, self, other)
+
+    # ---- unary math -----------------------------------------------------
+    def abs(self) -> Any:
+        return apply("abs", self)
+
+    def exp(self) -> Any:
+        return apply("exp", self)
+
+    def log(self) -> Any:
+        return apply("log", self)
+
+    def log1p(self) -> Any:
+        return apply("log1p", self)
+
+    def sqrt(self) -> Any:
+        return apply("sqrt", self)
+
+    def sin(self) -> Any:
+        return apply("sin", self)
+
+    def cos(self) -> Any:
+        return apply("cos", self)
+
+    def tanh(self) -> Any:
+        return apply("tanh", self)
+
+    def sigmoid(self) -> Any:
+        return apply("sigmoid", self)
+
+    def relu(self) -> Any:
+        return apply("relu", self)
+
+    def sign(self) -> Any:
+        return apply("sign", self)
+
+    def square(self) -> Any:
+        return self**2
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Any:
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of min and max must be given")
+        return apply("clamp", self, lo=min, hi=max)
+
+    clip = clamp
+
+    # ---- dtype ----------------------------------------------------------
+    def to(self, dtype: Any) -> Any:
+        d = dtypes.canonical(dtype)
+        return self if d == self.dtype else apply("convert", self, dtype=d)
+
+    type_as = None  # set below
+
+    def float(self) -> Any:
+        return self.to(dtypes.float32)
+
+    def double(self) -> Any:
+        return self.to(dtypes.float64)
+
+    def long(self) -> Any:
+        return self.to(dtypes.int64)
+
+    def int(self) -> Any:
+        return self.to(dtypes.int32)
+
+    def bool(self) -> Any:
+        return self.to(dtypes.bool_)
+
+    def clone(self) -> Any:
+        return apply("copy", self)
+
+    # ---- reductions -----------------------------------------------------
+    def sum(self, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Any:
+        x = self if dtype is None else self.to(dtype)
+        if x.dtype.kind in "biu" and dtype is None:
+            x = x.to(dtypes.int64)
+        axes = normalize_axes(dim, x.ndim, "sum")
+        return apply("reduce_sum", x, axes=axes, keepdims=keepdim,
+                     name="SumBackward0" if dim is None else "SumBackward1")
+
+    def mean(self, dim: Any = None, keepdim: bool = False) -> Any:
+        if not dtypes.is_float(self.dtype):
+            raise TypeError(f"mean(): expected a floating point tensor, got {self.dtype}")
+        axes = normalize_axes(dim, self.ndim, "mean")
+        return apply("mean", self, axes=axes, keepdims=keepdim,
+                     name="MeanBackward0" if dim is None else "MeanBackward1")
+
+    def amax(self, dim: Any = (), keepdim: bool = False) -> Any:
+        axes = normalize_axes(None if dim == () else dim, self.ndim, "amax")
+        return apply("amax", self, axes=axes, keepdims=keepdim)
+
+    def amin(self, dim: Any = (), keepdim: bool = False) -> Any:
+        axes = normalize_axes(None if dim == () else dim, self.ndim, "amin")
+        return apply("amin", self, axes=axes, keepdims=keepdim)
+
+    def max(self, dim: Any = None, keepdim: bool = False) -> Any:
+        if dim is None:
+            return apply("amax", self, axes=tuple(range(self.ndim)), keepdims=False,
+                         name="MaxBackward1")
+        if not isinstance(dim, int):  # torch.max(a, b) is maximum
+            return self.maximum(dim)
+        axis = normalize_axis(dim, self.ndim, "max")
+        return _MinMax(*apply("max_dim", self, axis=axis, keepdims=keepdim))
+
+    def min(self, dim: Any = None, keepdim: bool = False) -> Any:
+        if dim is None:
+            return apply("amin", self, axes=tuple(range(self.ndim)), keepdims=False,
+                         name="MinBackward1")
+        if not isinstance(dim, int):
+            return self.minimum(dim)
+        axis = normalize_axis(dim, self.ndim, "min")
+        return _MinMax(*apply("min_dim", self, axis=axis, keepdims=keepdim))
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        if dim is None:
+            return self.reshape(-1).argmax(0)
+        return self.max(dim, keepdim).indices
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        if dim is None:
+            return self.reshape(-1).argmin(0)
+        return self.min(dim, keepdim).indices
+
+    def logsumexp(self, dim: Any, keepdim: bool = False) -> Any:
+        axes = normalize_axes(dim, self.ndim, "logsumexp")
+        return apply("logsumexp", self, axes=axes, keepdims=keepdim)
+
+    def softmax(self, dim: int) -> Any:
+        return apply("softmax", self, axis=normalize_axis(dim, self.ndim, "softmax"))
+
+    def log_softmax(self, dim: int) -> Any:
+        return apply("log_softmax", self, axis=normalize_axis(dim, self.ndim, "log_softmax"))
+
+    # ---- linear algebra -------------------------------------------------
+    def matmul(self, other: Any) -> Any:
+        return apply("matmul", self, other)
+
+    def mm(self, other: Any) -> Any:
+        if self.ndim != 2 or getattr(other, "ndim", 0) != 2:
+            raise ShapeError(f"mm: expected 2-D tensors, got shapes {self.shape} and "
+                             f"{getattr(other, 'shape', None)}")
+        return self.matmul(other)
+
+    def dot(self, other: Any) -> Any:
+        return self.matmul(other)
+
+    # ---- shapes ---------------------------------------------------------
+    def reshape(self, *shape: Any) -> Any:
+        new = _infer_reshape(tuple(self.shape), _shape_arg(shape))
+        return apply("reshape", self, shape=new, name="ViewBackward0")
+
+    def view(self, *shape: Any) -> Any:
+        return self.reshape(*shape)
+
+    def view_as(self, other: Any) -> Any:
+        return self.reshape(other.shape)
+
+    def reshape_as(self, other: Any) -> Any:
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Any:
+        if self.ndim == 0:
+            return self.reshape(1)
+        s = normalize_axis(start_dim, self.ndim, "flatten")
+        e = normalize_axis(end_dim, self.ndim, "flatten")
+        shape = self.shape[:s] + (int(np.prod(self.shape[s:e + 1], dtype=np.int64)),) + self.shape[e + 1:]
+        return self.reshape(shape)
+
+    def unsqueeze(self, dim: int) -> Any:
+        d = normalize_axis(dim, self.ndim + 1, "unsqueeze")
+        return apply("reshape", self, shape=self.shape[:d] + (1,) + self.shape[d:],
+                     name="UnsqueezeBackward0")
+
+    def squeeze(self, dim: Any = None) -> Any:
+        if dim is None:
+            shape = tuple(s for s in self.shape if s != 1)
+            name = "SqueezeBackward0"
+        else:
+            axes = normalize_axes(dim, self.ndim, "squeeze")
+            shape = tuple(s for i, s in enumerate(self.shape) if not (i in axes and s == 1))
+            name = "SqueezeBackward1"
+        return apply("reshape", self, shape=shape, name=name)
+
+    def permute(self, *dims: Any) -> Any:
+        perm = tuple(normalize_axis(d, self.ndim, "permute") for d in _shape_arg(dims))
+        if sorted(perm) != list(range(self.ndim)):
+            raise ValueError(f"permute: {_shape_arg(dims)} is not a permutation of the "
+                             f"{self.ndim} dims of a tensor of shape {tuple(self.shape)}")
+        return apply("transpose", self, perm=perm, name="PermuteBackward0")
+
+    def transpose(self, dim0: int, dim1: int) -> Any:
+        perm = list(range(self.ndim))
+        a, b = normalize_axis(dim0, self.ndim, "transpose"), normalize_axis(dim1, self.ndim, "transpose")
+        perm[a], perm[b] = perm[b], perm[a]
+        return apply("transpose", self, perm=tuple(perm), name="TransposeBackward0")
+
+    def t(self) -> Any:
+        if self.ndim > 2:
+            raise ShapeError(f"t(): expects a tensor with <= 2 dimensions, got shape {tuple(self.shape)}")
+        return apply("transpose", self, perm=tuple(reversed(range(self.ndim))), name="TBackward0")
+
+    @property
+    def T(self) -> Any:
+        return apply("transpose", self, perm=tuple(reversed(range(self.ndim))),
+                     name="PermuteBackward0")
+
+    @property
+    def mT(self) -> Any:
+        return self.transpose(-2, -1)
+
+    def expand(self, *sizes: Any) -> Any:
+        sizes = _shape_arg(sizes)
+        if len(sizes) < self.ndim:
+            raise ShapeError(f"expand: the number of sizes ({len(sizes)}) must be at least "
+                             f"the tensor's dims ({self.ndim}); shape {tuple(self.shape)}")
+        lead = len(sizes) - self.ndim
+        shape = tuple(s if n == -1 else n for s, n in zip((1,) * lead + tuple(self.shape), sizes))
+        return self.broadcast_to(shape, name="ExpandBackward0")
+
+    def expand_as(self, other: Any) -> Any:
+        return self.expand(other.shape)
+
+    def broadcast_to(self, shape: Any, name: str = "ExpandBackward0") -> Any:
+        shape = tuple(int(s) for s in shape)
+        if shape == tuple(self.shape):
+            return self
+        return apply("broadcast_to", self, shape=shape, name=name)
+
+    def sum_to(self, shape: tuple[int, ...]) -> Any:
+        """Sum a broadcast result back to `shape` (the inverse of broadcasting)."""
+        shape = tuple(shape)
+        if tuple(self.shape) == shape:
+            return self
+        lead = self.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(shape) if s == 1 and self.shape[lead + i] != 1)
+        out = apply("reduce_sum", self, axes=axes, keepdims=False) if axes else self
+        return out.reshape(shape) if tuple(out.shape) != shape else out
+
+    def __getitem__(self, key: Any) -> Any:
+        from compiler.ops.index import parse_index
+
+        spec, arrays, name = parse_index(self, key)
+        return apply("index", self, *arrays, spec=spec, name=name)
+
+    # ---- constants in the operand's own world (used by VJP rules) -------
+    def full_like(self, value: float, shape: Any = None, dtype: Any = None) -> Any:
+        return apply("full", self, shape=tuple(self.shape if shape is None else shape),
+                     dtype=self.dtype if dtype is None else dtypes.canonical(dtype), value=value)
+
+    def zeros_like(self) -> Any:
+        return self.full_like(0)
+
+    def ones_like(self) -> Any:
+        return self.full_like(1)
+
+    def iota(self, shape: tuple[int, ...], axis: int, dtype: Any = dtypes.int64) -> Any:
+        """Integers 0..shape[axis]-1 laid along `axis` (arange, broadcast)."""
+        return apply("iota", self, shape=tuple(shape), axis=axis, dtype=dtypes.canonical(dtype))
+
+
+Operand.type_as = lambda self, other: self.to(other.dtype)  # type: ignore[assignment,method-assign]
+
+
+class _MinMax(tuple):
+    """(values, indices), like torch.return_types.max."""
+
+    __slots__ = ()
+
+    def __new__(cls, values: Any, indices: Any) -> _MinMax:
+        return super().__new__(cls, (values, indices))
+
+    @property
+    def values(self) -> Any:
+        return self[0]
+
+    @property
+    def indices(self) -> Any:
+        return self[1]
+
+
+def _infer_reshape(old: tuple[int, ...], new: tuple[int, ...]) -> tuple[int, ...]:
+    size = int(np.prod(old, dtype=np.int64))
+    if new.count(-1) > 1:
+        raise ShapeError(f"reshape: only one dimension can be -1, got {new}")
+    if -1 in new:
+        rest = int(np.prod([n for n in new if n != -1], dtype=np.int64))
+        if rest == 0 or size % rest:
+            raise ShapeError(f"reshape: shape {list(new)} is invalid for input of shape "
+                             f"{tuple(old)} ({size} elements)")
+        new = tuple(size // rest if n == -1 else n for n in new)
+    if int(np.prod(new, dtype=np.int64)) != size or any(n < 0 for n in new):
+        raise ShapeError(f"reshape: shape {list(new)} is invalid for input of shape "
+                         f"{tuple(old)} ({size} elements)")
+    return new

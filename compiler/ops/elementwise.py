@@ -1,0 +1,244 @@
+"""Elementwise primitives: arithmetic, math functions, comparisons, where."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from compiler import dtypes
+from compiler.errors import DTypeError, ShapeError
+from compiler.registry import AVal, Op, register, save_none, save_other
+
+# How each kind of elementwise op types its operands: (compute dtype, result dtype).
+#   same:     promote the operands, result in that dtype      (add, maximum, relu)
+#   float:    promote, then to the default float if integral  (exp, div, sigmoid)
+#   compare:  promote to compare, result bool                 (lt, eq)
+#   logical:  bool in, bool out                               (logical_and)
+
+
+def _is_scalar(x: Any) -> bool:
+    return isinstance(x, (int, float, bool, np.number, np.bool_))
+
+
+def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """numpy/PyTorch broadcasting, with an error that names the op and every shape."""
+    ndim = max(len(s) for s in shapes)
+    out = []
+    for i in range(ndim):
+        sizes = {s[len(s) - ndim + i] for s in shapes if len(s) - ndim + i >= 0} - {1}
+        if len(sizes) > 1:
+            shown = " and ".join(str(tuple(s)) for s in shapes)
+            raise ShapeError(
+                f"{op}: shapes {shown} do not broadcast (dimension {i - ndim} has sizes "
+                f"{sorted(sizes)}; sizes must be equal or 1)")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+def elementwise_dtypes(kind: str, op: str, xs: tuple[Any, ...]) -> tuple[np.dtype, np.dtype]:
+    """(compute dtype, result dtype) of an elementwise op; xs are AVals/arrays or scalars."""
+    avals = [(x.dtype, len(x.shape)) for x in xs if not _is_scalar(x)]
+    scalars = [x for x in xs if _is_scalar(x)]
+    common = dtypes.result_type(avals, scalars)
+    if kind == "same":
+        return common, common
+    if kind == "float":
+        d = common if dtypes.is_float(common) else dtypes.DEFAULT_FLOAT
+        return d, d
+    if kind == "compare":
+        return common, dtypes.bool_
+    if kind == "logical":
+        return dtypes.bool_, dtypes.bool_
+    if kind == "where":
+        cond, rest = xs[0], xs[1:]
+        if not _is_scalar(cond) and cond.dtype != dtypes.bool_:
+            raise DTypeError(f"{op}: condition must be a bool tensor, got {cond.dtype}")
+        return elementwise_dtypes("same", op, rest)
+    raise AssertionError(kind)
+
+
+def _abstract_eval(kind: str, name: str):
+    def abstract_eval(*xs: Any, **params: Any) -> AVal:
+        shapes = [tuple(x.shape) for x in xs if not _is_scalar(x)]
+        shape = broadcast_shapes(name, *shapes) if shapes else ()
+        return AVal(shape, elementwise_dtypes(kind, name, xs)[1])
+
+    return abstract_eval
+
+
+def elementwise(name: str, impl: Any, vjp: Any, *, kind: str = "same", template: str = "",
+                grad_fn: str | None = None, **kw: Any) -> Op:
+    return register(Op(name, _abstract_eval(kind, name), impl, vjp, grad_fn=grad_fn,
+                       lowering=template, elementwise=True, extra={"kind": kind}, **kw))
+
+
+def _vjp_none(*_: Any, **__: Any) -> None:
+    return None
+
+
+# ---- arithmetic -------------------------------------------------------------
+elementwise("add", np.add, lambda g, out, x, y: (g, g), template="{0} + {1}",
+            linear=True, saves=save_none)
+elementwise("sub", np.subtract, lambda g, out, x, y: (g, -g), template="{0} - {1}",
+            linear=True, saves=save_none)
+elementwise("mul", np.multiply, lambda g, out, x, y: (g * y, g * x), template="{0} * {1}",
+            saves=save_other)
+elementwise("div", np.true_divide, lambda g, out, x, y: (g / y, -g * x / (y * y)),
+            kind="float", template="{0} / {1}", saves=lambda ng: (ng[1], True))
+elementwise("neg", np.negative, lambda g, out, x: (-g,), template="-{0}", linear=True,
+            saves=save_none)
+elementwise("maximum", np.maximum,
+            lambda g, out, x, y: _minmax_vjp(g, x, y, x > y), template="max({0}, {1})")
+elementwise("minimum", np.minimum,
+            lambda g, out, x, y: _minmax_vjp(g, x, y, x < y), template="min({0}, {1})")
+
+
+def _minmax_vjp(g: Any, x: Any, y: Any, x_wins: Any) -> tuple[Any, Any]:
+    # PyTorch splits the gradient evenly between tied operands.
+    gx = (x_wins.to(g.dtype) + (x == y).to(g.dtype) * 0.5) * g
+    return gx, g - gx
+
+
+def _pow_impl(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.power(x, y)
+
+
+def _pow_vjp(g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    gx = g * y * x ** (y - 1)
+    # d/dy x**y = x**y log x; PyTorch defines it as 0 where x == 0 and y >= 0.
+    safe = (x == 0) & (y >= 0)
+    gy = g * (out * safe.where(1, x).log()).where(~safe, 0)
+    return gx, gy
+
+
+elementwise("pow", _pow_impl, _pow_vjp, kind="float", template="{0} ** {1}",
+            grad_fn="PowBackward1", saves_out=True)
+
+
+def _pow_scalar_abstract(x: AVal, exponent: float) -> AVal:
+    d = x.dtype
+    if isinstance(exponent, float) and not dtypes.is_float(d):
+        d = dtypes.DEFAULT_FLOAT
+    return AVal(tuple(x.shape), d)
+
+
+def _pow_scalar_impl(x: np.ndarray, exponent: float) -> np.ndarray:
+    if exponent == 2:
+        return x * x
+    if isinstance(exponent, int) and exponent < 0 and not dtypes.is_float(x.dtype):
+        raise ValueError("pow: integers to negative integer powers are not allowed")
+    return np.power(x, x.dtype.type(exponent) if dtypes.is_float(x.dtype) else exponent)
+
+
+def _pow_scalar_vjp(g: Any, out: Any, x: Any, exponent: float) -> tuple[Any]:
+    if exponent == 0:
+        return (g.zeros_like(),)
+    if exponent == 1:
+        return (g,)
+    if exponent == 2:
+        return (g * x * 2,)
+    return (g * exponent * x ** (exponent - 1),)
+
+
+register(Op("pow_scalar", _pow_scalar_abstract, _pow_scalar_impl, _pow_scalar_vjp,
+            grad_fn="PowBackward0", lowering="pow_scalar", elementwise=True,
+            extra={"kind": "pow_scalar"}))
+
+# ---- unary math ---------------------------------------------------------------
+elementwise("exp", np.exp, lambda g, out, x: (g * out,), kind="float", template="exp({0})",
+            saves=save_none, saves_out=True)
+elementwise("log", np.log, lambda g, out, x: (g / x,), kind="float", template="log({0})")
+elementwise("log1p", np.log1p, lambda g, out, x: (g / (x + 1),), kind="float",
+            template="log1p({0})", grad_fn="Log1PBackward0")
+elementwise("sqrt", np.sqrt, lambda g, out, x: (g / (out * 2),), kind="float",
+            template="sqrt({0})", saves=save_none, saves_out=True)
+elementwise("sin", np.sin, lambda g, out, x: (g * x.cos(),), kind="float", template="sin({0})")
+elementwise("cos", np.cos, lambda g, out, x: (-g * x.sin(),), kind="float", template="cos({0})")
+elementwise("tanh", np.tanh, lambda g, out, x: (g * (1 - out * out),), kind="float",
+            template="tanh({0})", saves=save_none, saves_out=True)
+
+
+def _sigmoid_impl(x: np.ndarray) -> np.ndarray:
+    # exp of a non-positive number never overflows: split on the sign.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+elementwise("sigmoid", _sigmoid_impl, lambda g, out, x: (g * out * (1 - out),), kind="float",
+            template="sigmoid({0})", saves=save_none, saves_out=True)
+
+
+def _relu_impl(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, x.dtype.type(0))
+
+
+elementwise("relu", _relu_impl, lambda g, out, x: (g * (out > 0).to(g.dtype),),
+            template="relu({0})", saves=save_none, saves_out=True)
+elementwise("abs", np.abs, lambda g, out, x: (g * x.sign(),), template="abs({0})")
+elementwise("sign", np.sign, lambda g, out, x: (g.zeros_like(),), template="sign({0})",
+            saves=save_none)
+
+
+def _clamp_abstract(x: AVal, lo: float | None, hi: float | None) -> AVal:
+    scalars = [v for v in (lo, hi) if v is not None]
+    return AVal(tuple(x.shape), dtypes.result_type([(x.dtype, len(x.shape))], scalars))
+
+
+def _clamp_impl(x: np.ndarray, lo: float | None, hi: float | None) -> np.ndarray:
+    d = _clamp_abstract(AVal(x.shape, x.dtype), lo, hi).dtype
+    x = x.astype(d, copy=False)
+    if lo is not None:
+        x = np.maximum(x, d.type(lo))
+    if hi is not None:
+        x = np.minimum(x, d.type(hi))
+    return x
+
+
+def _clamp_vjp(g: Any, out: Any, x: Any, lo: float | None, hi: float | None) -> tuple[Any]:
+    keep = None
+    if lo is not None:
+        keep = x >= lo
+    if hi is not None:
+        keep = (x <= hi) if keep is None else keep & (x <= hi)
+    return (g * keep.to(g.dtype),)
+
+
+register(Op("clamp", _clamp_abstract, _clamp_impl, _clamp_vjp, grad_fn="ClampBackward1",
+            lowering="clamp", elementwise=True, extra={"kind": "clamp"}))
+
+
+def _convert_abstract(x: AVal, dtype: np.dtype) -> AVal:
+    return AVal(tuple(x.shape), dtype)
+
+
+def _convert_vjp(g: Any, out: Any, x: Any, dtype: np.dtype) -> tuple[Any]:
+    return (g.to(x.dtype) if dtypes.is_float(x.dtype) else None,)
+
+
+register(Op("convert", _convert_abstract, lambda x, dtype: x.astype(dtype), _convert_vjp,
+            grad_fn="ToCopyBackward0", lowering="convert", elementwise=True, linear=True,
+            saves=save_none, extra={"kind": "convert"}))
+register(Op("copy", lambda x: AVal(tuple(x.shape), x.dtype), np.copy, lambda g, out, x: (g,),
+            grad_fn="CloneBackward0", lowering="{0}", elementwise=True, linear=True,
+            saves=save_none, extra={"kind": "same"}))
+register(Op("stop_gradient", lambda x: AVal(tuple(x.shape), x.dtype), lambda x: x, None,
+            lowering="{0}", elementwise=True, view=True, extra={"kind": "same"}))
+
+# ---- comparisons and logic (no gradient) ---------------------------------------
+for _name, _fn, _tmpl in [("lt", np.less, "<"), ("le", np.less_equal, "<="),
+                          ("gt", np.greater, ">"), ("ge", np.greater_equal, ">="),
+                          ("eq", np.equal, "=="), ("ne", np.not_equal, "!=")]:
+    elementwise(_name, _fn, None, kind="compare", template=f"{{0}} {_tmpl} {{1}}")
+elementwise("logical_and", np.logical_and, None, kind="logical", template="{0} and {1}")
+elementwise("logical_or", np.logical_or, None, kind="logical", template="{0} or {1}")
+elementwise("logical_not", np.logical_not, None, kind="logical", template="not {0}")
+
+
+def _where_vjp(g: Any, out: Any, c: Any, x: Any, y: Any) -> tuple[None, Any, Any]:
+    zero = g.zeros_like()
+    return None, g.where(c, zero), zero.where(c, g)
+
+
+elementwise("where", np.where, _where_vjp, kind="where", template="{1} if {0} else {2}",
+            saves=lambda ng: (True, False, False))

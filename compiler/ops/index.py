@@ -1,0 +1,199 @@
+"""Indexing: `x[key]` for ints, slices, None, Ellipsis, integer tensors/lists and
+bool masks, with numpy's semantics, plus the scatter ops its gradient needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from compiler import dtypes
+from compiler.errors import ShapeError
+from compiler.registry import AVal, Op, register
+
+# A static index spec is a tuple of items: ("int", i), ("slice", start, stop, step),
+# ("new",) or ("arr", k), where k numbers the index-array inputs of the op.
+
+
+def parse_index(x: Any, key: Any) -> tuple[tuple[Any, ...], list[Any], str]:
+    """Normalise a user's index into (static spec, index operands, grad_fn name)."""
+    from compiler.operand import Operand
+
+    items = list(key) if isinstance(key, tuple) else [key]
+    consumed = sum(1 for k in items if k is not None and k is not Ellipsis and
+                   not (_is_bool_mask(k)))
+    consumed += sum(np.ndim(k) if not isinstance(k, Operand) else k.ndim
+                    for k in items if _is_bool_mask(k))
+    if sum(k is Ellipsis for k in items) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if consumed > x.ndim:
+        raise IndexError(f"too many indices for tensor of shape {tuple(x.shape)}: "
+                         f"{consumed} given")
+    spec: list[tuple[Any, ...]] = []
+    arrays: list[Any] = []
+    dim = 0
+    for k in items:
+        if k is Ellipsis:
+            n = x.ndim - consumed
+            spec += [("slice", 0, x.shape[dim + i], 1) for i in range(n)]
+            dim += n
+        elif k is None:
+            spec.append(("new",))
+        elif isinstance(k, slice):
+            spec.append(("slice", *k.indices(x.shape[dim])))
+            dim += 1
+        elif isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+            size = x.shape[dim]
+            if not -size <= k < size:
+                raise IndexError(f"index {k} is out of bounds for dimension {dim} with size "
+                                 f"{size} (tensor of shape {tuple(x.shape)})")
+            spec.append(("int", int(k) % size))
+            dim += 1
+        elif _is_bool_mask(k):
+            mask = np.asarray(k)  # data-dependent shape: needs a concrete value
+            expect = tuple(x.shape[dim:dim + mask.ndim])
+            if mask.shape != expect:
+                raise IndexError(f"boolean mask of shape {mask.shape} does not match the "
+                                 f"indexed dimensions {expect} of shape {tuple(x.shape)}")
+            for nz in np.nonzero(mask):
+                spec.append(("arr", len(arrays)))
+                arrays.append(x._const(nz.astype(np.int64)))
+            dim += mask.ndim
+        else:
+            if isinstance(k, Operand):
+                if not dtypes.is_int(k.dtype):
+                    raise IndexError(f"tensors used as indices must be integer or bool, "
+                                     f"got {k.dtype}")
+                arr = k if k.dtype == dtypes.int64 else k.to(dtypes.int64)
+            else:
+                a = np.asarray(k)
+                if a.dtype.kind not in "iu" and a.size:
+                    raise IndexError(f"unsupported index {k!r}: use ints, slices, None, "
+                                     "..., or integer/bool tensors")
+                arr = x._const(a.astype(np.int64))
+            spec.append(("arr", len(arrays)))
+            arrays.append(arr)
+            dim += 1
+    spec += [("slice", 0, x.shape[d], 1) for d in range(dim, x.ndim)]
+    kinds = {s[0] for s in spec}
+    if "arr" in kinds:
+        name = "IndexBackward0"
+    elif items and isinstance(items[-1], (int, np.integer)):
+        name = "SelectBackward0"
+    elif any(isinstance(k, slice) for k in items):
+        name = "SliceBackward0"
+    elif "new" in kinds:
+        name = "UnsqueezeBackward0"
+    else:
+        name = "AliasBackward0"
+    return tuple(spec), arrays, name
+
+
+def _is_bool_mask(k: Any) -> bool:
+    from compiler.operand import Operand
+
+    if isinstance(k, Operand):
+        return k.dtype == dtypes.bool_
+    return isinstance(k, (np.ndarray, list)) and np.asarray(k).dtype == np.bool_
+
+
+def numpy_index(spec: tuple[Any, ...], arrays: tuple[np.ndarray, ...]) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for item in spec:
+        kind = item[0]
+        if kind == "int":
+            out.append(item[1])
+        elif kind == "slice":
+            out.append(slice(item[1], item[2], item[3]) if item[3] > 0 or item[2] >= 0
+                       else slice(item[1], None, item[3]))
+        elif kind == "new":
+            out.append(None)
+        else:
+            out.append(arrays[item[1]])
+    return tuple(out)
+
+
+def _index_abstract(x: AVal, *arrays: AVal, spec: tuple[Any, ...]) -> AVal:
+    dummy = np.broadcast_to(np.zeros((), x.dtype), x.shape)
+    fake = tuple(np.zeros(a.shape, np.int64) for a in arrays)
+    try:
+        shape = dummy[numpy_index(spec, fake)].shape
+    except IndexError as e:
+        raise IndexError(f"index: {e} (tensor of shape {tuple(x.shape)})") from None
+    return AVal(tuple(shape), x.dtype)
+
+
+def _index_impl(x: np.ndarray, *arrays: np.ndarray, spec: tuple[Any, ...]) -> np.ndarray:
+    try:
+        return np.asarray(x[numpy_index(spec, arrays)])
+    except IndexError as e:
+        raise IndexError(f"index: {e} (tensor of shape {x.shape})") from None
+
+
+def _index_vjp(g: Any, out: Any, x: Any, *arrays: Any, spec: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (apply_op("index_add", g, *arrays, spec=spec, shape=tuple(x.shape)),
+            *([None] * len(arrays)))
+
+
+def apply_op(op: str, *args: Any, **params: Any) -> Any:
+    from compiler.operand import apply
+
+    return apply(op, *args, **params)
+
+
+register(Op("index", _index_abstract, _index_impl, _index_vjp, grad_fn="IndexBackward0",
+            lowering="view", linear=True, view=True,
+            saves=lambda ng: (False,) + (True,) * (len(ng) - 1)))
+
+
+def _index_add_abstract(g: AVal, *arrays: AVal, spec: tuple[Any, ...],
+                        shape: tuple[int, ...]) -> AVal:
+    return AVal(tuple(shape), g.dtype)
+
+
+def _index_add_impl(g: np.ndarray, *arrays: np.ndarray, spec: tuple[Any, ...],
+                    shape: tuple[int, ...]) -> np.ndarray:
+    out = np.zeros(shape, g.dtype)
+    idx = numpy_index(spec, arrays)
+    if arrays:
+        np.add.at(out, idx, g)  # repeated indices accumulate
+    else:
+        out[idx] = g
+    return out
+
+
+register(Op("index_add", _index_add_abstract, _index_add_impl,
+            lambda gg, out, g, *arrays, spec, shape:
+                (apply_op("index", gg, *arrays, spec=spec), *([None] * len(arrays))),
+            grad_fn="IndexAddBackward0", lowering="kernel", linear=True,
+            saves=lambda ng: (False,) + (True,) * (len(ng) - 1)))
+
+
+def _index_put_abstract(x: AVal, v: AVal, *arrays: AVal, spec: tuple[Any, ...]) -> AVal:
+    target = _index_abstract(x, *arrays, spec=spec).shape
+    try:
+        np.broadcast_shapes(tuple(v.shape), target)
+    except ValueError:
+        raise ShapeError(f"setitem: value of shape {tuple(v.shape)} cannot be broadcast to "
+                         f"the indexed shape {target} of a tensor of shape "
+                         f"{tuple(x.shape)}") from None
+    return AVal(tuple(x.shape), x.dtype)
+
+
+def _index_put_impl(x: np.ndarray, v: np.ndarray, *arrays: np.ndarray,
+                    spec: tuple[Any, ...]) -> np.ndarray:
+    out = x.copy()
+    out[numpy_index(spec, arrays)] = v
+    return out
+
+
+def _index_put_vjp(g: Any, out: Any, x: Any, v: Any, *arrays: Any,
+                   spec: tuple[Any, ...]) -> tuple[Any, ...]:
+    gx = apply_op("index_put", g, g.full_like(0, shape=()), *arrays, spec=spec)
+    gv = apply_op("index", g, *arrays, spec=spec)
+    return (gx, gv, *([None] * len(arrays)))
+
+
+register(Op("index_put", _index_put_abstract, _index_put_impl, _index_put_vjp,
+            grad_fn="CopySlices", lowering="kernel",
+            saves=lambda ng: (False, False) + (True,) * (len(ng) - 2)))

@@ -1,0 +1,62 @@
+"""matmul: 1-D, 2-D and batched, with broadcasting of the batch dimensions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from compiler.errors import DTypeError, ShapeError
+from compiler.ops.elementwise import broadcast_shapes
+from compiler.registry import AVal, Op, register, save_other
+
+
+def _matmul_abstract(a: AVal, b: AVal) -> AVal:
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: both arguments need at least 1 dimension, got shapes "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+    if a.dtype != b.dtype:
+        raise DTypeError(f"matmul: expected both operands to have the same dtype, got "
+                         f"{a.dtype} (shape {tuple(a.shape)}) and {b.dtype} (shape "
+                         f"{tuple(b.shape)}); convert one with .to(dtype)")
+    a2 = tuple(a.shape) if a.ndim > 1 else (1, a.shape[0])
+    b2 = tuple(b.shape) if b.ndim > 1 else (b.shape[0], 1)
+    if a2[-1] != b2[-2]:
+        raise ShapeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
+                         f"multiplied ({a2[-1]} != {b2[-2]}: the last dimension of the first "
+                         f"must equal the {'first' if b.ndim == 1 else 'second-to-last'} "
+                         f"of the second)")
+    batch = broadcast_shapes("matmul (batch dimensions)", a2[:-2], b2[:-2])
+    shape = batch + (a2[-2],) * (a.ndim > 1) + (b2[-1],) * (b.ndim > 1)
+    return AVal(shape, a.dtype)
+
+
+def _matmul_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    if a.ndim == 1 and b.ndim == 1:
+        return g * b, g * a
+    a2 = a.unsqueeze(0) if a.ndim == 1 else a
+    b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+    g2 = g.unsqueeze(-2) if a.ndim == 1 else g
+    g2 = g2.unsqueeze(-1) if b.ndim == 1 else g2
+    ga = (g2 @ b2.mT).sum_to(tuple(a2.shape)).reshape(tuple(a.shape))
+    gb = (a2.mT @ g2).sum_to(tuple(b2.shape)).reshape(tuple(b.shape))
+    return ga, gb
+
+
+def _matmul_name(avals: tuple[AVal, ...]) -> str:
+    a, b = avals
+    if a.ndim == 2 and b.ndim == 2:
+        return "MmBackward0"
+    if a.ndim == 2 and b.ndim == 1:
+        return "MvBackward0"
+    if a.ndim == 1 and b.ndim == 1:
+        return "DotBackward0"
+    if a.ndim == 1:
+        return "SqueezeBackward4"
+    if a.ndim == 3 and b.ndim == 3 and a.shape[0] == b.shape[0]:
+        return "BmmBackward0"
+    return "UnsafeViewBackward0"
+
+
+register(Op("matmul", _matmul_abstract, lambda a, b: np.asarray(np.matmul(a, b)), _matmul_vjp,
+            grad_fn=_matmul_name, lowering="kernel", saves=save_other))

@@ -1,0 +1,103 @@
+"""The op registry: every primitive is declared once, with all its rules.
+
+An `Op` carries what each interpretation needs: `abstract_eval` (shapes and
+dtypes, raising clear errors), `impl` (numpy, for eager mode and the reference
+interpreter), `vjp` (written with the library's own ops, so it runs on eager
+Tensors and on symbolic IR values alike) and `lowering` (how codegen emits it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from compiler.dtypes import short_name
+
+
+class AVal(NamedTuple):
+    """Abstract value: what is known about an array before running anything."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __str__(self) -> str:
+        return f"{short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
+
+
+def _save_all(needs_grad: tuple[bool, ...]) -> tuple[bool, ...]:
+    return (True,) * len(needs_grad)
+
+
+def save_none(needs_grad: tuple[bool, ...]) -> tuple[bool, ...]:
+    """For linear ops: the VJP needs only the inputs' shapes and dtypes."""
+    return (False,) * len(needs_grad)
+
+
+def save_other(needs_grad: tuple[bool, ...]) -> tuple[bool, ...]:
+    """For bilinear ops (mul, matmul): each input's gradient needs the other input."""
+    a, b = needs_grad[:2]
+    return (b, a) + (False,) * (len(needs_grad) - 2)
+
+
+@dataclass(frozen=True, eq=False)
+class Op:
+    """One primitive. See the module docstring for the meaning of each rule.
+
+    vjp(g, out, *inputs, **params) -> one cotangent (or None) per input. For ops
+    with several results, `g` and `out` are tuples. Inputs whose values the rule
+    does not need (per `saves`) arrive as `AVal`s in eager mode.
+    """
+
+    name: str
+    abstract_eval: Callable[..., AVal | tuple[AVal, ...]]
+    impl: Callable[..., Any]
+    vjp: Callable[..., tuple[Any, ...]] | None = None
+    grad_fn: str | Callable[..., str] | None = None
+    lowering: Any = None
+    elementwise: bool = False
+    linear: bool = False
+    view: bool = False
+    multiple_results: bool = False
+    saves: Callable[[tuple[bool, ...]], tuple[bool, ...]] = _save_all
+    saves_out: bool = False
+    # codegen hint: a scalar-expression template for elementwise ops, "kernel" for
+    # runtime kernels, or "decompose" for ops that rewrite into others first.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def differentiable(self) -> bool:
+        return self.vjp is not None
+
+    def grad_fn_name(self, params: dict[str, Any], avals: tuple[AVal, ...]) -> str:
+        if callable(self.grad_fn):
+            return self.grad_fn(avals, **params)
+        return self.grad_fn or f"{self.name.title().replace('_', '')}Backward0"
+
+    def __repr__(self) -> str:
+        return f"Op({self.name})"
+
+
+OPS: dict[str, Op] = {}
+
+
+def register(op: Op) -> Op:
+    if op.name in OPS:
+        raise ValueError(f"op {op.name!r} registered twice")
+    OPS[op.name] = op
+    return op
+
+
+def defop(name: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Op]:
+    """Decorator form: the decorated function is the op's abstract_eval."""
+
+    def wrap(abstract_eval: Callable[..., Any]) -> Op:
+        return register(Op(name, abstract_eval, **kwargs))
+
+    return wrap

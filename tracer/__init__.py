@@ -1,0 +1,51 @@
+"""tracegrad: PyTorch-style eager autograd, and a tracing compiler to numba.
+
+    import tracer
+    x = tracer.tensor([1.0, 2.0], requires_grad=True)
+    (x**2 - 5).backward(gradient=tracer.ones(2))
+    x.grad  # tensor([2., 4.])
+"""
+
+import compiler.ops  # noqa: F401  (fills the op registry)
+from compiler.dtypes import bool_ as bool  # noqa: A001
+from compiler.dtypes import float16, float32, float64, int8, int16, int32, int64, uint8
+from compiler.errors import (
+    AutogradError,
+    DTypeError,
+    ShapeError,
+    TraceError,
+    TracerError,
+)
+from tracer import autograd, nn
+from tracer._format import set_printoptions
+from tracer.creation import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from tracer.functions import *  # noqa: F403
+from tracer.functions import max, min, sum  # noqa: A004
+from tracer.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tracer.tensor import Tensor
+
+float = float32  # noqa: A001
+double = float64
+long = int64
+
+__version__ = "0.1.0"

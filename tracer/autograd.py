@@ -1,0 +1,459 @@
+"""The eager autograd engine: graph nodes, backward(), grad(), gradcheck().
+
+Every recorded op becomes a `Node` (its class is named after PyTorch's node,
+e.g. `SubBackward0`). backward() walks the nodes reachable from the roots in an
+iterative, deterministic order (latest-created first once all consumers are
+done), calling each op's registry VJP rule and summing gradients back to each
+input's shape in one place.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import weakref
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from compiler import dtypes
+from compiler.errors import AutogradError
+from compiler.registry import AVal, Op
+from tracer.grad_mode import is_grad_enabled, set_grad_enabled
+
+if TYPE_CHECKING:
+    from tracer.tensor import Tensor
+
+_sequence = itertools.count()
+
+
+class RemovableHandle:
+    """Returned by register_hook(); `remove()` unregisters the hook."""
+
+    def __init__(self, hooks: list[Any], hook: Any) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+class Node:
+    """A backward function in the graph, like PyTorch's `grad_fn` objects."""
+
+    __slots__ = ("next_functions", "_seq", "_pre_hooks", "__weakref__")
+
+    def __init__(self, next_functions: tuple[tuple[Node | None, int], ...]) -> None:
+        self.next_functions = next_functions
+        self._seq = next(_sequence)
+        self._pre_hooks: dict[int, list[Any]] | None = None
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+    def apply(self, grads: list[Any], create_graph: bool, retain: bool) -> Sequence[Any]:
+        raise NotImplementedError
+
+    def _register_pre_hook(self, output_nr: int, hook: Any) -> RemovableHandle:
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        hooks = self._pre_hooks.setdefault(output_nr, [])
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    def _register_retain(self, tensor: Tensor) -> None:
+        ref = weakref.ref(tensor)
+
+        def retain(g: Tensor) -> None:
+            t = ref()
+            if t is not None and t._grad_fn is self:
+                _accumulate(t, g)
+
+        self._register_pre_hook(tensor._output_nr, retain)
+
+    def _rebase_output(self, old: Tensor, new: Tensor) -> None:
+        """An in-place op moved output `old` into tensor `new`."""
+
+
+class OpNode(Node):
+    """The node of one registry op: saves what the op's VJP rule needs."""
+
+    __slots__ = ("op", "params", "_saved", "_versions", "_out", "_out_version", "_metas",
+                 "_freed")
+
+    def apply(self, grads: list[Any], create_graph: bool, retain: bool) -> Sequence[Any]:
+        from tracer.tensor import Tensor
+
+        if self._freed:
+            raise AutogradError(
+                f"trying to backward through the graph a second time: the values saved by "
+                f"{self.name()} were freed by the first backward(). Pass retain_graph=True "
+                "to the first backward() (or autograd.grad()) if you need to go through the "
+                "graph again.")
+        inputs = []
+        for x, version in zip(self._saved, self._versions):
+            if version is not None and x._version[0] != version:
+                raise AutogradError(
+                    f"a tensor of shape {tuple(x.shape)} needed by {self.name()} to compute "
+                    f"gradients was modified by an in-place operation (it is at version "
+                    f"{x._version[0]}, expected {version}). Use an out-of-place op, or "
+                    ".clone() the tensor before changing it.")
+            inputs.append(x)
+        if self._out is not None:
+            if self._out_version is not None and self._out_version[0] != self._out_version[1]:
+                raise AutogradError(
+                    f"the output of {self.name()} (needed to compute its gradient) was "
+                    "modified by an in-place operation; .clone() it before changing it")
+            outs = tuple(Tensor(o, _grad_fn=self if create_graph else None, _output_nr=i)
+                         for i, o in enumerate(self._out))
+            out = outs if self.op.multiple_results else outs[0]
+        else:
+            out = None
+        g = grads if self.op.multiple_results else grads[0]
+        with set_grad_enabled(create_graph):
+            result = self.op.vjp(g, out, *inputs, **self.params)
+            result = [_fit(c, meta) for c, meta in zip(result, self._metas)]
+        if not retain and (any(v is not None for v in self._versions) or self._out is not None):
+            self._saved = self._out = None
+            self._freed = True
+        return result
+
+
+def _fit(g: Any, meta: AVal | None) -> Any:
+    """Sum a broadcast gradient back to its input's shape and dtype (one place)."""
+    if g is None or meta is None:
+        return None
+    if tuple(g.shape) != meta.shape:
+        g = g.sum_to(meta.shape)
+    if g.dtype != meta.dtype:
+        g = g.to(meta.dtype)
+    return g
+
+
+_node_classes: dict[str, type[OpNode]] = {}
+
+
+def node_class(name: str) -> type[OpNode]:
+    cls = _node_classes.get(name)
+    if cls is None:
+        cls = _node_classes[name] = type(name, (OpNode,), {"__slots__": ()})
+    return cls
+
+
+class AccumulateGrad(Node):
+    """Accumulates the incoming gradient into a leaf's `.grad`."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, tensor: Tensor) -> None:
+        super().__init__(())
+        self.variable = weakref.ref(tensor)
+
+
+def _edge(x: Any) -> tuple[Node | None, int]:
+    from tracer.tensor import Tensor
+
+    if not isinstance(x, Tensor) or not x.requires_grad:
+        return (None, 0)
+    if x._grad_fn is not None:
+        return (x._grad_fn, x._output_nr)
+    if x._accumulator is None or x._accumulator() is None:
+        node = AccumulateGrad(x)
+        x._accumulator = weakref.ref(node)
+        return (node, 0)  # kept alive by the next_functions that refer to it
+    return (x._accumulator(), 0)
+
+
+def record(op: Op, params: dict[str, Any], name: str | None, inputs: Sequence[Any],
+           needs: tuple[bool, ...], outputs: tuple[Tensor, ...]) -> None:
+    """Attach a node for `op` to `outputs` (called by Tensor._bind in grad mode)."""
+    from tracer.tensor import Tensor
+
+    avals = tuple(AVal(tuple(x.shape), x.dtype) if isinstance(x, Tensor) else x for x in inputs)
+    node = node_class(name or op.grad_fn_name(params, avals))(
+        tuple(_edge(x) for x in inputs))
+    node.op, node.params = op, params
+    keep = op.saves(needs)
+    saved, versions = [], []
+    for x, k, aval in zip(inputs, keep, avals):
+        if isinstance(x, Tensor):
+            if k:
+                saved.append(x)
+                versions.append(x._version[0])
+            else:
+                saved.append(aval)
+                versions.append(None)
+        else:
+            saved.append(x)
+            versions.append(None)
+    node._saved, node._versions = saved, versions
+    node._metas = tuple(a if isinstance(x, Tensor) and n else None
+                        for x, a, n in zip(inputs, avals, needs))
+    if op.saves_out:
+        node._out = tuple(t._data for t in outputs)
+        node._out_version = None
+    else:
+        node._out = None
+    node._freed = False
+    for i, t in enumerate(outputs):
+        if op.multiple_results and not dtypes.is_float(t.dtype):
+            continue
+        t._grad_fn, t._output_nr = node, i
+
+
+# ---- backward -----------------------------------------------------------------
+
+
+def _check_root(t: Tensor, g: Any) -> Tensor:
+    from tracer.tensor import Tensor
+
+    if not t.requires_grad:
+        raise AutogradError(
+            f"element of tensors does not require grad and does not have a grad_fn: "
+            f"backward() was called on a tensor of shape {tuple(t.shape)} that was not "
+            "computed from any tensor with requires_grad=True (was it made under no_grad(), "
+            "or detached?)")
+    if g is None:
+        if t._data.size != 1:
+            raise AutogradError(
+                f"grad can be implicitly created only for scalar outputs: backward() was "
+                f"called on a tensor of shape {tuple(t.shape)}. Reduce it first "
+                "(loss.sum().backward()) or pass gradient=tracer.ones_like(loss).")
+        return Tensor(np.ones(t.shape, t.dtype))
+    g = g if isinstance(g, Tensor) else Tensor(np.asarray(g, dtype=t.dtype))
+    if tuple(g.shape) != tuple(t.shape):
+        raise AutogradError(
+            f"mismatch in shape: gradient has shape {tuple(g.shape)} but the output it is the "
+            f"gradient of has shape {tuple(t.shape)}")
+    return g
+
+
+def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
+             create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+    """Accumulate gradients of `tensors` into the `.grad` of the leaves they depend on."""
+    roots, grads = _roots(tensors, grad_tensors)
+    if inputs is not None:
+        captured = grad(roots, list(inputs), grads, retain_graph, create_graph, allow_unused=True)
+        for x, g in zip(inputs, captured):
+            if g is not None:
+                _accumulate(x, g if create_graph else g.detach())
+        return
+    _run(roots, grads, retain_graph if retain_graph is not None else create_graph,
+         create_graph, None)
+
+
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple[Tensor | None, ...]:
+    """Gradients of `outputs` with respect to `inputs`, returned instead of accumulated."""
+    from tracer.tensor import Tensor
+
+    roots, grads = _roots(outputs, grad_outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    for x in inputs:
+        if not x.requires_grad:
+            raise AutogradError(f"one of the inputs (shape {tuple(x.shape)}) does not require "
+                                "grad")
+    targets = {}
+    for i, x in enumerate(inputs):
+        node, nr = _edge(x)
+        targets.setdefault((node, nr), []).append(i)
+    found: list[Any] = [None] * len(inputs)
+    _run(roots, grads, retain_graph if retain_graph is not None else create_graph,
+         create_graph, (targets, found))
+    for i, g in enumerate(found):
+        if g is None and not allow_unused:
+            raise AutogradError(
+                f"input {i} (shape {tuple(inputs[i].shape)}) was not used to compute the "
+                "outputs; pass allow_unused=True if that is expected")
+    return tuple(found)
+
+
+def _roots(tensors: Any, grads: Any) -> tuple[list[Tensor], list[Tensor]]:
+    from tracer.tensor import Tensor
+
+    roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grads is None or isinstance(grads, Tensor) or not isinstance(grads, (list, tuple)):
+        grads = [grads] * len(roots) if len(roots) == 1 or grads is None else grads
+    if len(grads) != len(roots):
+        raise AutogradError(f"got {len(grads)} gradients for {len(roots)} outputs")
+    return roots, [_check_root(t, g) for t, g in zip(roots, grads)]
+
+
+def _accumulate(t: Tensor, g: Tensor) -> None:
+    from tracer.tensor import Tensor
+
+    if t.grad is None:
+        t.grad = g if g._grad_fn is not None else Tensor(np.array(g._data, copy=True))
+    elif g._grad_fn is not None or t.grad._grad_fn is not None:
+        t.grad = t.grad + g
+    else:
+        t.grad._data += g._data
+        t.grad._version[0] += 1
+
+
+def _run(roots: list[Tensor], grads: list[Tensor], retain: bool, create_graph: bool,
+         capture: tuple[dict[Any, list[int]], list[Any]] | None) -> None:
+    # Dependencies: how many reachable edges point at each node.
+    root_edges = [_edge(t) for t in roots]
+    deps: dict[Node, int] = {}
+    order: list[Node] = []
+    stack = [n for n, _ in root_edges if n is not None]
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            deps[nxt] = deps.get(nxt, 0) + 1
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    needed = None
+    if capture is not None:
+        # only run the nodes on a path to a requested input
+        targets = {n for n, _ in capture[0]}
+        needed = set()
+        changed = True
+        while changed:
+            changed = False
+            for node in order:
+                if node not in needed and (node in targets or any(
+                        n in needed for n, _ in node.next_functions if n is not None)):
+                    needed.add(node)
+                    changed = True
+    buffers: dict[Node, list[Any]] = {}
+    for (node, nr), g in zip(root_edges, grads):
+        if node is not None:
+            _add(buffers, node, nr, g)
+    ready = [(-n._seq, id(n), n) for n in {n for n, _ in root_edges if n is not None}
+             if deps.get(n, 0) == 0]
+    heapq.heapify(ready)
+    with set_grad_enabled(create_graph):
+        while ready:
+            _, _, node = heapq.heappop(ready)
+            gs = buffers.pop(node, None) or [None]
+            if node._pre_hooks:
+                for nr, hooks in node._pre_hooks.items():
+                    for hook in list(hooks):
+                        if nr < len(gs) and gs[nr] is not None:
+                            out = hook(gs[nr])
+                            if out is not None:
+                                gs[nr] = out
+            if capture is not None:
+                for nr, g in enumerate(gs):
+                    for i in capture[0].get((node, nr), ()):
+                        capture[1][i] = g
+            if isinstance(node, AccumulateGrad):
+                if capture is None:
+                    _accumulate_leaf(node, gs[0], create_graph)
+                continue
+            if needed is not None and node not in needed:
+                continue
+            if all(g is None for g in gs):
+                results: Sequence[Any] = [None] * len(node.next_functions)
+            else:
+                if isinstance(node, OpNode) and node.op.multiple_results:
+                    gs = _fill_missing(node, gs)
+                results = node.apply(gs, create_graph, retain)
+            for (nxt, nr), g in zip(node.next_functions, results):
+                if nxt is None:
+                    continue
+                if g is not None:
+                    _add(buffers, nxt, nr, g)
+                deps[nxt] -= 1
+                if deps[nxt] == 0:
+                    heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
+
+
+def _fill_missing(node: OpNode, gs: list[Any]) -> list[Any]:
+    from tracer.tensor import Tensor
+
+    if node._out is None:
+        return gs
+    return [g if g is not None else Tensor(np.zeros_like(o)) for g, o in zip(gs, node._out)]
+
+
+def _add(buffers: dict[Node, list[Any]], node: Node, nr: int, g: Any) -> None:
+    slot = buffers.get(node)
+    if slot is None:
+        slot = buffers[node] = [None] * max(nr + 1, 1)
+    elif len(slot) <= nr:
+        slot.extend([None] * (nr + 1 - len(slot)))
+    slot[nr] = g if slot[nr] is None else slot[nr] + g
+
+
+def _accumulate_leaf(node: AccumulateGrad, g: Any, create_graph: bool) -> None:
+    t = node.variable()
+    if t is None or g is None:
+        return
+    if t._hooks:
+        for hook in list(t._hooks):
+            out = hook(g)
+            if out is not None:
+                g = out
+    _accumulate(t, g if create_graph else g.detach() if g._grad_fn is not None else g)
+
+
+# ---- gradcheck ----------------------------------------------------------------
+
+
+def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
+              rtol: float = 1e-3, raise_exception: bool = True) -> bool:
+    """Compare analytic gradients of `fn` with central finite differences (use float64).
+
+    Checks the vector-Jacobian product with every output's gradient set to ones and
+    the Jacobian column by column, so a wrong entry cannot hide behind a sum.
+    """
+    from tracer.tensor import Tensor
+
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    diff = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    for x in diff:
+        if x.dtype != np.float64:
+            raise AutogradError(f"gradcheck: input of shape {tuple(x.shape)} is {x.dtype}; "
+                                "use float64 inputs for finite differences")
+
+    def outputs() -> list[Tensor]:
+        out = fn(*inputs)
+        return [out] if isinstance(out, Tensor) else [o for o in out if isinstance(o, Tensor)]
+
+    with set_grad_enabled(True):
+        outs = outputs()
+    for k, out in enumerate(outs):
+        if not out.requires_grad:
+            continue
+        for j in range(out._data.size):
+            seed = np.zeros(out.shape, out.dtype)
+            seed.flat[j] = 1
+            analytic = grad([out], diff, [Tensor(seed)], retain_graph=True, allow_unused=True)
+            for x, a in zip(diff, analytic):
+                numeric = np.zeros(x.shape)
+                flat = x._data.reshape(-1)
+                for i in range(flat.size):
+                    orig = flat[i]
+                    flat[i] = orig + eps
+                    with set_grad_enabled(False):
+                        hi = np.array(outputs()[k]._data, dtype=np.float64).flat[j]
+                    flat[i] = orig - eps
+                    with set_grad_enabled(False):
+                        lo = np.array(outputs()[k]._data, dtype=np.float64).flat[j]
+                    flat[i] = orig
+                    numeric.flat[i] = (hi - lo) / (2 * eps)
+                got = np.zeros(x.shape) if a is None else a._data
+                if not np.allclose(got, numeric, atol=atol, rtol=rtol):
+                    if raise_exception:
+                        raise AutogradError(
+                            f"gradcheck: Jacobian mismatch for output {k} element {j} w.r.t. "
+                            f"an input of shape {tuple(x.shape)}:\nnumerical: {numeric}\n"
+                            f"analytical: {got}")
+                    return False
+    return True
+
+
+__all__ = ["backward", "grad", "gradcheck", "Node", "is_grad_enabled"]

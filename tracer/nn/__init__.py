@@ -1,0 +1,5 @@
+"""Neural-network helpers: `tracer.nn.functional` (import it as F)."""
+
+from tracer.nn import functional
+
+__all__ = ["functional"]

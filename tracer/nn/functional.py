@@ -1,0 +1,39 @@
+"""PyTorch's `torch.nn.functional` subset: activations and losses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compiler.operand import apply
+from tracer.functions import log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
+
+
+def linear(input: Any, weight: Any, bias: Any = None) -> Any:
+    """input @ weight.T + bias, weight of shape (out_features, in_features)."""
+    out = input @ weight.t()
+    return out if bias is None else out + bias
+
+
+def nll_loss(input: Any, target: Any, reduction: str = "mean", ignore_index: int = -100) -> Any:
+    """Negative log-likelihood of integer class labels; `input` holds log-probabilities."""
+    if input.ndim == 1:
+        return nll_loss(input.unsqueeze(0), target.reshape(1), reduction, ignore_index) \
+            .reshape(() if reduction != "none" else (1,))
+    return apply("nll_loss", input, target, reduction=reduction, ignore_index=ignore_index)
+
+
+def cross_entropy(input: Any, target: Any, reduction: str = "mean",
+                  ignore_index: int = -100) -> Any:
+    """Softmax cross-entropy against integer class labels, over dim 1."""
+    return nll_loss(log_softmax(input, 1 if input.ndim > 1 else 0), target, reduction,
+                    ignore_index)
+
+
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
+    """Mean squared error."""
+    if tuple(input.shape) != tuple(target.shape):
+        from compiler.ops.elementwise import broadcast_shapes
+
+        shape = broadcast_shapes("mse_loss", tuple(input.shape), tuple(target.shape))
+        input, target = input.broadcast_to(shape), target.broadcast_to(shape)
+    return apply("mse_loss", input, target, reduction=reduction)

@@ -1,0 +1,406 @@
+"""The eager Tensor: a numpy array plus autograd bookkeeping.
+
+Ops run numpy at once (`_bind`) and, when grad mode is on and an input requires
+grad, record a node whose backward calls the op's registry VJP rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from compiler import dtypes
+from compiler.errors import AutogradError, DTypeError
+from compiler.operand import Operand, apply
+from compiler.ops.elementwise import elementwise_dtypes
+from compiler.ops.index import numpy_index, parse_index
+from compiler.registry import OPS, AVal
+from tracer import autograd
+from tracer._format import format_tensor, needs_dtype_suffix
+from tracer.grad_mode import is_grad_enabled
+
+_SCALAR_TYPES = (int, float, bool, np.number, np.bool_)
+_ELEMENTWISE_KINDS = ("same", "float", "compare", "logical", "where")
+
+
+class Tensor(Operand):
+    """An n-dimensional array that can record the operations applied to it."""
+
+    __slots__ = ("_data", "_requires_grad", "_grad_fn", "_output_nr", "grad", "_version",
+                 "_base", "_accumulator", "_hooks", "_retains_grad", "__weakref__")
+    _priority = 1
+
+    def __init__(self, data: np.ndarray, requires_grad: bool = False,
+                 _grad_fn: autograd.Node | None = None, _output_nr: int = 0,
+                 _version: list[int] | None = None, _base: Tensor | None = None) -> None:
+        self._data = data
+        self._requires_grad = requires_grad
+        self._grad_fn = _grad_fn
+        self._output_nr = _output_nr
+        self.grad: Tensor | None = None
+        self._version = [0] if _version is None else _version  # shared with views
+        self._base = _base
+        self._accumulator: Any = None
+        self._hooks: list[Callable[[Tensor], Any]] | None = None
+        self._retains_grad = False
+
+    # ---- metadata -------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:  # type: ignore[override]
+        return self._data.shape
+
+    @property
+    def dtype(self) -> np.dtype:  # type: ignore[override]
+        return self._data.dtype
+
+    @property
+    def grad_fn(self) -> autograd.Node | None:
+        return self._grad_fn
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._grad_fn is None
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad or self._grad_fn is not None
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
+    @property
+    def data(self) -> Tensor:
+        return Tensor(self._data, _version=self._version)
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set `requires_grad` on a leaf in place (floating point dtypes only)."""
+        if self._grad_fn is not None:
+            if not requires_grad:
+                raise AutogradError(
+                    "you can only change requires_grad flags of leaf tensors; this tensor "
+                    f"was produced by {self._grad_fn.name()}. Use .detach() to get a tensor "
+                    "that does not require grad.")
+            return self
+        if requires_grad and not dtypes.is_float(self.dtype):
+            raise DTypeError(f"only tensors of floating point dtype can require gradients "
+                             f"(this tensor is {self.dtype})")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` on a non-leaf tensor after backward()."""
+        if not self.requires_grad:
+            raise AutogradError("can't retain_grad on a tensor that has requires_grad=False")
+        if self._grad_fn is not None:
+            self._retains_grad = True
+            self._grad_fn._register_retain(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> autograd.RemovableHandle:
+        """Call `hook(grad)` when this tensor's gradient is computed; a returned
+        tensor replaces the gradient."""
+        if not self.requires_grad:
+            raise AutogradError("cannot register a hook on a tensor that doesn't require grad")
+        if self._grad_fn is not None:
+            return self._grad_fn._register_pre_hook(self._output_nr, hook)
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return autograd.RemovableHandle(self._hooks, hook)
+
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (see tracer.autograd)."""
+        autograd.backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's data, cut from the graph."""
+        return Tensor(self._data, _version=self._version, _base=self)
+
+    def detach_(self) -> Tensor:
+        self._grad_fn = None
+        self._requires_grad = False
+        return self
+
+    # ---- conversion -----------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        if self.requires_grad:
+            raise AutogradError("can't call numpy() on a tensor that requires grad; use "
+                                "tensor.detach().numpy() instead")
+        return self._data
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        a = self._data if dtype is None else self._data.astype(dtype, copy=False)
+        return a.copy() if copy else a
+
+    def item(self) -> Any:
+        if self._data.size != 1:
+            raise ValueError(f"a tensor with {self._data.size} elements cannot be converted "
+                             f"to a Python number (shape {tuple(self.shape)}); index it "
+                             "first or reduce it with .sum()/.mean()")
+        return self._data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if not dtypes.is_int(self.dtype):
+            raise TypeError(f"only integer tensors of a single element can be converted to an "
+                            f"index (this one is {self.dtype})")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self._data.size} elements "
+                               "is ambiguous; use .any() or .all()")
+        return bool(self._data.reshape(()))
+
+    def any(self) -> Tensor:
+        return Tensor(np.asarray(self._data.any()))
+
+    def all(self) -> Tensor:
+        return Tensor(np.asarray(self._data.all()))
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        if not self.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __repr__(self) -> str:
+        suffixes = []
+        if needs_dtype_suffix(self._data):
+            suffixes.append(f"dtype=tracer.{self.dtype.name}")
+        if self._grad_fn is not None:
+            suffixes.append(f"grad_fn=<{self._grad_fn.name()}>")
+        elif self._requires_grad:
+            suffixes.append("requires_grad=True")
+        return format_tensor(self._data, suffixes)
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (self._data, self._requires_grad))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
+        if self._grad_fn is not None:
+            raise AutogradError("only leaf tensors support deepcopy")
+        t = Tensor(self._data.copy(), self._requires_grad)
+        memo[id(self)] = t
+        return t
+
+    # ---- the op protocol ------------------------------------------------
+    def _const(self, value: np.ndarray) -> Tensor:
+        return Tensor(np.asarray(value))
+
+    def _bind(self, op_name: str, inputs: Sequence[Any], params: dict[str, Any],
+              name: str | None) -> Any:
+        op = OPS[op_name]
+        if op.extra.get("nullary"):
+            return Tensor(op.impl(**params))
+        values = [x._data if isinstance(x, Tensor) else _as_value(x, op_name) for x in inputs]
+        kind = op.extra.get("kind")
+        if kind in _ELEMENTWISE_KINDS:
+            values = _promote(kind, op_name, values)
+        try:
+            out = op.impl(*values, **params)
+        except (ValueError, IndexError, TypeError, ArithmeticError) as e:
+            _explain_failure(op, inputs, params, e)
+            raise
+        if op.multiple_results:
+            outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in out)
+        else:
+            outs = (out if type(out) is np.ndarray else np.asarray(out),)
+        if op.view:
+            base = inputs[0]
+            tensors = tuple(Tensor(o, _version=base._version, _base=base._base or base)
+                            if np.may_share_memory(o, base._data) else Tensor(o) for o in outs)
+        else:
+            tensors = tuple(Tensor(o) for o in outs)
+        if op.vjp is not None and is_grad_enabled():
+            needs = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
+            if any(needs):
+                autograd.record(op, params, name, inputs, needs, tensors)
+        return tensors if op.multiple_results else tensors[0]
+
+    # ---- in-place ops ---------------------------------------------------
+    def _assign(self, result: Tensor, opname: str) -> Tensor:
+        """Make `result` this tensor's new value, keeping the array (views see it)."""
+        if result.dtype != self.dtype:
+            if dtypes._category(result.dtype) > dtypes._category(self.dtype):
+                raise DTypeError(f"{opname}: result type {result.dtype} can't be cast to the "
+                                 f"in-place output type {self.dtype}")
+        self._data[...] = result._data
+        self._version[0] += 1
+        if result._grad_fn is not None:
+            self._grad_fn, self._output_nr = result._grad_fn, result._output_nr
+            self._grad_fn._rebase_output(result, self)
+        return self
+
+    def _check_inplace(self, opname: str, others: Sequence[Any] = ()) -> bool:
+        """Raise before mutating if the op is not allowed; say if it must be recorded."""
+        if not is_grad_enabled():
+            return False
+        if self._grad_fn is None and self._requires_grad:
+            raise AutogradError(
+                f"{opname}: a leaf tensor that requires grad is being used in an in-place "
+                f"operation (shape {tuple(self.shape)}). Wrap the update in `with "
+                "tracer.no_grad():`, or use the out-of-place op.")
+        record = self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad
+                                           for o in others)
+        if record and self._base is not None:
+            raise AutogradError(
+                f"{opname}: in-place modification of a view of another tensor is not "
+                "supported while recording gradients; call .clone() first or use the "
+                "out-of-place op")
+        return record
+
+    def _inplace(self, opname: str, fn: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
+        record = self._check_inplace(opname, others)
+        if not record:
+            from tracer.grad_mode import no_grad
+
+            with no_grad():
+                return self._assign(fn(Tensor(self._data)), opname)
+        old = Tensor(self._data, self._requires_grad, self._grad_fn, self._output_nr,
+                     self._version)
+        return self._assign(fn(old), opname)
+
+    def add_(self, other: Any, alpha: float = 1) -> Tensor:
+        return self._inplace("add_", lambda s: s.add(other, alpha=alpha), other)
+
+    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+        return self._inplace("sub_", lambda s: s.sub(other, alpha=alpha), other)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace("mul_", lambda s: s * other, other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace("div_", lambda s: s / other, other)
+
+    def pow_(self, exponent: Any) -> Tensor:
+        return self._inplace("pow_", lambda s: s**exponent, exponent)
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:
+        return self._inplace("clamp_", lambda s: s.clamp(min, max))
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self.add_(other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self.sub_(other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self.div_(other)
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def fill_(self, value: Any) -> Tensor:
+        self._check_inplace("fill_")
+        if isinstance(value, Tensor):
+            value = value.item()
+        self._data[...] = value
+        self._version[0] += 1
+        self._grad_fn = None
+        return self
+
+    def copy_(self, src: Any) -> Tensor:
+        src = src if isinstance(src, Tensor) else Tensor(np.asarray(src))
+        record = self._check_inplace("copy_", (src,))
+        try:
+            np.broadcast_shapes(src.shape, self.shape)
+        except ValueError:
+            raise DTypeError(f"copy_: source of shape {tuple(src.shape)} cannot be broadcast "
+                             f"to destination of shape {tuple(self.shape)}") from None
+        if not record:
+            self._data[...] = src._data.astype(self.dtype, copy=False)
+            self._version[0] += 1
+            return self
+        new = src.broadcast_to(self.shape).to(self.dtype).clone()
+        self._data[...] = new._data
+        self._version[0] += 1
+        self._grad_fn, self._output_nr = new._grad_fn, 0
+        return self
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        value = value if isinstance(value, Tensor) else Tensor(
+            np.asarray(value, dtype=self.dtype if _is_numberlike(value) else None))
+        record = self._check_inplace("__setitem__", (value,))
+        spec, arrays, _ = parse_index(self, key)
+        if not record:
+            index = numpy_index(spec, tuple(a._data for a in arrays))
+            target = self._data[index]
+            try:
+                np.broadcast_shapes(value.shape, np.shape(target))
+            except ValueError:
+                raise DTypeError(f"setitem: value of shape {tuple(value.shape)} cannot be "
+                                 f"broadcast to the indexed shape {np.shape(target)} of a "
+                                 f"tensor of shape {tuple(self.shape)}") from None
+            self._data[index] = value._data
+            self._version[0] += 1
+            return
+        old = Tensor(self._data, self._requires_grad, self._grad_fn, self._output_nr,
+                     self._version)
+        target = apply("index", old, *arrays, spec=spec)
+        v = value.to(self.dtype).broadcast_to(target.shape)
+        self._assign(apply("index_put", old, v, *arrays, spec=spec), "__setitem__")
+
+
+def _rebuild(data: np.ndarray, requires_grad: bool) -> Tensor:
+    return Tensor(data, requires_grad)
+
+
+def _is_numberlike(value: Any) -> bool:
+    return isinstance(value, _SCALAR_TYPES)
+
+
+def _as_value(x: Any, op: str) -> Any:
+    if isinstance(x, _SCALAR_TYPES):
+        return x
+    if isinstance(x, np.ndarray):
+        return x
+    if x is None:
+        return None
+    if isinstance(x, (list, tuple)):
+        return np.asarray(x)
+    raise TypeError(f"{op}: unsupported operand of type {type(x).__name__}")
+
+
+def _promote(kind: str, op: str, values: list[Any]) -> list[Any]:
+    """Cast operands to the op's compute dtype (Python scalars become numpy scalars)."""
+    compute, _ = elementwise_dtypes(kind, op, tuple(values))
+    cast = compute.type
+    start = 1 if kind == "where" else 0
+    out = values[:start]
+    for v in values[start:]:
+        if type(v) is np.ndarray:
+            out.append(v if v.dtype == compute else v.astype(compute))
+        else:
+            out.append(cast(v))
+    return out
+
+
+def _explain_failure(op: Any, inputs: Sequence[Any], params: dict[str, Any],
+                     error: Exception) -> None:
+    """Re-run the op's shape rule to turn a numpy error into one naming shapes."""
+    avals = [AVal(tuple(x.shape), x.dtype) if isinstance(x, Tensor) else x for x in inputs]
+    op.abstract_eval(*avals, **params)  # raises the clear error if the shapes are wrong
