@@ -34,7 +34,8 @@ def canonical(dtype: object) -> np.dtype:
     except TypeError:
         raise DTypeError(f"{dtype!r} is not a dtype") from None
     if d not in SUPPORTED:
-        raise DTypeError(f"dtype {d} is not supported (use one of {', '.join(map(str, SUPPORTED))})")
+        names = ", ".join(map(str, SUPPORTED))
+        raise DTypeError(f"dtype {d} is not supported (use one of {names})")
     return d
 
 

@@ -69,7 +69,8 @@ class Operand:
     shape: tuple[int, ...]
     dtype: np.dtype
 
-    def _bind(self, op: str, inputs: Sequence[Any], params: dict[str, Any], name: str | None) -> Any:
+    def _bind(self, op: str, inputs: Sequence[Any], params: dict[str, Any],
+              name: str | None) -> Any:
         raise NotImplementedError
 
     def _const(self, value: np.ndarray) -> Operand:
@@ -365,7 +366,8 @@ class Operand:
             return self.reshape(1)
         s = normalize_axis(start_dim, self.ndim, "flatten")
         e = normalize_axis(end_dim, self.ndim, "flatten")
-        shape = self.shape[:s] + (int(np.prod(self.shape[s:e + 1], dtype=np.int64)),) + self.shape[e + 1:]
+        merged = int(np.prod(self.shape[s:e + 1], dtype=np.int64))
+        shape = tuple(self.shape[:s]) + (merged,) + tuple(self.shape[e + 1:])
         return self.reshape(shape)
 
     def unsqueeze(self, dim: int) -> Any:
@@ -392,13 +394,15 @@ class Operand:
 
     def transpose(self, dim0: int, dim1: int) -> Any:
         perm = list(range(self.ndim))
-        a, b = normalize_axis(dim0, self.ndim, "transpose"), normalize_axis(dim1, self.ndim, "transpose")
+        a = normalize_axis(dim0, self.ndim, "transpose")
+        b = normalize_axis(dim1, self.ndim, "transpose")
         perm[a], perm[b] = perm[b], perm[a]
         return apply("transpose", self, perm=tuple(perm), name="TransposeBackward0")
 
     def t(self) -> Any:
         if self.ndim > 2:
-            raise ShapeError(f"t(): expects a tensor with <= 2 dimensions, got shape {tuple(self.shape)}")
+            raise ShapeError("t(): expects a tensor with <= 2 dimensions, got shape "
+                             f"{tuple(self.shape)}")
         return apply("transpose", self, perm=tuple(reversed(range(self.ndim))), name="TBackward0")
 
     @property
