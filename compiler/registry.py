@@ -31,6 +31,11 @@ class AVal(NamedTuple):
         return f"{short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
 
 
+def has_value(x: Any) -> bool:
+    """False for an input the eager engine did not save (its gradient is not needed)."""
+    return not isinstance(x, AVal)
+
+
 def _save_all(needs_grad: tuple[bool, ...]) -> tuple[bool, ...]:
     return (True,) * len(needs_grad)
 

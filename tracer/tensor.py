@@ -228,7 +228,8 @@ class Tensor(Operand):
             outs = (out if type(out) is np.ndarray else np.asarray(out),)
         if op.view:
             base = inputs[0]
-            tensors = tuple(Tensor(o, _version=base._version, _base=base._base or base)
+            root = base._base if base._base is not None else base
+            tensors = tuple(Tensor(o, _version=base._version, _base=root)
                             if np.may_share_memory(o, base._data) else Tensor(o) for o in outs)
         else:
             tensors = tuple(Tensor(o) for o in outs)

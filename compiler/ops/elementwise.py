@@ -8,7 +8,7 @@ import numpy as np
 
 from compiler import dtypes
 from compiler.errors import DTypeError, ShapeError
-from compiler.registry import AVal, Op, register, save_none, save_other
+from compiler.registry import AVal, Op, has_value, register, save_none, save_other
 
 # How each kind of elementwise op types its operands: (compute dtype, result dtype).
 #   same:     promote the operands, result in that dtype      (add, maximum, relu)
@@ -82,9 +82,12 @@ elementwise("add", np.add, lambda g, out, x, y: (g, g), template="{0} + {1}",
             linear=True, saves=save_none)
 elementwise("sub", np.subtract, lambda g, out, x, y: (g, -g), template="{0} - {1}",
             linear=True, saves=save_none)
-elementwise("mul", np.multiply, lambda g, out, x, y: (g * y, g * x), template="{0} * {1}",
-            saves=save_other)
-elementwise("div", np.true_divide, lambda g, out, x, y: (g / y, -g * x / (y * y)),
+elementwise("mul", np.multiply,
+            lambda g, out, x, y: (g * y if has_value(y) else None,
+                                  g * x if has_value(x) else None),
+            template="{0} * {1}", saves=save_other)
+elementwise("div", np.true_divide,
+            lambda g, out, x, y: (g / y, -g * x / (y * y) if has_value(x) else None),
             kind="float", template="{0} / {1}", saves=lambda ng: (ng[1], True))
 elementwise("neg", np.negative, lambda g, out, x: (-g,), template="-{0}", linear=True,
             saves=save_none)

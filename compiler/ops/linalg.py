@@ -8,7 +8,7 @@ import numpy as np
 
 from compiler.errors import DTypeError, ShapeError
 from compiler.ops.elementwise import broadcast_shapes
-from compiler.registry import AVal, Op, register, save_other
+from compiler.registry import AVal, Op, has_value, register, save_other
 
 
 def _matmul_abstract(a: AVal, b: AVal) -> AVal:
@@ -32,14 +32,21 @@ def _matmul_abstract(a: AVal, b: AVal) -> AVal:
 
 
 def _matmul_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    # An operand that was not saved (eager) means the other one needs no gradient.
+    need_a, need_b = has_value(b), has_value(a)
     if a.ndim == 1 and b.ndim == 1:
-        return g * b, g * a
-    a2 = a.unsqueeze(0) if a.ndim == 1 else a
-    b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+        return (g * b if need_a else None), (g * a if need_b else None)
     g2 = g.unsqueeze(-2) if a.ndim == 1 else g
     g2 = g2.unsqueeze(-1) if b.ndim == 1 else g2
-    ga = (g2 @ b2.mT).sum_to(tuple(a2.shape)).reshape(tuple(a.shape))
-    gb = (a2.mT @ g2).sum_to(tuple(b2.shape)).reshape(tuple(b.shape))
+    ga = gb = None
+    if need_a:
+        b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+        a2_shape = (1,) + tuple(a.shape) if a.ndim == 1 else tuple(a.shape)
+        ga = (g2 @ b2.mT).sum_to(a2_shape).reshape(tuple(a.shape))
+    if need_b:
+        a2 = a.unsqueeze(0) if a.ndim == 1 else a
+        b2_shape = tuple(b.shape) + (1,) if b.ndim == 1 else tuple(b.shape)
+        gb = (a2.mT @ g2).sum_to(b2_shape).reshape(tuple(b.shape))
     return ga, gb
 
 
