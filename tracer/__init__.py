@@ -49,3 +49,5 @@ double = float64
 long = int64
 
 __version__ = "0.1.0"
+
+from tracer.trace import grad, trace, value_and_grad  # noqa: E402

@@ -1,0 +1,162 @@
+"""The IR: a flat, typed graph in which every variable is assigned once.
+
+    { lambda a:f32[5] .
+      let b:f32[5] = mul a a        # tour.py:12
+          c:f32[5] = sub b 5.0      # tour.py:12
+      in ( c ) }
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from compiler.registry import AVal, Op
+
+_ids = itertools.count()
+
+
+class Var:
+    """A value in a graph, bound once, by a graph input or an equation output."""
+
+    __slots__ = ("aval", "id")
+
+    def __init__(self, aval: AVal) -> None:
+        self.aval = aval
+        self.id = next(_ids)
+
+    def __repr__(self) -> str:
+        return f"Var#{self.id}:{self.aval}"
+
+
+class Literal:
+    """A scalar constant, typed (its dtype is the one the op computes in)."""
+
+    __slots__ = ("value", "aval")
+
+    def __init__(self, value: Any, dtype: np.dtype) -> None:
+        self.value = dtype.type(value)
+        self.aval = AVal((), dtype)
+
+    def __repr__(self) -> str:
+        v = self.value.item()
+        return repr(v)
+
+    def key(self) -> tuple[Any, ...]:
+        return ("lit", self.aval.dtype.str, self.value.tobytes())
+
+
+Atom = Var | Literal
+
+
+@dataclass(eq=False)
+class Eqn:
+    """outputs = op[params](*inputs), recorded at the user's `source_loc`."""
+
+    op: Op
+    inputs: list[Atom]
+    params: dict[str, Any]
+    outputs: list[Var]
+    source_loc: str = ""
+
+
+@dataclass(eq=False)
+class Graph:
+    inputs: list[Var]
+    eqns: list[Eqn]
+    outputs: list[Atom]
+    # Non-scalar constants made during tracing (index lists, captured arrays) are
+    # graph inputs too; `consts` maps such input vars to their fixed values.
+    consts: dict[Var, np.ndarray] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return pretty(self)
+
+
+def _fmt_param(v: Any) -> str:
+    if isinstance(v, np.dtype):
+        from compiler.dtypes import short_name
+
+        return short_name(v)
+    return repr(v)
+
+
+def pretty(graph: Graph, show_source: bool = True) -> str:
+    """The graph as text: one equation a line, shapes and dtypes, source line as comment."""
+    names: dict[Var, str] = {}
+
+    def name(v: Atom) -> str:
+        if isinstance(v, Literal):
+            return repr(v)
+        if v not in names:
+            names[v] = _var_name(len(names))
+        return names[v]
+
+    def decl(v: Var) -> str:
+        return f"{name(v)}:{v.aval}"
+
+    head = " ".join(decl(v) for v in graph.inputs)
+    lines = []
+    for e in graph.eqns:
+        params = {k: v for k, v in e.params.items() if v is not None and v is not False}
+        p = "[" + " ".join(f"{k}={_fmt_param(v)}" for k, v in params.items()) + "]" \
+            if params else ""
+        lhs = " ".join(decl(v) for v in e.outputs)
+        rhs = " ".join(name(a) for a in e.inputs)
+        lines.append((f"{lhs} = {e.op.name}{p} {rhs}".rstrip(), e.source_loc))
+    width = max((len(text) for text, _ in lines), default=0)
+    body = []
+    for i, (text, loc) in enumerate(lines):
+        prefix = "  let " if i == 0 else "      "
+        comment = f"  # {loc}" if show_source and loc else ""
+        body.append(prefix + text.ljust(width if comment else 0) + comment)
+    outs = " ".join(name(v) for v in graph.outputs)
+    return "\n".join([f"{{ lambda {head} ."] + body + [f"  in ( {outs} ) }}"])
+
+
+def _var_name(i: int) -> str:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    s = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        s = letters[r] + s
+    return s
+
+
+class TypeCheckError(AssertionError):
+    """The graph breaks an IR invariant (a compiler bug, not a user error)."""
+
+
+def typecheck(graph: Graph) -> None:
+    """Verify single assignment, def-before-use, and every equation's types."""
+    defined: set[Var] = set()
+    for v in graph.inputs:
+        if v in defined:
+            raise TypeCheckError(f"input {v} appears twice")
+        defined.add(v)
+
+    def check(a: Atom, where: str) -> None:
+        if isinstance(a, Var) and a not in defined:
+            raise TypeCheckError(f"{where}: {a} used before it is defined")
+
+    for e in graph.eqns:
+        for a in e.inputs:
+            check(a, f"{e.op.name}")
+        expected = e.op.abstract_eval(*[a.aval for a in e.inputs], **e.params)
+        expected = expected if isinstance(expected, tuple) and not isinstance(expected, AVal) \
+            else (expected,)
+        if len(expected) != len(e.outputs):
+            raise TypeCheckError(f"{e.op.name}: {len(e.outputs)} outputs, expected "
+                                 f"{len(expected)}")
+        for v, aval in zip(e.outputs, expected):
+            if v in defined:
+                raise TypeCheckError(f"{e.op.name}: {v} assigned twice")
+            if tuple(v.aval.shape) != tuple(aval.shape) or v.aval.dtype != aval.dtype:
+                raise TypeCheckError(f"{e.op.name}: output {v} should be {aval}")
+            defined.add(v)
+    for a in graph.outputs:
+        check(a, "graph output")

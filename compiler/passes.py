@@ -1,0 +1,165 @@
+"""Graph -> Graph passes, each a loop over equations with an environment dict.
+
+All rewrites are exact under IEEE arithmetic: x*1 -> x, x/1 -> x, x-0 -> x,
+-(-x) -> x, x**1 -> x, x**2 -> x*x, no-op reshapes/converts/broadcasts. Never
+x*0 -> 0 (NaN and inf) and never x+0.0 -> x (it turns -0.0 into +0.0).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from compiler.ir import Atom, Eqn, Graph, Literal, Var
+from compiler.registry import OPS
+
+
+def _sub(env: dict[Var, Atom], a: Atom) -> Atom:
+    return env.get(a, a) if isinstance(a, Var) else a
+
+
+def _rebuild(graph: Graph, env: dict[Var, Atom], eqns: list[Eqn]) -> Graph:
+    return Graph(list(graph.inputs), eqns, [_sub(env, a) for a in graph.outputs],
+                 dict(graph.consts))
+
+
+def dce(graph: Graph) -> Graph:
+    """Drop equations whose outputs nothing uses."""
+    live = {a for a in graph.outputs if isinstance(a, Var)}
+    kept = []
+    for e in reversed(graph.eqns):
+        if any(v in live for v in e.outputs):
+            kept.append(e)
+            live.update(a for a in e.inputs if isinstance(a, Var))
+    kept.reverse()
+    return Graph(list(graph.inputs), kept, list(graph.outputs), dict(graph.consts))
+
+
+def _key(x: Any) -> Any:
+    if isinstance(x, Literal):
+        return x.key()
+    if isinstance(x, Var):
+        return ("var", x.id)
+    if isinstance(x, np.dtype):
+        return ("dtype", x.str)
+    if isinstance(x, float) and x != x:
+        return ("nan",)
+    if isinstance(x, (tuple, list)):
+        return tuple(_key(i) for i in x)
+    return x
+
+
+def cse(graph: Graph) -> Graph:
+    """Merge equations that apply the same op to the same inputs and params."""
+    env: dict[Var, Atom] = {}
+    seen: dict[Any, Eqn] = {}
+    eqns = []
+    for e in graph.eqns:
+        inputs = [_sub(env, a) for a in e.inputs]
+        key = (e.op.name, tuple(_key(a) for a in inputs),
+               tuple(sorted((k, _key(v)) for k, v in e.params.items())))
+        prev = seen.get(key)
+        if prev is not None:
+            env.update(zip(e.outputs, prev.outputs))
+            continue
+        new = Eqn(e.op, inputs, e.params, e.outputs, e.source_loc)
+        seen[key] = new
+        eqns.append(new)
+    return _rebuild(graph, env, eqns)
+
+
+def _is_lit(a: Atom, value: float) -> bool:
+    return isinstance(a, Literal) and a.value == value and not np.signbit(a.value)
+
+
+def _simplify_eqn(e: Eqn) -> Atom | Eqn | None:
+    """An atom that replaces the output, a cheaper equation, or None."""
+    name, ins, p = e.op.name, e.inputs, e.params
+    out = e.outputs[0]
+    same = [a for a in ins if a.aval == out.aval]
+    if name == "mul":
+        for x, y in ((ins[0], ins[1]), (ins[1], ins[0])):
+            if _is_lit(y, 1) and x.aval == out.aval:
+                return x
+    elif name == "div":
+        if _is_lit(ins[1], 1) and ins[0].aval == out.aval:
+            return ins[0]
+    elif name == "sub":
+        if _is_lit(ins[1], 0) and ins[0].aval == out.aval:
+            return ins[0]
+    elif name == "pow_scalar":
+        if p["exponent"] == 1 and same:
+            return ins[0]
+        if p["exponent"] == 2 and ins[0].aval == out.aval:
+            return Eqn(OPS["mul"], [ins[0], ins[0]], {}, e.outputs, e.source_loc)
+    elif name in ("convert", "reshape", "broadcast_to", "copy"):
+        if ins[0].aval == out.aval:
+            return ins[0]
+    elif name == "transpose":
+        if p["perm"] == tuple(range(len(p["perm"]))):
+            return ins[0]
+    elif name == "reduce_sum":
+        if not p["axes"]:
+            return ins[0]
+    return None
+
+
+def simplify(graph: Graph) -> Graph:
+    """Algebraic simplification (exact rewrites only, see the module docstring)."""
+    env: dict[Var, Atom] = {}
+    producer: dict[Var, Eqn] = {}
+    eqns = []
+    for e in graph.eqns:
+        e = Eqn(e.op, [_sub(env, a) for a in e.inputs], e.params, e.outputs, e.source_loc)
+        if e.op.name == "neg" and isinstance(e.inputs[0], Var):
+            inner = producer.get(e.inputs[0])
+            if inner is not None and inner.op.name == "neg":
+                env[e.outputs[0]] = inner.inputs[0]
+                continue
+        if not e.op.multiple_results:
+            r = _simplify_eqn(e)
+            if isinstance(r, Eqn):
+                e = r
+            elif r is not None:
+                env[e.outputs[0]] = r
+                continue
+        eqns.append(e)
+        for v in e.outputs:
+            producer[v] = e
+    return _rebuild(graph, env, eqns)
+
+
+def fold_constants(graph: Graph) -> Graph:
+    """Evaluate scalar equations whose inputs are all literals."""
+    env: dict[Var, Atom] = {}
+    eqns = []
+    for e in graph.eqns:
+        ins = [_sub(env, a) for a in e.inputs]
+        if (ins and all(isinstance(a, Literal) for a in ins) and not e.op.multiple_results
+                and e.outputs[0].aval.shape == ()):
+            value = np.asarray(e.op.impl(*[a.value for a in ins], **e.params))
+            env[e.outputs[0]] = Literal(value.item(), e.outputs[0].aval.dtype)
+            continue
+        eqns.append(Eqn(e.op, ins, e.params, e.outputs, e.source_loc))
+    return _rebuild(graph, env, eqns)
+
+
+def strip_stop_gradient(graph: Graph) -> Graph:
+    """After differentiation, stop_gradient is the identity."""
+    env: dict[Var, Atom] = {}
+    eqns = []
+    for e in graph.eqns:
+        ins = [_sub(env, a) for a in e.inputs]
+        if e.op.name == "stop_gradient":
+            env[e.outputs[0]] = ins[0]
+            continue
+        eqns.append(Eqn(e.op, ins, e.params, e.outputs, e.source_loc))
+    return _rebuild(graph, env, eqns)
+
+
+def optimize(graph: Graph) -> Graph:
+    """The standard pipeline, run before and after differentiation."""
+    for p in (fold_constants, simplify, cse, dce):
+        graph = p(graph)
+    return graph

@@ -1,0 +1,429 @@
+"""@trace, grad and value_and_grad: stage Python functions into IR graphs.
+
+On the first call for an input signature the function runs once on symbolic
+tensors; the graph is optimised (and differentiated when gradients are needed)
+and later calls with the same signature run the staged code instead of Python.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from compiler import dtypes
+from compiler.autodiff import Split, joint_vjp, split
+from compiler.builder import GraphBuilder, Sym
+from compiler.errors import AutogradError, TraceError
+from compiler.ir import Graph, pretty
+from compiler.passes import optimize, strip_stop_gradient
+from compiler.plan import to_plan
+from compiler.registry import AVal
+from runtime.interpreter import Plan, run
+from tracer import autograd
+from tracer.grad_mode import enable_grad, is_grad_enabled
+from tracer.pytree import describe, flatten, unflatten
+from tracer.tensor import Tensor
+
+
+class CacheInfo(NamedTuple):
+    hits: int
+    misses: int
+    trace_seconds: float
+    compile_seconds: float
+    entries: int
+
+
+@dataclass
+class _Traced:
+    """One staged signature: the optimised graph and how to call it."""
+
+    graph: Graph
+    out_tree: Any
+    captured: list[Tensor]
+    consts: list[np.ndarray]
+    arg_trees: tuple[Any, ...]
+    plan: Plan | None = None
+    diffs: dict[tuple[bool, ...], _Diff] = field(default_factory=dict)
+
+
+@dataclass
+class _Diff:
+    split: Split
+    forward: Plan
+    backward: Plan
+    wrt: tuple[int, ...]                 # input positions that get gradients
+    residual_inputs: tuple[int, ...]     # input positions saved for backward
+    out_avals: tuple[AVal, ...]
+
+
+def _count(tree: Any) -> int:
+    if tree == "*":
+        return 1
+    if tree[0] in ("tuple",):
+        return sum(_count(t) for t in tree[2])
+    if tree[0] in ("list",):
+        return sum(_count(t) for t in tree[1])
+    if tree[0] == "dict":
+        return sum(_count(t) for t in tree[2])
+    return 0
+
+
+class _Staged:
+    """Signature cache, tracing, and introspection shared by the entry points."""
+
+    def __init__(self, fn: Callable[..., Any], static_argnums: int | Sequence[int] = (),
+                 static_argnames: str | Sequence[str] = ()) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.static_argnums = frozenset(
+            (static_argnums,) if isinstance(static_argnums, int) else static_argnums)
+        self.static_argnames = frozenset(
+            (static_argnames,) if isinstance(static_argnames, str) else static_argnames)
+        try:
+            self._argnames = list(inspect.signature(fn).parameters)
+        except (TypeError, ValueError):
+            self._argnames = []
+        self._cache: dict[Any, _Traced] = {}
+        self._hits = self._misses = 0
+        self._trace_s = self._compile_s = 0.0
+        self._explain = "not called yet"
+
+    # ---- signatures -----------------------------------------------------
+    def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, list[Any]]:
+        leaves: list[Any] = []
+        trees = []
+        for i, a in enumerate(args):
+            trees.append(_static(a, self._argname(i)) if i in self.static_argnums
+                         else flatten(a, leaves))
+        kw = tuple((k, _static(v, k) if k in self.static_argnames else flatten(v, leaves))
+                   for k, v in sorted(kwargs.items()))
+        for leaf in leaves:
+            if isinstance(leaf, Sym):
+                raise TraceError("calling a traced function on traced values (nested @trace) "
+                                 "is not supported; call the undecorated function instead")
+        avals = tuple((t.shape, t.dtype, t.requires_grad) for t in leaves)
+        return (tuple(trees), kw, avals), leaves
+
+    def _argname(self, i: int) -> str:
+        return self._argnames[i] if i < len(self._argnames) else f"args[{i}]"
+
+    def _lookup(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[_Traced, list[Any]]:
+        key, leaves = self._signature(args, kwargs)
+        entry = self._cache.get(key)
+        if entry is not None and all(tuple(c.shape) == v.aval.shape and c.dtype == v.aval.dtype
+                                     for c, v in zip(entry.captured, self._captured_vars(entry))):
+            self._hits += 1
+            return entry, leaves
+        self._misses += 1
+        self._explain = self._why(key, entry is not None)
+        entry = self._trace(key, leaves)
+        self._cache[key] = entry
+        return entry, leaves
+
+    @staticmethod
+    def _captured_vars(entry: _Traced) -> list[Any]:
+        n = len(entry.graph.inputs) - len(entry.captured) - len(entry.consts)
+        return entry.graph.inputs[n:n + len(entry.captured)]
+
+    def _trace(self, key: Any, leaves: list[Any]) -> _Traced:
+        t0 = time.perf_counter()
+        trees, kw, _ = key
+        b = GraphBuilder(is_grad_enabled)
+        syms = iter([b.new_input(AVal(tuple(t.shape), t.dtype)) for t in leaves])
+        args = [unflatten(t, syms) for t in trees]
+        kwargs = {k: unflatten(t, syms) for k, t in kw}
+        with enable_grad():
+            out = self.fn(*args, **kwargs)
+        out_leaves: list[Any] = []
+        out_tree = flatten(out, out_leaves)
+        atoms = [b._atom(o) for o in out_leaves]
+        graph = optimize(b.graph(atoms))
+        self._trace_s += time.perf_counter() - t0
+        return _Traced(graph, out_tree, [c for _, c in b.captured], list(b.consts.values()),
+                       trees)
+
+    def _why(self, key: Any, stale_capture: bool) -> str:
+        if stale_capture:
+            return "retraced: a tensor captured from outside the function changed shape or dtype"
+        if not self._cache:
+            return "first call: traced for this signature"
+        return "retraced: " + min((_diff(old, key, self._argname) for old in self._cache),
+                                  key=len)
+
+    # ---- introspection --------------------------------------------------
+    def cache_info(self) -> CacheInfo:
+        """Hits, misses, seconds spent tracing and compiling, cached signatures."""
+        return CacheInfo(self._hits, self._misses, self._trace_s, self._compile_s,
+                         len(self._cache))
+
+    def explain(self) -> str:
+        """Why the last call traced (which part of the signature changed)."""
+        return self._explain
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def _entry(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[_Traced, list[Any]]:
+        key, leaves = self._signature(args, kwargs)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._cache[key] = self._trace(key, leaves)
+        return entry, leaves
+
+
+def _static(value: Any, name: str) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        raise TypeError(f"static argument {name!r} must be hashable, got "
+                        f"{type(value).__name__}") from None
+    if isinstance(value, Tensor):
+        raise TypeError(f"static argument {name!r} is a tensor; static arguments are Python "
+                        "values baked into the graph")
+    return ("static", type(value).__name__, value)
+
+
+def _diff(old: Any, new: Any, argname: Callable[[int], str]) -> str:
+    """A short description of what differs between two signatures."""
+    (otrees, okw, oavals), (ntrees, nkw, navals) = old, new
+    if otrees != ntrees or okw != nkw:
+        parts = []
+        for i, (a, b) in enumerate(zip(otrees, ntrees)):
+            if a != b:
+                parts.append(f"argument {argname(i)!r}: {_show(a)} -> {_show(b)}")
+        if len(otrees) != len(ntrees):
+            parts.append(f"number of arguments {len(otrees)} -> {len(ntrees)}")
+        if okw != nkw:
+            parts.append(f"keyword arguments {_show(okw)} -> {_show(nkw)}")
+        return "; ".join(parts)
+    paths = [p for i, t in enumerate(ntrees) for p in describe(t, argname(i))] + \
+        [p for k, t in nkw for p in describe(t, k)]
+    parts = []
+    for path, (s0, d0, r0), (s1, d1, r1) in zip(paths, oavals, navals):
+        if s0 != s1:
+            parts.append(f"{path}: shape {tuple(s0)} -> {tuple(s1)}")
+        if d0 != d1:
+            parts.append(f"{path}: dtype {d0} -> {d1}")
+        if r0 != r1:
+            parts.append(f"{path}: requires_grad {r0} -> {r1}")
+    return "; ".join(parts)
+
+
+def _show(tree: Any) -> str:
+    if tree == "*":
+        return "tensor"
+    if isinstance(tree, tuple) and tree and tree[0] == "static":
+        return repr(tree[2])
+    if isinstance(tree, tuple) and tree and tree[0] in ("tuple", "list"):
+        kids = tree[2] if tree[0] == "tuple" else tree[1]
+        return ("(" if tree[0] == "tuple" else "[") + ", ".join(_show(k) for k in kids) + \
+            (")" if tree[0] == "tuple" else "]")
+    if isinstance(tree, tuple) and tree and tree[0] == "dict":
+        return "{" + ", ".join(f"{k!r}: {_show(t)}" for k, t in zip(tree[1], tree[2])) + "}"
+    return repr(tree)
+
+
+def _fresh(outs: list[np.ndarray], arrays: list[np.ndarray]) -> list[np.ndarray]:
+    """Outputs must not alias the caller's arrays."""
+    return [o.copy() if any(np.may_share_memory(o, a) for a in arrays) else o for o in outs]
+
+
+class TracedFunction(_Staged):
+    """A function staged by @trace. Call it like the original."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        entry, leaves = self._lookup(args, kwargs)
+        inputs = leaves + entry.captured
+        arrays = [t._data for t in inputs] + entry.consts
+        if is_grad_enabled():
+            mask = tuple(t.requires_grad for t in inputs)
+            if any(mask):
+                return self._call_with_grad(entry, inputs, arrays, mask)
+        if entry.plan is None:
+            t0 = time.perf_counter()
+            entry.plan = to_plan(entry.graph)
+            self._compile_s += time.perf_counter() - t0
+        outs = _fresh(run(entry.plan, arrays), arrays)
+        return unflatten(entry.out_tree, iter([Tensor(o) for o in outs]))
+
+    def _diff(self, entry: _Traced, mask: tuple[bool, ...]) -> _Diff:
+        d = entry.diffs.get(mask)
+        if d is None:
+            t0 = time.perf_counter()
+            g = entry.graph
+            wrt = list(mask) + [False] * (len(g.inputs) - len(mask))
+            joint = joint_vjp(g, wrt)
+            joint.graph = optimize(joint.graph)
+            s = split(joint)
+            s.forward = optimize(strip_stop_gradient(s.forward))
+            s.backward = optimize(s.backward)
+            res_inputs = tuple(i for i, v in enumerate(g.inputs[:len(mask)])
+                               if v in set(s.forward.outputs[len(g.outputs):]))
+            d = entry.diffs[mask] = _Diff(
+                s, to_plan(s.forward), to_plan(s.backward),
+                tuple(i for i, m in enumerate(mask) if m), res_inputs,
+                tuple(a.aval for a in g.outputs))
+            self._compile_s += time.perf_counter() - t0
+        return d
+
+    def _call_with_grad(self, entry: _Traced, inputs: list[Tensor], arrays: list[np.ndarray],
+                        mask: tuple[bool, ...]) -> Any:
+        d = self._diff(entry, mask)
+        results = run(d.forward, arrays)
+        n_out = len(d.out_avals)
+        outs = [Tensor(o) for o in _fresh(results[:n_out], arrays)]
+        node = CompiledFunctionBackward(tuple(autograd._edge(inputs[i]) for i in d.wrt))
+        node._diff = d
+        node._residuals = results[n_out:]
+        node._watch = [(inputs[i], inputs[i]._version[0]) for i in d.residual_inputs]
+        for i, t in enumerate(outs):
+            if dtypes.is_float(t.dtype):
+                t._grad_fn, t._output_nr = node, i
+        return unflatten(entry.out_tree, iter(outs))
+
+    def ir(self, *args: Any, **kwargs: Any) -> str:
+        """The optimised forward graph for these arguments, as text."""
+        return pretty(self._entry(args, kwargs)[0].graph)
+
+    def grad_ir(self, *args: Any, **kwargs: Any) -> str:
+        """The backward graph for these arguments (w.r.t. the inputs that require grad,
+        or every floating-point input if none does)."""
+        entry, leaves = self._entry(args, kwargs)
+        inputs = leaves + entry.captured
+        mask = tuple(t.requires_grad for t in inputs)
+        if not any(mask):
+            mask = tuple(dtypes.is_float(t.dtype) for t in inputs)
+        return pretty(self._diff(entry, mask).split.backward)
+
+    def forward_ir(self, *args: Any, **kwargs: Any) -> str:
+        """The forward graph that also returns the residuals for backward."""
+        entry, leaves = self._entry(args, kwargs)
+        inputs = leaves + entry.captured
+        mask = tuple(t.requires_grad for t in inputs)
+        if not any(mask):
+            mask = tuple(dtypes.is_float(t.dtype) for t in inputs)
+        return pretty(self._diff(entry, mask).split.forward)
+
+
+class CompiledFunctionBackward(autograd.Node):
+    """The autograd node of a traced function: runs its staged backward graph."""
+
+    __slots__ = ("_diff", "_residuals", "_watch")
+
+    def apply(self, grads: list[Any], create_graph: bool, retain: bool) -> Sequence[Any]:
+        if create_graph:
+            raise AutogradError(
+                "create_graph=True through a traced function is not supported: its backward "
+                "is a staged graph. Use tracer.grad(tracer.grad(f)) style composition on "
+                "the undecorated function, or call it eagerly.")
+        if self._residuals is None:
+            raise AutogradError(
+                "trying to backward through a traced function a second time: its saved "
+                "values were freed by the first backward(). Pass retain_graph=True to the "
+                "first backward().")
+        for t, version in self._watch:
+            if t._version[0] != version:
+                raise AutogradError(
+                    f"an input of shape {tuple(t.shape)} to a traced function was modified "
+                    "by an in-place operation after the call, but its value is needed for the "
+                    "gradient; .clone() it before changing it")
+        d = self._diff
+        cts = []
+        for i, aval in enumerate(d.out_avals):
+            g = grads[i] if i < len(grads) else None
+            cts.append(g._data if g is not None else np.zeros(aval.shape, aval.dtype))
+        out = run(d.backward, list(self._residuals) + cts)
+        if not retain:
+            self._residuals = None
+        return [Tensor(o) for o in out]
+
+
+def trace(fn: Callable[..., Any] | None = None, *, static_argnums: int | Sequence[int] = (),
+          static_argnames: str | Sequence[str] = ()) -> Any:
+    """Stage `fn` into a graph on its first call for each input signature.
+
+    Usable as `@trace`, `@trace(static_argnums=1)` or `trace(fn, static_argnums=...)`.
+    """
+    if fn is None:
+        return lambda f: TracedFunction(f, static_argnums, static_argnames)
+    return TracedFunction(fn, static_argnums, static_argnames)
+
+
+class ValueAndGrad(_Staged):
+    """`value_and_grad(fn)`: forward and backward staged as one joint graph."""
+
+    def __init__(self, fn: Callable[..., Any], argnums: int | Sequence[int] = 0,
+                 has_value: bool = True, **kw: Any) -> None:
+        super().__init__(fn, **kw)
+        self.argnums = argnums
+        self._nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+        self.has_value = has_value
+        self._plans: dict[int, tuple[Plan, Graph]] = {}
+        for i in self._nums:
+            if i in self.static_argnums:
+                raise ValueError(f"argnums {i} is also static; cannot differentiate it")
+
+    def _joint(self, entry: _Traced, n_leaves: int) -> tuple[Plan, Graph]:
+        cached = self._plans.get(id(entry))
+        if cached is not None:
+            return cached
+        t0 = time.perf_counter()
+        g = entry.graph
+        if len(g.outputs) != 1 or g.outputs[0].aval.shape != () or \
+                not dtypes.is_float(g.outputs[0].aval.dtype):
+            shapes = ", ".join(str(a.aval) for a in g.outputs)
+            raise TypeError(f"{self.__name__}: grad/value_and_grad need a function returning "
+                            f"one floating-point scalar; it returned {shapes or 'nothing'}. "
+                            "Reduce it with .sum() or .mean().")
+        starts = np.cumsum([0] + [_count(t) for t in entry.arg_trees]).tolist()
+        wrt = [False] * len(g.inputs)
+        for i in self._nums:
+            if i >= len(entry.arg_trees):
+                raise ValueError(f"argnums {i} is out of range for {len(entry.arg_trees)} "
+                                 "positional arguments")
+            for j in range(starts[i], starts[i + 1]):
+                if not dtypes.is_float(g.inputs[j].aval.dtype):
+                    raise TypeError(f"cannot differentiate with respect to argument "
+                                    f"{self._argname(i)!r}: it holds a {g.inputs[j].aval.dtype} "
+                                    "tensor (gradients need floating point)")
+                wrt[j] = True
+        joint = joint_vjp(g, wrt, seed_ones=True)
+        graph = optimize(strip_stop_gradient(joint.graph))
+        result = self._plans[id(entry)] = (to_plan(graph), graph)
+        self._compile_s += time.perf_counter() - t0
+        return result
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        entry, leaves = self._lookup(args, kwargs)
+        plan, _ = self._joint(entry, len(leaves))
+        arrays = [t._data for t in leaves] + [t._data for t in entry.captured] + entry.consts
+        outs = _fresh(run(plan, arrays), arrays)
+        value = Tensor(outs[0])
+        grads = iter([Tensor(o) for o in outs[1:]])
+        per_arg = tuple(unflatten(entry.arg_trees[i], grads) for i in self._nums)
+        g = per_arg[0] if isinstance(self.argnums, int) else per_arg
+        return (value, g) if self.has_value else g
+
+    def ir(self, *args: Any, **kwargs: Any) -> str:
+        """The joint forward+backward graph that runs, as text."""
+        entry, leaves = self._entry(args, kwargs)
+        return pretty(self._joint(entry, len(leaves))[1])
+
+    grad_ir = ir
+
+
+def value_and_grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0,
+                   **kw: Any) -> ValueAndGrad:
+    """`fn` returns a scalar; the result returns (value, gradients w.r.t. argnums)."""
+    return ValueAndGrad(fn, argnums, True, **kw)
+
+
+def grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0, **kw: Any) -> ValueAndGrad:
+    """`fn` returns a scalar; the result returns its gradients w.r.t. argnums."""
+    return ValueAndGrad(fn, argnums, False, **kw)
