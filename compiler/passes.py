@@ -105,13 +105,38 @@ def _simplify_eqn(e: Eqn) -> Atom | Eqn | None:
     return None
 
 
+_KNOWN_THROUGH = ("reshape", "broadcast_to", "transpose", "copy", "convert")
+_ELEMENTWISE_KINDS = ("same", "float", "compare", "logical", "where")
+
+
+def _inline_constants(e: Eqn, known: dict[Var, Any]) -> Eqn:
+    """Replace inputs that are filled with one known value by scalar literals, where
+    another input already spans the output (so no broadcasting is lost)."""
+    if e.op.extra.get("kind") not in _ELEMENTWISE_KINDS:
+        return e
+    out_shape = e.outputs[0].aval.shape
+    if not any(isinstance(a, Var) and a not in known and a.aval.shape == out_shape
+               for a in e.inputs):
+        return e
+    ins = [Literal(known[a], a.aval.dtype) if isinstance(a, Var) and a in known else a
+           for a in e.inputs]
+    return Eqn(e.op, ins, e.params, e.outputs, e.source_loc)
+
+
 def simplify(graph: Graph) -> Graph:
     """Algebraic simplification (exact rewrites only, see the module docstring)."""
     env: dict[Var, Atom] = {}
     producer: dict[Var, Eqn] = {}
+    known: dict[Var, Any] = {}  # variables filled with one value
     eqns = []
     for e in graph.eqns:
         e = Eqn(e.op, [_sub(env, a) for a in e.inputs], e.params, e.outputs, e.source_loc)
+        if e.op.name == "full":
+            known[e.outputs[0]] = e.params["value"]
+        elif e.op.name in _KNOWN_THROUGH and isinstance(e.inputs[0], Var) and \
+                e.inputs[0] in known:
+            known[e.outputs[0]] = e.outputs[0].aval.dtype.type(known[e.inputs[0]]).item()
+        e = _inline_constants(e, known)
         if e.op.name == "neg" and isinstance(e.inputs[0], Var):
             inner = producer.get(e.inputs[0])
             if inner is not None and inner.op.name == "neg":
