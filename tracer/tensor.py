@@ -386,9 +386,37 @@ def _as_value(x: Any, op: str) -> Any:
     raise TypeError(f"{op}: unsupported operand of type {type(x).__name__}")
 
 
+def _fast_compute_dtype(kind: str, values: list[Any]) -> np.dtype | None:
+    """The common case without the promotion tables: one array dtype, plus Python
+    scalars of a category no higher than it."""
+    dtype = None
+    for v in values:
+        if type(v) is np.ndarray:
+            if dtype is None:
+                dtype = v.dtype
+            elif v.dtype != dtype:
+                return None
+    if dtype is None or kind not in ("same", "compare", "float"):
+        return None
+    if kind == "float" and dtype.kind != "f":
+        return None
+    for v in values:
+        t = type(v)
+        if t is np.ndarray or t is bool:
+            continue
+        if t is float and dtype.kind == "f":
+            continue
+        if t is int and dtype.kind in "fiu":
+            continue
+        return None
+    return dtype
+
+
 def _promote(kind: str, op: str, values: list[Any]) -> list[Any]:
     """Cast operands to the op's compute dtype (Python scalars become numpy scalars)."""
-    compute, _ = elementwise_dtypes(kind, op, tuple(values))
+    compute = _fast_compute_dtype(kind, values)
+    if compute is None:
+        compute, _ = elementwise_dtypes(kind, op, tuple(values))
     cast = compute.type
     start = 1 if kind == "where" else 0
     out = values[:start]

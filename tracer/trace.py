@@ -58,7 +58,6 @@ class _Diff:
     forward: Plan
     backward: Plan
     wrt: tuple[int, ...]                 # input positions that get gradients
-    residual_inputs: tuple[int, ...]     # input positions saved for backward
     out_avals: tuple[AVal, ...]
 
 
@@ -263,11 +262,9 @@ class TracedFunction(_Staged):
             s = split(joint)
             s.forward = optimize(strip_stop_gradient(s.forward))
             s.backward = optimize(s.backward)
-            res_inputs = tuple(i for i, v in enumerate(g.inputs[:len(mask)])
-                               if v in set(s.forward.outputs[len(g.outputs):]))
             d = entry.diffs[mask] = _Diff(
                 s, to_plan(s.forward), to_plan(s.backward),
-                tuple(i for i, m in enumerate(mask) if m), res_inputs,
+                tuple(i for i, m in enumerate(mask) if m),
                 tuple(a.aval for a in g.outputs))
             self._compile_s += time.perf_counter() - t0
         return d
@@ -281,7 +278,8 @@ class TracedFunction(_Staged):
         node = CompiledFunctionBackward(tuple(autograd._edge(inputs[i]) for i in d.wrt))
         node._diff = d
         node._residuals = results[n_out:]
-        node._watch = [(inputs[i], inputs[i]._version[0]) for i in d.residual_inputs]
+        # Residuals may be views of any input (transposes, reshapes): watch them all.
+        node._watch = [(t, t._version[0]) for t in inputs]
         for i, t in enumerate(outs):
             if dtypes.is_float(t.dtype):
                 t._grad_fn, t._output_nr = node, i
