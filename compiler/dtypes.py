@@ -71,9 +71,9 @@ def result_type(tensor_dtypes: list[tuple[np.dtype, int]], scalars: list[object]
     dims = zero = wrapped = None
     for d, ndim in tensor_dtypes:
         if ndim > 0:
-            dims = d if dims is None else np.promote_types(dims, d)
+            dims = d if dims is None else promote_types(dims, d)
         else:
-            zero = d if zero is None else np.promote_types(zero, d)
+            zero = d if zero is None else promote_types(zero, d)
     for s in scalars:
         d = scalar_dtype(s)
         wrapped = d if wrapped is None else (d if _category(d) > _category(wrapped) else wrapped)
@@ -81,12 +81,19 @@ def result_type(tensor_dtypes: list[tuple[np.dtype, int]], scalars: list[object]
     for group in (dims, zero, wrapped):
         if group is None:
             continue
-        if result is None:
-            result = group
-        elif _category(group) > _category(result):
-            result = group if group is wrapped else np.promote_types(result, group)
+        if result is None or _category(group) > _category(result):
+            result = group  # a weaker group only counts if its category is higher
     assert result is not None
     return result
+
+
+def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
+    """torch.promote_types: a float beats any integer as is (float32 + int64 -> float32,
+    where numpy says float64); within a category, the wider type."""
+    ca, cb = _category(a), _category(b)
+    if ca != cb:
+        return a if ca > cb else b
+    return np.promote_types(a, b)
 
 
 def short_name(d: np.dtype) -> str:

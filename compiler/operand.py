@@ -32,6 +32,10 @@ def apply(op: str, *inputs: Any, name: str | None = None, **params: Any) -> Any:
     return anchor._bind(op, inputs, params, name)
 
 
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float, np.number)) and not isinstance(x, (bool, np.bool_))
+
+
 def normalize_axis(axis: int, ndim: int, op: str = "") -> int:
     if not -max(ndim, 1) <= axis < max(ndim, 1):
         raise IndexError(
@@ -118,7 +122,8 @@ class Operand:
         return apply("div", self, other)
 
     def __rtruediv__(self, other: Any) -> Any:
-        return apply("div", other, self)
+        # PyTorch computes `2 / x` as x.reciprocal() * 2: its node is a MulBackward0
+        return apply("div", other, self, name="MulBackward0" if _is_number(other) else None)
 
     def __pow__(self, other: Any) -> Any:
         if isinstance(other, (int, float)) and not isinstance(other, bool):
@@ -350,10 +355,15 @@ class Operand:
     # ---- shapes ---------------------------------------------------------
     def reshape(self, *shape: Any) -> Any:
         new = _infer_reshape(tuple(self.shape), _shape_arg(shape))
-        return apply("reshape", self, shape=new, name="ViewBackward0")
+        return apply("reshape", self, shape=new, name=self._reshape_name(new))
+
+    def _reshape_name(self, shape: tuple[int, ...]) -> str:
+        """The grad_fn name of reshape(shape); eager Tensors tell views from copies."""
+        return "ViewBackward0"
 
     def view(self, *shape: Any) -> Any:
-        return self.reshape(*shape)
+        new = _infer_reshape(tuple(self.shape), _shape_arg(shape))
+        return apply("reshape", self, shape=new, name="ViewBackward0")
 
     def view_as(self, other: Any) -> Any:
         return self.reshape(other.shape)

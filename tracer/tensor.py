@@ -205,6 +205,17 @@ class Tensor(Operand):
         return t
 
     # ---- the op protocol ------------------------------------------------
+    def _reshape_name(self, shape: tuple[int, ...]) -> str:
+        """PyTorch's reshape: a view of a contiguous tensor (ViewBackward0), an alias
+        of a non-contiguous one (ReshapeAliasBackward0), or a copy (UnsafeViewBackward0)."""
+        if self._data.flags.c_contiguous:
+            return "ViewBackward0"
+        try:
+            np.reshape(self._data, shape, copy=False)
+        except ValueError:
+            return "UnsafeViewBackward0"
+        return "ReshapeAliasBackward0"
+
     def _const(self, value: np.ndarray) -> Tensor:
         return Tensor(np.asarray(value))
 
@@ -363,7 +374,10 @@ class Tensor(Operand):
                      self._version)
         target = apply("index", old, *arrays, spec=spec)
         v = value.to(self.dtype).broadcast_to(target.shape)
-        self._assign(apply("index_put", old, v, *arrays, spec=spec), "__setitem__")
+        # PyTorch: basic indexing writes through a view (CopySlices), advanced indexing
+        # runs index_put_ (IndexPutBackward0)
+        self._assign(apply("index_put", old, v, *arrays, spec=spec,
+                           name="IndexPutBackward0" if arrays else "CopySlices"), "__setitem__")
 
 
 def _rebuild(data: np.ndarray, requires_grad: bool) -> Tensor:

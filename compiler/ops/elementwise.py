@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -108,10 +109,16 @@ def _pow_impl(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _pow_vjp(g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
-    gx = g * y * x ** (y - 1)
+    # d/dx x**y = y x**(y-1), defined as 0 where y == 0 (as PyTorch: no 0 * inf at x == 0).
+    gx = None if _is_scalar(x) else (g * y * x ** (y - 1)).where(y != 0, 0)
+    if _is_scalar(y):
+        return gx, None
     # d/dy x**y = x**y log x; PyTorch defines it as 0 where x == 0 and y >= 0.
+    if _is_scalar(x):  # 2 ** t: log x is a constant
+        log_x = math.log(x) if x > 0 else -math.inf if x == 0 else math.nan
+        return gx, g * (out * log_x).where(y < 0, 0) if x == 0 else g * out * log_x
     safe = (x == 0) & (y >= 0)
-    gy = g * (out * safe.where(1, x).log()).where(~safe, 0)
+    gy = g * (out * x.where(~safe, 1).log()).where(~safe, 0)
     return gx, gy
 
 

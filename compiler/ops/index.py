@@ -75,18 +75,26 @@ def parse_index(x: Any, key: Any) -> tuple[tuple[Any, ...], list[Any], str]:
             arrays.append(arr)
             dim += 1
     spec += [("slice", 0, x.shape[d], 1) for d in range(dim, x.ndim)]
-    kinds = {s[0] for s in spec}
-    if "arr" in kinds:
-        name = "IndexBackward0"
-    elif items and isinstance(items[-1], (int, np.integer)):
-        name = "SelectBackward0"
-    elif any(isinstance(k, slice) for k in items):
-        name = "SliceBackward0"
-    elif "new" in kinds:
-        name = "UnsqueezeBackward0"
-    else:
-        name = "AliasBackward0"
-    return tuple(spec), arrays, name
+    return tuple(spec), arrays, _grad_fn_name(spec, x.shape)
+
+
+def _grad_fn_name(spec: list[tuple[Any, ...]], shape: tuple[int, ...]) -> str:
+    """PyTorch's node for x[key]: it applies the basic indices left to right (select,
+    slice, unsqueeze; a slice that keeps the whole dim is skipped) and the tensor
+    indices last, so the last op applied names the result."""
+    if any(item[0] == "arr" for item in spec):
+        return "IndexBackward0"
+    name, dim = "AliasBackward0", 0
+    for item in spec:
+        if item[0] == "new":
+            name = "UnsqueezeBackward0"
+            continue
+        if item[0] == "int":
+            name = "SelectBackward0"
+        elif item != ("slice", 0, shape[dim], 1):
+            name = "SliceBackward0"
+        dim += 1
+    return name
 
 
 def _is_bool_mask(k: Any) -> bool:

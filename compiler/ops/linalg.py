@@ -58,10 +58,10 @@ def _matmul_name(avals: tuple[AVal, ...]) -> str:
         return "MvBackward0"
     if a.ndim == 1 and b.ndim == 1:
         return "DotBackward0"
-    if a.ndim == 1:
+    if a.ndim == 1 and b.ndim == 2:
         return "SqueezeBackward4"
-    if a.ndim == 3 and b.ndim == 3 and a.shape[0] == b.shape[0]:
-        return "BmmBackward0"
+    if a.ndim == 2:  # PyTorch folds b's batch dims and copies the result back
+        return "CloneBackward0"
     return "UnsafeViewBackward0"
 
 

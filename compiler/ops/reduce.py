@@ -105,7 +105,8 @@ def _arg_impl(reduce: Any, arg: Any):
         vals = np.take_along_axis(x, idx, axis)
         if not keepdims:
             idx, vals = idx.squeeze(axis), vals.squeeze(axis)
-        return np.ascontiguousarray(vals), np.ascontiguousarray(idx.astype(np.int64))
+        # np.array, not np.ascontiguousarray: that one turns 0-d results into 1-d
+        return np.array(vals, order="C"), np.array(idx, np.int64, order="C")
 
     return impl
 

@@ -9,16 +9,29 @@ from tracer.functions import log_softmax, relu, sigmoid, softmax, tanh  # noqa: 
 
 
 def linear(input: Any, weight: Any, bias: Any = None) -> Any:
-    """input @ weight.T + bias, weight of shape (out_features, in_features)."""
-    out = input @ weight.t()
-    return out if bias is None else out + bias
+    """input @ weight.T + bias, weight of shape (out_features, in_features).
+
+    Any leading dims are flattened into one 2-D matmul, as PyTorch does (and its
+    node names follow: AddmmBackward0 for 2-D input with bias, else ViewBackward0).
+    """
+    if bias is None:
+        return input @ weight.t()
+    if input.ndim != 2:
+        flat = input.reshape(-1, input.shape[-1]) if input.ndim else input
+        return linear(flat, weight, bias).reshape(*input.shape[:-1], weight.shape[0])
+    return apply("add", input @ weight.t(), bias, name="AddmmBackward0")
 
 
 def nll_loss(input: Any, target: Any, reduction: str = "mean", ignore_index: int = -100) -> Any:
-    """Negative log-likelihood of integer class labels; `input` holds log-probabilities."""
+    """Negative log-likelihood of integer class labels; `input` holds log-probabilities
+    of shape (N, C) with target (N,), or (C,) with a 0-d target (a 0-d loss)."""
     if input.ndim == 1:
-        return nll_loss(input.unsqueeze(0), target.reshape(1), reduction, ignore_index) \
-            .reshape(() if reduction != "none" else (1,))
+        loss = apply("nll_loss", input.unsqueeze(0), target.reshape(1), reduction=reduction,
+                     ignore_index=ignore_index)
+        # PyTorch gives a 0-d loss for 1-D input whatever the reduction
+        if reduction != "none":
+            return loss
+        return apply("reshape", loss, shape=(), name="NllLossBackward0")
     return apply("nll_loss", input, target, reduction=reduction, ignore_index=ignore_index)
 
 
