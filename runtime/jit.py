@@ -1,0 +1,121 @@
+"""Running generated numba code: scalar helpers it calls, and the call wrapper.
+
+Generated modules (see compiler/codegen.py) import the helpers below and, when
+it is importable and passes its tests, the vectorisable math of
+`runtime.vmath`. `load_graph_module` imports generated source through the disk
+cache (`runtime.cache.load_module`); `CompiledGraph` is the Python-side caller:
+it flattens the inputs to contiguous 1-D arrays, preallocates the outputs,
+calls the jitted entry function once and reshapes the results.
+
+This module knows numpy and numba only (no compiler or tracer imports).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numba
+import numpy as np
+
+from runtime.cache import load_module
+
+__all__ = ["FASTMATH", "RUNTIME_KEY", "CompiledGraph", "load_graph_module", "maximum",
+           "minimum", "sigmoid", "HAVE_VMATH"]
+
+#: fast-math flags of generated code: never nnan/ninf (NaN/inf must propagate)
+FASTMATH = frozenset({"reassoc", "contract", "arcp", "afn", "nsz"})
+
+try:  # being written alongside this module; fall back to libm if it is not usable
+    from runtime.vmath import VMATH as _VMATH  # noqa: F401
+
+    HAVE_VMATH = True
+except Exception:  # pragma: no cover - depends on the checkout
+    HAVE_VMATH = False
+
+_inline = numba.njit(inline="always", error_model="numpy", fastmath=set(FASTMATH))
+
+
+@_inline
+def maximum(a, b):
+    """np.maximum on scalars: NaN if either is NaN."""
+    return a if (a >= b or a != a) else b
+
+
+@_inline
+def minimum(a, b):
+    """np.minimum on scalars: NaN if either is NaN."""
+    return a if (a <= b or a != a) else b
+
+
+@_inline
+def sigmoid(x):
+    """1/(1+exp(-x)) without overflow (libm fallback when vmath is unavailable)."""
+    e = np.exp(-np.abs(x))
+    one = e - e + 1
+    return one / (one + e) if x >= 0 else e / (one + e)
+
+
+def _runtime_key() -> str:
+    """Hash of the code generated modules call into (numba's cache does not track it)."""
+    h = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in ("jit.py", "vmath.py"):
+        try:
+            h.update((here / name).read_bytes())
+        except OSError:
+            pass
+    return h.hexdigest()[:16]
+
+
+RUNTIME_KEY = _runtime_key()
+
+
+def load_graph_module(source: str, name: str = "graph") -> ModuleType:
+    """Import generated source via the disk cache (compiles its entry on first import)."""
+    return load_module(source, name=name, key_parts=("jit", RUNTIME_KEY))
+
+
+class CompiledGraph:
+    """Calls a generated entry `kernel(*inputs_flat, *outputs_flat)`.
+
+    `inputs`: (shape, dtype) per input. `outputs`: per graph output one of
+    ("buf", shape, dtype) - written by the kernel, ("lit", value, dtype) - a
+    constant, ("dup", k) - a copy of output k.
+    """
+
+    def __init__(self, kernel: Any, inputs: Sequence[tuple[tuple[int, ...], np.dtype]],
+                 outputs: Sequence[tuple[Any, ...]], source: str = "") -> None:
+        self.kernel = kernel
+        self.inputs = [(tuple(s), np.dtype(d)) for s, d in inputs]
+        self.outputs = list(outputs)
+        self.source = source
+        self._bufs = [(o[1], np.dtype(o[2]), int(np.prod(o[1], dtype=np.int64)))
+                      for o in outputs if o[0] == "buf"]
+
+    def __call__(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        if len(arrays) != len(self.inputs):
+            raise TypeError(f"compiled graph takes {len(self.inputs)} inputs, "
+                            f"got {len(arrays)}")
+        flat = []
+        for i, (a, (shape, dtype)) in enumerate(zip(arrays, self.inputs)):
+            a = np.asarray(a)
+            if a.shape != shape:
+                raise ValueError(f"compiled graph input {i}: expected shape {shape}, got "
+                                 f"{a.shape} (the code is specialised on shapes)")
+            flat.append(np.ascontiguousarray(a, dtype=dtype).reshape(-1))
+        bufs = [np.empty(n, d) for _, d, n in self._bufs]
+        self.kernel(*flat, *bufs)
+        results: list[np.ndarray] = []
+        it = iter(bufs)
+        for kind, *rest in self.outputs:
+            if kind == "buf":
+                results.append(next(it).reshape(rest[0]))
+            elif kind == "lit":
+                results.append(np.asarray(rest[0], dtype=rest[1]))
+            else:
+                results.append(results[rest[0]].copy())
+        return results
