@@ -52,8 +52,8 @@ class Node:
     def name(self) -> str:
         return type(self).__name__
 
-    def __repr__(self) -> str:
-        return f"<{self.name()} object at {hex(id(self))}>"
+    # No __repr__: like PyTorch's nodes (classes of module `builtins`), object.__repr__
+    # gives `<SubBackward0 object at 0x...>` and IPython shows `<SubBackward0 at 0x...>`.
 
     def apply(self, grads: list[Any], create_graph: bool, retain: bool) -> Sequence[Any]:
         raise NotImplementedError
@@ -140,12 +140,15 @@ _node_classes: dict[str, type[OpNode]] = {}
 def node_class(name: str) -> type[OpNode]:
     cls = _node_classes.get(name)
     if cls is None:
-        cls = _node_classes[name] = type(name, (OpNode,), {"__slots__": ()})
+        cls = _node_classes[name] = type(name, (OpNode,),
+                                         {"__slots__": (), "__module__": "builtins"})
     return cls
 
 
 class AccumulateGrad(Node):
     """Accumulates the incoming gradient into a leaf's `.grad`."""
+
+    __module__ = "builtins"  # repr <AccumulateGrad object at 0x...>, as PyTorch
 
     __slots__ = ("variable",)
 
