@@ -16,7 +16,8 @@ from tracer.tensor import Tensor
 
 @dataclass
 class OpLog:
-    """Every primitive run eagerly while active, checked against its abstract_eval."""
+    """Every primitive run eagerly while active, checked against its abstract_eval
+    (and its `saves` rule against its number of inputs)."""
 
     names: set[str] = field(default_factory=set)
     mismatches: list[str] = field(default_factory=list)
@@ -28,6 +29,8 @@ class OpLog:
         expected = op.abstract_eval(*avals, **params)
         expected = expected if isinstance(expected, tuple) and op.multiple_results else (expected,)
         got = result if op.multiple_results else (result,)
+        if op.differentiable and len(op.saves((True,) * len(inputs))) != len(inputs):
+            self.mismatches.append(f"{op_name}: saves() does not answer one flag per input")
         for e, g in zip(expected, got):
             if (tuple(e.shape), np.dtype(e.dtype)) != (tuple(g.shape), g.dtype):
                 self.mismatches.append(

@@ -1,0 +1,94 @@
+"""The op registry is the single source of truth: every entry must be complete,
+and every entry must be exercised by the op-spec table (so that adding an op
+without a spec fails here)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from opspecs import SPECS
+
+import tracer
+from compiler.registry import OPS, AVal, Op
+
+# Ops without a VJP rule, and why. A new op without a VJP must be listed here.
+NON_DIFFERENTIABLE = {
+    "lt": "comparison: bool result", "le": "comparison: bool result",
+    "gt": "comparison: bool result", "ge": "comparison: bool result",
+    "eq": "comparison: bool result", "ne": "comparison: bool result",
+    "logical_and": "bool in, bool out", "logical_or": "bool in, bool out",
+    "logical_not": "bool in, bool out",
+    "full": "a constant", "iota": "a constant",
+    "stop_gradient": "blocks gradients by definition",
+}
+
+# Ops that eager mode never runs, and why (they still need a row in the tracing tests).
+NOT_EAGER = {
+    "stop_gradient": "emitted by tracing for detach()/no_grad(); eager detach() needs no op",
+}
+
+OP_NAMES = sorted(OPS)
+
+
+@pytest.mark.parametrize("name", OP_NAMES)
+def test_entry_has_abstract_eval_impl_and_lowering(name: str):
+    op = OPS[name]
+    assert (isinstance(op, Op), op.name, callable(op.abstract_eval), callable(op.impl),
+            bool(op.lowering)) == (True, name, True, True, True)
+
+
+@pytest.mark.parametrize("name", OP_NAMES)
+def test_entry_has_vjp_exactly_when_differentiable(name: str):
+    op = OPS[name]
+    assert (op.vjp is None) == (name in NON_DIFFERENTIABLE)
+
+
+@pytest.mark.parametrize("name", [n for n in OP_NAMES if OPS[n].differentiable])
+def test_differentiable_entry_names_a_pytorch_style_node(name: str):
+    op = OPS[name]
+    avals = tuple(AVal((2, 2), tracer.float32) for _ in range(2))
+    node = op.grad_fn(avals) if callable(op.grad_fn) else op.grad_fn_name({}, avals)
+    assert node == "CopySlices" or node[:-1].endswith("Backward") and node[-1].isdigit()
+
+
+@pytest.mark.parametrize("name", [n for n in OP_NAMES if OPS[n].differentiable])
+def test_vjp_takes_cotangent_output_and_the_inputs(name: str):
+    params = list(inspect.signature(OPS[name].vjp).parameters.values())
+    assert [p.name for p in params[:2]] in (["g", "out"], ["gg", "out"])
+
+
+@pytest.mark.parametrize("name", [n for n in OP_NAMES if OPS[n].elementwise
+                                  and isinstance(OPS[n].lowering, str)
+                                  and "{" in OPS[n].lowering])
+def test_elementwise_template_uses_placeholders_in_order(name: str):
+    template = OPS[name].lowering
+    used = sorted({int(c) for c in template if c.isdigit()})
+    assert used == list(range(len(used)))
+
+
+def _exercise(spec, op_log) -> None:
+    for dtype in spec.dtypes:
+        arrays = spec.make_inputs(dtype)
+        xs = [tracer.tensor(a, requires_grad=spec.differentiable and a.dtype.kind == "f")
+              for a in arrays]
+        out = spec.fn(*xs)
+        if out.requires_grad:
+            diff = [x for x in xs if x.requires_grad]
+            gs = tracer.autograd.grad(out, diff, tracer.ones_like(out), create_graph=True,
+                                      allow_unused=True)
+            total = sum((g * g).sum() for g in gs if g is not None and g.requires_grad)
+            if isinstance(total, tracer.Tensor):
+                tracer.autograd.grad(total, diff, allow_unused=True)
+
+
+def test_every_registered_op_is_exercised_by_a_spec(op_log):
+    for spec in SPECS:
+        _exercise(spec, op_log)
+    assert op_log.mismatches == []
+    missing = set(OPS) - op_log.names - set(NOT_EAGER)
+    assert missing == set(), f"ops without a row in tests/opspecs.py: {sorted(missing)}"
+
+
+def test_exemption_lists_name_registered_ops():
+    assert set(NON_DIFFERENTIABLE) | set(NOT_EAGER) <= set(OPS)
