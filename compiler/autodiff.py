@@ -8,7 +8,7 @@ needs, and a backward graph taking (residuals, output cotangents).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.builder import GraphBuilder, Sym
@@ -25,9 +25,12 @@ class Joint:
     graph: Graph
     n_primal_inputs: int
     n_primal_outputs: int
+    # per differentiated input: whether any output depends on it (else its gradient
+    # is a zero constant)
+    connected: list[bool] = field(default_factory=list)
 
 
-def _active(graph: Graph, wrt: list[bool]) -> set[Var]:
+def active_vars(graph: Graph, wrt: list[bool]) -> set[Var]:
     """Variables that depend differentiably on the inputs marked in `wrt`."""
     active = {v for v, w in zip(graph.inputs, wrt) if w}
     for e in graph.eqns:
@@ -45,7 +48,7 @@ def joint_vjp(graph: Graph, wrt: list[bool], seed_ones: bool = False) -> Joint:
     b = GraphBuilder()
     b.inputs = list(graph.inputs)
     b.eqns = list(graph.eqns)
-    active = _active(graph, wrt)
+    active = active_vars(graph, wrt)
     ct: dict[Var, Sym] = {}
 
     def add_ct(v: Atom, g: Any) -> None:
@@ -86,16 +89,18 @@ def joint_vjp(graph: Graph, wrt: list[bool], seed_ones: bool = False) -> Joint:
     b.location = None
 
     grads: list[Atom] = []
+    connected: list[bool] = []
     for v, w in zip(graph.inputs, wrt):
         if not w:
             continue
+        connected.append(v in ct)
         if v in ct:
             grads.append(ct[v].var)
         else:  # the output does not depend on this input
             grads.append(Sym(b, v).zeros_like().var)
     joint = Graph(list(graph.inputs) + ct_inputs, b.eqns, list(graph.outputs) + grads,
                   dict(graph.consts))
-    return Joint(dce(joint), len(graph.inputs), len(graph.outputs))
+    return Joint(dce(joint), len(graph.inputs), len(graph.outputs), connected)
 
 
 @dataclass

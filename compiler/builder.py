@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 
 from compiler import dtypes
-from compiler.errors import TraceError, TracerError
+from compiler.errors import DTypeError, ShapeError, TraceError, TracerError
 from compiler.ir import Atom, Eqn, Graph, Literal, Var
-from compiler.operand import Operand
+from compiler.operand import Operand, apply
 from compiler.ops.elementwise import broadcast_shapes, elementwise_dtypes
+from compiler.ops.index import parse_index
 from compiler.registry import OPS, AVal
 from compiler.source import describe_location, user_location
 
@@ -61,6 +62,8 @@ class GraphBuilder:
                 raise TraceError(
                     "a traced value escaped from another trace (was it stored in a global "
                     "or closure during an earlier trace?). Pass it as an argument instead.")
+            if x._base is not None and x._base._version != x._base_version:
+                raise _no_concrete_view()
             return x.var
         if isinstance(x, Operand):
             return self.capture(x)
@@ -83,10 +86,7 @@ class GraphBuilder:
         try:
             out = op.abstract_eval(*avals, **params)
         except (TracerError, ValueError, TypeError, IndexError) as e:
-            where = describe_location()
-            if where:
-                raise type(e)(f"{e}\n  traced at {where}") from None
-            raise
+            raise _located(e) from None
         outs = out if op.multiple_results else (out,)
         outvars = [Var(a) for a in outs]
         loc = self.location if self.location is not None else user_location()
@@ -101,14 +101,20 @@ class GraphBuilder:
             atoms = [self._atom(x) for x in inputs]
         kind = op.extra.get("kind")
         if kind in _ELEMENTWISE_KINDS:
-            atoms = self._make_explicit(op_name, kind, atoms)
+            try:
+                atoms = self._make_explicit(op_name, kind, atoms)
+            except (TracerError, ValueError, TypeError) as e:
+                raise _located(e) from None
         else:
             atoms = [a if isinstance(a, Var) else
                      Literal(a, dtypes.scalar_dtype(a)) for a in atoms]
         outvars = self.emit(op_name, atoms, params)
         if not self.grad_enabled() and op.vjp is not None:
             outvars = [self.emit("stop_gradient", [v], {})[0] for v in outvars]
-        syms = [Sym(self, v) for v in outvars]
+        # Results of view ops share memory with their input in eager mode.
+        base = inputs[0] if op.view and len(inputs) == 1 and isinstance(inputs[0], Sym) \
+            else None
+        syms = [Sym(self, v, base) for v in outvars]
         return tuple(syms) if op.multiple_results else syms[0]
 
     def _make_explicit(self, op: str, kind: str, atoms: list[Any]) -> list[Atom]:
@@ -131,27 +137,68 @@ class GraphBuilder:
         return out
 
 
-def _no_concrete(what: str, fix: str) -> TraceError:
+def _located(e: Exception) -> Exception:
+    """`e` with the user's line appended (once), as the same exception type."""
     where = describe_location()
-    return TraceError(
-        f"{what} needs a concrete value, but this is a traced tensor inside @tracer.trace"
-        + (f"\n  at {where}" if where else "") + f"\n{fix}")
+    if not where or "traced at " in str(e):
+        return e
+    try:
+        return type(e)(f"{e}\n  traced at {where}")
+    except TypeError:  # an exception type with another constructor
+        e.add_note(f"traced at {where}")
+        return e
 
 
+def _traced_error(what: str, fix: str) -> TraceError:
+    where = describe_location()
+    return TraceError(what + (f"\n  at {where}" if where else "") + f"\n{fix}")
+
+
+def _no_concrete(what: str, fix: str) -> TraceError:
+    return _traced_error(
+        f"{what} needs a concrete value, but this is a traced tensor inside @tracer.trace",
+        fix)
+
+
+_STATIC_FIX = ("make the argument static (a Python number, or static_argnums=... / "
+               "static_argnames=... in tracer.trace)")
 _CONTROL_FLOW_FIX = (
     "Python control flow cannot depend on traced values. Use tracer.where(cond, a, b) "
-    "to select values, or make the argument static (static_argnums=... / a Python number).")
+    "to select values, or " + _STATIC_FIX + ".")
+_NUMPY_FIX = (
+    "Use tracer ops on traced tensors instead of numpy (tracer.exp, tracer.where(cond, a, "
+    "b), ...), return the tensor and convert it outside the traced function, or "
+    + _STATIC_FIX + ".")
+_MUTATION_FIX = "Clone it first (y = x.clone()) and update the clone, or use out-of-place ops."
+
+
+def _no_concrete_view() -> TraceError:
+    return _traced_error(
+        "a view of a tensor (from indexing, reshape, transpose, expand or detach) is used "
+        "after that tensor was modified in place; in eager mode the view would show the "
+        "new values, which traced code cannot reproduce",
+        "Take the view after the in-place update, or clone() before updating.")
 
 
 class Sym(Operand):
-    """A symbolic tensor: an IR variable in a builder, with the Operand methods."""
+    """A symbolic tensor: an IR variable in a builder, with the Operand methods.
 
-    __slots__ = ("builder", "var")
+    In-place updates (`y[i] = v`, `y += 1`, `y.add_(...)`) rebind `var` to the
+    result of an out-of-place op. They are refused where eager mode would write
+    through memory that traced code cannot alias: arguments of the traced
+    function, and views. A view read after its base was updated is refused too.
+    """
+
+    __slots__ = ("builder", "var", "_base", "_base_version", "_version")
     _priority = 2
 
-    def __init__(self, builder: GraphBuilder, var: Var) -> None:
+    def __init__(self, builder: GraphBuilder, var: Var, base: Sym | None = None) -> None:
         self.builder = builder
         self.var = var
+        self._version = 0
+        root = None if base is None else base._base if base._base is not None else base
+        self._base = root
+        self._base_version = 0 if root is None else root._version
 
     @property
     def shape(self) -> tuple[int, ...]:  # type: ignore[override]
@@ -176,12 +223,162 @@ class Sym(Operand):
     def _const(self, value: np.ndarray) -> Sym:
         return self.builder.const(np.asarray(value))
 
+    def _sym(self, x: Any) -> Sym:
+        """`x` (a tensor, array, list or number) as a value of this trace."""
+        if isinstance(x, Sym):
+            return x
+        if isinstance(x, _SCALARS):
+            return self.full_like(x, shape=())
+        atom = self.builder._atom(x)
+        return Sym(self.builder, atom)
+
     def detach(self) -> Sym:
-        return Sym(self.builder, self.builder.emit("stop_gradient", [self.var], {})[0])
+        self.builder._atom(self)  # a stale view may not be read
+        return Sym(self.builder, self.builder.emit("stop_gradient", [self.var], {})[0], self)
 
     def __repr__(self) -> str:
         return f"TracedTensor(shape={tuple(self.shape)}, dtype={self.dtype.name})"
 
+    # ---- indexing ---------------------------------------------------------
+    def __getitem__(self, key: Any) -> Any:
+        for k in key if isinstance(key, tuple) else (key,):
+            if isinstance(k, Operand) and k.dtype == dtypes.bool_:
+                raise _traced_error(
+                    f"indexing with a boolean tensor mask (shape {tuple(k.shape)}) gives a "
+                    "result whose shape depends on the mask's values, which a traced "
+                    "function cannot have",
+                    "Use tracer.where(mask, x, 0) to keep the shape (then reduce), or "
+                    "index eagerly outside the traced function.")
+        return super().__getitem__(key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._check_mutable("item assignment (x[...] = value)")
+        if isinstance(key, Operand) and key.dtype == dtypes.bool_:
+            self._assign(self._masked_fill(key, value), "__setitem__")
+            return
+        for k in key if isinstance(key, tuple) else ():
+            if isinstance(k, Operand) and k.dtype == dtypes.bool_:
+                raise _traced_error(
+                    "item assignment with a boolean tensor mask combined with other indices "
+                    "is not supported in traced code",
+                    "Write it as y = tracer.where(mask, value, y) with a mask of y's shape.")
+        spec, arrays, _ = parse_index(self, key)
+        target = OPS["index"].abstract_eval(
+            self.aval, *[AVal(tuple(a.shape), a.dtype) for a in arrays], spec=spec)
+        if isinstance(value, _SCALARS):
+            v = self.full_like(value, shape=target.shape)
+        else:
+            v = self._sym(value).to(self.dtype).broadcast_to(target.shape)
+        self._assign(apply("index_put", self, v, *arrays, spec=spec), "__setitem__")
+
+    def _masked_fill(self, mask: Operand, value: Any) -> Any:
+        """`x[mask] = value` as where(mask, value, x), when `value` does not depend
+        on how many elements the mask selects."""
+        k = mask.ndim
+        if tuple(mask.shape) != tuple(self.shape[:k]):
+            raise IndexError(f"boolean mask of shape {tuple(mask.shape)} does not match the "
+                             f"indexed dimensions {tuple(self.shape[:k])} of shape "
+                             f"{tuple(self.shape)}")
+        rest = tuple(self.shape[k:])
+        v = value if isinstance(value, _SCALARS) else self._sym(value)
+        vshape = () if isinstance(v, _SCALARS) else tuple(v.shape)
+        if len(vshape) == len(rest) + 1 and vshape[0] == 1:
+            v, vshape = v.reshape(vshape[1:]), vshape[1:]
+        try:
+            fits = len(vshape) <= len(rest) and \
+                broadcast_shapes("setitem", vshape, rest) == rest
+        except ShapeError:
+            fits = False
+        if not fits:
+            raise _traced_error(
+                f"x[mask] = value with a value of shape {vshape} needs one value per "
+                "selected element: its shape depends on the mask's values, which traced "
+                "code cannot have",
+                "Assign a value that broadcasts to the unmasked dims (a scalar), or use "
+                "tracer.where(mask, values, x) with values of x's shape.")
+        cond = mask.reshape(tuple(mask.shape) + (1,) * len(rest)) if rest else mask
+        if isinstance(v, _SCALARS):
+            return apply("where", cond, self.full_like(v, shape=()), self)
+        return apply("where", cond, v.to(self.dtype), self)
+
+    # ---- in-place ops: rebind to the out-of-place result ----------------------
+    def _check_mutable(self, what: str) -> None:
+        if self.var in self.builder.inputs:
+            raise _traced_error(
+                f"{what}: in-place modification of an argument of a traced function is not "
+                "supported (the caller's tensor would not change, as it would in eager "
+                "mode)", _MUTATION_FIX)
+        if self._base is not None:
+            raise _traced_error(
+                f"{what}: in-place modification of a view (from indexing, reshape, "
+                "transpose, expand or detach) is not supported in traced code: eager mode "
+                "would also change the tensor it views", _MUTATION_FIX)
+
+    def _assign(self, result: Any, what: str) -> Sym:
+        result = self._sym(result)
+        if tuple(result.shape) != tuple(self.shape):
+            raise _located(ShapeError(
+                f"{what}: the result has shape {tuple(result.shape)}, which does not fit the "
+                f"tensor of shape {tuple(self.shape)} updated in place"))
+        if result.dtype != self.dtype:
+            if dtypes._category(result.dtype) > dtypes._category(self.dtype):
+                raise _located(DTypeError(
+                    f"{what}: result type {result.dtype} can't be cast to the in-place "
+                    f"output type {self.dtype}"))
+            result = result.to(self.dtype)
+        self.builder._atom(result)  # no stale view
+        self.var = result.var
+        self._version += 1
+        return self
+
+    def _inplace(self, what: str, fn: Any) -> Sym:
+        self._check_mutable(what)
+        return self._assign(fn(), what)
+
+    def add_(self, other: Any, alpha: float = 1) -> Sym:
+        return self._inplace("add_", lambda: self.add(other, alpha=alpha))
+
+    def sub_(self, other: Any, alpha: float = 1) -> Sym:
+        return self._inplace("sub_", lambda: self.sub(other, alpha=alpha))
+
+    def mul_(self, other: Any) -> Sym:
+        return self._inplace("mul_", lambda: self * other)
+
+    def div_(self, other: Any) -> Sym:
+        return self._inplace("div_", lambda: self / other)
+
+    def pow_(self, exponent: Any) -> Sym:
+        return self._inplace("pow_", lambda: self**exponent)
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Sym:
+        return self._inplace("clamp_", lambda: self.clamp(min, max))
+
+    def __iadd__(self, other: Any) -> Sym:
+        return self.add_(other)
+
+    def __isub__(self, other: Any) -> Sym:
+        return self.sub_(other)
+
+    def __imul__(self, other: Any) -> Sym:
+        return self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Sym:
+        return self.div_(other)
+
+    def fill_(self, value: Any) -> Sym:
+        if isinstance(value, Operand):
+            return self._inplace("fill_", lambda: self._sym(value).to(self.dtype)
+                                 .reshape(()).broadcast_to(self.shape))
+        return self._inplace("fill_", lambda: self.full_like(value))
+
+    def zero_(self) -> Sym:
+        return self.fill_(0)
+
+    def copy_(self, src: Any) -> Sym:
+        return self._inplace("copy_", lambda: self._sym(src).to(self.dtype)
+                             .broadcast_to(self.shape))
+
+    # ---- Python needs a concrete value ------------------------------------
     def __bool__(self) -> bool:
         raise _no_concrete("bool() of a tensor (an `if`, `while`, `and`/`or` or `not`)",
                            _CONTROL_FLOW_FIX)
@@ -202,13 +399,10 @@ class Sym(Operand):
         raise _no_concrete(".tolist()", _CONTROL_FLOW_FIX)
 
     def numpy(self) -> np.ndarray:
-        raise _no_concrete(".numpy()", "Return the tensor from the traced function and "
-                                       "convert it outside, or use tracer ops inside.")
+        raise _no_concrete(".numpy()", _NUMPY_FIX)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        raise _no_concrete("converting to a numpy array",
-                           "Use tracer ops on traced tensors instead of numpy functions "
-                           "(tracer.exp, tracer.where, ...), or make the value static.")
+        raise _no_concrete("converting to a numpy array", _NUMPY_FIX)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         if not self.shape:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import linecache
 import os
 import sys
+from typing import Any
 
 _LIBRARY_DIRS = tuple(
     os.path.dirname(os.path.abspath(__import__(pkg).__file__)) + os.sep
@@ -18,9 +19,8 @@ def user_frame() -> tuple[str, int] | None:
     """(filename, line) of the innermost frame outside this library."""
     f = sys._getframe(1)
     while f is not None:
-        name = f.f_code.co_filename
-        if not name.startswith(_LIBRARY_DIRS) and not any(s in name for s in _SKIP):
-            return name, f.f_lineno
+        if not _is_library(f.f_code.co_filename):
+            return f.f_code.co_filename, f.f_lineno
         f = f.f_back
     return None
 
@@ -38,3 +38,23 @@ def describe_location() -> str:
         return ""
     text = linecache.getline(where[0], where[1]).strip()
     return f"{where[0]}:{where[1]}" + (f": {text}" if text else "")
+
+
+def _is_library(filename: str) -> bool:
+    return filename.startswith(_LIBRARY_DIRS) or any(s in filename for s in _SKIP)
+
+
+def traceback_location(tb: Any) -> str | None:
+    """`file.py:12: <source line>` of the innermost user frame of a traceback, when the
+    exception was raised inside the library (None when the user's code raised it)."""
+    frames = []
+    while tb is not None:
+        frames.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
+        tb = tb.tb_next
+    if not frames or not _is_library(frames[-1][0]):
+        return None
+    for name, line in reversed(frames):
+        if not _is_library(name):
+            text = linecache.getline(name, line).strip()
+            return f"{name}:{line}" + (f": {text}" if text else "")
+    return None
