@@ -12,6 +12,44 @@ from compiler.operand import Operand
 _STATIC = (int, float, bool, str, bytes, type(None), np.number, np.bool_, np.dtype)
 
 
+class Static:
+    """A static value in a structure. Equal only to the same value of the same type:
+    1, 1.0 and True differ, and so do 0.0 and -0.0 (x * s gives -0.0 for one);
+    NaN equals NaN, so a NaN static argument still hits the cache."""
+
+    __slots__ = ("value", "_key")
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self._key = _canonical(value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Static) and self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+def _canonical(v: Any) -> Any:
+    if isinstance(v, (float, np.floating)):
+        return (type(v).__name__, float(v).hex())
+    if isinstance(v, (complex, np.complexfloating)):
+        return (type(v).__name__, v.real.hex(), v.imag.hex())
+    if isinstance(v, tuple):
+        return (type(v).__name__,) + tuple(_canonical(x) for x in v)
+    if isinstance(v, frozenset):
+        return (type(v).__name__, frozenset(_canonical(x) for x in v))
+    return (type(v).__name__, v)
+
+
+def static(value: Any) -> tuple[str, str, Static]:
+    """The structure node of a static value."""
+    return ("static", type(value).__name__, Static(value))
+
+
 def flatten(obj: Any, leaves: list[Any], as_leaf: type = Operand) -> Any:
     """Append tensor leaves of `obj` to `leaves`; return its structure (hashable)."""
     if isinstance(obj, as_leaf):
@@ -31,14 +69,14 @@ def flatten(obj: Any, leaves: list[Any], as_leaf: type = Operand) -> Any:
         keys = tuple(obj)
         return ("dict", keys, tuple(flatten(obj[k], leaves, as_leaf) for k in keys))
     if isinstance(obj, _STATIC):
-        return ("static", type(obj).__name__, obj)
+        return static(obj)
     try:
         hash(obj)
     except TypeError:
         raise TypeError(f"unsupported argument of type {type(obj).__name__}: traced functions "
                         "take tensors, numpy arrays, numbers, strings, None and "
                         "tuples/lists/dicts of them") from None
-    return ("static", type(obj).__name__, obj)
+    return static(obj)
 
 
 def unflatten(tree: Any, leaves: Any) -> Any:
@@ -54,7 +92,7 @@ def unflatten(tree: Any, leaves: Any) -> Any:
         return [unflatten(t, leaves) for t in tree[1]]
     if kind == "dict":
         return {k: unflatten(t, leaves) for k, t in zip(tree[1], tree[2])}
-    return tree[2]
+    return tree[2].value
 
 
 def describe(tree: Any, path: str = "") -> list[str]:

@@ -17,17 +17,18 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from compiler import dtypes
-from compiler.autodiff import Split, joint_vjp, split
+from compiler.autodiff import Split, active_vars, joint_vjp, split
 from compiler.builder import GraphBuilder, Sym
-from compiler.errors import AutogradError, TraceError
-from compiler.ir import Graph, pretty
+from compiler.errors import AutogradError, TraceError, TracerError
+from compiler.ir import Graph, Var, pretty
 from compiler.passes import optimize, strip_stop_gradient
 from compiler.plan import to_plan
 from compiler.registry import AVal
+from compiler.source import traceback_location
 from runtime.interpreter import Plan, run
 from tracer import autograd
 from tracer.grad_mode import enable_grad, is_grad_enabled
-from tracer.pytree import describe, flatten, unflatten
+from tracer.pytree import describe, flatten, static, unflatten
 from tracer.tensor import Tensor
 
 
@@ -48,8 +49,15 @@ class _Traced:
     captured: list[Tensor]
     consts: list[np.ndarray]
     arg_trees: tuple[Any, ...]
+    # How to read each captured tensor afresh: the closure cell or global name it
+    # was found under (so rebinding `w = ...` outside is seen), or None.
+    sources: list[Callable[[Any], Any] | None] = field(default_factory=list)
     plan: Plan | None = None
     diffs: dict[tuple[bool, ...], _Diff] = field(default_factory=dict)
+    joint: tuple[Plan, Graph] | None = None  # value_and_grad's joint graph
+
+    def current_captured(self) -> list[Any]:
+        return [c if src is None else src(c) for c, src in zip(self.captured, self.sources)]
 
 
 @dataclass
@@ -59,6 +67,8 @@ class _Diff:
     backward: Plan
     wrt: tuple[int, ...]                 # input positions that get gradients
     out_avals: tuple[AVal, ...]
+    connected: tuple[bool, ...] = ()     # per wrt input: do the outputs depend on it?
+    active_outputs: tuple[bool, ...] = ()  # per output: does it depend on a wrt input?
 
 
 def _count(tree: Any) -> int:
@@ -112,18 +122,24 @@ class _Staged:
     def _argname(self, i: int) -> str:
         return self._argnames[i] if i < len(self._argnames) else f"args[{i}]"
 
-    def _lookup(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[_Traced, list[Any]]:
+    def _lookup(self, args: tuple[Any, ...], kwargs: dict[str, Any]
+                ) -> tuple[_Traced, list[Any], list[Tensor]]:
+        """The staged entry for these arguments, their tensor leaves, and the captured
+        tensors as they are now."""
         key, leaves = self._signature(args, kwargs)
         entry = self._cache.get(key)
-        if entry is not None and all(tuple(c.shape) == v.aval.shape and c.dtype == v.aval.dtype
-                                     for c, v in zip(entry.captured, self._captured_vars(entry))):
-            self._hits += 1
-            return entry, leaves
+        if entry is not None:
+            captured = entry.current_captured()
+            if all(isinstance(c, Tensor) and tuple(c.shape) == v.aval.shape
+                   and c.dtype == v.aval.dtype
+                   for c, v in zip(captured, self._captured_vars(entry))):
+                self._hits += 1
+                return entry, leaves, captured
         self._misses += 1
         self._explain = self._why(key, entry is not None)
         entry = self._trace(key, leaves)
         self._cache[key] = entry
-        return entry, leaves
+        return entry, leaves, list(entry.captured)
 
     @staticmethod
     def _captured_vars(entry: _Traced) -> list[Any]:
@@ -137,19 +153,24 @@ class _Staged:
         syms = iter([b.new_input(AVal(tuple(t.shape), t.dtype)) for t in leaves])
         args = [unflatten(t, syms) for t in trees]
         kwargs = {k: unflatten(t, syms) for k, t in kw}
-        with enable_grad():
-            out = self.fn(*args, **kwargs)
+        try:
+            with enable_grad():
+                out = self.fn(*args, **kwargs)
+        except (TracerError, ValueError, TypeError, IndexError) as e:
+            raise _with_user_line(e) from None
         out_leaves: list[Any] = []
         out_tree = flatten(out, out_leaves)
         atoms = [b._atom(o) for o in out_leaves]
         graph = optimize(b.graph(atoms))
         self._trace_s += time.perf_counter() - t0
-        return _Traced(graph, out_tree, [c for _, c in b.captured], list(b.consts.values()),
-                       trees)
+        captured = [c for _, c in b.captured]
+        return _Traced(graph, out_tree, captured, list(b.consts.values()), trees,
+                       _capture_sources(self.fn, captured))
 
     def _why(self, key: Any, stale_capture: bool) -> str:
         if stale_capture:
-            return "retraced: a tensor captured from outside the function changed shape or dtype"
+            return ("retraced: a tensor captured from outside the function changed shape or "
+                    "dtype (or its name now holds something else)")
         if not self._cache:
             return "first call: traced for this signature"
         return "retraced: " + min((_diff(old, key, self._argname) for old in self._cache),
@@ -167,6 +188,7 @@ class _Staged:
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._explain = "cache cleared"
 
     def _entry(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[_Traced, list[Any]]:
         key, leaves = self._signature(args, kwargs)
@@ -185,7 +207,69 @@ def _static(value: Any, name: str) -> Any:
     if isinstance(value, Tensor):
         raise TypeError(f"static argument {name!r} is a tensor; static arguments are Python "
                         "values baked into the graph")
-    return ("static", type(value).__name__, value)
+    return static(value)
+
+
+def _with_user_line(e: Exception) -> Exception:
+    """An error raised inside the library while tracing, with the user's line added."""
+    where = traceback_location(e.__traceback__)
+    if where is None or isinstance(e, TraceError) or "traced at " in str(e):
+        return e.with_traceback(e.__traceback__)
+    try:
+        new = type(e)(f"{e}\n  traced at {where}")
+    except TypeError:  # an exception type with another constructor
+        e.add_note(f"traced at {where}")
+        return e
+    return new.with_traceback(e.__traceback__)
+
+
+def _capture_sources(fn: Any, captured: list[Tensor]) -> list[Callable[[Any], Any] | None]:
+    """For each captured tensor, a reader of the closure cell or global name of `fn`
+    that held it, so that a later `w = new_tensor` outside is seen at the next call."""
+    fn = getattr(fn, "__func__", fn)
+    code = getattr(fn, "__code__", None)
+    sources: list[Callable[[Any], Any] | None] = [None] * len(captured)
+    if code is None or not captured:
+        return sources
+    index = {id(t): i for i, t in enumerate(captured)}
+
+    def found(obj: Any, reader: Callable[[Any], Any]) -> None:
+        i = index.get(id(obj))
+        if i is not None and sources[i] is None:
+            sources[i] = reader
+
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            found(cell.cell_contents, _cell_reader(cell))
+        except ValueError:  # an empty cell
+            continue
+    glob = getattr(fn, "__globals__", {})
+    for name in _global_names(code):
+        if name in glob:
+            found(glob[name], _global_reader(glob, name))
+    return sources
+
+
+def _cell_reader(cell: Any) -> Callable[[Any], Any]:
+    def read(default: Any) -> Any:
+        try:
+            return cell.cell_contents
+        except ValueError:
+            return default
+
+    return read
+
+
+def _global_reader(glob: dict[str, Any], name: str) -> Callable[[Any], Any]:
+    return lambda default: glob.get(name, default)
+
+
+def _global_names(code: Any) -> set[str]:
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if hasattr(c, "co_names"):
+            names |= _global_names(c)
+    return names
 
 
 def _diff(old: Any, new: Any, argname: Callable[[int], str]) -> str:
@@ -229,16 +313,23 @@ def _show(tree: Any) -> str:
 
 
 def _fresh(outs: list[np.ndarray], arrays: list[np.ndarray]) -> list[np.ndarray]:
-    """Outputs must not alias the caller's arrays."""
-    return [o.copy() if any(np.may_share_memory(o, a) for a in arrays) else o for o in outs]
+    """Outputs must be writeable and alias neither the caller's arrays nor each other
+    (two gradients may be one array in the graph; a gradient may be a broadcast view)."""
+    fresh: list[np.ndarray] = []
+    for o in outs:
+        if not o.flags.writeable or any(np.may_share_memory(o, a) for a in arrays) or \
+                any(np.may_share_memory(o, f) for f in fresh):
+            o = o.copy()
+        fresh.append(o)
+    return fresh
 
 
 class TracedFunction(_Staged):
     """A function staged by @trace. Call it like the original."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        entry, leaves = self._lookup(args, kwargs)
-        inputs = leaves + entry.captured
+        entry, leaves, captured = self._lookup(args, kwargs)
+        inputs = leaves + captured
         arrays = [t._data for t in inputs] + entry.consts
         if is_grad_enabled():
             mask = tuple(t.requires_grad for t in inputs)
@@ -262,10 +353,12 @@ class TracedFunction(_Staged):
             s = split(joint)
             s.forward = optimize(strip_stop_gradient(s.forward))
             s.backward = optimize(s.backward)
+            active = active_vars(g, wrt)
             d = entry.diffs[mask] = _Diff(
                 s, to_plan(s.forward), to_plan(s.backward),
                 tuple(i for i, m in enumerate(mask) if m),
-                tuple(a.aval for a in g.outputs))
+                tuple(a.aval for a in g.outputs), tuple(joint.connected),
+                tuple(isinstance(o, Var) and o in active for o in g.outputs))
             self._compile_s += time.perf_counter() - t0
         return d
 
@@ -275,13 +368,18 @@ class TracedFunction(_Staged):
         results = run(d.forward, arrays)
         n_out = len(d.out_avals)
         outs = [Tensor(o) for o in _fresh(results[:n_out], arrays)]
-        node = CompiledFunctionBackward(tuple(autograd._edge(inputs[i]) for i in d.wrt))
+        # Inputs the outputs do not depend on get no edge: their .grad stays None.
+        node = CompiledFunctionBackward(tuple(
+            autograd._edge(inputs[i]) if c else (None, 0) for i, c in zip(d.wrt, d.connected)))
         node._diff = d
-        node._residuals = results[n_out:]
+        node._residuals = residuals = results[n_out:]
         # Residuals may be views of any input (transposes, reshapes): watch them all.
         node._watch = [(t, t._version[0]) for t in inputs]
+        # An output may be a residual itself (exp's result): watch it for in-place changes.
+        node._watch_outputs = [(t, t._version[0]) for t in outs
+                               if any(np.may_share_memory(t._data, r) for r in residuals)]
         for i, t in enumerate(outs):
-            if dtypes.is_float(t.dtype):
+            if d.active_outputs[i]:
                 t._grad_fn, t._output_nr = node, i
         return unflatten(entry.out_tree, iter(outs))
 
@@ -292,34 +390,32 @@ class TracedFunction(_Staged):
     def grad_ir(self, *args: Any, **kwargs: Any) -> str:
         """The backward graph for these arguments (w.r.t. the inputs that require grad,
         or every floating-point input if none does)."""
-        entry, leaves = self._entry(args, kwargs)
-        inputs = leaves + entry.captured
-        mask = tuple(t.requires_grad for t in inputs)
-        if not any(mask):
-            mask = tuple(dtypes.is_float(t.dtype) for t in inputs)
-        return pretty(self._diff(entry, mask).split.backward)
+        return pretty(self._split_for(args, kwargs).backward)
 
     def forward_ir(self, *args: Any, **kwargs: Any) -> str:
         """The forward graph that also returns the residuals for backward."""
+        return pretty(self._split_for(args, kwargs).forward)
+
+    def _split_for(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Split:
         entry, leaves = self._entry(args, kwargs)
-        inputs = leaves + entry.captured
+        inputs = leaves + entry.current_captured()
         mask = tuple(t.requires_grad for t in inputs)
         if not any(mask):
             mask = tuple(dtypes.is_float(t.dtype) for t in inputs)
-        return pretty(self._diff(entry, mask).split.forward)
+        return self._diff(entry, mask).split
 
 
 class CompiledFunctionBackward(autograd.Node):
     """The autograd node of a traced function: runs its staged backward graph."""
 
-    __slots__ = ("_diff", "_residuals", "_watch")
+    __slots__ = ("_diff", "_residuals", "_watch", "_watch_outputs")
 
     def apply(self, grads: list[Any], create_graph: bool, retain: bool) -> Sequence[Any]:
         if create_graph:
             raise AutogradError(
                 "create_graph=True through a traced function is not supported: its backward "
-                "is a staged graph. Use tracer.grad(tracer.grad(f)) style composition on "
-                "the undecorated function, or call it eagerly.")
+                "is a staged graph. For higher-order gradients call the undecorated "
+                "function eagerly.")
         if self._residuals is None:
             raise AutogradError(
                 "trying to backward through a traced function a second time: its saved "
@@ -331,6 +427,12 @@ class CompiledFunctionBackward(autograd.Node):
                     f"an input of shape {tuple(t.shape)} to a traced function was modified "
                     "by an in-place operation after the call, but its value is needed for the "
                     "gradient; .clone() it before changing it")
+        for t, version in self._watch_outputs:
+            if t._version[0] != version:
+                raise AutogradError(
+                    f"an output of shape {tuple(t.shape)} of a traced function was modified "
+                    "by an in-place operation, but its value is needed for the gradient; "
+                    ".clone() it before changing it")
         d = self._diff
         cts = []
         for i, aval in enumerate(d.out_avals):
@@ -362,15 +464,13 @@ class ValueAndGrad(_Staged):
         self.argnums = argnums
         self._nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         self.has_value = has_value
-        self._plans: dict[int, tuple[Plan, Graph]] = {}
         for i in self._nums:
             if i in self.static_argnums:
                 raise ValueError(f"argnums {i} is also static; cannot differentiate it")
 
     def _joint(self, entry: _Traced, n_leaves: int) -> tuple[Plan, Graph]:
-        cached = self._plans.get(id(entry))
-        if cached is not None:
-            return cached
+        if entry.joint is not None:
+            return entry.joint
         t0 = time.perf_counter()
         g = entry.graph
         if len(g.outputs) != 1 or g.outputs[0].aval.shape != () or \
@@ -393,14 +493,14 @@ class ValueAndGrad(_Staged):
                 wrt[j] = True
         joint = joint_vjp(g, wrt, seed_ones=True)
         graph = optimize(strip_stop_gradient(joint.graph))
-        result = self._plans[id(entry)] = (to_plan(graph), graph)
+        result = entry.joint = (to_plan(graph), graph)
         self._compile_s += time.perf_counter() - t0
         return result
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        entry, leaves = self._lookup(args, kwargs)
+        entry, leaves, captured = self._lookup(args, kwargs)
         plan, _ = self._joint(entry, len(leaves))
-        arrays = [t._data for t in leaves] + [t._data for t in entry.captured] + entry.consts
+        arrays = [t._data for t in leaves] + [t._data for t in captured] + entry.consts
         outs = _fresh(run(plan, arrays), arrays)
         value = Tensor(outs[0])
         grads = iter([Tensor(o) for o in outs[1:]])
