@@ -104,10 +104,13 @@ class OpNode(Node):
                     ".clone() the tensor before changing it.")
             inputs.append(x)
         if self._out is not None:
-            if self._out_version is not None and self._out_version[0] != self._out_version[1]:
-                raise AutogradError(
-                    f"the output of {self.name()} (needed to compute its gradient) was "
-                    "modified by an in-place operation; .clone() it before changing it")
+            for i, (counter, version) in enumerate(self._out_version):
+                if counter[0] != version:
+                    raise AutogradError(
+                        f"output {i} of {self.name()} (shape {self._out[i].shape}), needed to "
+                        f"compute its gradient, was modified by an in-place operation (it is "
+                        f"at version {counter[0]}, expected {version}). Use an out-of-place "
+                        "op, or .clone() the output before changing it.")
             outs = tuple(Tensor(o, _grad_fn=self if create_graph else None, _output_nr=i)
                          for i, o in enumerate(self._out))
             out = outs if self.op.multiple_results else outs[0]
@@ -198,7 +201,7 @@ def record(op: Op, params: dict[str, Any], name: str | None, inputs: Sequence[An
                         for x, a, n in zip(inputs, avals, needs))
     if op.saves_out:
         node._out = tuple(t._data for t in outputs)
-        node._out_version = None
+        node._out_version = tuple((t._version, t._version[0]) for t in outputs)
     else:
         node._out = None
     node._freed = False

@@ -289,8 +289,9 @@ class Tensor(Operand):
 
             with no_grad():
                 return self._assign(fn(Tensor(self._data)), opname)
-        old = Tensor(self._data, self._requires_grad, self._grad_fn, self._output_nr,
-                     self._version)
+        # The op's node may save its input (mul_ by a tensor that requires grad): give it
+        # the value before the change, as PyTorch saves `original_self`.
+        old = Tensor(self._data.copy(), self._requires_grad, self._grad_fn, self._output_nr)
         return self._assign(fn(old), opname)
 
     def add_(self, other: Any, alpha: float = 1) -> Tensor:
