@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from compiler import dtypes
-from compiler.errors import AutogradError, DTypeError
+from compiler.errors import AutogradError, DTypeError, ShapeError
 from compiler.operand import Operand, apply
 from compiler.ops.elementwise import elementwise_dtypes
 from compiler.ops.index import numpy_index, parse_index
@@ -90,7 +90,8 @@ class Tensor(Operand):
             return self
         if requires_grad and not dtypes.is_float(self.dtype):
             raise DTypeError(f"only tensors of floating point dtype can require gradients "
-                             f"(this tensor is {self.dtype})")
+                             f"(this tensor is {self.dtype}); make it a float tensor first: "
+                             "dtype=tracer.float32 when creating it, or .float()")
         self._requires_grad = bool(requires_grad)
         return self
 
@@ -257,6 +258,10 @@ class Tensor(Operand):
             if dtypes._category(result.dtype) > dtypes._category(self.dtype):
                 raise DTypeError(f"{opname}: result type {result.dtype} can't be cast to the "
                                  f"in-place output type {self.dtype}")
+        if result.shape != self.shape:
+            raise ShapeError(f"{opname}: the result has the broadcast shape "
+                             f"{tuple(result.shape)}, which does not fit the in-place output's "
+                             f"shape {tuple(self.shape)}; use the out-of-place op")
         self._data[...] = result._data
         self._version[0] += 1
         if result._grad_fn is not None:
@@ -342,7 +347,7 @@ class Tensor(Operand):
         try:
             np.broadcast_shapes(src.shape, self.shape)
         except ValueError:
-            raise DTypeError(f"copy_: source of shape {tuple(src.shape)} cannot be broadcast "
+            raise ShapeError(f"copy_: source of shape {tuple(src.shape)} cannot be broadcast "
                              f"to destination of shape {tuple(self.shape)}") from None
         if not record:
             self._data[...] = src._data.astype(self.dtype, copy=False)
@@ -365,7 +370,7 @@ class Tensor(Operand):
             try:
                 np.broadcast_shapes(value.shape, np.shape(target))
             except ValueError:
-                raise DTypeError(f"setitem: value of shape {tuple(value.shape)} cannot be "
+                raise ShapeError(f"setitem: value of shape {tuple(value.shape)} cannot be "
                                  f"broadcast to the indexed shape {np.shape(target)} of a "
                                  f"tensor of shape {tuple(self.shape)}") from None
             self._data[index] = value._data

@@ -65,5 +65,11 @@ def _matmul_name(avals: tuple[AVal, ...]) -> str:
     return "UnsafeViewBackward0"
 
 
-register(Op("matmul", _matmul_abstract, lambda a, b: np.asarray(np.matmul(a, b)), _matmul_vjp,
+def _matmul_impl(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if a.dtype != b.dtype:  # numpy would promote; the op is defined on one dtype
+        raise TypeError("matmul: operands of different dtypes")
+    return np.asarray(np.matmul(a, b))
+
+
+register(Op("matmul", _matmul_abstract, _matmul_impl, _matmul_vjp,
             grad_fn=_matmul_name, lowering="kernel", saves=save_other))
