@@ -2,7 +2,8 @@
 
 All rewrites are exact under IEEE arithmetic: x*1 -> x, x/1 -> x, x-0 -> x,
 -(-x) -> x, x**1 -> x, x**2 -> x*x, no-op reshapes/converts/broadcasts. Never
-x*0 -> 0 (NaN and inf) and never x+0.0 -> x (it turns -0.0 into +0.0).
+x*0 -> 0 (NaN and inf) and never x+0.0 -> x (it turns -0.0 into +0.0; so does a
+float sum over no axes, which is why that one stays too).
 """
 
 from __future__ import annotations
@@ -37,17 +38,23 @@ def dce(graph: Graph) -> Graph:
 
 
 def _key(x: Any) -> Any:
+    """A hashable identity for an input or param value. Numbers keep their type and
+    sign: clamp[lo=0] and clamp[lo=0.0] differ in dtype, full 0.0 and -0.0 in value."""
     if isinstance(x, Literal):
         return x.key()
     if isinstance(x, Var):
         return ("var", x.id)
     if isinstance(x, np.dtype):
         return ("dtype", x.str)
-    if isinstance(x, float) and x != x:
-        return ("nan",)
+    if isinstance(x, (bool, np.bool_)):
+        return ("bool", bool(x))
+    if isinstance(x, (int, np.integer)):
+        return ("int", int(x))
+    if isinstance(x, (float, np.floating)):
+        return ("float", float(x).hex())
     if isinstance(x, (tuple, list)):
-        return tuple(_key(i) for i in x)
-    return x
+        return (type(x).__name__,) + tuple(_key(i) for i in x)
+    return (type(x).__name__, x)
 
 
 def cse(graph: Graph) -> Graph:
@@ -100,7 +107,8 @@ def _simplify_eqn(e: Eqn) -> Atom | Eqn | None:
         if p["perm"] == tuple(range(len(p["perm"]))):
             return ins[0]
     elif name == "reduce_sum":
-        if not p["axes"]:
+        # A float sum starts from +0.0: over no axes it turns -0.0 into 0.0.
+        if not p["axes"] and ins[0].aval.dtype.kind != "f" and ins[0].aval == out.aval:
             return ins[0]
     return None
 
@@ -135,7 +143,10 @@ def simplify(graph: Graph) -> Graph:
             known[e.outputs[0]] = e.params["value"]
         elif e.op.name in _KNOWN_THROUGH and isinstance(e.inputs[0], Var) and \
                 e.inputs[0] in known:
-            known[e.outputs[0]] = e.outputs[0].aval.dtype.type(known[e.inputs[0]]).item()
+            # numpy's cast, as `convert` runs it (NaN to int does not raise)
+            with np.errstate(all="ignore"):
+                value = np.array(known[e.inputs[0]], e.inputs[0].aval.dtype)
+                known[e.outputs[0]] = value.astype(e.outputs[0].aval.dtype).item()
         e = _inline_constants(e, known)
         if e.op.name == "neg" and isinstance(e.inputs[0], Var):
             inner = producer.get(e.inputs[0])
