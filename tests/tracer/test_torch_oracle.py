@@ -110,3 +110,48 @@ def test_non_differentiable_rows_have_no_grad_fn_in_pytorch(spec: OpSpec):
           for a in spec.make_inputs(spec.dtypes[-1])]
     out = (spec.torch_fn or spec.fn)(*xs)
     assert out.grad_fn is None
+
+
+# ---- type promotion ---------------------------------------------------------------------
+
+DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
+SCALARS = {"True": True, "int": 3, "float": 2.5}
+
+
+def _operand(lib, kind: str, dtype: str):
+    if kind == "scalar":
+        return SCALARS[dtype]
+    shape = (2,) if kind == "tensor" else ()
+    return lib.ones(shape, dtype=getattr(lib, dtype))
+
+
+PROMOTING_OPS = [
+    lambda lib, a, b: a + b,
+    lambda lib, a, b: a * b,
+    lambda lib, a, b: a / b,
+    lambda lib, a, b: a if isinstance(b, (int, float)) else lib.maximum(a, b),
+    lambda lib, a, b: lib.where(a > 0, a, b),
+]
+
+PROMOTION_CASES = [
+    pytest.param(ka, da, kb, db, id=f"{ka}-{da}-{kb}-{db}")
+    for ka, da in [("tensor", d) for d in DTYPES]
+    for kb, db in ([("tensor", d) for d in DTYPES] + [("0d", d) for d in DTYPES]
+                   + [("scalar", s) for s in SCALARS])
+]
+
+
+@pytest.mark.parametrize("ka,da,kb,db", PROMOTION_CASES)
+def test_type_promotion_matches_pytorch(ka, da, kb, db):
+    results = []
+    for lib in (tracer, torch):
+        a, b = _operand(lib, ka, da), _operand(lib, kb, db)
+        row = []
+        for op in PROMOTING_OPS:
+            try:
+                row.append(str(op(lib, a, b).dtype).rsplit(".", 1)[-1])
+            except (RuntimeError, TypeError, ValueError):
+                row.append("error")
+        results.append(row)
+    ours, theirs = results
+    assert ours == theirs
