@@ -198,3 +198,4 @@ def test_no_grad_records_nothing(spec: OpSpec, dtype: str):
     with tracer.no_grad():
         out = spec.fn(*xs)
     assert (out.requires_grad, out.grad_fn) == (False, None)
+
