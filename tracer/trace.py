@@ -277,13 +277,16 @@ def _diff(old: Any, new: Any, argname: Callable[[int], str]) -> str:
     (otrees, okw, oavals), (ntrees, nkw, navals) = old, new
     if otrees != ntrees or okw != nkw:
         parts = []
-        for i, (a, b) in enumerate(zip(otrees, ntrees)):
+        for i in range(max(len(otrees), len(ntrees))):
+            a = otrees[i] if i < len(otrees) else None
+            b = ntrees[i] if i < len(ntrees) else None
             if a != b:
                 parts.append(f"argument {argname(i)!r}: {_show(a)} -> {_show(b)}")
-        if len(otrees) != len(ntrees):
-            parts.append(f"number of arguments {len(otrees)} -> {len(ntrees)}")
-        if okw != nkw:
-            parts.append(f"keyword arguments {_show(okw)} -> {_show(nkw)}")
+        okd, nkd = dict(okw), dict(nkw)
+        for k in sorted(set(okd) | set(nkd)):
+            if okd.get(k) != nkd.get(k):
+                parts.append(f"keyword argument {k!r}: {_show(okd.get(k))} -> "
+                             f"{_show(nkd.get(k))}")
         return "; ".join(parts)
     paths = [p for i, t in enumerate(ntrees) for p in describe(t, argname(i))] + \
         [p for k, t in nkw for p in describe(t, k)]
@@ -299,6 +302,8 @@ def _diff(old: Any, new: Any, argname: Callable[[int], str]) -> str:
 
 
 def _show(tree: Any) -> str:
+    if tree is None:
+        return "not passed"
     if tree == "*":
         return "tensor"
     if isinstance(tree, tuple) and tree and tree[0] == "static":

@@ -1,0 +1,509 @@
+"""What a traced function means: it behaves like the Python function it stages.
+
+Composition with eager autograd, captured tensors, the signature cache (retracing
+and explain()), static arguments and Python control flow, structured arguments and
+results, autograd misuse (backward twice, in-place changes), in-place updates in
+traced code, and the workloads (notebook loss, MLP, softmax, logsumexp, indexing,
+batched matmul, broadcasting) through all three entry points.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+import pytest
+from trace_helpers import assert_close
+
+import tracer
+import tracer.nn.functional as F
+
+
+def rand(*shape, seed=0, dtype=np.float64):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def leaf(array, requires_grad=True):
+    return tracer.tensor(array, requires_grad=requires_grad)
+
+
+# ---- composition with eager code ----------------------------------------------------------
+
+
+def layer(h, w):
+    return (h @ w).tanh() * 2
+
+
+def eager_traced_eager(f):
+    x, w = leaf(rand(3, 4)), leaf(rand(4, 2, seed=1))
+    h = (x * 2).sin()  # eager before
+    out = f(f(h, w) @ w.t(), w)  # the traced function, twice in one graph
+    loss = (out.exp() * 3).sum()  # eager after
+    loss.backward()
+    return loss, x.grad, w.grad
+
+
+def test_gradients_flow_through_eager_code_before_and_after_a_traced_function():
+    for got, expected in zip(eager_traced_eager(tracer.trace(layer)), eager_traced_eager(layer)):
+        assert_close(got.detach(), expected.detach())
+
+
+def test_a_traced_result_feeds_eager_autograd_grad():
+    x = leaf(rand(3, 4))
+    w = leaf(rand(4, 2, seed=1))
+    (gx,) = tracer.autograd.grad(tracer.trace(layer)(x, w).sum(), [x])
+    (ex,) = tracer.autograd.grad(layer(x, w).sum(), [x])
+    assert_close(gx, ex)
+
+
+# ---- captured tensors ----------------------------------------------------------------------
+
+SCALE = tracer.tensor([1.0, 2.0])
+
+
+def times_global_scale(x):
+    return x * SCALE
+
+
+def test_a_captured_tensor_is_read_afresh_on_every_call():
+    scale = tracer.tensor([1.0, 2.0])
+    f = tracer.trace(lambda x: x * scale)
+    assert f(tracer.ones(2)).tolist() == [1.0, 2.0]
+    scale.mul_(10)  # in place
+    assert f(tracer.ones(2)).tolist() == [10.0, 20.0]
+    assert f.cache_info()[:2] == (1, 1)
+
+
+def test_rebinding_a_captured_closure_variable_is_seen():
+    scale = tracer.tensor([1.0, 2.0])
+
+    def fn(x):
+        return x * scale
+
+    f = tracer.trace(fn)
+    assert f(tracer.ones(2)).tolist() == [1.0, 2.0]
+    scale = tracer.tensor([3.0, 4.0])
+    assert f(tracer.ones(2)).tolist() == [3.0, 4.0]
+    scale = tracer.tensor([5.0])  # another shape: traced again
+    assert f(tracer.ones(2)).tolist() == [5.0, 5.0]
+    assert "captured from outside the function changed shape" in f.explain()
+    assert f.cache_info()[:2] == (1, 2)
+
+
+def test_rebinding_a_captured_global_is_seen():
+    global SCALE
+    f = tracer.trace(times_global_scale)
+    old = SCALE
+    try:
+        assert f(tracer.ones(2)).tolist() == [1.0, 2.0]
+        SCALE = tracer.tensor([5.0, 6.0])
+        assert f(tracer.ones(2)).tolist() == [5.0, 6.0]
+        assert f.cache_info()[:2] == (1, 1)  # same shape: no retrace
+    finally:
+        SCALE = old
+
+
+def test_a_captured_tensor_that_requires_grad_receives_grad():
+    w = leaf(rand(4, 2))
+    x = rand(3, 4, seed=1)
+    f = tracer.trace(lambda x: (x @ w).tanh().sum())
+    f(tracer.tensor(x)).backward()
+    we = leaf(w.detach().numpy())
+    (tracer.tensor(x) @ we).tanh().sum().backward()
+    assert_close(w.grad, we.grad)
+    f(tracer.tensor(x)).backward()  # accumulates, as eagerly
+    assert_close(w.grad, we.grad * 2)
+
+
+def test_a_captured_tensor_updated_by_an_optimizer_step_is_seen():
+    w = leaf(np.array([1.0, -2.0]))
+    f = tracer.trace(lambda x: ((x * w) ** 2).sum())
+    losses = []
+    for _ in range(3):
+        loss = f(tracer.ones(2))
+        loss.backward()
+        with tracer.no_grad():
+            w -= 0.1 * w.grad
+        w.grad = None
+        losses.append(loss.item())
+    assert losses == pytest.approx([5.0, 5.0 * 0.8**2, 5.0 * 0.8**4])
+
+
+@pytest.mark.xfail(strict=True, reason="eager ops on captured tensors run once, at trace "
+                   "time: their result is baked into the graph (operand.apply would need to "
+                   "stage ops on concrete tensors while a trace is active)")
+def test_an_eager_op_on_a_captured_tensor_is_recomputed_on_every_call():
+    w = tracer.tensor([1.0, 2.0])
+    f = tracer.trace(lambda x: x * (w * 2))  # w * 2 involves no traced value
+    f(tracer.ones(2))
+    w.mul_(10)
+    assert f(tracer.ones(2)).tolist() == [20.0, 40.0]
+
+
+# ---- the signature cache -------------------------------------------------------------------
+
+
+def scaled(x, n=2, *, mode="mul"):
+    return x * n if mode == "mul" else x + n
+
+
+@pytest.mark.parametrize("first,second,why", [
+    ((tracer.ones(3),), (tracer.ones(4),), "x: shape (3,) -> (4,)"),
+    ((tracer.ones(3),), (tracer.ones(3, dtype=tracer.float64),), "x: dtype float32 -> float64"),
+    ((tracer.ones(3),), (tracer.ones(3, requires_grad=True),), "x: requires_grad False -> True"),
+    ((tracer.ones(3), 2), (tracer.ones(3), 5), "argument 'n': 2 -> 5"),
+    ((tracer.ones(3), 2), (tracer.ones(3), 2.0), "argument 'n': 2 -> 2.0"),
+    ((tracer.ones(3), 0.0), (tracer.ones(3), -0.0), "argument 'n': 0.0 -> -0.0"),
+    ((tracer.ones(3),), (tracer.ones(3), 3), "argument 'n': not passed -> 3"),
+])
+def test_retrace_explains_what_changed(first, second, why):
+    f = tracer.trace(scaled)
+    assert f.explain() == "not called yet"
+    f(*first)
+    assert f.explain() == "first call: traced for this signature"
+    f(*first)
+    assert f.cache_info()[:2] == (1, 1)
+    out = f(*second)
+    assert f.explain() == f"retraced: {why}"
+    assert f.cache_info().hits == 1 and f.cache_info().misses == 2
+    assert f.cache_info().entries == 2
+    assert_close(out.detach(), scaled(*second).detach())
+
+
+def test_retrace_on_keyword_and_nested_structure_changes():
+    f = tracer.trace(scaled)
+    f(tracer.ones(3))
+    f(tracer.ones(3), mode="add")
+    assert f.explain() == "retraced: keyword argument 'mode': not passed -> 'add'"
+    g = tracer.trace(lambda d: d["a"] * 2 + d["b"].sum())
+    g({"a": tracer.ones(2), "b": tracer.ones(3)})
+    g({"a": tracer.ones(2), "b": tracer.ones(4)})
+    assert g.explain() == "retraced: d['b']: shape (3,) -> (4,)"
+
+
+def test_cache_info_counts_and_clear_cache():
+    f = tracer.trace(scaled)
+    for n in (1, 2, 1, 2, 2):
+        f(tracer.ones(2), n)
+    info = f.cache_info()
+    assert (info.hits, info.misses, info.entries) == (3, 2, 2)
+    assert info.trace_seconds > 0 and info.compile_seconds > 0
+    f.clear_cache()
+    assert f.cache_info().entries == 0
+    f(tracer.ones(2), 1)
+    assert f.cache_info().misses == 3
+
+
+def test_value_and_grad_recompiles_after_clear_cache():
+    vg = tracer.value_and_grad(lambda x, k: (x * k).sum())
+    for k in (2.0, 3.0, 4.0):
+        assert vg(tracer.ones(2), k)[1].tolist() == [k, k]
+        vg.clear_cache()
+
+
+# ---- static arguments and Python control flow ---------------------------------------------
+
+
+def test_static_argnums_drive_python_control_flow():
+    @tracer.trace(static_argnums=1)
+    def repeat(x, n):
+        for _ in range(n):
+            x = x * 2
+        return x
+
+    assert repeat(tracer.ones(2), 3).tolist() == [8.0, 8.0]
+    assert repeat.ir(tracer.ones(2), 3).count("mul") == 3
+    assert repeat(tracer.ones(2), 1).tolist() == [2.0, 2.0]
+    assert repeat.explain() == "retraced: argument 'n': 3 -> 1"
+
+
+def test_static_argnames_and_string_arguments():
+    def reduce(x, how):
+        return x.sum() if how == "sum" else x.mean()
+
+    f = tracer.trace(reduce, static_argnames="how")
+    x = tracer.tensor([1.0, 2.0, 3.0])
+    assert f(x, how="sum").item() == 6.0
+    assert f(x, how="mean").item() == 2.0
+    assert f(x, "sum").item() == 6.0  # strings are static anyway
+
+
+def test_python_control_flow_on_shapes():
+    @tracer.trace
+    def flatten_if_matrix(x):
+        if x.ndim == 2 and x.shape[0] > 1:
+            return x.reshape(-1) * x.shape[1]
+        return x * len(x)
+
+    assert flatten_if_matrix(tracer.ones(2, 3)).tolist() == [3.0] * 6
+    assert flatten_if_matrix(tracer.ones(4)).tolist() == [4.0] * 4
+
+
+def test_static_arguments_must_be_hashable_python_values():
+    f = tracer.trace(scaled, static_argnums=1)
+    with pytest.raises(TypeError, match="static argument 'n' must be hashable"):
+        f(tracer.ones(2), [1, 2])
+    with pytest.raises(TypeError, match="static argument 'n' is a tensor"):
+        f(tracer.ones(2), tracer.ones(2))
+
+
+def test_static_zero_sign_is_part_of_the_key():
+    f = tracer.trace(scaled)
+    assert not np.signbit(f(tracer.ones(1), 0.0).numpy()).any()
+    assert np.signbit(f(tracer.ones(1), -0.0).numpy()).all()
+    assert f(tracer.ones(1), (0.0, 1)[0]).dtype == tracer.float32
+    assert f(tracer.tensor([3]), 2).dtype == tracer.int64
+    assert f(tracer.tensor([3]), 2.0).dtype == tracer.float32
+
+
+# ---- structured arguments and results -----------------------------------------------------
+
+Params = namedtuple("Params", "w b")
+
+
+def structured(p, xs, opts):
+    h = xs[0] @ p.w + p.b
+    return {"y": h * opts["scale"], "stats": [h.sum(), (xs[1] * 2,)], "n": h.shape[0],
+            "tag": opts["tag"], "none": None}
+
+
+def structured_args(requires_grad=False):
+    p = Params(leaf(rand(3, 2), requires_grad), leaf(rand(2, seed=1), requires_grad))
+    xs = [leaf(rand(4, 3, seed=2), False), leaf(rand(5, seed=3), requires_grad)]
+    return p, xs, {"scale": 0.5, "tag": "hi"}
+
+
+def test_tuples_lists_dicts_and_namedtuples_in_and_out():
+    out = tracer.trace(structured)(*structured_args())
+    expected = structured(*structured_args())
+    assert set(out) == set(expected) and (out["n"], out["tag"], out["none"]) == (4, "hi", None)
+    assert isinstance(out["stats"], list) and isinstance(out["stats"][1], tuple)
+    assert_close(out["y"], expected["y"])
+    assert_close(out["stats"][0], expected["stats"][0])
+    assert_close(out["stats"][1][0], expected["stats"][1][0])
+
+
+def test_gradients_reach_leaves_inside_structures():
+    args = structured_args(requires_grad=True)
+    out = tracer.trace(structured)(*args)
+    (out["y"].sum() + out["stats"][1][0].sum()).backward()
+    eager = structured_args(requires_grad=True)
+    e = structured(*eager)
+    (e["y"].sum() + e["stats"][1][0].sum()).backward()
+    for got, want in [(args[0].w, eager[0].w), (args[0].b, eager[0].b), (args[1][1], eager[1][1])]:
+        assert_close(got.grad, want.grad)
+
+
+def test_value_and_grad_returns_gradients_shaped_like_the_parameters():
+    def loss(params, x):
+        return ((x @ params["w"] + params["b"]) ** 2).mean()
+
+    params = {"w": tracer.tensor(rand(3, 2)), "b": tracer.tensor(rand(2, seed=1))}
+    x = tracer.tensor(rand(4, 3, seed=2))
+    value, grads = tracer.value_and_grad(loss)(params, x)
+    assert set(grads) == {"w", "b"}
+    eager = {k: leaf(v.numpy()) for k, v in params.items()}
+    expected = loss(eager, x)
+    expected.backward()
+    assert_close(value, expected.detach())
+    for k in grads:
+        assert_close(grads[k], eager[k].grad)
+
+
+def test_numpy_array_inputs():
+    x = rand(3, 2)
+    f = tracer.trace(lambda x, y: (x * y).sum(1))
+    out = f(x, tracer.tensor(x))
+    assert isinstance(out, tracer.Tensor)
+    assert_close(out, tracer.tensor((x * x).sum(1)))
+    g = tracer.grad(lambda x: (x**2).sum())(x)
+    assert_close(g, tracer.tensor(2 * x))
+    np.testing.assert_array_equal(x, rand(3, 2))  # not modified
+
+
+def test_results_never_alias_inputs_or_each_other():
+    x = tracer.ones(3)
+    same = tracer.trace(lambda x: (x, x.reshape(3), x * 1))(x)
+    for t in same:
+        t.add_(1)
+    assert x.tolist() == [1.0, 1.0, 1.0]
+    gx, gy = tracer.grad(lambda x, y: (x + y).sum(), argnums=(0, 1))(x, x)
+    gx.mul_(5)  # a gradient is writeable and owns its memory
+    assert (gx.tolist(), gy.tolist()) == ([5.0] * 3, [1.0] * 3)
+
+
+# ---- autograd misuse through a traced function ---------------------------------------------
+
+
+def test_backward_twice_raises_and_retain_graph_allows_it():
+    x = leaf(rand(3))
+    f = tracer.trace(lambda x: (x.exp() * x).sum())
+    out = f(x)
+    out.backward()
+    with pytest.raises(tracer.AutogradError, match="retain_graph=True"):
+        out.backward()
+    x.grad = None
+    out = f(x)
+    out.backward(retain_graph=True)
+    first = x.grad.numpy().copy()
+    out.backward()
+    assert_close(x.grad, tracer.tensor(2 * first))
+
+
+def test_changing_an_input_in_place_after_the_call_raises_at_backward():
+    x, w = tracer.tensor(rand(3, 4)), leaf(rand(4, 2, seed=1))
+    out = tracer.trace(lambda x, w: (x.t().t() @ w).sum())(x, w)
+    x.add_(1)
+    with pytest.raises(tracer.AutogradError, match="modified by an in-place operation"):
+        out.backward()
+
+
+def test_changing_an_output_saved_for_backward_raises_like_eager_mode():
+    x = leaf(rand(3))
+    y = tracer.trace(lambda x: x.exp())(x)  # exp's backward reads its output
+    y.add_(1)
+    with pytest.raises(tracer.AutogradError, match="output .* was modified by an in-place"):
+        y.sum().backward()
+
+
+def test_changing_an_output_not_needed_by_backward_is_fine():
+    x = leaf(rand(3))
+    y = tracer.trace(lambda x: x * 2)(x)
+    y.add_(1)
+    y.sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_create_graph_through_a_traced_function_is_refused():
+    x = leaf(rand(3))
+    out = tracer.trace(lambda x: (x**3).sum())(x)
+    with pytest.raises(tracer.AutogradError, match="create_graph"):
+        tracer.autograd.grad(out, [x], create_graph=True)
+
+
+# ---- in-place updates inside traced code -----------------------------------------------------
+
+
+def updates_a_clone(x, v):
+    y = x.clone()
+    y[0] = y[1] * 2  # a view read before the write
+    y += 1
+    y[:, 1] = v
+    y.mul_(x)
+    y[y.detach() > 1] = 0.5  # a boolean mask of y's shape: tracer.where
+    return y.sum(0)
+
+
+def test_in_place_updates_of_local_tensors_match_eager_mode():
+    x, v = rand(3, 4), rand(3, seed=1)
+    xs = [leaf(x), leaf(v)]
+    out = tracer.trace(updates_a_clone)(*xs)
+    eager = [leaf(x), leaf(v)]
+    expected = updates_a_clone(*eager)
+    assert_close(out.detach(), expected.detach())
+    g = rand(4, seed=2)
+    out.backward(tracer.tensor(g))
+    expected.backward(tracer.tensor(g))
+    for got, want in zip(xs, eager):
+        assert_close(got.grad, want.grad)
+    grads = tracer.grad(lambda x, v: (updates_a_clone(x, v) * tracer.tensor(g)).sum(),
+                        argnums=(0, 1))(tracer.tensor(x), tracer.tensor(v))
+    for got, want in zip(grads, eager):
+        assert_close(got, want.grad)
+
+
+# ---- special values -------------------------------------------------------------------------
+
+
+def rewrites_that_must_not_happen(x):
+    return x * 1 - 0, x * 0, x + 0.0, x / 1, -x.neg(), x**1, x**2, x.sum(), x.amax()
+
+
+def test_nan_inf_and_negative_zero_are_preserved_bit_for_bit():
+    x = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 2.5], np.float32)
+    with np.errstate(all="ignore"):
+        traced = tracer.trace(rewrites_that_must_not_happen)(tracer.tensor(x))
+        eager = rewrites_that_must_not_happen(tracer.tensor(x))
+    for t, e in zip(traced, eager):
+        t, e = t.numpy(), e.numpy()
+        np.testing.assert_array_equal(t, e)
+        np.testing.assert_array_equal(np.signbit(t) & ~np.isnan(t), np.signbit(e) & ~np.isnan(e))
+    np.testing.assert_array_equal(np.signbit(tracer.trace(lambda x: x.sum())(
+        tracer.tensor(-0.0)).numpy()), np.signbit(tracer.tensor(-0.0).sum().numpy()))
+
+
+# ---- workloads: traced and eager agree through all three entry points -------------------------
+
+
+def notebook_loss(x):
+    return (x**2 - 5).sum()
+
+
+def mlp(x, w1, b1, w2, b2, y):
+    return F.cross_entropy(F.relu(x @ w1 + b1) @ w2 + b2, y)
+
+
+def softmax_loss(x):
+    return (x.softmax(-1) * tracer.tensor(np.arange(4.0))).sum()
+
+
+def logsumexp_loss(x):
+    return x.logsumexp(1).sum() + (x * 100).logsumexp(0).mean()
+
+
+def indexing(x, i):
+    return (x[i].sum(1) * x[1:, ::2].sum() + x[..., -1][None]).sum() + x[i[0], 1]
+
+
+def batched_matmul(a, b):
+    return (a @ b).tanh().mean() + (a.mT @ a).sum()
+
+
+def broadcasting(x, y, z):
+    return ((x + y) * z - y / (z * z + 1)).sum()
+
+
+def labels(n, k, seed):
+    return np.random.default_rng(seed).integers(0, k, n)
+
+
+WORKLOADS = [
+    ("notebook_loss", notebook_loss, lambda d: [rand(5, dtype=d)]),
+    ("mlp", mlp, lambda d: [rand(8, 20, dtype=d), rand(20, 16, seed=1, dtype=d) * 0.3,
+                            rand(16, seed=2, dtype=d), rand(16, 10, seed=3, dtype=d) * 0.3,
+                            rand(10, seed=4, dtype=d), labels(8, 10, 5)]),
+    ("softmax", softmax_loss, lambda d: [rand(3, 4, dtype=d)]),
+    ("logsumexp", logsumexp_loss, lambda d: [rand(3, 4, dtype=d)]),
+    ("indexing", indexing, lambda d: [rand(4, 5, dtype=d), np.array([2, 0, 2, 3])]),
+    ("batched_matmul", batched_matmul, lambda d: [rand(2, 3, 4, dtype=d),
+                                                  rand(4, 5, seed=1, dtype=d)]),
+    ("broadcasting", broadcasting, lambda d: [rand(3, 1, dtype=d), rand(4, seed=1, dtype=d),
+                                              rand(2, 1, 1, seed=2, dtype=d)]),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("name,fn,make", WORKLOADS, ids=[w[0] for w in WORKLOADS])
+def test_workloads_traced_equal_eager_through_all_entry_points(name, fn, make, dtype):
+    arrays = make(dtype)
+    diff = tuple(i for i, a in enumerate(arrays) if a.dtype.kind == "f")
+    eager = [leaf(a, a.dtype.kind == "f") for a in arrays]
+    expected = fn(*eager)
+    expected.backward()
+    want = [eager[i].grad for i in diff]
+
+    traced = [leaf(a, a.dtype.kind == "f") for a in arrays]
+    out = tracer.trace(fn)(*traced)
+    out.backward()
+    assert_close(out.detach(), expected.detach())
+    for i, w in zip(diff, want):
+        assert_close(traced[i].grad, w, err_msg=f"backward, input {i}")
+
+    plain = [tracer.tensor(a) for a in arrays]
+    value, grads = tracer.value_and_grad(fn, argnums=diff)(*plain)
+    assert_close(value, expected.detach())
+    for i, g, g2, w in zip(diff, grads, tracer.grad(fn, argnums=diff)(*plain), want):
+        assert_close(g, w, err_msg=f"value_and_grad, input {i}")
+        assert_close(g2, w, err_msg=f"grad, input {i}")
+    for t, a in zip(plain, arrays):
+        np.testing.assert_array_equal(t.numpy(), a)
