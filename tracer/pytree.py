@@ -79,20 +79,21 @@ def flatten(obj: Any, leaves: list[Any], as_leaf: type = Operand) -> Any:
     return static(obj)
 
 
-def unflatten(tree: Any, leaves: Any) -> Any:
-    """Rebuild a structure from `flatten`, taking leaves from the iterator `leaves`."""
+def unflatten(tree: Any, leaves: Any, statics: bool = True) -> Any:
+    """Rebuild a structure from `flatten`, taking leaves from the iterator `leaves`.
+    With `statics=False` the static values become None (a gradient structure)."""
     if tree == "*":
         return next(leaves)
     kind = tree[0]
     if kind == "tuple":
-        items = tuple(unflatten(t, leaves) for t in tree[2])
+        items = tuple(unflatten(t, leaves, statics) for t in tree[2])
         return tree[1](*items) if tree[1] is not None and hasattr(tree[1], "_fields") else \
             tree[1](items) if tree[1] is not None else items
     if kind == "list":
-        return [unflatten(t, leaves) for t in tree[1]]
+        return [unflatten(t, leaves, statics) for t in tree[1]]
     if kind == "dict":
-        return {k: unflatten(t, leaves) for k, t in zip(tree[1], tree[2])}
-    return tree[2].value
+        return {k: unflatten(t, leaves, statics) for k, t in zip(tree[1], tree[2])}
+    return tree[2].value if statics else None
 
 
 def describe(tree: Any, path: str = "") -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -103,6 +104,10 @@ class _Staged:
         self._trace_s = self._compile_s = 0.0
         self._explain = "not called yet"
 
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        """Decorating a method: bind the instance, which becomes a static argument."""
+        return self if obj is None else types.MethodType(self, obj)
+
     # ---- signatures -----------------------------------------------------
     def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, list[Any]]:
         leaves: list[Any] = []
@@ -165,7 +170,7 @@ class _Staged:
         self._trace_s += time.perf_counter() - t0
         captured = [c for _, c in b.captured]
         return _Traced(graph, out_tree, captured, list(b.consts.values()), trees,
-                       _capture_sources(self.fn, captured))
+                       _capture_sources(self.fn, captured, _static_objects(key)))
 
     def _why(self, key: Any, stale_capture: bool) -> str:
         if stale_capture:
@@ -223,9 +228,11 @@ def _with_user_line(e: Exception) -> Exception:
     return new.with_traceback(e.__traceback__)
 
 
-def _capture_sources(fn: Any, captured: list[Tensor]) -> list[Callable[[Any], Any] | None]:
-    """For each captured tensor, a reader of the closure cell or global name of `fn`
-    that held it, so that a later `w = new_tensor` outside is seen at the next call."""
+def _capture_sources(fn: Any, captured: list[Tensor],
+                     objects: Sequence[Any] = ()) -> list[Callable[[Any], Any] | None]:
+    """For each captured tensor, a reader of the closure cell or global name of `fn`, or
+    the attribute of a static argument (`self.w`), that held it: so that a later
+    `w = new_tensor` outside is seen at the next call."""
     fn = getattr(fn, "__func__", fn)
     code = getattr(fn, "__code__", None)
     sources: list[Callable[[Any], Any] | None] = [None] * len(captured)
@@ -247,7 +254,38 @@ def _capture_sources(fn: Any, captured: list[Tensor]) -> list[Callable[[Any], An
     for name in _global_names(code):
         if name in glob:
             found(glob[name], _global_reader(glob, name))
+    for obj in objects:
+        for name, value in getattr(obj, "__dict__", {}).items():
+            if isinstance(value, Tensor):
+                found(value, _attribute_reader(obj, name))
     return sources
+
+
+def _static_objects(key: Any) -> list[Any]:
+    """Static arguments that are objects with attributes (`self` of a method)."""
+    trees, kw, _ = key
+    out: list[Any] = []
+
+    def walk(tree: Any) -> None:
+        if tree == "*":
+            return
+        if tree[0] == "static":
+            if hasattr(tree[2].value, "__dict__") and not isinstance(tree[2].value, type):
+                out.append(tree[2].value)
+        elif tree[0] in ("tuple", "dict"):
+            for t in tree[2]:
+                walk(t)
+        elif tree[0] == "list":
+            for t in tree[1]:
+                walk(t)
+
+    for t in list(trees) + [t for _, t in kw]:
+        walk(t)
+    return out
+
+
+def _attribute_reader(obj: Any, name: str) -> Callable[[Any], Any]:
+    return lambda default: getattr(obj, name, default)
 
 
 def _cell_reader(cell: Any) -> Callable[[Any], Any]:
@@ -490,6 +528,10 @@ class ValueAndGrad(_Staged):
             if i >= len(entry.arg_trees):
                 raise ValueError(f"argnums {i} is out of range for {len(entry.arg_trees)} "
                                  "positional arguments")
+            if starts[i] == starts[i + 1]:
+                raise TypeError(f"cannot differentiate with respect to argument "
+                                f"{self._argname(i)!r}: it holds no tensor (Python numbers "
+                                "are static); pass it as a tensor")
             for j in range(starts[i], starts[i + 1]):
                 if not dtypes.is_float(g.inputs[j].aval.dtype):
                     raise TypeError(f"cannot differentiate with respect to argument "
@@ -509,7 +551,8 @@ class ValueAndGrad(_Staged):
         outs = _fresh(run(plan, arrays), arrays)
         value = Tensor(outs[0])
         grads = iter([Tensor(o) for o in outs[1:]])
-        per_arg = tuple(unflatten(entry.arg_trees[i], grads) for i in self._nums)
+        per_arg = tuple(unflatten(entry.arg_trees[i], grads, statics=False)
+                        for i in self._nums)
         g = per_arg[0] if isinstance(self.argnums, int) else per_arg
         return (value, g) if self.has_value else g
 

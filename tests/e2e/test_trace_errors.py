@@ -194,6 +194,11 @@ def test_value_and_grad_needs_a_scalar():
         tracer.value_and_grad(lambda x: x * 2)(tracer.ones(3))
 
 
+def test_gradient_with_respect_to_a_python_number_is_refused():
+    with pytest.raises(TypeError, match="argument 's': it holds no tensor"):
+        tracer.grad(lambda x, s: (x * s).sum(), argnums=1)(tracer.ones(2), 2.0)
+
+
 def test_argnums_out_of_range_and_static_argnums_conflict():
     with pytest.raises(ValueError, match="argnums 2 is out of range"):
         tracer.grad(lambda x: x.sum(), argnums=2)(tracer.ones(3))

@@ -129,6 +129,29 @@ def test_a_captured_tensor_updated_by_an_optimizer_step_is_seen():
     assert losses == pytest.approx([5.0, 5.0 * 0.8**2, 5.0 * 0.8**4])
 
 
+class Linear:
+    def __init__(self, w):
+        self.w = w
+
+    @tracer.trace
+    def forward(self, x):
+        return (x @ self.w).tanh().sum()
+
+
+def test_a_traced_method_binds_its_instance_and_reads_its_attributes():
+    a, b = Linear(leaf(rand(4, 2))), Linear(leaf(rand(4, 2, seed=1)))
+    x = tracer.tensor(rand(3, 4, seed=2))
+    a.forward(x).backward()
+    b.forward(x).backward()
+    for m in (a, b):
+        e = leaf(m.w.detach().numpy())
+        (x @ e).tanh().sum().backward()
+        assert_close(m.w.grad, e.grad)
+    a.w = tracer.tensor(rand(4, 2, seed=3))  # rebinding the attribute is seen
+    assert_close(a.forward(x), (x @ a.w).tanh().sum())
+    assert Linear.forward.cache_info()[:2] == (1, 2)  # one entry per instance
+
+
 @pytest.mark.xfail(strict=True, reason="eager ops on captured tensors run once, at trace "
                    "time: their result is baked into the graph (operand.apply would need to "
                    "stage ops on concrete tensors while a trace is active)")
@@ -308,6 +331,16 @@ def test_value_and_grad_returns_gradients_shaped_like_the_parameters():
     assert_close(value, expected.detach())
     for k in grads:
         assert_close(grads[k], eager[k].grad)
+
+
+def test_gradients_of_structures_have_none_for_static_leaves():
+    def loss(params, scale):
+        return (params["w"] * params["n"] * scale[0]).sum()
+
+    params = {"w": tracer.tensor([1.0, 2.0]), "n": 3.0}
+    grads = tracer.grad(loss, argnums=(0, 1))(params, (tracer.tensor(2.0), "label"))
+    assert grads[0]["n"] is None and grads[1][1] is None
+    assert grads[0]["w"].tolist() == [6.0, 6.0] and grads[1][0].item() == 9.0
 
 
 def test_numpy_array_inputs():
