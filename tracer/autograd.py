@@ -206,7 +206,7 @@ def record(op: Op, params: dict[str, Any], name: str | None, inputs: Sequence[An
         node._out = None
     node._freed = False
     for i, t in enumerate(outputs):
-        if op.multiple_results and not dtypes.is_float(t.dtype):
+        if not dtypes.is_float(t.dtype):  # integer results never require grad (x.long())
             continue
         t._grad_fn, t._output_nr = node, i
 

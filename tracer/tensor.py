@@ -267,6 +267,8 @@ class Tensor(Operand):
         if result._grad_fn is not None:
             self._grad_fn, self._output_nr = result._grad_fn, result._output_nr
             self._grad_fn._rebase_output(result, self)
+            if self._retains_grad:  # retain_grad() follows the tensor to its new node
+                self._grad_fn._register_retain(self)
         return self
 
     def _check_inplace(self, opname: str, others: Sequence[Any] = ()) -> bool:

@@ -122,7 +122,8 @@ def _pow_vjp(g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
     return gx, gy
 
 
-elementwise("pow", _pow_impl, _pow_vjp, kind="float", template="{0} ** {1}",
+# kind "same": integer ** integer stays integer, as in PyTorch
+elementwise("pow", _pow_impl, _pow_vjp, kind="same", template="{0} ** {1}",
             grad_fn="PowBackward1", saves_out=True)
 
 
@@ -138,6 +139,8 @@ def _pow_scalar_impl(x: np.ndarray, exponent: float) -> np.ndarray:
         return x * x
     if isinstance(exponent, int) and exponent < 0 and not dtypes.is_float(x.dtype):
         raise ValueError("pow: integers to negative integer powers are not allowed")
+    if isinstance(exponent, float) and not dtypes.is_float(x.dtype):
+        x = x.astype(dtypes.DEFAULT_FLOAT)  # as _pow_scalar_abstract says (numpy: float64)
     return np.power(x, x.dtype.type(exponent) if dtypes.is_float(x.dtype) else exponent)
 
 

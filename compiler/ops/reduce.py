@@ -53,7 +53,15 @@ def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
     return int(np.prod([shape[a] for a in axes], dtype=np.int64))
 
 
+def _require_float(x: np.ndarray) -> None:
+    """Eager impls don't run abstract_eval; raising here makes the caller run it for
+    its clear error (numpy would silently compute an integer softmax)."""
+    if x.dtype.kind != "f":
+        raise TypeError("expected a floating point array")
+
+
 def _mean_impl(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
+    _require_float(x)
     n = _count(x.shape, axes)
     return np.asarray(_sum_impl(x, axes, keepdims) / x.dtype.type(n) if n else
                       np.full(reduced_shape(x.shape, axes, keepdims), np.nan), x.dtype)
@@ -132,6 +140,7 @@ register(Op("min_dim", _arg_abstract("min"), _arg_impl(np.min, np.argmin), _arg_
 
 
 def _logsumexp_impl(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
+    _require_float(x)
     if x.size == 0:
         return np.full(reduced_shape(x.shape, axes, keepdims), -np.inf, x.dtype)
     m = np.amax(x, axis=axes, keepdims=True)
@@ -149,13 +158,17 @@ register(Op("logsumexp", _reduce_abstract("logsumexp", float_only=True), _logsum
             _logsumexp_vjp, grad_fn="LogsumexpBackward0", lowering="decompose", saves_out=True))
 
 
-def _softmax_abstract(x: AVal, axis: int) -> AVal:
-    if not dtypes.is_float(x.dtype):
-        raise TypeError(f"softmax: expected a floating point tensor, got {x.dtype}")
-    return AVal(tuple(x.shape), x.dtype)
+def _softmax_abstract(name: str):
+    def abstract_eval(x: AVal, axis: int) -> AVal:
+        if not dtypes.is_float(x.dtype):
+            raise TypeError(f"{name}: expected a floating point tensor, got {x.dtype}")
+        return AVal(tuple(x.shape), x.dtype)
+
+    return abstract_eval
 
 
 def _softmax_impl(x: np.ndarray, axis: int) -> np.ndarray:
+    _require_float(x)
     if x.size == 0:
         return x.copy()
     e = np.exp(x - np.amax(x, axis=axis, keepdims=True))
@@ -163,15 +176,16 @@ def _softmax_impl(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _log_softmax_impl(x: np.ndarray, axis: int) -> np.ndarray:
+    _require_float(x)
     if x.size == 0:
         return x.copy()
     return (x - _logsumexp_impl(x, (axis,), True)).astype(x.dtype, copy=False)
 
 
-register(Op("softmax", _softmax_abstract, _softmax_impl,
+register(Op("softmax", _softmax_abstract("softmax"), _softmax_impl,
             lambda g, out, x, axis: (out * (g - (g * out).sum(axis, keepdim=True)),),
             grad_fn="SoftmaxBackward0", lowering="decompose", saves=save_none, saves_out=True))
-register(Op("log_softmax", _softmax_abstract, _log_softmax_impl,
+register(Op("log_softmax", _softmax_abstract("log_softmax"), _log_softmax_impl,
             lambda g, out, x, axis: (g - out.exp() * g.sum(axis, keepdim=True),),
             grad_fn="LogSoftmaxBackward0", lowering="decompose", saves=save_none,
             saves_out=True))
