@@ -378,6 +378,15 @@ SPECS: list[OpSpec] = [
     S("bool_sum", lambda m: m.sum(), lambda m: np.sum(m, dtype=np.int64), (A((2, 3), mask),),
       dtypes=INTS),
     S("int_pow", lambda x: x**2, np.square, (A((3,), indices(-5, 5)),), dtypes=INTS),
+    S("int_pow_float_exponent", lambda x: x**0.5, lambda x: np.sqrt(x).astype(np.float32),
+      (A((3,), indices(0, 5)),), dtypes=INTS),
+    S("int_pow_int_tensor", lambda x, y: x**y, np.power,
+      (A((3,), indices(-3, 4)), A((3,), indices(0, 3))), dtypes=INTS),
+    S("int_rpow", lambda x: 2**x, lambda x: 2**x, (A((3,), indices(0, 4)),), dtypes=INTS),
+    S("to_int64_drops_grad", lambda x: x.long(), lambda x: x.astype(np.int64),
+      (A((3,), fixed([1.5, -2.0, 3.25])),)),
+    S("argmax_of_float_result", lambda x: (x * 2).argmax(0), lambda x: np.argmax(x),
+      (A((4,), distinct),)),
     # ---- comparisons and logic ---------------------------------------------------------
     *[S(f"compare_{n}", fn, ref, (A((2, 3), distinct), A((3,), distinct)), dtypes=FLOATS)
       for n, fn, ref in [("lt", lambda x, y: x < y, np.less),

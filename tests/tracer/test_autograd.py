@@ -62,6 +62,15 @@ def test_retain_grad_keeps_non_leaf_gradient():
     assert (y.retains_grad, np_(y.grad).tolist()) == (True, (4 * np.array(X)).tolist())
 
 
+def test_retain_grad_survives_an_in_place_op():
+    x = leaf()
+    y = x * 2
+    y.retain_grad()
+    y.add_(1)
+    y.sum().backward()
+    assert np_(y.grad).tolist() == [1.0, 1.0, 1.0]
+
+
 def test_backward_gradient_weights_the_outputs():
     x = leaf()
     (x**2).backward(gradient=tracer.tensor([1.0, 0.0, -2.0], dtype=tracer.float64))

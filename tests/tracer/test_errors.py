@@ -250,8 +250,12 @@ def test_clamp_without_bounds():
     raises(ValueError, lambda: tracer.ones(2).clamp(), "clamp", "min", "max")
 
 
-def test_mean_of_an_integer_tensor_names_the_dtype():
-    raises(TypeError, lambda: tracer.tensor([1, 2]).mean(), "mean", "floating point", "int64")
+@pytest.mark.parametrize("fn,op", [
+    (lambda t: t.mean(), "mean"), (lambda t: t.softmax(0), "softmax"),
+    (lambda t: t.log_softmax(0), "log_softmax"), (lambda t: t.logsumexp(0), "logsumexp"),
+], ids=["mean", "softmax", "log_softmax", "logsumexp"])
+def test_float_only_op_on_an_integer_tensor_names_the_dtype(fn, op):
+    raises(TypeError, lambda: fn(tracer.tensor([1, 2])), op, "floating point", "int64")
 
 
 def test_autograd_errors_are_runtime_errors_as_in_pytorch():
