@@ -216,6 +216,22 @@ class Sym(Operand):
     def requires_grad(self) -> bool:
         return False
 
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    def any(self) -> Sym:
+        return (self != 0).sum() > 0
+
+    def all(self) -> Sym:
+        return (self == 0).sum() == 0
+
+    def backward(self, *args: Any, **kwargs: Any) -> None:
+        raise _traced_error(
+            "backward() inside a traced function is not supported",
+            "Differentiate the traced function from outside (call backward() on its "
+            "result), or use tracer.grad / tracer.value_and_grad.")
+
     def _bind(self, op: str, inputs: Sequence[Any], params: dict[str, Any],
               name: str | None) -> Any:
         return self.builder.bind(op, inputs, params)

@@ -282,6 +282,16 @@ def test_in_place_update_that_changes_dtype_category_is_refused():
         tracer.trace(f)(tracer.ones(2))
 
 
+def test_backward_inside_a_traced_function_is_refused():
+    def f(x):
+        (x * 2).sum().backward()  # line: backward
+        return x
+
+    with pytest.raises(tracer.TraceError, match="tracer.grad") as info:
+        tracer.trace(f)(tracer.ones(2, requires_grad=True))
+    assert at("backward") in str(info.value)
+
+
 # ---- nested traces and escaped values ---------------------------------------------------------
 
 
