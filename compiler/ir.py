@@ -132,15 +132,26 @@ class TypeCheckError(AssertionError):
 
 
 def typecheck(graph: Graph) -> None:
-    """Verify single assignment, def-before-use, and every equation's types."""
+    """Verify single assignment, def-before-use, constants, literals, and every
+    equation's types."""
     defined: set[Var] = set()
     for v in graph.inputs:
         if v in defined:
             raise TypeCheckError(f"input {v} appears twice")
         defined.add(v)
+    for v, value in graph.consts.items():
+        if v not in defined:
+            raise TypeCheckError(f"constant {v} is not a graph input")
+        if (tuple(value.shape), value.dtype) != (tuple(v.aval.shape), v.aval.dtype):
+            raise TypeCheckError(f"constant {v} holds a {value.dtype}{list(value.shape)} array")
 
     def check(a: Atom, where: str) -> None:
-        if isinstance(a, Var) and a not in defined:
+        if isinstance(a, Literal):
+            if a.value.dtype != a.aval.dtype or a.aval.shape != ():
+                raise TypeCheckError(f"{where}: literal {a!r} is not a {a.aval}")
+        elif not isinstance(a, Var):
+            raise TypeCheckError(f"{where}: {a!r} is neither a Var nor a Literal")
+        elif a not in defined:
             raise TypeCheckError(f"{where}: {a} used before it is defined")
 
     for e in graph.eqns:

@@ -17,7 +17,7 @@ from opspecs import SPECS, OpSpec
 import compiler.ops  # noqa: F401  (fills the registry)
 from compiler.autodiff import joint_vjp
 from compiler.builder import GraphBuilder
-from compiler.ir import Eqn, Graph, Literal, Var, typecheck
+from compiler.ir import Eqn, Graph, Literal, TypeCheckError, Var, typecheck
 from compiler.operand import apply
 from compiler.passes import cse, dce, fold_constants, optimize, simplify, strip_stop_gradient
 from compiler.plan import to_plan
@@ -308,3 +308,40 @@ def test_every_pass_preserves_the_joint_graph_of_the_op_table(spec: OpSpec, dtyp
             out = checked(p, joint.graph)
             assert_identical(run(to_plan(out), full), expected)
 
+
+
+# ---- the verifier itself ------------------------------------------------------------------
+
+
+def _broken(kind: str) -> Graph:
+    x = Var(AVal((3,), F32))
+    y, z = Var(AVal((3,), F32)), Var(AVal((3,), F32))
+    mul, neg = OPS["mul"], OPS["neg"]
+    if kind == "use before definition":
+        return Graph([x], [Eqn(neg, [y], {}, [z]), Eqn(neg, [x], {}, [y])], [z])
+    if kind == "assigned twice":
+        return Graph([x], [Eqn(neg, [x], {}, [y]), Eqn(neg, [x], {}, [y])], [y])
+    if kind == "wrong output type":
+        return Graph([x], [Eqn(OPS["reduce_sum"], [x], {"axes": (0,), "keepdims": False},
+                               [y])], [y])
+    if kind == "undefined output":
+        return Graph([x], [], [y])
+    if kind == "input twice":
+        return Graph([x, x], [], [x])
+    if kind == "bad literal":
+        lit = Literal(1.0, F32)
+        lit.value = np.float64(1.0)
+        return Graph([x], [Eqn(mul, [x, lit], {}, [y])], [y])
+    if kind == "constant of another shape":
+        return Graph([x], [Eqn(neg, [x], {}, [y])], [y], {x: np.zeros(4, F32)})
+    if kind == "constant not an input":
+        return Graph([x], [Eqn(neg, [x], {}, [y])], [y], {z: np.zeros(3, F32)})
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["use before definition", "assigned twice", "wrong output type",
+                                  "undefined output", "input twice", "bad literal",
+                                  "constant of another shape", "constant not an input"])
+def test_typecheck_rejects_broken_graphs(kind):
+    with pytest.raises(TypeCheckError):
+        typecheck(_broken(kind))
