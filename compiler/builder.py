@@ -35,6 +35,7 @@ class GraphBuilder:
         self.consts: dict[Var, np.ndarray] = {}
         self.captured: list[tuple[Var, Any]] = []  # (input var, concrete operand)
         self._captured_ids: dict[int, Var] = {}
+        self._captured_versions: list[Any] = []
         self.grad_enabled = grad_enabled
         self.location: str | None = None  # overrides the user's line (autodiff)
 
@@ -54,7 +55,19 @@ class GraphBuilder:
         if var is None:
             var = self._captured_ids[id(x)] = Var(AVal(tuple(x.shape), x.dtype))
             self.captured.append((var, x))
+            self._captured_versions.append(_version(x))
         return var
+
+    def check_captured_unchanged(self) -> None:
+        """Refuse a trace that updated a captured tensor in place after using it: the
+        update ran once, now, and would not run on later calls."""
+        for (_, x), version in zip(self.captured, self._captured_versions):
+            if _version(x) != version:
+                raise TraceError(
+                    f"a tensor of shape {tuple(x.shape)} from outside the traced function "
+                    "was modified in place while tracing; that update would run only once, "
+                    "when tracing, not on every call. Return the new value from the traced "
+                    "function and assign it outside.")
 
     def _atom(self, x: Any) -> Atom | Any:
         if isinstance(x, Sym):
@@ -135,6 +148,12 @@ class GraphBuilder:
                 a = self.emit("broadcast_to", [a], {"shape": shape})[0]
             out.append(a)
         return out
+
+
+def _version(x: Any) -> Any:
+    """The in-place version counter of an eager tensor (None if it has none)."""
+    v = getattr(x, "_version", None)
+    return v[0] if isinstance(v, list) else v
 
 
 def _located(e: Exception) -> Exception:

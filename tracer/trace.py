@@ -166,6 +166,7 @@ class _Staged:
         out_leaves: list[Any] = []
         out_tree = flatten(out, out_leaves)
         atoms = [b._atom(o) for o in out_leaves]
+        b.check_captured_unchanged()
         graph = optimize(b.graph(atoms))
         self._trace_s += time.perf_counter() - t0
         captured = [c for _, c in b.captured]

@@ -292,6 +292,19 @@ def test_backward_inside_a_traced_function_is_refused():
     assert at("backward") in str(info.value)
 
 
+def test_updating_a_captured_tensor_in_place_while_tracing_is_refused():
+    running = tracer.ones(2)
+
+    def f(x):
+        y = x * running
+        with tracer.no_grad():
+            running.mul_(0.9)  # would happen once, at trace time
+        return y
+
+    with pytest.raises(tracer.TraceError, match="only once"):
+        tracer.trace(f)(tracer.ones(2))
+
+
 # ---- nested traces and escaped values ---------------------------------------------------------
 
 

@@ -170,6 +170,17 @@ def test_random_numbers_drawn_inside_a_traced_function_are_fresh_on_every_call()
     assert f(tracer.zeros(3)).tolist() != f(tracer.zeros(3)).tolist()
 
 
+@pytest.mark.xfail(strict=True, reason="an in-place update of an outside tensor that the "
+                   "trace never reads runs eagerly, once, at trace time (only updates of "
+                   "tensors the trace has read are detected and refused)")
+def test_an_in_place_update_of_an_outside_tensor_runs_on_every_call():
+    calls = tracer.zeros(())
+    f = tracer.trace(lambda x: (calls.add_(1), x * 2)[1])
+    f(tracer.ones(2))
+    f(tracer.ones(2))
+    assert calls.item() == 2
+
+
 def test_tensor_methods_that_need_no_value_work_on_traced_values():
     @tracer.trace
     def f(x):
