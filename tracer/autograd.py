@@ -117,7 +117,9 @@ class OpNode(Node):
         else:
             out = None
         g = grads if self.op.multiple_results else grads[0]
-        with set_grad_enabled(create_graph):
+        # VJP rules compute branches that where() then masks (pow's log x at x == 0):
+        # their inf/nan are not the user's, so numpy must not warn about them.
+        with set_grad_enabled(create_graph), np.errstate(all="ignore"):
             result = self.op.vjp(g, out, *inputs, **self.params)
             result = [_fit(c, meta) for c, meta in zip(result, self._metas)]
         if not retain and (any(v is not None for v in self._versions) or self._out is not None):
