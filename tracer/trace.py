@@ -117,10 +117,8 @@ class _Staged:
                          else flatten(a, leaves))
         kw = tuple((k, _static(v, k) if k in self.static_argnames else flatten(v, leaves))
                    for k, v in sorted(kwargs.items()))
-        for leaf in leaves:
-            if isinstance(leaf, Sym):
-                raise TraceError("calling a traced function on traced values (nested @trace) "
-                                 "is not supported; call the undecorated function instead")
+        if any(isinstance(leaf, Sym) for leaf in leaves):
+            raise _Nested
         avals = tuple((t.shape, t.dtype, t.requires_grad) for t in leaves)
         return (tuple(trees), kw, avals), leaves
 
@@ -197,7 +195,11 @@ class _Staged:
         self._explain = "cache cleared"
 
     def _entry(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[_Traced, list[Any]]:
-        key, leaves = self._signature(args, kwargs)
+        try:
+            key, leaves = self._signature(args, kwargs)
+        except _Nested:
+            raise TraceError("ir()/grad_ir() need concrete arguments, not traced values") \
+                from None
         entry = self._cache.get(key)
         if entry is None:
             entry = self._cache[key] = self._trace(key, leaves)
@@ -368,11 +370,18 @@ def _fresh(outs: list[np.ndarray], arrays: list[np.ndarray]) -> list[np.ndarray]
     return fresh
 
 
+class _Nested(Exception):
+    """A staged function was called on traced values, inside another trace."""
+
+
 class TracedFunction(_Staged):
     """A function staged by @trace. Call it like the original."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        entry, leaves, captured = self._lookup(args, kwargs)
+        try:
+            entry, leaves, captured = self._lookup(args, kwargs)
+        except _Nested:  # inside another trace: inline the Python function
+            return self.fn(*args, **kwargs)
         inputs = leaves + captured
         arrays = [t._data for t in inputs] + entry.consts
         if is_grad_enabled():
@@ -546,7 +555,13 @@ class ValueAndGrad(_Staged):
         return result
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        entry, leaves, captured = self._lookup(args, kwargs)
+        try:
+            entry, leaves, captured = self._lookup(args, kwargs)
+        except _Nested:
+            raise TraceError(
+                "tracer.grad / tracer.value_and_grad called on traced values inside another "
+                "traced function is not supported; differentiate the outer function "
+                "instead") from None
         plan, _ = self._joint(entry, len(leaves))
         arrays = [t._data for t in leaves] + [t._data for t in captured] + entry.consts
         outs = _fresh(run(plan, arrays), arrays)

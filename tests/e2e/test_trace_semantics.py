@@ -48,6 +48,22 @@ def test_gradients_flow_through_eager_code_before_and_after_a_traced_function():
         assert_close(got.detach(), expected.detach())
 
 
+def test_a_traced_function_called_inside_another_trace_is_inlined():
+    inner = tracer.trace(layer)
+    outer = tracer.trace(lambda h, w: inner(inner(h, w) @ w.t(), w).sum())
+    x, w = leaf(rand(3, 4)), leaf(rand(4, 2, seed=1))
+    out = outer(x, w)
+    out.backward()
+    ex, ew = leaf(rand(3, 4)), leaf(rand(4, 2, seed=1))
+    expected = layer(layer(ex, ew) @ ew.t(), ew).sum()
+    expected.backward()
+    assert_close(out.detach(), expected.detach())
+    assert_close(x.grad, ex.grad)
+    assert_close(w.grad, ew.grad)
+    assert inner.cache_info().entries == 0  # nothing staged on its own
+    assert outer.ir(x, w).count("matmul") == 3
+
+
 def test_a_traced_result_feeds_eager_autograd_grad():
     x = leaf(rand(3, 4))
     w = leaf(rand(4, 2, seed=1))
