@@ -95,10 +95,22 @@ class _Staged:
             (static_argnums,) if isinstance(static_argnums, int) else static_argnums)
         self.static_argnames = frozenset(
             (static_argnames,) if isinstance(static_argnames, str) else static_argnames)
+        self._argnames: list[str] = []
+        self._varargs: str | None = None  # the name of a *args parameter
         try:
-            self._argnames = list(inspect.signature(fn).parameters)
+            for p in inspect.signature(fn).parameters.values():
+                if p.kind == p.VAR_POSITIONAL:
+                    self._varargs = p.name
+                    break
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                    self._argnames.append(p.name)
         except (TypeError, ValueError):
-            self._argnames = []
+            pass
+        # a static argument is static however it is passed, by position or by name
+        self.static_argnames |= {self._argnames[i] for i in self.static_argnums
+                                 if 0 <= i < len(self._argnames)}
+        self.static_argnums |= {i for i, n in enumerate(self._argnames)
+                                if n in self.static_argnames}
         self._cache: dict[Any, _Traced] = {}
         self._hits = self._misses = 0
         self._trace_s = self._compile_s = 0.0
@@ -123,7 +135,9 @@ class _Staged:
         return (tuple(trees), kw, avals), leaves
 
     def _argname(self, i: int) -> str:
-        return self._argnames[i] if i < len(self._argnames) else f"args[{i}]"
+        if i < len(self._argnames):
+            return self._argnames[i]
+        return f"{self._varargs or 'args'}[{i - len(self._argnames)}]"
 
     def _lookup(self, args: tuple[Any, ...], kwargs: dict[str, Any]
                 ) -> tuple[_Traced, list[Any], list[Tensor]]:

@@ -298,6 +298,24 @@ def test_static_argnames_and_string_arguments():
     assert f(x, "sum").item() == 6.0  # strings are static anyway
 
 
+def test_a_static_argument_is_static_by_position_or_by_name():
+    by_number = tracer.trace(scaled, static_argnums=1)
+    by_name = tracer.trace(scaled, static_argnames="n")
+    for f in (by_number, by_name):
+        with pytest.raises(TypeError, match="static argument 'n' is a tensor"):
+            f(tracer.ones(2), tracer.ones(2))
+        with pytest.raises(TypeError, match="static argument 'n' is a tensor"):
+            f(tracer.ones(2), n=tracer.ones(2))
+        assert f(tracer.ones(2), n=3).tolist() == [3.0, 3.0]
+
+
+def test_explain_names_variadic_arguments():
+    f = tracer.trace(lambda *xs: sum(x.sum() for x in xs))
+    f(tracer.ones(2), tracer.ones(3))
+    f(tracer.ones(2), tracer.ones(4))
+    assert f.explain() == "retraced: xs[1]: shape (3,) -> (4,)"
+
+
 def test_python_control_flow_on_shapes():
     @tracer.trace
     def flatten_if_matrix(x):
