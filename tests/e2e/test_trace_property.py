@@ -2,7 +2,8 @@
 
 Hypothesis builds straight-line programs from a subset of the registry: unary and
 binary elementwise ops (with broadcasting), reductions, softmax, reshape,
-transpose, broadcast_to and matmul, over small random shapes. Each program runs
+transpose, broadcast_to, matmul and in-place updates of clones (`y += v`,
+`y[i] = y[j] * 2`), over small random shapes. Each program runs
 eagerly and through `tracer.trace` (whose results go back into eager autograd) and
 `tracer.value_and_grad`; every intermediate value and every input's gradient must
 agree.
@@ -50,7 +51,7 @@ BINARY = {
 
 @dataclass(frozen=True)
 class Step:
-    op: str          # input, unary, binary, reduce, softmax, reshape, transpose, expand, matmul
+    op: str  # input unary binary reduce softmax reshape transpose expand matmul iadd setitem
     name: str = ""
     args: tuple[int, ...] = ()
     params: tuple = ()
@@ -87,7 +88,8 @@ def programs(draw):
         i = draw(st.integers(0, len(value_shapes) - 1))
         s = value_shapes[i]
         kind = draw(st.sampled_from(["unary", "binary", "binary", "reduce", "softmax",
-                                     "reshape", "transpose", "expand", "matmul"]))
+                                     "reshape", "transpose", "expand", "matmul", "iadd",
+                                     "setitem"]))
         if kind == "unary":
             add(Step("unary", draw(st.sampled_from(sorted(UNARY))), (i,)), s)
         elif kind == "binary":
@@ -139,6 +141,13 @@ def programs(draw):
             j = new_input(rhs_shape)
             shape = np.matmul(np.empty(s), np.empty(rhs_shape)).shape
             add(Step("matmul", args=(i, j)), shape)
+        elif kind == "iadd":
+            fits = [j for j, t in enumerate(value_shapes)
+                    if _broadcastable(s, t) and np.broadcast_shapes(s, t) == s]
+            add(Step("iadd", args=(i, draw(st.sampled_from(fits)))), s)
+        elif kind == "setitem" and s:
+            rows = st.integers(-s[0], s[0] - 1)
+            add(Step("setitem", args=(i,), params=(draw(rows), draw(rows))), s)
     return steps, value_shapes
 
 
@@ -168,6 +177,12 @@ def run(steps: list[Step], inputs: list) -> list:
             v = x.permute(*step.params[0])
         elif step.op == "expand":
             v = x.expand(*step.params[0])
+        elif step.op == "iadd":
+            v = x.clone()
+            v += values[step.args[1]]
+        elif step.op == "setitem":
+            v = x.clone()
+            v[step.params[0]] = v[step.params[1]] * 2
         else:
             v = x @ values[step.args[1]]
         values.append(v)

@@ -168,9 +168,11 @@ def test_a_traced_method_binds_its_instance_and_reads_its_attributes():
     assert Linear.forward.cache_info()[:2] == (1, 2)  # one entry per instance
 
 
-@pytest.mark.xfail(strict=True, reason="eager ops on captured tensors run once, at trace "
-                   "time: their result is baked into the graph (operand.apply would need to "
-                   "stage ops on concrete tensors while a trace is active)")
+@pytest.mark.xfail(strict=True, reason="an op on captured tensors only (no traced operand) "
+                   "runs eagerly, once, at trace time: its result is baked into the graph. "
+                   "Fix: operand.apply stages ops on concrete tensors while a trace is active "
+                   "(eager core), or trace lifts the function's global/closure tensors to "
+                   "graph inputs before running it")
 def test_an_eager_op_on_a_captured_tensor_is_recomputed_on_every_call():
     w = tracer.tensor([1.0, 2.0])
     f = tracer.trace(lambda x: x * (w * 2))  # w * 2 involves no traced value
