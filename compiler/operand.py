@@ -8,6 +8,7 @@ is what lets one VJP rule, written with these methods, serve both worlds.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,16 @@ import numpy as np
 
 from compiler import dtypes
 from compiler.errors import ShapeError
+
+
+class _TraceState(threading.local):
+    builder: Any = None
+
+
+# The builder of the trace running on this thread, if any. While it is set, ops on
+# concrete tensors are staged too (their inputs captured by reference), so a result
+# such as `w * 2` is recomputed on every call instead of frozen at trace time.
+tracing = _TraceState()
 
 
 def apply(op: str, *inputs: Any, name: str | None = None, **params: Any) -> Any:
@@ -29,6 +40,9 @@ def apply(op: str, *inputs: Any, name: str | None = None, **params: Any) -> Any:
             anchor = x
     if anchor is None:
         raise TypeError(f"{op}: expected at least one tensor argument, got {inputs!r}")
+    builder = tracing.builder
+    if builder is not None and anchor._priority < 2:
+        return builder.bind(op, inputs, params)
     return anchor._bind(op, inputs, params, name)
 
 

@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from compiler import dtypes
-from compiler.errors import AutogradError, DTypeError, ShapeError
+from compiler import dtypes, operand
+from compiler.errors import AutogradError, DTypeError, ShapeError, TraceError
 from compiler.operand import Operand, apply
 from compiler.ops.elementwise import elementwise_dtypes
 from compiler.ops.index import numpy_index, parse_index
 from compiler.registry import OPS, AVal
+from compiler.source import describe_location
 from tracer import autograd
 from tracer._format import format_tensor, needs_dtype_suffix
 from tracer.grad_mode import is_grad_enabled
@@ -273,6 +274,12 @@ class Tensor(Operand):
 
     def _check_inplace(self, opname: str, others: Sequence[Any] = ()) -> bool:
         """Raise before mutating if the op is not allowed; say if it must be recorded."""
+        if operand.tracing.builder is not None:
+            raise TraceError(
+                f"{opname}: in-place update of a concrete tensor (shape {tuple(self.shape)}) "
+                "inside a traced function: it would run only once, at trace time, not on every "
+                "call. Return the new value from the function and update the tensor outside"
+                + (f"\n  at {describe_location()}" if describe_location() else ""))
         if not is_grad_enabled():
             return False
         if self._grad_fn is None and self._requires_grad:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from compiler import dtypes
+from compiler import dtypes, operand
 from compiler.autodiff import Split, active_vars, joint_vjp, split
 from compiler.builder import GraphBuilder, Sym
 from compiler.errors import AutogradError, TraceError, TracerError
@@ -170,11 +170,14 @@ class _Staged:
         syms = iter([b.new_input(AVal(tuple(t.shape), t.dtype)) for t in leaves])
         args = [unflatten(t, syms) for t in trees]
         kwargs = {k: unflatten(t, syms) for k, t in kw}
+        outer, operand.tracing.builder = operand.tracing.builder, b
         try:
             with enable_grad():
                 out = self.fn(*args, **kwargs)
         except (TracerError, ValueError, TypeError, IndexError) as e:
             raise _with_user_line(e) from None
+        finally:
+            operand.tracing.builder = outer
         out_leaves: list[Any] = []
         out_tree = flatten(out, out_leaves)
         atoms = [b._atom(o) for o in out_leaves]

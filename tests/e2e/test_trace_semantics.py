@@ -168,11 +168,6 @@ def test_a_traced_method_binds_its_instance_and_reads_its_attributes():
     assert Linear.forward.cache_info()[:2] == (1, 2)  # one entry per instance
 
 
-@pytest.mark.xfail(strict=True, reason="an op on captured tensors only (no traced operand) "
-                   "runs eagerly, once, at trace time: its result is baked into the graph. "
-                   "Fix: operand.apply stages ops on concrete tensors while a trace is active "
-                   "(eager core), or trace lifts the function's global/closure tensors to "
-                   "graph inputs before running it")
 def test_an_eager_op_on_a_captured_tensor_is_recomputed_on_every_call():
     w = tracer.tensor([1.0, 2.0])
     f = tracer.trace(lambda x: x * (w * 2))  # w * 2 involves no traced value
@@ -188,15 +183,12 @@ def test_random_numbers_drawn_inside_a_traced_function_are_fresh_on_every_call()
     assert f(tracer.zeros(3)).tolist() != f(tracer.zeros(3)).tolist()
 
 
-@pytest.mark.xfail(strict=True, reason="an in-place update of an outside tensor that the "
-                   "trace never reads runs eagerly, once, at trace time (only updates of "
-                   "tensors the trace has read are detected and refused)")
-def test_an_in_place_update_of_an_outside_tensor_runs_on_every_call():
+def test_an_in_place_update_of_an_outside_tensor_is_refused_with_the_way_out():
     calls = tracer.zeros(())
     f = tracer.trace(lambda x: (calls.add_(1), x * 2)[1])
-    f(tracer.ones(2))
-    f(tracer.ones(2))
-    assert calls.item() == 2
+    with pytest.raises(tracer.TraceError, match="add_: in-place update of a concrete tensor"):
+        f(tracer.ones(2))
+    assert calls.item() == 0
 
 
 def test_tensor_methods_that_need_no_value_work_on_traced_values():
