@@ -366,51 +366,21 @@ class Sym(Operand):
         self._version += 1
         return self
 
-    def _inplace(self, what: str, fn: Any) -> Sym:
+    def _inplace(self, what: str, fn: Callable[[Sym], Any], *others: Any) -> Sym:
         self._check_mutable(what)
-        return self._assign(fn(), what)
-
-    def add_(self, other: Any, alpha: float = 1) -> Sym:
-        return self._inplace("add_", lambda: self.add(other, alpha=alpha))
-
-    def sub_(self, other: Any, alpha: float = 1) -> Sym:
-        return self._inplace("sub_", lambda: self.sub(other, alpha=alpha))
-
-    def mul_(self, other: Any) -> Sym:
-        return self._inplace("mul_", lambda: self * other)
-
-    def div_(self, other: Any) -> Sym:
-        return self._inplace("div_", lambda: self / other)
-
-    def pow_(self, exponent: Any) -> Sym:
-        return self._inplace("pow_", lambda: self**exponent)
-
-    def clamp_(self, min: float | None = None, max: float | None = None) -> Sym:
-        return self._inplace("clamp_", lambda: self.clamp(min, max))
-
-    def __iadd__(self, other: Any) -> Sym:
-        return self.add_(other)
-
-    def __isub__(self, other: Any) -> Sym:
-        return self.sub_(other)
-
-    def __imul__(self, other: Any) -> Sym:
-        return self.mul_(other)
-
-    def __itruediv__(self, other: Any) -> Sym:
-        return self.div_(other)
+        return self._assign(fn(self), what)
 
     def fill_(self, value: Any) -> Sym:
         if isinstance(value, Operand):
-            return self._inplace("fill_", lambda: self._sym(value).to(self.dtype)
+            return self._inplace("fill_", lambda _: self._sym(value).to(self.dtype)
                                  .reshape(()).broadcast_to(self.shape))
-        return self._inplace("fill_", lambda: self.full_like(value))
+        return self._inplace("fill_", lambda _: self.full_like(value))
 
     def zero_(self) -> Sym:
         return self.fill_(0)
 
     def copy_(self, src: Any) -> Sym:
-        return self._inplace("copy_", lambda: self._sym(src).to(self.dtype)
+        return self._inplace("copy_", lambda _: self._sym(src).to(self.dtype)
                              .broadcast_to(self.shape))
 
     # ---- Python needs a concrete value ------------------------------------

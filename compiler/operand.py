@@ -222,6 +222,41 @@ class Operand:
     def where(self, condition: Any, other: Any) -> Any:
         return apply("where", condition, self, other)
 
+    # ---- in-place ops: each world's `_inplace(name, fn, *others)` applies
+    # `fn(old value)` and makes the result this operand's new value.
+    def _inplace(self, name: str, fn: Any, *others: Any) -> Any:
+        raise NotImplementedError
+
+    def add_(self, other: Any, alpha: float = 1) -> Any:
+        return self._inplace("add_", lambda s: s.add(other, alpha=alpha), other)
+
+    def sub_(self, other: Any, alpha: float = 1) -> Any:
+        return self._inplace("sub_", lambda s: s.sub(other, alpha=alpha), other)
+
+    def mul_(self, other: Any) -> Any:
+        return self._inplace("mul_", lambda s: s * other, other)
+
+    def div_(self, other: Any) -> Any:
+        return self._inplace("div_", lambda s: s / other, other)
+
+    def pow_(self, exponent: Any) -> Any:
+        return self._inplace("pow_", lambda s: s**exponent, exponent)
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Any:
+        return self._inplace("clamp_", lambda s: s.clamp(min, max))
+
+    def __iadd__(self, other: Any) -> Any:
+        return self.add_(other)
+
+    def __isub__(self, other: Any) -> Any:
+        return self.sub_(other)
+
+    def __imul__(self, other: Any) -> Any:
+        return self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Any:
+        return self.div_(other)
+
     # ---- unary math -----------------------------------------------------
     def abs(self) -> Any:
         return apply("abs", self)

@@ -308,36 +308,6 @@ class Tensor(Operand):
         old = Tensor(self._data.copy(), self._requires_grad, self._grad_fn, self._output_nr)
         return self._assign(fn(old), opname)
 
-    def add_(self, other: Any, alpha: float = 1) -> Tensor:
-        return self._inplace("add_", lambda s: s.add(other, alpha=alpha), other)
-
-    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
-        return self._inplace("sub_", lambda s: s.sub(other, alpha=alpha), other)
-
-    def mul_(self, other: Any) -> Tensor:
-        return self._inplace("mul_", lambda s: s * other, other)
-
-    def div_(self, other: Any) -> Tensor:
-        return self._inplace("div_", lambda s: s / other, other)
-
-    def pow_(self, exponent: Any) -> Tensor:
-        return self._inplace("pow_", lambda s: s**exponent, exponent)
-
-    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:
-        return self._inplace("clamp_", lambda s: s.clamp(min, max))
-
-    def __iadd__(self, other: Any) -> Tensor:
-        return self.add_(other)
-
-    def __isub__(self, other: Any) -> Tensor:
-        return self.sub_(other)
-
-    def __imul__(self, other: Any) -> Tensor:
-        return self.mul_(other)
-
-    def __itruediv__(self, other: Any) -> Tensor:
-        return self.div_(other)
-
     def zero_(self) -> Tensor:
         return self.fill_(0)
 
