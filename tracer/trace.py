@@ -443,11 +443,11 @@ class TracedFunction(_Staged):
             autograd._edge(inputs[i]) if c else (None, 0) for i, c in zip(d.wrt, d.connected)))
         node._diff = d
         node._residuals = residuals = results[n_out:]
-        # Residuals may be views of any input (transposes, reshapes): watch them all.
-        node._watch = [(t, t._version[0]) for t in inputs]
-        # An output may be a residual itself (exp's result): watch it for in-place changes.
-        node._watch_outputs = [(t, t._version[0]) for t in outs
-                               if any(np.may_share_memory(t._data, r) for r in residuals)]
+        # Residuals may be views of any input (transposes, reshapes), and an output may be
+        # a residual itself (exp's result): watch them for in-place changes.
+        node._watch = [("an input", t, t._version[0]) for t in inputs] + [
+            ("an output", t, t._version[0]) for t in outs
+            if any(np.may_share_memory(t._data, r) for r in residuals)]
         for i, t in enumerate(outs):
             if d.active_outputs[i]:
                 t._grad_fn, t._output_nr = node, i
@@ -478,7 +478,7 @@ class TracedFunction(_Staged):
 class CompiledFunctionBackward(autograd.Node):
     """The autograd node of a traced function: runs its staged backward graph."""
 
-    __slots__ = ("_diff", "_residuals", "_watch", "_watch_outputs")
+    __slots__ = ("_diff", "_residuals", "_watch")
 
     def apply(self, grads: list[Any], create_graph: bool, retain: bool) -> Sequence[Any]:
         if create_graph:
@@ -491,18 +491,12 @@ class CompiledFunctionBackward(autograd.Node):
                 "trying to backward through a traced function a second time: its saved "
                 "values were freed by the first backward(). Pass retain_graph=True to the "
                 "first backward().")
-        for t, version in self._watch:
+        for role, t, version in self._watch:
             if t._version[0] != version:
                 raise AutogradError(
-                    f"an input of shape {tuple(t.shape)} to a traced function was modified "
-                    "by an in-place operation after the call, but its value is needed for the "
+                    f"{role} of shape {tuple(t.shape)} of a traced function was modified by an "
+                    "in-place operation after the call, but its value is needed for the "
                     "gradient; .clone() it before changing it")
-        for t, version in self._watch_outputs:
-            if t._version[0] != version:
-                raise AutogradError(
-                    f"an output of shape {tuple(t.shape)} of a traced function was modified "
-                    "by an in-place operation, but its value is needed for the gradient; "
-                    ".clone() it before changing it")
         d = self._diff
         cts = []
         for i, aval in enumerate(d.out_avals):
