@@ -8,6 +8,7 @@ float sum over no axes, which is why that one stays too).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -166,32 +167,36 @@ def simplify(graph: Graph) -> Graph:
     return _rebuild(graph, env, eqns)
 
 
-def fold_constants(graph: Graph) -> Graph:
-    """Evaluate scalar equations whose inputs are all literals."""
+def _rewrite(graph: Graph, rule: Callable[[Eqn], Atom | None]) -> Graph:
+    """Apply a per-equation rule: an atom replaces the equation's output, None keeps it."""
     env: dict[Var, Atom] = {}
     eqns = []
     for e in graph.eqns:
-        ins = [_sub(env, a) for a in e.inputs]
-        if (ins and all(isinstance(a, Literal) for a in ins) and not e.op.multiple_results
-                and e.outputs[0].aval.shape == ()):
-            value = np.asarray(e.op.impl(*[a.value for a in ins], **e.params))
-            env[e.outputs[0]] = Literal(value.item(), e.outputs[0].aval.dtype)
-            continue
-        eqns.append(Eqn(e.op, ins, e.params, e.outputs, e.source_loc))
+        e = Eqn(e.op, [_sub(env, a) for a in e.inputs], e.params, e.outputs, e.source_loc)
+        replacement = rule(e)
+        if replacement is None:
+            eqns.append(e)
+        else:
+            env[e.outputs[0]] = replacement
     return _rebuild(graph, env, eqns)
+
+
+def _fold(e: Eqn) -> Atom | None:
+    if (e.inputs and all(isinstance(a, Literal) for a in e.inputs)
+            and not e.op.multiple_results and e.outputs[0].aval.shape == ()):
+        value = np.asarray(e.op.impl(*[a.value for a in e.inputs], **e.params))
+        return Literal(value.item(), e.outputs[0].aval.dtype)
+    return None
+
+
+def fold_constants(graph: Graph) -> Graph:
+    """Evaluate scalar equations whose inputs are all literals."""
+    return _rewrite(graph, _fold)
 
 
 def strip_stop_gradient(graph: Graph) -> Graph:
     """After differentiation, stop_gradient is the identity."""
-    env: dict[Var, Atom] = {}
-    eqns = []
-    for e in graph.eqns:
-        ins = [_sub(env, a) for a in e.inputs]
-        if e.op.name == "stop_gradient":
-            env[e.outputs[0]] = ins[0]
-            continue
-        eqns.append(Eqn(e.op, ins, e.params, e.outputs, e.source_loc))
-    return _rebuild(graph, env, eqns)
+    return _rewrite(graph, lambda e: e.inputs[0] if e.op.name == "stop_gradient" else None)
 
 
 def optimize(graph: Graph) -> Graph:
