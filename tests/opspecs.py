@@ -198,6 +198,21 @@ class OpSpec:
 # ---- numpy helpers for references ---------------------------------------------------
 
 
+def exercise(spec: OpSpec, dtype: str) -> None:
+    """Run `spec` forward and, where it is differentiable, backward to second order
+    (so every primitive a VJP rule emits runs too)."""
+    xs = [tracer.tensor(a, requires_grad=spec.differentiable and a.dtype.kind == "f")
+          for a in spec.make_inputs(dtype)]
+    out = spec.fn(*xs)
+    if out.requires_grad:
+        diff = [x for x in xs if x.requires_grad]
+        gs = tracer.autograd.grad(out, diff, tracer.ones_like(out), create_graph=True,
+                                  allow_unused=True)
+        total = sum((g * g).sum() for g in gs if g is not None and g.requires_grad)
+        if isinstance(total, tracer.Tensor):
+            tracer.autograd.grad(total, diff, allow_unused=True)
+
+
 def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
