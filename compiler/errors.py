@@ -21,3 +21,7 @@ class TraceError(TracerError, RuntimeError):
 
 class AutogradError(TracerError, RuntimeError):
     """Misuse of backward(): non-scalar root, freed graph, stale saved tensor, ..."""
+
+
+class TracerWarning(UserWarning):
+    """Base class of the library's warnings (filter them with this class)."""

@@ -80,16 +80,19 @@ def load_graph_module(source: str, name: str = "graph") -> ModuleType:
 
 
 class CompiledGraph:
-    """Calls a generated entry `kernel(*inputs_flat, *outputs_flat)`.
+    """Calls a generated entry `kernel(*sizes, *inputs_flat, *outputs_flat)`.
 
     `inputs`: (shape, dtype) per input. `outputs`: per graph output one of
     ("buf", shape, dtype) - written by the kernel, ("lit", value, dtype) - a
-    constant, ("dup", k) - a copy of output k.
+    constant, ("dup", k) - a copy of output k. `sizes`: the kernel's size
+    arguments for this signature (one kernel serves many signatures).
     """
 
     def __init__(self, kernel: Any, inputs: Sequence[tuple[tuple[int, ...], np.dtype]],
-                 outputs: Sequence[tuple[Any, ...]], source: str = "") -> None:
+                 outputs: Sequence[tuple[Any, ...]], source: str = "",
+                 sizes: tuple[int, ...] = ()) -> None:
         self.kernel = kernel
+        self.sizes = tuple(sizes)
         self.inputs = [(tuple(s), np.dtype(d)) for s, d in inputs]
         self.outputs = list(outputs)
         self.source = source
@@ -108,7 +111,7 @@ class CompiledGraph:
                                  f"{a.shape} (the code is specialised on shapes)")
             flat.append(np.ascontiguousarray(a, dtype=dtype).reshape(-1))
         bufs = [np.empty(n, d) for _, d, n in self._bufs]
-        self.kernel(*flat, *bufs)
+        self.kernel(*self.sizes, *flat, *bufs)
         results: list[np.ndarray] = []
         it = iter(bufs)
         for kind, *rest in self.outputs:
