@@ -16,7 +16,7 @@ from compiler.errors import (
     TraceError,
     TracerError,
 )
-from tracer import autograd, nn
+from tracer import autograd, nn, optim
 from tracer._format import set_printoptions
 from tracer.creation import (
     arange,
