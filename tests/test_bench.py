@@ -1,0 +1,313 @@
+"""The benchmark harness (`python -m tracer.bench`): the quick run end to end, the
+cross-check that keeps wrong answers out of the tables, selection, ratios and targets.
+
+PyTorch, JAX and matplotlib are hidden from the subprocess runs (a folder of stub
+packages that raise ImportError goes first on PYTHONPATH), so these tests behave
+the same whether or not they are installed. Nothing here asserts on a timing."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tracer.bench import cli, runner
+from tracer.bench.firstcall import CHILD
+from tracer.bench.impls import IMPLEMENTATIONS, Implementation
+from tracer.bench.timing import Settings, Timing
+from tracer.bench.workloads import WORKLOADS
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+HIDDEN = ("torch", "jax", "matplotlib")
+QUICK_STEADY = ["notebook-5", "notebook-1e3", "chain-1e3", "mlp-b16"]
+QUICK_FIRST_CALL = ["first-call-notebook-5"]
+TINY = Settings(warmup=0, min_sample_s=1e-4, min_repeats=3, max_repeats=3, budget_s=0.0)
+
+
+def bench(tmp_path: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
+    """`python -m tracer.bench ARGS` with torch, jax and matplotlib hidden and a
+    private compile cache."""
+    stubs = tmp_path / "hidden"
+    for name in HIDDEN:
+        (stubs / name).mkdir(parents=True, exist_ok=True)
+        (stubs / name / "__init__.py").write_text(
+            f"raise ImportError('{name} is hidden by test_bench')\n")
+    env = dict(os.environ, TRACER_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONPATH=os.pathsep.join([str(stubs), str(ROOT)]))
+    return subprocess.run([sys.executable, "-m", "tracer.bench", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=240)
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, dict]:
+    tmp = tmp_path_factory.mktemp("bench")
+    proc = bench(tmp, "--quick", "--json", str(tmp / "out.json"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc, json.loads((tmp / "out.json").read_text())
+
+
+# ---- the quick run, end to end ------------------------------------------------
+
+def test_quick_run_writes_json_with_every_case_and_implementation(quick):
+    _, data = quick
+    assert data["schema"] == "tracer.bench/1" and data["ok"] is True
+    assert [c["id"] for c in data["cases"]] == QUICK_STEADY + QUICK_FIRST_CALL
+    for case in data["cases"]:
+        if case["kind"] == "steady":
+            assert list(case["results"]) == list(IMPLEMENTATIONS)
+        else:
+            assert list(case["results"]) == ["tracer-compiled-cold", "tracer-compiled-warm",
+                                             "tracer-eager", "torch", "jax"]
+
+
+def test_quick_run_times_and_checks_every_available_row(quick):
+    _, data = quick
+    for case in data["cases"]:
+        for name, row in case["results"].items():
+            if row["impl"] in ("torch", "jax"):
+                assert row["status"] == "skipped" and "not importable" in row["reason"]
+                continue
+            assert row["status"] == "ok", (case["id"], name, row["reason"])
+            assert row["median_s"] > 0 and row["vs_best"] >= 1
+            assert row["max_error"] < 1e-3
+            assert len(row["timing"]["samples"]) >= 1
+
+
+def test_quick_run_skips_missing_libraries_with_one_line_notes(quick):
+    proc, data = quick
+    assert any(n.startswith("torch eager: skipped") for n in data["notes"])
+    assert any(n.startswith("jax jit: skipped") for n in data["notes"])
+    assert all("\n" not in n for n in data["notes"])
+    assert "note: jax jit: skipped" in proc.stdout
+
+
+def test_json_records_ratios_of_tracer_compiled_to_each_peer(quick):
+    _, data = quick
+    for case in data["cases"]:
+        if case["kind"] == "steady":
+            assert set(case["ratios"]) == {"tracer-compiled/tracer-eager",
+                                           "tracer-compiled/numpy"}
+        else:
+            assert set(case["ratios"]) == {"tracer-compiled-cold/tracer-eager",
+                                           "tracer-compiled-warm/tracer-eager"}
+        assert all(v > 0 for v in case["ratios"].values())
+
+
+def test_json_lists_targets_unmeasured_when_the_peer_is_missing(quick):
+    _, data = quick
+    assert {(t["case"], t["ratio"], t["bound"]) for t in data["targets"]} == {
+        ("notebook-5", "tracer-compiled/jax", 1.0),
+        ("first-call-notebook-5", "tracer-compiled-cold/jax", 5.0),
+        ("first-call-notebook-5", "tracer-compiled-warm/jax", 1.5)}
+    assert all(t["value"] is None and t["met"] is None for t in data["targets"])
+
+
+def test_json_header_records_machine_versions_and_blas(quick):
+    _, data = quick
+    header = data["header"]
+    for key in ("cpu", "cores", "python", "numpy", "numba", "torch", "jax", "blas",
+                "tracer_path"):
+        assert key in header
+    assert header["python"] == ".".join(map(str, sys.version_info[:3]))
+
+
+def test_quick_run_prints_a_table_per_case_and_the_targets(quick):
+    proc, _ = quick
+    out = proc.stdout
+    assert out.startswith("machine: ")
+    for case_id in QUICK_STEADY + QUICK_FIRST_CALL:
+        assert f"\n{case_id}  " in out
+    assert "tracer compiled ÷ numpy by hand = " in out
+    assert "tracer compiled ÷ jax jit: not measured (target ≤ 1)" in out
+    assert "\ntargets: " in out
+    assert "[1/" in proc.stderr  # the progress display
+
+
+def test_plot_without_matplotlib_stops_before_running_with_a_clear_message(tmp_path):
+    proc = bench(tmp_path, "--quick", "--plot", str(tmp_path / "chart.png"))
+    assert proc.returncode == 2
+    assert "--plot needs matplotlib" in proc.stderr and "pip install" in proc.stderr
+    assert not (tmp_path / "chart.png").exists()
+
+
+def test_first_call_child_imports_no_tracer_for_other_libraries(tmp_path):
+    env = dict(os.environ, TRACER_CACHE_DIR=str(tmp_path))
+    proc = subprocess.run([sys.executable, str(CHILD), "numpy", "notebook", "5"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["tracer_imported"] is False
+    assert result["import_s"] > 0 and result["first_call_s"] > 0
+    value, _ = WORKLOADS["notebook"].numpy_value_and_grad(*WORKLOADS["notebook"].inputs(5))
+    assert result["value"] == pytest.approx(float(value))
+
+
+# ---- the cross-check ------------------------------------------------------------
+
+def impl(name: str, fn) -> Implementation:
+    """An implementation from `fn(workload, inputs) -> (value, grads)`, computed once."""
+    def prepare(w, inputs):
+        result = fn(w, inputs)
+        return lambda: result
+
+    return Implementation(name, name.replace("-", " "), prepare)
+
+
+def right(w, inputs):
+    return w.numpy_value_and_grad(*inputs)
+
+
+def scaled(factor):
+    return lambda w, inputs: (right(w, inputs)[0], [g * factor for g in right(w, inputs)[1]])
+
+
+WRONG = {
+    "gradient off by 1%": (scaled(np.float32(1.01)), "grad[0]: max |error|"),
+    "gradient of the wrong sign": (scaled(np.float32(-1)), "grad[0]: max |error|"),
+    "value off": (lambda w, i: (right(w, i)[0] + 1, right(w, i)[1]), "value: max |error|"),
+    "float64 gradient": (lambda w, i: (right(w, i)[0], [g.astype(np.float64)
+                                                        for g in right(w, i)[1]]),
+                         "grad[0]: dtype float64, expected float32"),
+    "NaN in gradient": (lambda w, i: (right(w, i)[0], [np.full_like(g, np.nan)
+                                                        for g in right(w, i)[1]]),
+                        "grad[0]: contains NaN"),
+    "gradient of the wrong shape": (lambda w, i: (right(w, i)[0], [g[:-1]
+                                                                   for g in right(w, i)[1]]),
+                                    "grad[0]: shape"),
+    "a gradient missing": (lambda w, i: (right(w, i)[0], []), "0 gradients, expected 1"),
+    "not a (value, grads) pair": (lambda w, i: right(w, i)[0], "not (value, gradients)"),
+}
+
+
+@pytest.mark.parametrize("kind", WRONG)
+def test_cross_check_marks_a_wrong_implementation_and_never_times_it(kind):
+    fn, reason = WRONG[kind]
+    case = runner.select(WORKLOADS.values(), True, ["notebook-5"])
+    [result] = runner.run(case, [impl("numpy-copy", right), impl("wrong", fn)], TINY)
+    good, bad = result.rows
+    assert (good.status, bad.status) == ("ok", "wrong")
+    assert reason in bad.reason
+    assert bad.timing is None and bad.vs_best is None and good.vs_best == 1.0
+
+
+def test_cross_check_accepts_float32_rounding_on_every_workload():
+    for w in WORKLOADS.values():
+        f32 = impl("float32", right)
+        for case in runner.cases([w], quick=True):
+            if not case.first_call:
+                [result] = runner.run([case], [f32], TINY)
+                assert result.rows[0].status == "ok", result.rows[0].reason
+
+
+def test_a_raising_implementation_is_an_error_row_not_a_crash():
+    def boom(w, inputs):
+        raise RuntimeError("no kernel for this\nsecond line")
+
+    [result] = runner.run(runner.select(WORKLOADS.values(), True, ["notebook-5"]),
+                          [Implementation("boom", "boom", boom)], TINY)
+    assert result.rows[0].status == "error"
+    assert result.rows[0].reason == "RuntimeError: no kernel for this"
+
+
+def test_cli_exits_1_and_says_wrong_when_a_row_is_wrong(capsys):
+    impls = {"numpy": impl("numpy", right), "wrong": impl("wrong", scaled(np.float32(2)))}
+    code = cli.main(["--quick", "--quiet", "--workload", "notebook-5"], impls=impls)
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "WRONG: grad[0]" in out and "notebook-5/wrong" in err
+
+
+def test_unavailable_implementation_is_skipped_with_its_reason():
+    ghost = Implementation("ghost", "ghost", right, requires=("no_such_module_for_bench",))
+    notes: list[str] = []
+    [result] = runner.run(runner.select(WORKLOADS.values(), True, ["notebook-5"]),
+                          [impl("numpy", right), ghost], TINY, notes=notes)
+    assert result.rows[1].status == "skipped"
+    assert notes == [f"ghost: skipped, {result.rows[1].reason}"]
+    assert "no_such_module_for_bench not importable" in notes[0]
+
+
+# ---- ratios and targets -------------------------------------------------------
+
+def test_ratios_and_targets_compare_tracer_compiled_with_its_peers():
+    cases = runner.select(WORKLOADS.values(), True, ["notebook-5", "chain-1e6"])
+    peers = [impl(n, right) for n in ("tracer-compiled", "numpy", "jax")]
+    results = runner.run(cases, peers, TINY)
+    for res in results:
+        assert set(res.ratios) == {"tracer-compiled/numpy", "tracer-compiled/jax"}
+        for key, value in res.ratios.items():
+            subject, peer = (res.row(n).timing.median for n in key.split("/"))
+            assert value == pytest.approx(subject / peer)
+    chain = {t.key: t for t in results[1].targets}
+    assert {k: t.bound for k, t in chain.items()} == {"tracer-compiled/jax": 1.0,
+                                                      "tracer-compiled/numpy": 0.2}
+    assert all(t.met == (t.value <= t.bound) for t in chain.values())
+
+
+def test_timing_reports_median_and_quartiles_of_its_samples():
+    t = Timing.of([5.0, 1.0, 3.0, 2.0, 4.0], loops=10)
+    assert (t.median, t.q25, t.q75, t.iqr, t.loops) == (3.0, 2.0, 4.0, 2.0, 10)
+
+
+# ---- choosing workloads and implementations -----------------------------------
+
+SELECT = [
+    ([], QUICK_STEADY + QUICK_FIRST_CALL),
+    (["notebook"], ["notebook-5", "notebook-1e3"]),
+    (["first-call"], QUICK_FIRST_CALL),
+    (["mlp-b512"], ["mlp-b512"]),                 # a full-run size, asked for by id
+    (["chain", "notebook-5"], ["notebook-5", "chain-1e3"]),
+]
+
+
+@pytest.mark.parametrize(("names", "ids"), SELECT)
+def test_quick_selection_by_workload_or_case_id(names, ids):
+    assert [c.id for c in runner.select(WORKLOADS.values(), True, names)] == ids
+
+
+def test_full_run_has_the_design_sizes():
+    ids = [c.id for c in runner.cases(WORKLOADS.values(), quick=False)]
+    assert ids == ["notebook-5", "notebook-1e3", "notebook-1e6", "chain-1e3", "chain-1e6",
+                   "mlp-b64", "mlp-b512", "first-call-notebook-5", "first-call-mlp-b64"]
+
+
+def test_unknown_workload_is_a_usage_error_naming_the_choices(capsys):
+    with pytest.raises(ValueError, match="unknown workload 'mpl'.*mlp"):
+        runner.select(WORKLOADS.values(), False, ["mpl"])
+    assert cli.main(["--workload", "mpl"], impls={}) == 2
+    assert "unknown workload 'mpl'" in capsys.readouterr().err
+
+
+def test_unknown_implementation_is_a_usage_error(capsys):
+    assert cli.main(["--impl", "tensorflow"], impls={"numpy": impl("numpy", right)}) == 2
+    assert "unknown implementation 'tensorflow'; choose from: numpy" in capsys.readouterr().err
+
+
+def test_impl_option_runs_only_the_named_implementations(capsys):
+    impls = {n: impl(n, right) for n in ("numpy", "other")}
+    assert cli.main(["--quick", "--quiet", "--workload", "notebook-5", "--impl", "other"],
+                    impls=impls) == 0
+    out = capsys.readouterr().out
+    assert "\n  other " in out and "\n  numpy " not in out
+
+
+def test_list_names_workloads_cases_and_implementations(capsys):
+    ghost = Implementation("ghost", "ghost", right, requires=("no_such_module_for_bench",))
+    assert cli.main(["--list"], impls={"numpy": impl("numpy", right), "ghost": ghost}) == 0
+    out = capsys.readouterr().out
+    for name in [*WORKLOADS, "first-call", "mlp-b512", "mlp-b16", "numpy"]:
+        assert name in out
+    assert "ghost  [skipped: no_such_module_for_bench not importable" in out
+
+
+def test_plot_writes_a_png_when_matplotlib_is_installed(tmp_path):
+    pytest.importorskip("matplotlib")
+    impls = {n: impl(n, right) for n in ("tracer-compiled", "numpy")}
+    path = tmp_path / "chart.png"
+    assert cli.main(["--quick", "--quiet", "--workload", "notebook", "--plot", str(path)],
+                    impls=impls) == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,150 @@
+"""The implementations: each turns a workload and its numpy inputs into a `step()`
+that computes the loss value and all its gradients, and returns them.
+
+Libraries are imported inside the functions only (this module imports numpy and
+nothing else at the top), so the first-call child can load it by path and time
+each library's import on its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+Step = Callable[[], Any]  # returns (value, [gradient per wrt argument])
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """One way of computing a workload's value and gradients."""
+
+    name: str                                    # key in JSON and on the command line
+    label: str                                   # name in the tables
+    prepare: Callable[[Any, list[np.ndarray]], Step]  # (workload, inputs) -> step
+    requires: tuple[str, ...] = ()               # modules that must import, else skipped
+    first_call: bool = False                     # also timed in fresh processes
+    compiles: bool = False                       # fresh-process times with cold and warm cache
+
+    def missing(self) -> str | None:
+        """Why this implementation cannot run here (one line), or None."""
+        for module in self.requires:
+            try:
+                importlib.import_module(module)
+            except Exception as e:  # ImportError, or a broken install raising anything
+                return f"{module} not importable ({type(e).__name__}: {e})".splitlines()[0]
+        return None
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """A library's array (tracer or torch tensor, JAX array, numpy) as a numpy array."""
+    if hasattr(x, "detach"):
+        x = x.detach()
+    if hasattr(x, "numpy"):
+        return np.asarray(x.numpy())
+    return np.asarray(x)
+
+
+# ---- the `nn` namespaces the losses are written against ----------------------
+
+def tracer_nn() -> SimpleNamespace:
+    import tracer
+    import tracer.nn.functional as F
+
+    return SimpleNamespace(tanh=tracer.tanh, sigmoid=tracer.sigmoid, exp=tracer.exp,
+                           relu=F.relu, linear=F.linear, cross_entropy=F.cross_entropy)
+
+
+def torch_nn() -> SimpleNamespace:
+    import torch
+    import torch.nn.functional as F
+
+    return SimpleNamespace(tanh=torch.tanh, sigmoid=torch.sigmoid, exp=torch.exp,
+                           relu=F.relu, linear=F.linear, cross_entropy=F.cross_entropy)
+
+
+def jax_nn() -> SimpleNamespace:
+    import jax
+    import jax.numpy as jnp
+
+    def cross_entropy(logits: Any, y: Any) -> Any:
+        logp = jax.nn.log_softmax(logits, axis=1)
+        return -jnp.take_along_axis(logp, y[:, None], axis=1).mean()
+
+    return SimpleNamespace(tanh=jnp.tanh, sigmoid=jax.nn.sigmoid, exp=jnp.exp,
+                           relu=jax.nn.relu, linear=lambda x, w, b: x @ w.T + b,
+                           cross_entropy=cross_entropy)
+
+
+# ---- prepare functions ---------------------------------------------------------
+
+def _bind(workload: Any, nn: SimpleNamespace) -> Callable[..., Any]:
+    def loss(*args: Any) -> Any:
+        return workload.loss(nn, *args)
+
+    loss.__name__ = loss.__qualname__ = f"{workload.name}_loss"
+    return loss
+
+
+def prepare_tracer_compiled(workload: Any, inputs: list[np.ndarray]) -> Step:
+    import tracer
+
+    args = [tracer.from_numpy(a) for a in inputs]
+    step = tracer.value_and_grad(_bind(workload, tracer_nn()), argnums=workload.wrt)
+    return lambda: step(*args)
+
+
+def _eager(workload: Any, args: list[Any], nn: SimpleNamespace) -> Step:
+    """The PyTorch training-loop pattern: clear .grad, forward, backward()."""
+    leaves = [args[i].requires_grad_() for i in workload.wrt]
+
+    def step() -> Any:
+        for t in leaves:
+            t.grad = None
+        loss = workload.loss(nn, *args)
+        loss.backward()
+        return loss.detach(), [t.grad for t in leaves]
+
+    return step
+
+
+def prepare_tracer_eager(workload: Any, inputs: list[np.ndarray]) -> Step:
+    import tracer
+
+    return _eager(workload, [tracer.from_numpy(a.copy()) for a in inputs], tracer_nn())
+
+
+def prepare_torch(workload: Any, inputs: list[np.ndarray]) -> Step:
+    import torch
+
+    args = [torch.from_numpy(a.copy() if a.dtype.kind == "f" else a.astype(np.int64))
+            for a in inputs]
+    return _eager(workload, args, torch_nn())
+
+
+def prepare_jax(workload: Any, inputs: list[np.ndarray]) -> Step:
+    import jax
+
+    # JAX's default integer is int32 (x64 off); float inputs stay float32
+    args = [jax.device_put(a if a.dtype.kind == "f" else a.astype(np.int32)) for a in inputs]
+    step = jax.jit(jax.value_and_grad(_bind(workload, jax_nn()), argnums=workload.wrt))
+    return lambda: jax.block_until_ready(step(*args))
+
+
+def prepare_numpy(workload: Any, inputs: list[np.ndarray]) -> Step:
+    return lambda: workload.numpy_value_and_grad(*inputs)
+
+
+IMPLEMENTATIONS: dict[str, Implementation] = {i.name: i for i in [
+    Implementation("tracer-compiled", "tracer compiled", prepare_tracer_compiled,
+                   requires=("tracer",), first_call=True, compiles=True),
+    Implementation("tracer-eager", "tracer eager", prepare_tracer_eager,
+                   requires=("tracer",), first_call=True),
+    Implementation("numpy", "numpy by hand", prepare_numpy),
+    Implementation("torch", "torch eager", prepare_torch, requires=("torch",), first_call=True),
+    Implementation("jax", "jax jit", prepare_jax, requires=("jax",), first_call=True),
+]}

@@ -1,0 +1,221 @@
+"""Cases (a workload at one size, steady-state or first call), and running them:
+check every implementation against the reference, then time the ones that agree."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import numpy as np
+
+from tracer.bench import firstcall
+from tracer.bench.check import TOLERANCES, compare, reference
+from tracer.bench.impls import Implementation
+from tracer.bench.timing import Settings, Timing, measure
+from tracer.bench.workloads import Workload
+
+SUBJECT = "tracer-compiled"  # the implementation every ratio is about
+FIRST_CALL = "first-call"
+# first-call row -> {peer: bound on its time / the peer's}
+FIRST_CALL_TARGETS = {f"{SUBJECT}-cold": {"jax": 5.0}, f"{SUBJECT}-warm": {"jax": 1.5}}
+
+
+@dataclass(frozen=True)
+class Case:
+    """A workload at one size, timed in this process or as a fresh process's first call."""
+
+    id: str              # "notebook-1e6", "first-call-mlp-b64"
+    group: str           # the workload's name, or "first-call"
+    workload: Workload
+    size: int
+    first_call: bool = False
+
+
+def cases(workloads: Iterable[Workload], quick: bool) -> list[Case]:
+    """The cases of a run: each workload's sizes, then the first-call cases."""
+    workloads = list(workloads)
+    steady = [Case(f"{w.name}-{w.size_label(s)}", w.name, w, s)
+              for w in workloads for s in (w.quick_sizes if quick else w.sizes)]
+    fresh = [Case(f"{FIRST_CALL}-{w.name}-{w.size_label(s)}", FIRST_CALL, w, s, True)
+             for w in workloads
+             for s in (w.quick_first_call_sizes if quick else w.first_call_sizes)]
+    return steady + fresh
+
+
+def select(workloads: Iterable[Workload], quick: bool, names: Sequence[str]) -> list[Case]:
+    """The cases named by workload (`mlp`, `first-call`) or case id (`mlp-b512`, which
+    may be a size the current mode would not run), in the run's order."""
+    workloads = list(workloads)
+    default = cases(workloads, quick)
+    if not names:
+        return default
+    every = {c.id: c for c in cases(workloads, not quick) + default}
+    groups = {c.group for c in every.values()}
+    unknown = [n for n in names if n not in groups and n not in every]
+    if unknown:
+        raise ValueError(f"unknown workload {unknown[0]!r}; choose from: "
+                         f"{', '.join(sorted(groups))}, or a case: {', '.join(every)}")
+    chosen = [c for c in default if c.group in names or c.id in names]
+    chosen += [c for c in every.values() if c.id in names and c not in chosen]
+    return chosen
+
+
+@dataclass
+class Row:
+    """One implementation's outcome on one case."""
+
+    name: str
+    label: str
+    impl: str                       # the implementation's name (a first-call row's too)
+    status: str                     # "ok", "wrong", "error" or "skipped"
+    reason: str = ""
+    timing: Timing | None = None
+    max_error: float | None = None
+    import_s: float | None = None   # first-call rows: median seconds importing
+    first_call_s: float | None = None  # and in trace + compile + run
+    vs_best: float | None = None    # median / the best correct median of the case
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str              # "tracer-compiled/jax", as in the ratios
+    bound: float
+    value: float | None   # None when either side did not run
+    met: bool | None
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    rows: list[Row]
+    ratios: dict[str, float] = field(default_factory=dict)  # "subject/peer": medians' ratio
+    targets: list[Target] = field(default_factory=list)
+
+    def row(self, name: str) -> Row | None:
+        return next((r for r in self.rows if r.name == name), None)
+
+
+class Progress:
+    """`[3/17] mlp-b64 · jax jit` on stderr: one line rewritten on a terminal, else one
+    line per step."""
+
+    def __init__(self, enabled: bool = True, stream: TextIO | None = None) -> None:
+        self.total, self.done, self.enabled = 0, 0, enabled
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+
+    def step(self, text: str) -> None:
+        self.done += 1
+        if self.enabled:
+            line = f"[{self.done}/{self.total}] {text}"
+            self.stream.write(f"\r\033[K{line}" if self.tty else line + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+
+
+def run_steady(case: Case, impl: Implementation, ref: Any, settings: Settings) -> Row:
+    row = Row(impl.name, impl.label, impl.name, "ok")
+    inputs = case.workload.inputs(case.size)
+    try:
+        step = impl.prepare(case.workload, inputs)
+        check = compare(step(), ref, case.workload, inputs)
+    except Exception as e:
+        row.status, row.reason = "error", _one_line(e)
+        return row
+    row.max_error = check.max_error
+    if not check.ok:
+        row.status, row.reason = "wrong", check.reason
+        return row
+    try:
+        row.timing = measure(step, settings)
+    except Exception as e:
+        row.status, row.reason = "error", _one_line(e)
+    return row
+
+
+def run_first_call(case: Case, variant: firstcall.Variant, ref_value: float,
+                   settings: Settings) -> Row:
+    row = Row(variant.name, variant.label, variant.impl.name, "ok")
+    try:
+        result = firstcall.measure(variant, case.workload, case.size,
+                                   settings.first_call_repeats)
+    except Exception as e:
+        row.status, row.reason = "error", _one_line(e)
+        return row
+    rtol, _ = TOLERANCES[np.dtype(np.float32)]
+    errors = [abs(v - ref_value) / max(abs(ref_value), 1e-30) for v in result.values]
+    row.max_error = max(errors)
+    if row.max_error > rtol:
+        row.status = "wrong"
+        row.reason = f"value {result.values[0]:.6g}, expected {ref_value:.6g}"
+        return row
+    row.timing, row.import_s, row.first_call_s = result.total, result.import_s, \
+        result.first_call_s
+    return row
+
+
+def summarize(result: CaseResult) -> None:
+    """Fill in each row's ratio to the best, the subject's ratios to its peers, and
+    the targets."""
+    ok = [r for r in result.rows if r.status == "ok" and r.timing is not None]
+    if ok:
+        best = min(r.timing.median for r in ok)
+        for r in ok:
+            r.vs_best = r.timing.median / best
+    subjects = [r for r in ok if r.impl == SUBJECT]
+    for s in subjects:
+        for p in ok:
+            if p.impl != SUBJECT:
+                result.ratios[f"{s.name}/{p.name}"] = s.timing.median / p.timing.median
+    if result.case.first_call:
+        bounds = {f"{s}/{peer}": b for s, peers in FIRST_CALL_TARGETS.items()
+                  for peer, b in peers.items()}
+    else:
+        bounds = {f"{SUBJECT}/{peer}": b
+                  for peer, b in result.case.workload.targets.get(result.case.size, {}).items()}
+    for key, bound in bounds.items():
+        value = result.ratios.get(key)
+        result.targets.append(Target(key, bound, value, None if value is None else value <= bound))
+
+
+def run(selected: Sequence[Case], impls: Sequence[Implementation], settings: Settings,
+        progress: Progress | None = None, notes: list[str] | None = None) -> list[CaseResult]:
+    """Run the cases with the implementations; one-line notes on skipped ones go to
+    `notes`."""
+    missing = {i.name: i.missing() for i in impls}
+    for impl in impls:
+        if missing[impl.name] and notes is not None:
+            notes.append(f"{impl.label}: skipped, {missing[impl.name]}")
+    plan = [(c, [v for i in impls if i.first_call for v in firstcall.variants(i)]
+             if c.first_call else list(impls)) for c in selected]
+    progress = progress or Progress(enabled=False)
+    progress.total += sum(len(members) for _, members in plan)
+    results = []
+    for case, members in plan:
+        ref = reference(case.workload, case.workload.inputs(case.size))
+        rows = []
+        for m in members:
+            impl = m.impl if case.first_call else m
+            progress.step(f"{case.id} · {m.label}")
+            if missing[impl.name]:
+                rows.append(Row(m.name, m.label, impl.name, "skipped", missing[impl.name]))
+            elif case.first_call:
+                rows.append(run_first_call(case, m, float(ref[0]), settings))
+            else:
+                rows.append(run_steady(case, m, ref, settings))
+        result = CaseResult(case, rows)
+        summarize(result)
+        results.append(result)
+    progress.close()
+    return results
