@@ -19,7 +19,7 @@ import pytest
 from tracer.bench import cli, runner
 from tracer.bench.firstcall import CHILD
 from tracer.bench.impls import IMPLEMENTATIONS, Implementation
-from tracer.bench.timing import Settings, Timing
+from tracer.bench.timing import Settings, Timing, measure
 from tracer.bench.workloads import WORKLOADS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -246,6 +246,29 @@ def test_ratios_and_targets_compare_tracer_compiled_with_its_peers():
     assert {k: t.bound for k, t in chain.items()} == {"tracer-compiled/jax": 1.0,
                                                       "tracer-compiled/numpy": 0.2}
     assert all(t.met == (t.value <= t.bound) for t in chain.values())
+
+
+def test_implementations_are_sampled_round_robin_and_a_failure_stays_in_its_row():
+    log: list[str] = []
+    broken: set[str] = set()
+
+    def step(name: str):
+        def call():
+            log.append(name)
+            if name in broken:
+                raise RuntimeError("flaky")
+        return call
+
+    def on_round(r: int, rounds: int) -> None:
+        if r == 2:
+            broken.add("c")
+            log.clear()
+
+    settings = Settings(warmup=1, min_sample_s=0.0, min_repeats=4, max_repeats=4)
+    a, b, c = measure([step("a"), step("b"), step("c")], settings, on_round)
+    assert log == ["a", "b", "c", "a", "b", "a", "b"]  # rounds 2 to 4
+    assert a.loops == b.loops == 1 and len(a.samples) == len(b.samples) == 4
+    assert isinstance(c, RuntimeError)
 
 
 def test_timing_reports_median_and_quartiles_of_its_samples():

@@ -12,7 +12,7 @@ import numpy as np
 
 from tracer.bench import firstcall
 from tracer.bench.check import TOLERANCES, compare, reference
-from tracer.bench.impls import Implementation
+from tracer.bench.impls import Implementation, Step
 from tracer.bench.timing import Settings, Timing, measure
 from tracer.bench.workloads import Workload
 
@@ -113,6 +113,12 @@ class Progress:
             self.stream.write(f"\r\033[K{line}" if self.tty else line + "\n")
             self.stream.flush()
 
+    def update(self, text: str) -> None:
+        """A transient detail of the current step, shown on a terminal only."""
+        if self.enabled and self.tty:
+            self.stream.write(f"\r\033[K[{self.done}/{self.total}] {text}")
+            self.stream.flush()
+
     def close(self) -> None:
         if self.enabled and self.tty:
             self.stream.write("\r\033[K")
@@ -124,7 +130,9 @@ def _one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
 
 
-def run_steady(case: Case, impl: Implementation, ref: Any, settings: Settings) -> Row:
+def check_steady(case: Case, impl: Implementation, ref: Any) -> tuple[Row, Step | None]:
+    """Prepare an implementation and compare its first result with the reference; the
+    step comes back only if it agreed."""
     row = Row(impl.name, impl.label, impl.name, "ok")
     inputs = case.workload.inputs(case.size)
     try:
@@ -132,16 +140,37 @@ def run_steady(case: Case, impl: Implementation, ref: Any, settings: Settings) -
         check = compare(step(), ref, case.workload, inputs)
     except Exception as e:
         row.status, row.reason = "error", _one_line(e)
-        return row
+        return row, None
     row.max_error = check.max_error
     if not check.ok:
         row.status, row.reason = "wrong", check.reason
-        return row
-    try:
-        row.timing = measure(step, settings)
-    except Exception as e:
-        row.status, row.reason = "error", _one_line(e)
-    return row
+        return row, None
+    return row, step
+
+
+def run_steady(case: Case, impls: Sequence[Implementation], missing: dict[str, str | None],
+               settings: Settings, progress: Progress) -> list[Row]:
+    ref = reference(case.workload, case.workload.inputs(case.size))
+    rows: list[Row] = []
+    timed: list[tuple[Row, Step]] = []  # the rows that agreed, with their steps
+    for impl in impls:
+        progress.step(f"{case.id} · checking {impl.label}")
+        if missing[impl.name]:
+            rows.append(Row(impl.name, impl.label, impl.name, "skipped", missing[impl.name]))
+            continue
+        row, step = check_steady(case, impl, ref)
+        rows.append(row)
+        if step is not None:
+            timed.append((row, step))
+    progress.step(f"{case.id} · timing {len(timed)} implementations")
+    timings = measure([step for _, step in timed], settings,
+                      lambda r, n: progress.update(f"{case.id} · timing, round {r}/{n}"))
+    for (row, _), t in zip(timed, timings):
+        if isinstance(t, Exception):
+            row.status, row.reason = "error", _one_line(t)
+        else:
+            row.timing = t
+    return rows
 
 
 def run_first_call(case: Case, variant: firstcall.Variant, ref_value: float,
@@ -197,23 +226,20 @@ def run(selected: Sequence[Case], impls: Sequence[Implementation], settings: Set
     for impl in impls:
         if missing[impl.name] and notes is not None:
             notes.append(f"{impl.label}: skipped, {missing[impl.name]}")
-    plan = [(c, [v for i in impls if i.first_call for v in firstcall.variants(i)]
-             if c.first_call else list(impls)) for c in selected]
     progress = progress or Progress(enabled=False)
-    progress.total += sum(len(members) for _, members in plan)
+    fresh = [v for i in impls if i.first_call for v in firstcall.variants(i)]
+    progress.total += sum(len(fresh) if c.first_call else len(impls) + 1 for c in selected)
     results = []
-    for case, members in plan:
-        ref = reference(case.workload, case.workload.inputs(case.size))
-        rows = []
-        for m in members:
-            impl = m.impl if case.first_call else m
-            progress.step(f"{case.id} · {m.label}")
-            if missing[impl.name]:
-                rows.append(Row(m.name, m.label, impl.name, "skipped", missing[impl.name]))
-            elif case.first_call:
-                rows.append(run_first_call(case, m, float(ref[0]), settings))
-            else:
-                rows.append(run_steady(case, m, ref, settings))
+    for case in selected:
+        if case.first_call:
+            value = float(reference(case.workload, case.workload.inputs(case.size))[0])
+            rows = []
+            for v in fresh:
+                progress.step(f"{case.id} · {v.label}")
+                rows.append(Row(v.name, v.label, v.impl.name, "skipped", missing[v.impl.name])
+                            if missing[v.impl.name] else run_first_call(case, v, value, settings))
+        else:
+            rows = run_steady(case, impls, missing, settings, progress)
         result = CaseResult(case, rows)
         summarize(result)
         results.append(result)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
+PAUSE_S = 0.002  # before each sample, untimed
 
 
 @dataclass(frozen=True)
@@ -83,15 +85,41 @@ def calibrate(step: Callable[[], Any], min_sample_s: float) -> int:
     return loops
 
 
-def measure(step: Callable[[], Any], settings: Settings) -> Timing:
-    """Warm up, calibrate the inner loop, then time repeated samples. The garbage
-    collector stays on: freeing an eager graph's cycles is part of its cost."""
-    for _ in range(settings.warmup):
-        step()
-    loops = calibrate(step, settings.min_sample_s)
-    sample_s = _loop_seconds(step, loops)
-    repeats = int(min(settings.max_repeats,
-                      max(settings.min_repeats, settings.budget_s // max(sample_s, 1e-9))))
+def measure(steps: Sequence[Callable[[], Any]], settings: Settings,
+            on_round: Callable[[int, int], None] | None = None) -> list[Timing | Exception]:
+    """Time several steps side by side: warm up and calibrate each, then take their
+    samples round-robin, so a burst of load from another process lands on all of them
+    rather than on whichever was being timed. A short pause before each sample lets
+    the previous library's spinning worker threads park. The garbage collector stays
+    on: freeing an eager graph's cycles is part of its cost. A step that raises gets
+    its exception in place of a Timing."""
+    loops: list[int] = []
+    repeats: list[int] = []
+    failed: dict[int, Exception] = {}
+    for i, step in enumerate(steps):
+        try:
+            for _ in range(settings.warmup):
+                step()
+            loops.append(calibrate(step, settings.min_sample_s))
+            sample_s = _loop_seconds(step, loops[-1])
+        except Exception as e:
+            failed[i] = e
+            loops.append(1)
+            sample_s = 0.0
+        repeats.append(int(min(settings.max_repeats, max(
+            settings.min_repeats, settings.budget_s // max(sample_s, 1e-9)))))
+    samples: list[list[float]] = [[] for _ in steps]
     gc.collect()
-    samples = [_loop_seconds(step, loops) / loops for _ in range(repeats)]
-    return Timing.of(samples, loops)
+    rounds = max(repeats, default=0)
+    for r in range(rounds):
+        if on_round:
+            on_round(r + 1, rounds)
+        for i, step in enumerate(steps):
+            if r < repeats[i] and i not in failed:
+                time.sleep(PAUSE_S)
+                try:
+                    samples[i].append(_loop_seconds(step, loops[i]) / loops[i])
+                except Exception as e:
+                    failed[i] = e
+    return [failed[i] if i in failed else Timing.of(samples[i], loops[i])
+            for i in range(len(steps))]
