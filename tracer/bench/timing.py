@@ -54,6 +54,7 @@ class Timing:
         d = asdict(self)
         d["samples"] = list(self.samples)
         d["iqr"] = self.iqr
+        d["min"] = min(self.samples)
         return d
 
 
