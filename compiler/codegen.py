@@ -65,6 +65,8 @@ class _Codegen(Emitter):
         self.graph_name = name
         self.graph, self.origin = decompose(graph)
         self.sizes = Sizes([tuple(v.aval.shape) for v in graph.inputs])
+        self._f32_sums = set()
+        self.parallel = False
         self.names: dict[Var, str] = {}
         self.refs: dict[Var, Ref] = {}
         self.producer: dict[Var, Item] = {}
@@ -325,7 +327,8 @@ class _Codegen(Emitter):
             "",
             "",
             f'@numba.njit("void({sig})",',
-            f'            cache=True, error_model="numpy", fastmath={_FASTMATH})',
+            f'            cache=True, error_model="numpy", fastmath={_FASTMATH}'
+            + (", parallel=True)" if self.parallel else ")"),
             f"def kernel({', '.join(params)}):",
         ]
         body = self.lines or ["    pass"]

@@ -17,6 +17,7 @@ import numpy as np
 
 from compiler.ir import Eqn, Graph, Literal, Var
 from compiler.refs import (
+    Dim,
     Ref,
     Sizes,
     adv_layout,
@@ -30,6 +31,9 @@ from compiler.refs import (
 __all__ = ["Emitter", "Item", "REDUCE_OPS"]
 
 REDUCE_OPS = ("reduce_sum", "amax", "amin")
+_BLOCK = 256  # elements per float32 partial sum
+#: loop nests over at least this many elements run their outer loop on threads
+PARALLEL_MIN = 1 << 18
 
 
 @dataclass(eq=False)
@@ -55,6 +59,9 @@ class Emitter:
     needs_buf: set[Var]
     lines: list[str]
     out_index_vars: dict[Var, int]
+    _f32_sums: set[str]  # accumulators marked by _emit_reduce, taken by _blocked_sums
+    _outer_reduced: bool  # the current nest reduces over its outer loop
+    parallel: bool  # some loop is a prange
 
     def name(self, v: Var) -> str:
         raise NotImplementedError
@@ -108,6 +115,7 @@ class Emitter:
     def emit_group(self, g: Item) -> None:
         shape = g.shape
         n = len(shape)
+        self._outer_reduced = False
         # every index map of the nest, over the group's (uncollapsed) dims
         reads: dict[tuple[int, Var], Ref] = {}
         maps: list[tuple[int, ...]] = []
@@ -180,14 +188,49 @@ class Emitter:
                 body.append((f"{self.arr(out)}[{self.index_expr(0, cstr(cs), idx)}] = {nm}",
                              ""))
 
+        blocked = self._blocked_sums(body, idx, sizes, nc)
+        # the outer loop runs on threads when its iterations are independent (a sum over
+        # it is a scalar that numba reduces across threads)
+        par = nc > 0 and int(size(shape)) >= PARALLEL_MIN and not self._outer_reduced
+        self.parallel |= par
+
+        def loop(level: int, var: str, extent: str) -> str:
+            rng = "numba.prange" if par and level == 0 else "range"
+            return f"for {var} in {rng}({extent}):"
+
+        def inner(indent: int, partial: bool) -> None:
+            for line in pre[nc]:
+                self.emit(line, indent)
+            for line, c in body:
+                acc = line.split(" += ", 1)[0]
+                if partial and acc in blocked:
+                    line = f"{acc}_blk += " + line.split(" += ", 1)[1]
+                self.emit(line, indent, c)
+            for line in post[nc]:
+                self.emit(line, indent)
+
         def nest(level: int) -> None:
+            if level == nc:
+                inner(level, False)
+                return
             for line in pre[level]:
                 self.emit(line, level)
-            if level == nc:
-                for line, c in body:
-                    self.emit(line, level, c)
+            i, n = idx[level], sizes[level]
+            if blocked and level == nc - 1:
+                # float32 sums: float32 partial sums over blocks of _BLOCK elements (the
+                # loop vectorises), added into the float64 accumulator after each block
+                self.emit(loop(level, f"{i}_b", f"{n} // {_BLOCK}"), level)
+                for acc in blocked:
+                    self.emit(f"{acc}_blk = np.float32(0.0)", level + 1)
+                self.emit(f"for {i}_k in range({_BLOCK}):", level + 1)
+                self.emit(f"{i} = {i}_b * {_BLOCK} + {i}_k", level + 2)
+                inner(level + 2, True)
+                for acc in blocked:
+                    self.emit(f"{acc} += {acc}_blk", level + 1)
+                self.emit(f"for {i} in range({n} // {_BLOCK} * {_BLOCK}, {n}):", level)
+                inner(level + 1, False)
             else:
-                self.emit(f"for {idx[level]} in range({sizes[level]}):", level)
+                self.emit(loop(level, i, str(n)), level)
                 nest(level + 1)
             for line in post[level]:
                 self.emit(line, level)
@@ -195,6 +238,17 @@ class Emitter:
         nest(0)
         for line in after:
             self.emit(line, 0)
+
+    def _blocked_sums(self, body: list[tuple[str, str]], idx: list[str], sizes: list[int],
+                      nc: int) -> set[str]:
+        """Accumulators of float32 sums worth blocking: those `_emit_reduce` marked, in a
+        one-loop nest (a whole-array sum) that may be long. Row sums stay unblocked
+        (rows are usually short, and blocking doubles the loop body)."""
+        marked = self._f32_sums
+        self._f32_sums = set()
+        if not marked or nc != 1 or (not isinstance(sizes[0], Dim) and sizes[0] <= _BLOCK):
+            return set()
+        return marked
 
     def _emit_reduce(self, e: Eqn, x: str, m: tuple[int, ...], cstr: Callable, idx: list[str],
                      pre: list[list[str]], post: list[list[str]], body: list[tuple[str, str]],
@@ -210,6 +264,8 @@ class Emitter:
         reduced = [c for c, s in enumerate(strides) if s == 0]
         nc = len(strides)
         suffix = reduced == list(range(nc - len(reduced), nc))
+        if 0 in reduced and not (nc == 1 and e.op.name == "reduce_sum"):
+            self._outer_reduced = True  # threads would race on the accumulator
         op = e.op.name
         if op == "reduce_sum":
             ad = np.dtype(np.float64) if od.kind == "f" else np.dtype(np.int64)
@@ -233,6 +289,8 @@ class Emitter:
             pre[level].append(f"{acc} = {init}")
             if op == "reduce_sum":
                 body.append((f"{acc} += {xv}", text))
+                if xd == np.float32 and ad == np.float64 and reduced == [nc - 1]:
+                    self._f32_sums.add(acc)
             else:
                 body.append((f"_t = {xv}", text))
                 body.append((f"{acc} = _t if (_t {cmp} {acc}{nan}) else {acc}", ""))

@@ -36,22 +36,24 @@ try:  # being written alongside this module; fall back to libm if it is not usab
 except Exception:  # pragma: no cover - depends on the checkout
     HAVE_VMATH = False
 
-_inline = numba.njit(inline="always", error_model="numpy", fastmath=set(FASTMATH))
+# plain njit functions: LLVM inlines them into the generated loops (cheaper to compile
+# than numba-level inline='always')
+_scalar = numba.njit(error_model="numpy", fastmath=set(FASTMATH))
 
 
-@_inline
+@_scalar
 def maximum(a, b):
     """np.maximum on scalars: NaN if either is NaN."""
     return a if (a >= b or a != a) else b
 
 
-@_inline
+@_scalar
 def minimum(a, b):
     """np.minimum on scalars: NaN if either is NaN."""
     return a if (a <= b or a != a) else b
 
 
-@_inline
+@_scalar
 def sigmoid(x):
     """1/(1+exp(-x)) without overflow (libm fallback when vmath is unavailable)."""
     e = np.exp(-np.abs(x))
@@ -93,30 +95,34 @@ class CompiledGraph:
                  sizes: tuple[int, ...] = ()) -> None:
         self.kernel = kernel
         self.sizes = tuple(sizes)
+        self.fresh = True  # every output is a new array
         self.inputs = [(tuple(s), np.dtype(d)) for s, d in inputs]
         self.outputs = list(outputs)
         self.source = source
-        self._bufs = [(o[1], np.dtype(o[2]), int(np.prod(o[1], dtype=np.int64)))
-                      for o in outputs if o[0] == "buf"]
+        self._bufs = [(tuple(o[1]), np.dtype(o[2])) for o in outputs if o[0] == "buf"]
+        self._simple = all(o[0] == "buf" for o in outputs)
 
     def __call__(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         if len(arrays) != len(self.inputs):
             raise TypeError(f"compiled graph takes {len(self.inputs)} inputs, "
                             f"got {len(arrays)}")
         flat = []
-        for i, (a, (shape, dtype)) in enumerate(zip(arrays, self.inputs)):
-            a = np.asarray(a)
+        for a, (shape, dtype) in zip(arrays, self.inputs):
+            if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous:
+                a = np.ascontiguousarray(a, dtype=dtype)
             if a.shape != shape:
-                raise ValueError(f"compiled graph input {i}: expected shape {shape}, got "
-                                 f"{a.shape} (the code is specialised on shapes)")
-            flat.append(np.ascontiguousarray(a, dtype=dtype).reshape(-1))
-        bufs = [np.empty(n, d) for _, d, n in self._bufs]
-        self.kernel(*self.sizes, *flat, *bufs)
+                raise ValueError(f"compiled graph input {len(flat)}: expected shape {shape}, "
+                                 f"got {a.shape} (the code is specialised on shapes)")
+            flat.append(a.ravel())
+        bufs = [np.empty(shape, dtype) for shape, dtype in self._bufs]
+        self.kernel(*self.sizes, *flat, *[b.ravel() for b in bufs])
+        if self._simple:
+            return bufs
         results: list[np.ndarray] = []
         it = iter(bufs)
         for kind, *rest in self.outputs:
             if kind == "buf":
-                results.append(next(it).reshape(rest[0]))
+                results.append(next(it))
             elif kind == "lit":
                 results.append(np.asarray(rest[0], dtype=rest[1]))
             else:

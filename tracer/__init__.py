@@ -6,6 +6,8 @@
     x.grad  # tensor([2., 4.])
 """
 
+from pathlib import Path
+
 import compiler.ops  # noqa: F401  (fills the op registry)
 from compiler.dtypes import bool_ as bool  # noqa: A001
 from compiler.dtypes import float16, float32, float64, int8, int16, int32, int64, uint8
@@ -50,4 +52,16 @@ long = int64
 
 __version__ = "0.1.0"
 
+from runtime import cache as _cache  # noqa: E402
 from tracer.trace import grad, trace, value_and_grad  # noqa: E402
+
+
+def cache_dir() -> Path:
+    """The directory of the on-disk compile cache (``$TRACER_CACHE_DIR`` or the user cache
+    dir; a private temporary directory when that one is not writable)."""
+    return _cache.cache_dir()
+
+
+def clear_cache() -> None:
+    """Delete every compiled module from the disk cache and forget those loaded here."""
+    _cache.clear_cache()

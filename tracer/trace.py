@@ -19,14 +19,13 @@ import numpy as np
 
 from compiler import dtypes, operand
 from compiler.autodiff import Split, active_vars, joint_vjp, split
+from compiler.backend import Executable, lower
 from compiler.builder import GraphBuilder, Sym
 from compiler.errors import AutogradError, TraceError, TracerError
 from compiler.ir import Graph, Var, pretty
 from compiler.passes import optimize, strip_stop_gradient
-from compiler.plan import to_plan
 from compiler.registry import AVal
 from compiler.source import traceback_location
-from runtime.interpreter import Plan, run
 from tracer import autograd
 from tracer.grad_mode import enable_grad, is_grad_enabled
 from tracer.pytree import describe, flatten, static, unflatten
@@ -53,9 +52,9 @@ class _Traced:
     # How to read each captured tensor afresh: the closure cell or global name it
     # was found under (so rebinding `w = ...` outside is seen), or None.
     sources: list[Callable[[Any], Any] | None] = field(default_factory=list)
-    plan: Plan | None = None
+    exe: Executable | None = None
     diffs: dict[tuple[bool, ...], _Diff] = field(default_factory=dict)
-    joint: tuple[Plan, Graph] | None = None  # value_and_grad's joint graph
+    joint: tuple[Executable, Graph] | None = None  # value_and_grad's joint graph
 
     def current_captured(self) -> list[Any]:
         return [c if src is None else src(c) for c, src in zip(self.captured, self.sources)]
@@ -64,8 +63,8 @@ class _Traced:
 @dataclass
 class _Diff:
     split: Split
-    forward: Plan
-    backward: Plan
+    forward: Executable
+    backward: Executable
     wrt: tuple[int, ...]                 # input positions that get gradients
     out_avals: tuple[AVal, ...]
     connected: tuple[bool, ...] = ()     # per wrt input: do the outputs depend on it?
@@ -122,6 +121,10 @@ class _Staged:
 
     # ---- signatures -----------------------------------------------------
     def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, list[Any]]:
+        if not kwargs and not self.static_argnums and all(type(a) is Tensor for a in args):
+            # the common call, tensors only: the same key as the general path below
+            return ((("*",) * len(args), (), tuple(
+                (a._data.shape, a._data.dtype, a.requires_grad) for a in args)), list(args))
         leaves: list[Any] = []
         trees = []
         for i, a in enumerate(args):
@@ -145,6 +148,9 @@ class _Staged:
         tensors as they are now."""
         key, leaves = self._signature(args, kwargs)
         entry = self._cache.get(key)
+        if entry is not None and not entry.captured:
+            self._hits += 1
+            return entry, leaves, []
         if entry is not None:
             captured = entry.current_captured()
             if all(isinstance(c, Tensor) and tuple(c.shape) == v.aval.shape
@@ -206,6 +212,9 @@ class _Staged:
     def explain(self) -> str:
         """Why the last call traced (which part of the signature changed)."""
         return self._explain
+
+    def _module_name(self, role: str) -> str:
+        return f"{getattr(self.fn, '__name__', 'fn')}_{role}"
 
     def clear_cache(self) -> None:
         self._cache.clear()
@@ -387,6 +396,20 @@ def _fresh(outs: list[np.ndarray], arrays: list[np.ndarray]) -> list[np.ndarray]
     return fresh
 
 
+def _run(exe: Executable, arrays: list[np.ndarray]) -> list[np.ndarray]:
+    outs = exe(arrays)
+    return outs if exe.fresh else _fresh(outs, arrays)
+
+
+def _source(exe: Executable, title: str) -> str:
+    if exe.source is None:
+        return (f"# {title}: runs on the reference interpreter (TRACER_DISABLE_JIT is set, "
+                "or the numba backend cannot lower this graph)\n")
+    sizes = getattr(exe, "sizes", ())
+    bound = ", ".join(f"d{i}={n}" for i, n in enumerate(sizes))
+    return f"# {title}" + (f" (called with {bound})" if bound else "") + "\n" + exe.source
+
+
 class _Nested(Exception):
     """A staged function was called on traced values, inside another trace."""
 
@@ -405,11 +428,11 @@ class TracedFunction(_Staged):
             mask = tuple(t.requires_grad for t in inputs)
             if any(mask):
                 return self._call_with_grad(entry, inputs, arrays, mask)
-        if entry.plan is None:
+        if entry.exe is None:
             t0 = time.perf_counter()
-            entry.plan = to_plan(entry.graph)
+            entry.exe = lower(entry.graph, self._module_name("forward"))
             self._compile_s += time.perf_counter() - t0
-        outs = _fresh(run(entry.plan, arrays), arrays)
+        outs = _run(entry.exe, arrays)
         return unflatten(entry.out_tree, iter([Tensor(o) for o in outs]))
 
     def _diff(self, entry: _Traced, mask: tuple[bool, ...]) -> _Diff:
@@ -425,7 +448,8 @@ class TracedFunction(_Staged):
             s.backward = optimize(s.backward)
             active = active_vars(g, wrt)
             d = entry.diffs[mask] = _Diff(
-                s, to_plan(s.forward), to_plan(s.backward),
+                s, lower(s.forward, self._module_name("forward_with_residuals")),
+                lower(s.backward, self._module_name("backward")),
                 tuple(i for i, m in enumerate(mask) if m),
                 tuple(a.aval for a in g.outputs), tuple(joint.connected),
                 tuple(isinstance(o, Var) and o in active for o in g.outputs))
@@ -435,9 +459,10 @@ class TracedFunction(_Staged):
     def _call_with_grad(self, entry: _Traced, inputs: list[Tensor], arrays: list[np.ndarray],
                         mask: tuple[bool, ...]) -> Any:
         d = self._diff(entry, mask)
-        results = run(d.forward, arrays)
+        results = d.forward(arrays)
         n_out = len(d.out_avals)
-        outs = [Tensor(o) for o in _fresh(results[:n_out], arrays)]
+        outs = [Tensor(o) for o in (results[:n_out] if d.forward.fresh
+                                    else _fresh(results[:n_out], arrays))]
         # Inputs the outputs do not depend on get no edge: their .grad stays None.
         node = CompiledFunctionBackward(tuple(
             autograd._edge(inputs[i]) if c else (None, 0) for i, c in zip(d.wrt, d.connected)))
@@ -465,6 +490,20 @@ class TracedFunction(_Staged):
     def forward_ir(self, *args: Any, **kwargs: Any) -> str:
         """The forward graph that also returns the residuals for backward."""
         return pretty(self._split_for(args, kwargs).forward)
+
+    def source(self, *args: Any, **kwargs: Any) -> str:
+        """The generated code that runs for these arguments: the forward kernel, or when
+        an input requires grad, the forward-with-residuals and the backward kernels."""
+        entry, leaves = self._entry(args, kwargs)
+        inputs = leaves + entry.current_captured()
+        mask = tuple(t.requires_grad for t in inputs)
+        if is_grad_enabled() and any(mask):
+            d = self._diff(entry, mask)
+            return (_source(d.forward, "forward, also returning residuals for backward") + "\n"
+                    + _source(d.backward, "backward"))
+        if entry.exe is None:
+            entry.exe = lower(entry.graph, self._module_name("forward"))
+        return _source(entry.exe, "forward")
 
     def _split_for(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Split:
         entry, leaves = self._entry(args, kwargs)
@@ -502,7 +541,7 @@ class CompiledFunctionBackward(autograd.Node):
         for i, aval in enumerate(d.out_avals):
             g = grads[i] if i < len(grads) else None
             cts.append(g._data if g is not None else np.zeros(aval.shape, aval.dtype))
-        out = run(d.backward, list(self._residuals) + cts)
+        out = d.backward(list(self._residuals) + cts)
         if not retain:
             self._residuals = None
         return [Tensor(o) for o in out]
@@ -532,7 +571,7 @@ class ValueAndGrad(_Staged):
             if i in self.static_argnums:
                 raise ValueError(f"argnums {i} is also static; cannot differentiate it")
 
-    def _joint(self, entry: _Traced, n_leaves: int) -> tuple[Plan, Graph]:
+    def _joint(self, entry: _Traced, n_leaves: int) -> tuple[Executable, Graph]:
         if entry.joint is not None:
             return entry.joint
         t0 = time.perf_counter()
@@ -561,7 +600,7 @@ class ValueAndGrad(_Staged):
                 wrt[j] = True
         joint = joint_vjp(g, wrt, seed_ones=True)
         graph = optimize(strip_stop_gradient(joint.graph))
-        result = entry.joint = (to_plan(graph), graph)
+        result = entry.joint = (lower(graph, self._module_name("value_and_grad")), graph)
         self._compile_s += time.perf_counter() - t0
         return result
 
@@ -573,9 +612,9 @@ class ValueAndGrad(_Staged):
                 "tracer.grad / tracer.value_and_grad called on traced values inside another "
                 "traced function is not supported; differentiate the outer function "
                 "instead") from None
-        plan, _ = self._joint(entry, len(leaves))
+        exe, _ = self._joint(entry, len(leaves))
         arrays = [t._data for t in leaves] + [t._data for t in captured] + entry.consts
-        outs = _fresh(run(plan, arrays), arrays)
+        outs = _run(exe, arrays)
         value = Tensor(outs[0])
         grads = iter([Tensor(o) for o in outs[1:]])
         per_arg = tuple(unflatten(entry.arg_trees[i], grads, statics=False)
@@ -589,6 +628,11 @@ class ValueAndGrad(_Staged):
         return pretty(self._joint(entry, len(leaves))[1])
 
     grad_ir = ir
+
+    def source(self, *args: Any, **kwargs: Any) -> str:
+        """The generated code of the joint value-and-gradient graph for these arguments."""
+        entry, leaves = self._entry(args, kwargs)
+        return _source(self._joint(entry, len(leaves))[0], "value and gradients")
 
 
 def value_and_grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0,

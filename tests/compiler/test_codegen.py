@@ -258,7 +258,17 @@ from runtime.jit import maximum, minimum, sigmoid  # noqa: F401
 def kernel(d0, a, d_out, e_out):
     # ---- fused loop nest over [d0]: b c d e
     d_acc = np.float64(0.0)
-    for i0 in range(d0):
+    for i0_b in range(d0 // 256):
+        d_acc_blk = np.float32(0.0)
+        for i0_k in range(256):
+            i0 = i0_b * 256 + i0_k
+            b = a[i0] * a[i0]                                 # b:f32[d0] = mul a a
+            c = b - np.float32(5.0)                           # c:f32[d0] = sub b 5.0
+            d_acc_blk += c                                    # d:f32[] = reduce_sum[axes=(0,)] c
+            e = a[i0] + a[i0]                                 # e:f32[d0] = add a a
+            e_out[i0] = e
+        d_acc += d_acc_blk
+    for i0 in range(d0 // 256 * 256, d0):
         b = a[i0] * a[i0]                                     # b:f32[d0] = mul a a
         c = b - np.float32(5.0)                               # c:f32[d0] = sub b 5.0
         d_acc += c                                            # d:f32[] = reduce_sum[axes=(0,)] c

@@ -1,4 +1,4 @@
-"""Random programs, eager vs traced-and-interpreted.
+"""Random programs, eager vs traced-and-interpreted (and, fewer of them, compiled).
 
 Hypothesis builds straight-line programs from a subset of the registry: unary and
 binary elementwise ops (with broadcasting), reductions, softmax, reshape,
@@ -12,9 +12,11 @@ agree.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from trace_helpers import assert_close
@@ -197,10 +199,26 @@ def loss_of(values: list, weights: list[np.ndarray]):
     return total
 
 
-@settings(max_examples=60, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+_SETTINGS = dict(deadline=None, derandomize=True,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@settings(max_examples=60, **_SETTINGS)
 @given(program=programs(), dtype=st.sampled_from([np.float64, np.float32]))
 def test_random_programs_traced_equal_eager(program, dtype):
+    check_program(program, dtype)
+
+
+@pytest.mark.jit
+@settings(max_examples=int(os.environ.get("TRACER_JIT_EXAMPLES", "8")), **_SETTINGS)
+@given(program=programs(), dtype=st.sampled_from([np.float64, np.float32]))
+def test_random_programs_compiled_equal_eager(program, dtype):
+    """The same through the numba backend: three kernels a program (forward with
+    residuals, backward, joint), so fewer examples (TRACER_JIT_EXAMPLES for more)."""
+    check_program(program, dtype)
+
+
+def check_program(program, dtype):
     steps, value_shapes = program
     rng = np.random.default_rng(len(steps))
     arrays = [rng.uniform(-2, 2, s.params[0]).astype(dtype) for s in steps if s.op == "input"]

@@ -1,0 +1,184 @@
+"""What the numba backend adds to tracing: reuse across batch sizes and processes,
+the TRACER_DISABLE_JIT switch, float32 staying float32, NaN/inf as in eager mode,
+non-contiguous inputs, threaded loops for large sizes, the interpreter fallback
+for dtypes numba cannot lower, and `source()`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from trace_helpers import assert_close
+
+import tracer
+import tracer.nn.functional as F
+from compiler.errors import TracerWarning
+from runtime import cache
+
+pytestmark = pytest.mark.jit
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mlp(w1, b1, w2, b2, x, y):
+    return F.cross_entropy(F.relu(x @ w1 + b1) @ w2 + b2, y)
+
+
+def mlp_args(batch: int, dtype=np.float32, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal((12, 8)) * 0.3, rng.standard_normal(8) * 0.1,
+              rng.standard_normal((8, 5)) * 0.3, np.zeros(5), rng.standard_normal((batch, 12))]
+    return [tracer.tensor(a.astype(dtype)) for a in arrays] + [
+        tracer.tensor(rng.integers(0, 5, batch))]
+
+
+def eager_value_and_grads(fn, args, argnums):
+    xs = [a.detach().requires_grad_(i in argnums) for i, a in enumerate(args)]
+    loss = fn(*xs)
+    loss.backward()
+    return loss.detach(), [xs[i].grad for i in argnums]
+
+
+def test_a_new_batch_size_retraces_but_reuses_the_compiled_kernel():
+    vg = tracer.value_and_grad(mlp, argnums=(0, 1, 2, 3))
+    vg(*mlp_args(16))
+    misses = cache.cache_stats()["misses"] + cache.cache_stats()["disk_hits"]
+    for batch in (40, 3, 16):
+        args = mlp_args(batch, seed=batch)
+        value, grads = vg(*args)
+        ev, eg = eager_value_and_grads(mlp, args, (0, 1, 2, 3))
+        assert_close(value, ev)
+        for g, e in zip(grads, eg):
+            assert_close(g, e)
+    assert vg.cache_info().misses == 3  # traced for 16, 40 and 3 ...
+    # ... but each retrace generated the same module text: nothing new was compiled
+    assert cache.cache_stats()["misses"] + cache.cache_stats()["disk_hits"] == misses
+
+
+def test_disable_jit_runs_the_interpreter(monkeypatch):
+    args = mlp_args(6)
+    compiled = tracer.value_and_grad(mlp, argnums=(0, 2))
+    assert "def kernel(" in compiled.source(*args)
+    monkeypatch.setenv("TRACER_DISABLE_JIT", "1")
+    interpreted = tracer.value_and_grad(mlp, argnums=(0, 2))
+    assert "reference interpreter" in interpreted.source(*args)
+    (v1, g1), (v2, g2) = compiled(*args), interpreted(*args)
+    assert_close(v1, v2)
+    for a, b in zip(g1, g2):
+        assert_close(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtypes_are_kept(dtype):
+    args = mlp_args(4, dtype)
+    value, grads = tracer.value_and_grad(mlp, argnums=(0, 1, 2, 3))(*args)
+    assert value.dtype == dtype
+    assert all(g.dtype == dtype for g in grads)
+    out = tracer.trace(lambda x: (x * 0.5 + 1).tanh().sum(0))(args[4])
+    assert out.dtype == dtype
+
+
+def test_nan_and_inf_behave_as_in_eager_mode():
+    def f(x, y):
+        return (tracer.where(x > 0, x.log(), y.exp()) + tracer.maximum(x, y) + x / y,
+                x.sum(), tracer.amax(y, 0), F.softmax(y.reshape(2, 3), dim=1))
+
+    x = tracer.tensor([np.nan, np.inf, -np.inf, 0.0, -1.0, 2.0])
+    y = tracer.tensor([1.0, np.nan, 1000.0, -np.inf, 0.0, np.inf])
+    expected = f(x, y)
+    got = tracer.trace(f)(x, y)
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g.numpy(), e.numpy())  # NaNs compare equal here
+
+
+def test_non_contiguous_inputs():
+    base = tracer.tensor(np.random.default_rng(1).standard_normal((6, 8)))
+    x, y = base.t(), base[::2, 1::2]
+
+    def f(x, y):
+        return (x.sin() * 2).sum(1), y.exp().mean()
+
+    got, expected = tracer.trace(f)(x, y), f(x, y)
+    for g, e in zip(got, expected):
+        assert_close(g, e)
+
+
+def test_large_sizes_run_threaded_loops_with_the_same_results(monkeypatch):
+    def chain(x):
+        return ((x * 1.5 + 0.5).tanh().sigmoid() * x).exp().sum()
+
+    x = tracer.tensor(np.random.default_rng(2).standard_normal(1 << 18).astype(np.float32))
+    vg = tracer.value_and_grad(chain)
+    assert "numba.prange" in vg.source(x)
+    value, grad = vg(x)
+    monkeypatch.setenv("TRACER_DISABLE_JIT", "1")
+    ivalue, igrad = tracer.value_and_grad(chain)(x)
+    np.testing.assert_allclose(value.numpy(), ivalue.numpy(), rtol=1e-5)
+    assert_close(grad, igrad)
+
+
+def test_a_dtype_numba_cannot_lower_falls_back_with_a_warning():
+    x = tracer.tensor([1.0, 2.0, 3.0], dtype=tracer.float16)
+    f = tracer.trace(lambda x: x * 2 + 1)
+    with pytest.warns(TracerWarning, match="reference interpreter.*float16"):
+        out = f(x)
+    assert out.dtype == np.float16
+    assert out.tolist() == [3.0, 5.0, 7.0]
+
+
+def test_an_output_changed_in_place_does_not_corrupt_the_gradient():
+    # The kernels return a copy of every value saved for backward, so unlike eager mode
+    # (which raises) the gradient is still right.
+    x = tracer.tensor([0.5, 1.0, 2.0], requires_grad=True)
+    y = tracer.trace(lambda x: x.exp())(x)
+    expected = np.exp(x.detach().numpy())
+    y.add_(1)
+    y.sum().backward()
+    assert_close(x.grad, tracer.tensor(expected))
+
+
+def test_source_shows_each_ir_equation_beside_its_line():
+    f = tracer.trace(lambda x: (x * 3).relu().sum())
+    src = f.source(tracer.ones(4))
+    assert src.startswith("# forward (called with d0=4)")
+    assert "mul a 3.0" in src and "relu" in src and "reduce_sum" in src
+
+
+_CHILD = textwrap.dedent("""
+    import json, sys
+    import tracer
+    from runtime import cache
+    vg = tracer.value_and_grad(lambda x: (x.tanh() ** 2).sum())
+    value, grad = vg(tracer.ones(7))
+    print(json.dumps({"value": value.item(), "stats": cache.cache_stats(),
+                      "dir": str(tracer.cache_dir())}))
+""")
+
+
+def test_a_fresh_process_loads_the_compiled_module_from_disk(tmp_path):
+    env = dict(os.environ, TRACER_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    env.pop("TRACER_DISABLE_JIT", None)
+    runs = [json.loads(subprocess.run([sys.executable, "-c", _CHILD], env=env, check=True,
+                                      capture_output=True, text=True).stdout)
+            for _ in range(2)]
+    assert runs[0]["dir"] == str(tmp_path)
+    assert (runs[0]["stats"]["misses"], runs[0]["stats"]["disk_hits"]) == (1, 0)
+    assert (runs[1]["stats"]["misses"], runs[1]["stats"]["disk_hits"]) == (0, 1)
+    assert runs[0]["value"] == runs[1]["value"]
+    tracer_files = list(tmp_path.glob("*.py"))
+    assert len(tracer_files) == 1
+
+
+def test_clear_cache_empties_the_cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRACER_CACHE_DIR", str(tmp_path))
+    tracer.trace(lambda x: x * 7 - 1)(tracer.ones(3))
+    assert tracer.cache_dir() == tmp_path
+    assert list(tmp_path.glob("*.py"))
+    tracer.clear_cache()
+    assert not list(tmp_path.glob("*.py"))
+    assert tracer.trace(lambda x: x * 7 - 1)(tracer.ones(3)).tolist() == [6.0] * 3
