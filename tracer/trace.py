@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 import time
 import types
 from collections.abc import Callable, Sequence
@@ -111,6 +112,7 @@ class _Staged:
         self.static_argnums |= {i for i, n in enumerate(self._argnames)
                                 if n in self.static_argnames}
         self._cache: dict[Any, _Traced] = {}
+        self._lock = threading.RLock()
         self._hits = self._misses = 0
         self._trace_s = self._compile_s = 0.0
         self._explain = "not called yet"
@@ -158,10 +160,15 @@ class _Staged:
                    for c, v in zip(captured, self._captured_vars(entry))):
                 self._hits += 1
                 return entry, leaves, captured
-        self._misses += 1
-        self._explain = self._why(key, entry is not None)
-        entry = self._trace(key, leaves)
-        self._cache[key] = entry
+        with self._lock:  # threads meeting one new signature trace it once
+            again = self._cache.get(key)
+            if again is not None and again is not entry:
+                self._hits += 1
+                return again, leaves, again.current_captured()
+            self._misses += 1
+            self._explain = self._why(key, entry is not None)
+            entry = self._trace(key, leaves)
+            self._cache[key] = entry
         return entry, leaves, list(entry.captured)
 
     @staticmethod
@@ -429,31 +436,38 @@ class TracedFunction(_Staged):
             if any(mask):
                 return self._call_with_grad(entry, inputs, arrays, mask)
         if entry.exe is None:
-            t0 = time.perf_counter()
-            entry.exe = lower(entry.graph, self._module_name("forward"))
-            self._compile_s += time.perf_counter() - t0
+            with self._lock:
+                if entry.exe is None:
+                    t0 = time.perf_counter()
+                    entry.exe = lower(entry.graph, self._module_name("forward"))
+                    self._compile_s += time.perf_counter() - t0
         outs = _run(entry.exe, arrays)
         return unflatten(entry.out_tree, iter([Tensor(o) for o in outs]))
 
     def _diff(self, entry: _Traced, mask: tuple[bool, ...]) -> _Diff:
         d = entry.diffs.get(mask)
         if d is None:
-            t0 = time.perf_counter()
-            g = entry.graph
-            wrt = list(mask) + [False] * (len(g.inputs) - len(mask))
-            joint = joint_vjp(g, wrt)
-            joint.graph = optimize(joint.graph)
-            s = split(joint)
-            s.forward = optimize(strip_stop_gradient(s.forward))
-            s.backward = optimize(s.backward)
-            active = active_vars(g, wrt)
-            d = entry.diffs[mask] = _Diff(
-                s, lower(s.forward, self._module_name("forward_with_residuals")),
-                lower(s.backward, self._module_name("backward")),
-                tuple(i for i, m in enumerate(mask) if m),
-                tuple(a.aval for a in g.outputs), tuple(joint.connected),
-                tuple(isinstance(o, Var) and o in active for o in g.outputs))
-            self._compile_s += time.perf_counter() - t0
+            with self._lock:
+                d = entry.diffs.get(mask) or self._new_diff(entry, mask)
+        return d
+
+    def _new_diff(self, entry: _Traced, mask: tuple[bool, ...]) -> _Diff:
+        t0 = time.perf_counter()
+        g = entry.graph
+        wrt = list(mask) + [False] * (len(g.inputs) - len(mask))
+        joint = joint_vjp(g, wrt)
+        joint.graph = optimize(joint.graph)
+        s = split(joint)
+        s.forward = optimize(strip_stop_gradient(s.forward))
+        s.backward = optimize(s.backward)
+        active = active_vars(g, wrt)
+        d = entry.diffs[mask] = _Diff(
+            s, lower(s.forward, self._module_name("forward_with_residuals")),
+            lower(s.backward, self._module_name("backward")),
+            tuple(i for i, m in enumerate(mask) if m),
+            tuple(a.aval for a in g.outputs), tuple(joint.connected),
+            tuple(isinstance(o, Var) and o in active for o in g.outputs))
+        self._compile_s += time.perf_counter() - t0
         return d
 
     def _call_with_grad(self, entry: _Traced, inputs: list[Tensor], arrays: list[np.ndarray],
@@ -572,8 +586,13 @@ class ValueAndGrad(_Staged):
                 raise ValueError(f"argnums {i} is also static; cannot differentiate it")
 
     def _joint(self, entry: _Traced, n_leaves: int) -> tuple[Executable, Graph]:
-        if entry.joint is not None:
-            return entry.joint
+        if entry.joint is None:
+            with self._lock:
+                if entry.joint is None:
+                    entry.joint = self._new_joint(entry)
+        return entry.joint
+
+    def _new_joint(self, entry: _Traced) -> tuple[Executable, Graph]:
         t0 = time.perf_counter()
         g = entry.graph
         if len(g.outputs) != 1 or g.outputs[0].aval.shape != () or \
@@ -600,7 +619,7 @@ class ValueAndGrad(_Staged):
                 wrt[j] = True
         joint = joint_vjp(g, wrt, seed_ones=True)
         graph = optimize(strip_stop_gradient(joint.graph))
-        result = entry.joint = (lower(graph, self._module_name("value_and_grad")), graph)
+        result = (lower(graph, self._module_name("value_and_grad")), graph)
         self._compile_s += time.perf_counter() - t0
         return result
 
