@@ -65,7 +65,7 @@ class _Codegen(Emitter):
         self.graph_name = name
         self.graph, self.origin = decompose(graph)
         self.sizes = Sizes([tuple(v.aval.shape) for v in graph.inputs])
-        self._f32_sums = set()
+        self._f32_sums = []
         self.parallel = False
         self.names: dict[Var, str] = {}
         self.refs: dict[Var, Ref] = {}

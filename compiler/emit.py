@@ -59,7 +59,8 @@ class Emitter:
     needs_buf: set[Var]
     lines: list[str]
     out_index_vars: dict[Var, int]
-    _f32_sums: set[str]  # accumulators marked by _emit_reduce, taken by _blocked_sums
+    _f32_sums: list[str]  # accumulators marked by _emit_reduce, taken by _blocked_sums
+    # (lists, not sets, wherever order reaches the text: it must not depend on hashing)
     _outer_reduced: bool  # the current nest reduces over its outer loop
     parallel: bool  # some loop is a prange
 
@@ -188,7 +189,7 @@ class Emitter:
                 body.append((f"{self.arr(out)}[{self.index_expr(0, cstr(cs), idx)}] = {nm}",
                              ""))
 
-        blocked = self._blocked_sums(body, idx, sizes, nc)
+        blocked = self._blocked_sums(sizes, nc)
         # the outer loop runs on threads when its iterations are independent (a sum over
         # it is a scalar that numba reduces across threads)
         par = nc > 0 and int(size(shape)) >= PARALLEL_MIN and not self._outer_reduced
@@ -239,15 +240,14 @@ class Emitter:
         for line in after:
             self.emit(line, 0)
 
-    def _blocked_sums(self, body: list[tuple[str, str]], idx: list[str], sizes: list[int],
-                      nc: int) -> set[str]:
+    def _blocked_sums(self, sizes: list[int], nc: int) -> list[str]:
         """Accumulators of float32 sums worth blocking: those `_emit_reduce` marked, in a
         one-loop nest (a whole-array sum) that may be long. Row sums stay unblocked
         (rows are usually short, and blocking doubles the loop body)."""
         marked = self._f32_sums
-        self._f32_sums = set()
+        self._f32_sums = []
         if not marked or nc != 1 or (not isinstance(sizes[0], Dim) and sizes[0] <= _BLOCK):
-            return set()
+            return []
         return marked
 
     def _emit_reduce(self, e: Eqn, x: str, m: tuple[int, ...], cstr: Callable, idx: list[str],
@@ -290,7 +290,7 @@ class Emitter:
             if op == "reduce_sum":
                 body.append((f"{acc} += {xv}", text))
                 if xd == np.float32 and ad == np.float64 and reduced == [nc - 1]:
-                    self._f32_sums.add(acc)
+                    self._f32_sums.append(acc)
             else:
                 body.append((f"_t = {xv}", text))
                 body.append((f"{acc} = _t if (_t {cmp} {acc}{nan}) else {acc}", ""))
