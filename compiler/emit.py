@@ -27,6 +27,7 @@ from compiler.refs import (
     literal,
     size,
 )
+from runtime import jit
 
 __all__ = ["Emitter", "Item", "REDUCE_OPS"]
 
@@ -192,7 +193,8 @@ class Emitter:
         blocked = self._blocked_sums(sizes, nc)
         # the outer loop runs on threads when its iterations are independent (a sum over
         # it is a scalar that numba reduces across threads)
-        par = nc > 0 and int(size(shape)) >= PARALLEL_MIN and not self._outer_reduced
+        par = nc > 0 and int(size(shape)) >= PARALLEL_MIN and not self._outer_reduced \
+            and jit.threads() > 1
         self.parallel |= par
 
         def loop(level: int, var: str, extent: str) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 from runtime.cache import load_module
 
 __all__ = ["FASTMATH", "RUNTIME_KEY", "CompiledGraph", "load_graph_module", "maximum",
-           "minimum", "sigmoid", "HAVE_VMATH"]
+           "minimum", "sigmoid", "threads", "HAVE_VMATH"]
 
 #: fast-math flags of generated code: never nnan/ninf (NaN/inf must propagate)
 FASTMATH = frozenset({"reassoc", "contract", "arcp", "afn", "nsz"})
@@ -59,6 +59,12 @@ def sigmoid(x):
     e = np.exp(-np.abs(x))
     one = e - e + 1
     return one / (one + e) if x >= 0 else e / (one + e)
+
+
+def threads() -> int:
+    """Threads a `prange` loop may use (numba's NUMBA_NUM_THREADS, default: all cores);
+    with 1, code generation emits no threaded loops."""
+    return int(numba.config.NUMBA_NUM_THREADS)
 
 
 def _runtime_key() -> str:
