@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from tracer.bench import cli, runner
+from tracer.bench import cli, report, runner
 from tracer.bench.firstcall import CHILD
 from tracer.bench.impls import IMPLEMENTATIONS, Implementation
 from tracer.bench.timing import Settings, Timing, measure
@@ -269,6 +269,15 @@ def test_implementations_are_sampled_round_robin_and_a_failure_stays_in_its_row(
     assert log == ["a", "b", "c", "a", "b", "a", "b"]  # rounds 2 to 4
     assert a.loops == b.loops == 1 and len(a.samples) == len(b.samples) == 4
     assert isinstance(c, RuntimeError)
+
+
+def test_rows_with_a_wide_spread_are_called_out_as_noisy():
+    case = runner.select(WORKLOADS.values(), True, ["notebook-5"])[0]
+    steady = runner.Row("a", "a", "a", "ok", timing=Timing.of([1.0, 1.0, 1.1, 1.0, 1.0]))
+    noisy = runner.Row("b", "b", "b", "ok", timing=Timing.of([1.0, 3.0, 1.0, 2.0, 5.0]))
+    note = report.noise_note([runner.CaseResult(case, [steady, noisy])])
+    assert "1 row(s)" in note and "notebook-5/b" in note and "notebook-5/a" not in note
+    assert report.noise_note([runner.CaseResult(case, [steady])]) == ""
 
 
 def test_timing_reports_median_and_quartiles_of_its_samples():

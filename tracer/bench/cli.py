@@ -96,6 +96,10 @@ def main(argv: Sequence[str] | None = None, workloads: Mapping[str, Workload] | 
     if summary:
         print()
         print(summary)
+    noise = report.noise_note(results)
+    if noise:
+        print()
+        print(noise)
     data = report.to_json(header, settings, notes, results)
     if args.json:
         report.write_json(args.json, data)

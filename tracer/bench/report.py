@@ -130,6 +130,21 @@ def format_targets(results: Sequence[CaseResult]) -> str:
     return "\n".join(lines)
 
 
+NOISY_IQR = 0.25  # a spread above this fraction of the median is called out
+
+
+def noise_note(results: Sequence[CaseResult]) -> str:
+    """A warning when several rows spread widely: the machine was busy during the run."""
+    noisy = [f"{res.case.id}/{r.name}" for res in results for r in res.rows
+             if r.timing and len(r.timing.samples) >= 3 and r.timing.median
+             and r.timing.iqr > NOISY_IQR * r.timing.median]
+    if not noisy:
+        return ""
+    return (f"note: {len(noisy)} row(s) have an IQR above {NOISY_IQR:.0%} of their median "
+            f"({', '.join(noisy[:4])}{', ...' if len(noisy) > 4 else ''}): something else "
+            "was using the CPU; rerun on a quiet machine before trusting those ratios")
+
+
 def to_json(header: dict[str, Any], settings: Any, notes: list[str],
             results: Sequence[CaseResult]) -> dict[str, Any]:
     def row(r: Row) -> dict[str, Any]:
