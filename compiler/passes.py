@@ -1,6 +1,7 @@
 """Graph -> Graph passes, each a loop over equations with an environment dict.
 
 All rewrites are exact under IEEE arithmetic: x*1 -> x, x/1 -> x, x-0 -> x,
+safe_mul -> mul where its guard cannot fire,
 -(-x) -> x, x**1 -> x, x**2 -> x*x, no-op reshapes/converts/broadcasts. Never
 x*0 -> 0 (NaN and inf) and never x+0.0 -> x (it turns -0.0 into +0.0; so does a
 float sum over no axes, which is why that one stays too).
@@ -90,6 +91,13 @@ def _simplify_eqn(e: Eqn) -> Atom | Eqn | None:
         for x, y in ((ins[0], ins[1]), (ins[1], ins[0])):
             if _is_lit(y, 1) and x.aval == out.aval:
                 return x
+    elif name == "safe_mul":
+        # g * d, unless g == 0 and d is inf or nan: a plain mul when neither can be
+        g, d = ins
+        if isinstance(g, Literal) and g.value != 0 or \
+                isinstance(d, Literal) and np.isfinite(d.value):
+            mul = Eqn(OPS["mul"], ins, p, e.outputs, e.source_loc)
+            return _simplify_eqn(mul) or mul
     elif name == "div":
         if _is_lit(ins[1], 1) and ins[0].aval == out.aval:
             return ins[0]

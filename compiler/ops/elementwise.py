@@ -78,18 +78,79 @@ def _vjp_none(*_: Any, **__: Any) -> None:
     return None
 
 
+def chain(g: Any, d: Any) -> Any:
+    """The chain rule's `g * d`, for a local derivative `d` that can be inf or nan:
+    where the cotangent `g` is 0 the contribution is 0, not 0 * inf = nan.
+
+    That is what makes `where(x > 0, x.sqrt(), 0)` differentiable at x <= 0: where()
+    sends a zero cotangent into the branch it did not select, and that branch's
+    infinite derivative must not turn it into nan (see docs/where.md).
+    """
+    if _is_scalar(d) and math.isfinite(d):
+        return g * d
+    return apply_op("safe_mul", g, d)
+
+
+def apply_op(op: str, *args: Any, **params: Any) -> Any:
+    from compiler.operand import apply
+
+    return apply(op, *args, **params)
+
+
+def _reciprocal(y: Any) -> Any:
+    if _is_scalar(y):
+        return math.copysign(math.inf, y) if y == 0 else 1 / y
+    return 1 / y
+
+
 # ---- arithmetic -------------------------------------------------------------
 elementwise("add", np.add, lambda g, out, x, y: (g, g), template="{0} + {1}",
             linear=True, saves=save_none)
 elementwise("sub", np.subtract, lambda g, out, x, y: (g, -g), template="{0} - {1}",
             linear=True, saves=save_none)
+# mul's derivative is the other operand, which can be inf or nan itself (x * log(x)
+# at x == 0): it goes through `chain` too.
 elementwise("mul", np.multiply,
-            lambda g, out, x, y: (g * y if has_value(y) else None,
-                                  g * x if has_value(x) else None),
+            lambda g, out, x, y: (chain(g, y) if has_value(y) else None,
+                                  chain(g, x) if has_value(x) else None),
             template="{0} * {1}", saves=save_other)
-elementwise("div", np.true_divide,
-            lambda g, out, x, y: (g / y, -g * x / (y * y) if has_value(x) else None),
-            kind="float", template="{0} / {1}", saves=lambda ng: (ng[1], True))
+
+
+def _safe_mul_impl(g: np.ndarray, d: np.ndarray) -> np.ndarray:
+    out = np.multiply(g, d)
+    nan = np.isnan(out)
+    if nan.any():  # 0 * inf or 0 * nan: the zero cotangent wins
+        out = np.where(nan & (g == 0), g, out)
+    return out
+
+
+def _safe_mul_vjp(gg: Any, out: Any, g: Any, d: Any) -> tuple[Any, Any]:
+    # d(g*d)/dg is d, except where the guard fired (g == 0, d inf or nan): there the
+    # contribution is 0 whatever g's neighbourhood, so its derivative is 0 too. Where d
+    # is finite it stays d, even at g == 0 (the Hessian of x * sqrt(y) at x == 0).
+    if _is_scalar(d):
+        dg = d if math.isfinite(d) else apply_op("where", g == 0, 0, d)
+    else:
+        dg = apply_op("where", (g == 0) & ~(d.abs() < math.inf), 0, d)
+    return chain(gg, dg), chain(gg, g)
+
+
+# `g * d`, but 0 where g == 0 even if d is inf or nan (see `chain`). The template
+# tests g == 0 rather than isfinite(d): numba's fastmath subset (nsz + reassoc) folds
+# `g * d if isfinite(d) ... else g` back into g * d.
+elementwise("safe_mul", _safe_mul_impl, _safe_mul_vjp,
+            template="({0} if {0} == 0 else {0} * {1})", grad_fn="MulBackward0")
+
+
+def _div_vjp(g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    if not _is_scalar(y):
+        y = y.to(g.dtype)  # an integer divisor: the derivative in the result's dtype
+    gx = None if _is_scalar(x) else chain(g, _reciprocal(y))
+    return gx, None if _is_scalar(y) or not has_value(x) else chain(g, -x / (y * y))
+
+
+elementwise("div", np.true_divide, _div_vjp, kind="float", template="{0} / {1}",
+            saves=lambda ng: (ng[1], True))
 elementwise("neg", np.negative, lambda g, out, x: (-g,), template="-{0}", linear=True,
             saves=save_none)
 elementwise("maximum", np.maximum,
@@ -110,16 +171,15 @@ def _pow_impl(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _pow_vjp(g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
     # d/dx x**y = y x**(y-1), defined as 0 where y == 0 (as PyTorch: no 0 * inf at x == 0).
-    gx = None if _is_scalar(x) else (g * y * x ** (y - 1)).where(y != 0, 0)
+    gx = None if _is_scalar(x) else chain(g, (y * x ** (y - 1)).where(y != 0, 0))
     if _is_scalar(y):
         return gx, None
     # d/dy x**y = x**y log x; PyTorch defines it as 0 where x == 0 and y >= 0.
     if _is_scalar(x):  # 2 ** t: log x is a constant
         log_x = math.log(x) if x > 0 else -math.inf if x == 0 else math.nan
-        return gx, g * (out * log_x).where(y < 0, 0) if x == 0 else g * out * log_x
+        return gx, chain(g, (out * log_x).where(y < 0, 0) if x == 0 else out * log_x)
     safe = (x == 0) & (y >= 0)
-    gy = g * (out * x.where(~safe, 1).log()).where(~safe, 0)
-    return gx, gy
+    return gx, chain(g, (out * x.where(~safe, 1).log()).where(~safe, 0))
 
 
 # kind "same": integer ** integer stays integer, as in PyTorch
@@ -149,9 +209,9 @@ def _pow_scalar_vjp(g: Any, out: Any, x: Any, exponent: float) -> tuple[Any]:
         return (g.zeros_like(),)
     if exponent == 1:
         return (g,)
-    if exponent == 2:
+    if exponent == 2:  # finite wherever x is
         return (g * x * 2,)
-    return (g * exponent * x ** (exponent - 1),)
+    return (chain(g, x ** (exponent - 1) * exponent),)
 
 
 register(Op("pow_scalar", _pow_scalar_abstract, _pow_scalar_impl, _pow_scalar_vjp,
@@ -159,12 +219,15 @@ register(Op("pow_scalar", _pow_scalar_abstract, _pow_scalar_impl, _pow_scalar_vj
             extra={"kind": "pow_scalar"}))
 
 # ---- unary math ---------------------------------------------------------------
-elementwise("exp", np.exp, lambda g, out, x: (g * out,), kind="float", template="exp({0})",
-            saves=save_none, saves_out=True)
-elementwise("log", np.log, lambda g, out, x: (g / x,), kind="float", template="log({0})")
-elementwise("log1p", np.log1p, lambda g, out, x: (g / (x + 1),), kind="float",
+# Rules whose derivative can be infinite or nan at a finite input (exp overflows,
+# 1/x at 0) go through `chain`, so that a zero cotangent gives a zero gradient.
+elementwise("exp", np.exp, lambda g, out, x: (chain(g, out),), kind="float",
+            template="exp({0})", saves=save_none, saves_out=True)
+elementwise("log", np.log, lambda g, out, x: (chain(g, 1 / x),), kind="float",
+            template="log({0})")
+elementwise("log1p", np.log1p, lambda g, out, x: (chain(g, 1 / (x + 1)),), kind="float",
             template="log1p({0})", grad_fn="Log1PBackward0")
-elementwise("sqrt", np.sqrt, lambda g, out, x: (g / (out * 2),), kind="float",
+elementwise("sqrt", np.sqrt, lambda g, out, x: (chain(g, 0.5 / out),), kind="float",
             template="sqrt({0})", saves=save_none, saves_out=True)
 elementwise("sin", np.sin, lambda g, out, x: (g * x.cos(),), kind="float", template="sin({0})")
 elementwise("cos", np.cos, lambda g, out, x: (-g * x.sin(),), kind="float", template="cos({0})")

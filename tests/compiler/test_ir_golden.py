@@ -74,11 +74,12 @@ LOSS_FORWARD = """
   in ( c ) }
 """
 
-# Inputs: the residual (x itself) and the output cotangent. d/dx x*x = g*x + g*x.
+# Inputs: the residual (x itself) and the output cotangent. d/dx x*x = g*x + g*x; the
+# product is a safe_mul (0 where g == 0, even if x is inf: docs/where.md).
 LOSS_BACKWARD = """
 { lambda a:f32[5] b:f32[5] .
-  let c:f32[5] = mul b a  # <loss>
-      d:f32[5] = add c c  # <loss>
+  let c:f32[5] = safe_mul b a  # <loss>
+      d:f32[5] = add c c       # <loss>
   in ( d ) }
 """
 
@@ -239,6 +240,6 @@ def test_backward_equations_name_the_line_of_the_forward_op_they_differentiate()
     _, backward = (lambda s: (s.forward, s.backward))(f._split_for((x, y), {}))
     lines = {e.op.name: e.source_loc for e in backward.eqns}
     assert lines["broadcast_to"] == f"{HERE.name}:{LINES['third']}"  # sum's VJP
-    assert lines["mul"] in {f"{HERE.name}:{LINES[k]}" for k in ("first", "second")}
+    assert lines["safe_mul"] in {f"{HERE.name}:{LINES[k]}" for k in ("first", "second")}
     assert {e.source_loc for e in backward.eqns} <= {
         f"{HERE.name}:{LINES[k]}" for k in ("first", "second", "third")}
