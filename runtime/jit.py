@@ -26,8 +26,10 @@ from runtime.cache import load_module
 __all__ = ["FASTMATH", "RUNTIME_KEY", "CompiledGraph", "load_graph_module", "maximum",
            "minimum", "sigmoid", "threads", "HAVE_VMATH"]
 
-#: fast-math flags of generated code: never nnan/ninf (NaN/inf must propagate)
-FASTMATH = frozenset({"reassoc", "contract", "arcp", "afn", "nsz"})
+#: fast-math flags of generated code: never nnan/ninf (NaN/inf must propagate), and not
+#: arcp: with it LLVM turned `0.5 / sqrt(x)` (sqrt's gradient) into an approximate
+#: reciprocal square root whose Newton step gives nan instead of inf at x = 0
+FASTMATH = frozenset({"reassoc", "contract", "afn", "nsz"})
 
 try:  # being written alongside this module; fall back to libm if it is not usable
     from runtime.vmath import VMATH as _VMATH  # noqa: F401

@@ -254,7 +254,7 @@ from runtime.jit import maximum, minimum, sigmoid  # noqa: F401
 
 
 @numba.njit("void(int64, float32[::1], float32[::1], float32[::1])",
-            cache=True, error_model="numpy", fastmath={'afn', 'arcp', 'contract', 'nsz', 'reassoc'})
+            cache=True, error_model="numpy", fastmath={'afn', 'contract', 'nsz', 'reassoc'})
 def kernel(d0, a, d_out, e_out):
     # ---- fused loop nest over [d0]: b c d e
     d_acc = np.float64(0.0)
