@@ -221,3 +221,20 @@ def test_gradients_at_singular_points_match_eager_mode():
     xe = x.detach().requires_grad_()
     f(xe).backward()
     np.testing.assert_array_equal(tracer.grad(f)(x).numpy(), xe.grad.numpy())
+
+
+def test_a_long_trace_compiles_as_several_functions_with_the_same_results(monkeypatch):
+    def f(x):
+        for _ in range(300):
+            x = (x * 0.999).sin() + 0.001
+        return x.sum()
+
+    x = tracer.tensor(np.linspace(-1, 1, 50))
+    vg = tracer.value_and_grad(f)
+    src = vg.source(x)
+    assert "def _part1(" in src and src.count("# ---- fused loop nest") > 2
+    value, grad = vg(x)
+    monkeypatch.setenv("TRACER_DISABLE_JIT", "1")
+    ivalue, igrad = tracer.value_and_grad(f)(x)
+    assert_close(value, ivalue)
+    assert_close(grad, igrad)
