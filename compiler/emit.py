@@ -47,6 +47,7 @@ class Item:
     eqns: list[Eqn] = field(default_factory=list)
     locals: set[Var] = field(default_factory=set)
     refs: list[Ref] = field(default_factory=list)  # kernel items: refs of the inputs
+    host: bool = False  # runs in the Python entry (a BLAS call through numpy), not in njit
 
 
 
@@ -346,6 +347,7 @@ class Emitter:
         oarr = self.arr(out)
         dt = out.aval.dtype
         if dt.kind == "f" and M * N * K > 0 and ra2.kind == rb2.kind == "mem":
+            it.host = True  # numpy's np.dot: BLAS without numba's scipy requirement
             def operand(r: Ref, rows: int, cols: int) -> str:
                 off = self.index_expr(r.offset, list(r.strides[:nb]), bidx)
                 s0, s1 = r.strides[nb:]
