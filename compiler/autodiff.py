@@ -45,7 +45,7 @@ def joint_vjp(graph: Graph, wrt: list[bool], seed_ones: bool = False) -> Joint:
     With `seed_ones`, the (scalar) outputs' cotangents are the constant 1
     (value_and_grad); otherwise they become extra graph inputs.
     """
-    b = GraphBuilder()
+    b = GraphBuilder(warn_above=None)  # the trace itself has warned if it is large
     b.inputs = list(graph.inputs)
     b.eqns = list(graph.eqns)
     active = active_vars(graph, wrt)

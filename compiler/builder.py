@@ -14,22 +14,32 @@ from typing import Any
 import numpy as np
 
 from compiler import dtypes
-from compiler.errors import DTypeError, ShapeError, TraceError, TracerError
+from compiler.errors import DTypeError, LargeTraceWarning, ShapeError, TraceError, TracerError
 from compiler.ir import Atom, Eqn, Graph, Literal, Var
 from compiler.operand import Operand, apply
 from compiler.ops.elementwise import broadcast_shapes, elementwise_dtypes
 from compiler.ops.index import parse_index
 from compiler.registry import OPS, AVal
-from compiler.source import describe_location, user_location
+from compiler.source import describe_location, user_location, warn_at_user_line
 
 _ELEMENTWISE_KINDS = ("same", "float", "compare", "logical", "where")
 _SCALARS = (int, float, bool, np.number, np.bool_)
 
+# A trace that stages more equations than this warns, once (LargeTraceWarning).
+# Tracing and optimising cost about 30 us per equation; compiling the graph with
+# numba costs far more, and grows faster than linearly with a fused loop's length.
+LARGE_TRACE = 10_000
+
 
 class GraphBuilder:
-    """Collects equations. `capture` turns concrete operands into graph inputs."""
+    """Collects equations. `capture` turns concrete operands into graph inputs.
 
-    def __init__(self, grad_enabled: Callable[[], bool] = lambda: True) -> None:
+    `warn_above`: past this many equations, warn once that the trace is very large
+    (None: never, as for the builder that differentiates an existing graph).
+    """
+
+    def __init__(self, grad_enabled: Callable[[], bool] = lambda: True,
+                 warn_above: int | None = LARGE_TRACE) -> None:
         self.inputs: list[Var] = []
         self.eqns: list[Eqn] = []
         self.consts: dict[Var, np.ndarray] = {}
@@ -38,6 +48,7 @@ class GraphBuilder:
         self._captured_versions: list[Any] = []
         self.grad_enabled = grad_enabled
         self.location: str | None = None  # overrides the user's line (autodiff)
+        self.warn_above = warn_above
 
     def new_input(self, aval: AVal) -> Sym:
         v = Var(aval)
@@ -104,7 +115,21 @@ class GraphBuilder:
         outvars = [Var(a) for a in outs]
         loc = self.location if self.location is not None else user_location()
         self.eqns.append(Eqn(op, list(inputs), params, outvars, loc))
+        if self.warn_above is not None and len(self.eqns) > self.warn_above:
+            self._warn_large()
         return outvars
+
+    def _warn_large(self) -> None:
+        where = describe_location()
+        warn_at_user_line(
+            f"this trace has staged more than {self.warn_above:,} equations"
+            + (f", the last at {where}" if where else "") + ". Tracing, optimising and "
+            "above all compiling it take time that grows with its size. A Python loop over "
+            "traced values is unrolled into the trace, one copy of its body per step: "
+            "vectorise it (one op over a stacked or batched tensor instead of one op per "
+            "step or element), or move the loop out of the traced function and trace only "
+            "its body (call the traced step in a Python loop).", LargeTraceWarning)
+        self.warn_above = None  # once per trace
 
     def bind(self, op_name: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
         op = OPS[op_name]

@@ -25,3 +25,8 @@ class AutogradError(TracerError, RuntimeError):
 
 class TracerWarning(UserWarning):
     """Base class of the library's warnings (filter them with this class)."""
+
+
+class LargeTraceWarning(TracerWarning):
+    """A traced function staged so many equations that tracing, optimising and
+    compiling it get slow (usually a Python loop unrolled into the trace)."""

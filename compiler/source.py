@@ -5,6 +5,7 @@ from __future__ import annotations
 import linecache
 import os
 import sys
+import warnings
 from typing import Any
 
 _LIBRARY_DIRS = tuple(
@@ -38,6 +39,15 @@ def describe_location() -> str:
         return ""
     text = linecache.getline(where[0], where[1]).strip()
     return f"{where[0]}:{where[1]}" + (f": {text}" if text else "")
+
+
+def warn_at_user_line(message: str, category: type[Warning]) -> None:
+    """warnings.warn, attributed to the innermost line outside this library."""
+    level, f = 1, sys._getframe(0)
+    while f is not None and _is_library(f.f_code.co_filename):
+        f = f.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def _is_library(filename: str) -> bool:
