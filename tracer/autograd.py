@@ -324,17 +324,20 @@ def _run(roots: list[Tensor], grads: list[Tensor], retain: bool, create_graph: b
                 stack.append(nxt)
     needed = None
     if capture is not None:
-        # only run the nodes on a path to a requested input
-        targets = {n for n, _ in capture[0]}
+        # only run the nodes on a path to a requested input: walk the edges backwards
+        # from the inputs (one pass, however deep the graph)
+        users: dict[Node, list[Node]] = {}
+        for node in order:
+            for nxt, _ in node.next_functions:
+                if nxt is not None:
+                    users.setdefault(nxt, []).append(node)
         needed = set()
-        changed = True
-        while changed:
-            changed = False
-            for node in order:
-                if node not in needed and (node in targets or any(
-                        n in needed for n, _ in node.next_functions if n is not None)):
-                    needed.add(node)
-                    changed = True
+        stack = [n for n, _ in capture[0] if n is not None]
+        while stack:
+            node = stack.pop()
+            if node not in needed:
+                needed.add(node)
+                stack.extend(users.get(node, ()))
     buffers: dict[Node, list[Any]] = {}
     for (node, nr), g in zip(root_edges, grads):
         if node is not None:
