@@ -108,16 +108,8 @@ def test_gradcheck_where_the_function_is_smooth(name, fn, _, __, x):
 
 # ---- a real infinity or nan is still reported ---------------------------------------------
 
-ARCP = pytest.mark.xfail(strict=True, reason=(
-    "codegen's fastmath 'arcp' turns 1/sqrt(x) into an approximate reciprocal square "
-    "root whose Newton step gives nan, not inf, at x == 0"))
-
-
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.parametrize("mode", [pytest.param(eager, id="eager"),
-                                  pytest.param(compiled_grad, id="compiled_grad", marks=ARCP),
-                                  pytest.param(traced_backward, id="traced_backward",
-                                               marks=ARCP)])
+@pytest.mark.parametrize("mode", MODES)
 def test_a_selected_infinite_derivative_is_still_infinite(mode):
     # d/dx sqrt(x) at 0 is inf, as in PyTorch
     assert np.isposinf(mode(lambda x: x.sqrt(), [0.0]).item())
