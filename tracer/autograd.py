@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -71,7 +72,7 @@ class Node:
         def retain(g: Tensor) -> None:
             t = ref()
             if t is not None and t._grad_fn is self:
-                _accumulate(t, g)
+                _accumulate_later(t, g)
 
         self._register_pre_hook(tensor._output_nr, retain)
 
@@ -91,26 +92,29 @@ class OpNode(Node):
         if self._freed:
             raise AutogradError(
                 f"trying to backward through the graph a second time: the values saved by "
-                f"{self.name()} were freed by the first backward(). Pass retain_graph=True "
-                "to the first backward() (or autograd.grad()) if you need to go through the "
-                "graph again.")
+                f"{self.name()} ({self.op.name} of {_show_avals(self._metas)}) were freed by "
+                "the first backward(). Pass retain_graph=True to the first backward() (or "
+                "autograd.grad()) if you need to go through the graph again.")
         inputs = []
         for x, version in zip(self._saved, self._versions):
             if version is not None and x._version[0] != version:
                 raise AutogradError(
-                    f"a tensor of shape {tuple(x.shape)} needed by {self.name()} to compute "
-                    f"gradients was modified by an in-place operation (it is at version "
-                    f"{x._version[0]}, expected {version}). Use an out-of-place op, or "
-                    ".clone() the tensor before changing it.")
+                    f"a {x.dtype} tensor of shape {tuple(x.shape)} needed by {self.name()} "
+                    f"to compute gradients was modified by an in-place operation (it is at "
+                    f"version {x._version[0]}, expected {version}). Use an out-of-place op "
+                    "(y = y + 1 instead of y += 1), or .clone() the tensor before changing "
+                    "it.")
             inputs.append(x)
         if self._out is not None:
             for i, (counter, version) in enumerate(self._out_version):
                 if counter[0] != version:
+                    out = self._out[i]
                     raise AutogradError(
-                        f"output {i} of {self.name()} (shape {self._out[i].shape}), needed to "
-                        f"compute its gradient, was modified by an in-place operation (it is "
-                        f"at version {counter[0]}, expected {version}). Use an out-of-place "
-                        "op, or .clone() the output before changing it.")
+                        f"output {i} of {self.name()} (a {out.dtype} tensor of shape "
+                        f"{out.shape}), needed to compute its gradient, was modified by an "
+                        f"in-place operation (it is at version {counter[0]}, expected "
+                        f"{version}). Use an out-of-place op (y = y + 1 instead of y += 1), "
+                        "or .clone() the output before changing it.")
             outs = tuple(Tensor(o, _grad_fn=self if create_graph else None, _output_nr=i)
                          for i, o in enumerate(self._out))
             out = outs if self.op.multiple_results else outs[0]
@@ -126,6 +130,12 @@ class OpNode(Node):
             self._saved = self._out = None
             self._freed = True
         return result
+
+
+def _show_avals(metas: Sequence[AVal | None]) -> str:
+    """`float32 (3,), float32 (2, 3)`: the inputs a node differentiates."""
+    shown = [f"{m.dtype} {tuple(m.shape)}" for m in metas if m is not None]
+    return ", ".join(shown) or "no differentiable inputs"
 
 
 def _fit(g: Any, meta: AVal | None) -> Any:
@@ -216,27 +226,38 @@ def record(op: Op, params: dict[str, Any], name: str | None, inputs: Sequence[An
 # ---- backward -----------------------------------------------------------------
 
 
+def _describe(t: Tensor) -> str:
+    """`a float32 tensor of shape (3,) (grad_fn=MulBackward0)`."""
+    made = f" (grad_fn={t._grad_fn.name()})" if t._grad_fn is not None else ""
+    return f"a {t.dtype} tensor of shape {tuple(t.shape)}{made}"
+
+
 def _check_root(t: Tensor, g: Any) -> Tensor:
     from tracer.tensor import Tensor
 
+    if not isinstance(t, Tensor):
+        raise TypeError(f"backward()/grad(): outputs must be tensors, got {type(t).__name__}")
     if not t.requires_grad:
         raise AutogradError(
             f"element of tensors does not require grad and does not have a grad_fn: "
-            f"backward() was called on a tensor of shape {tuple(t.shape)} that was not "
-            "computed from any tensor with requires_grad=True (was it made under no_grad(), "
-            "or detached?)")
+            f"backward() was called on {_describe(t)} that was not computed from any tensor "
+            "with requires_grad=True (was it made under no_grad(), or detached?)")
     if g is None:
         if t._data.size != 1:
             raise AutogradError(
                 f"grad can be implicitly created only for scalar outputs: backward() was "
-                f"called on a tensor of shape {tuple(t.shape)}. Reduce it first "
-                "(loss.sum().backward()) or pass gradient=tracer.ones_like(loss).")
+                f"called on {_describe(t)}. Reduce it first (loss.sum().backward()) or pass "
+                "gradient=tracer.ones_like(loss).")
         return Tensor(np.ones(t.shape, t.dtype))
-    g = g if isinstance(g, Tensor) else Tensor(np.asarray(g, dtype=t.dtype))
+    if not isinstance(g, Tensor):
+        from tracer.creation import tensor
+
+        g = tensor(g, dtype=t.dtype)
     if tuple(g.shape) != tuple(t.shape):
         raise AutogradError(
             f"mismatch in shape: gradient has shape {tuple(g.shape)} but the output it is the "
-            f"gradient of has shape {tuple(t.shape)}")
+            f"gradient of, {_describe(t)}, has shape {tuple(t.shape)}. Pass a gradient of "
+            f"shape {tuple(t.shape)} (tracer.ones_like(output) for a plain sum).")
     return g
 
 
@@ -263,9 +284,11 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
     for x in inputs:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"grad(): inputs must be tensors, got {type(x).__name__}")
         if not x.requires_grad:
-            raise AutogradError(f"one of the inputs (shape {tuple(x.shape)}) does not require "
-                                "grad")
+            raise AutogradError(f"one of the inputs ({_describe(x)}) does not require grad; "
+                                "create it with requires_grad=True")
     targets = {}
     for i, x in enumerate(inputs):
         node, nr = _edge(x)
@@ -288,8 +311,28 @@ def _roots(tensors: Any, grads: Any) -> tuple[list[Tensor], list[Tensor]]:
     if grads is None or isinstance(grads, Tensor) or not isinstance(grads, (list, tuple)):
         grads = [grads] * len(roots) if len(roots) == 1 or grads is None else grads
     if len(grads) != len(roots):
-        raise AutogradError(f"got {len(grads)} gradients for {len(roots)} outputs")
+        raise AutogradError(
+            f"got {len(grads)} gradients for {len(roots)} output"
+            f"{'s' if len(roots) != 1 else ''}: pass one gradient per output, each a tensor "
+            "of its output's shape (a list of numbers is read as one gradient per output; "
+            "wrap it as tracer.tensor([...]))")
     return roots, [_check_root(t, g) for t, g in zip(roots, grads)]
+
+
+class _PendingWrites(threading.local):
+    writes: list[tuple[Tensor, Tensor]] | None = None
+
+
+# While backward() runs, updates of `.grad` wait here until every node has run, so a
+# backward() that raises half-way leaves every `.grad` as it was.
+_pending = _PendingWrites()
+
+
+def _accumulate_later(t: Tensor, g: Tensor) -> None:
+    if _pending.writes is None:
+        _accumulate(t, g)
+    else:
+        _pending.writes.append((t, g))
 
 
 def _accumulate(t: Tensor, g: Tensor) -> None:
@@ -345,41 +388,55 @@ def _run(roots: list[Tensor], grads: list[Tensor], retain: bool, create_graph: b
     ready = [(-n._seq, id(n), n) for n in {n for n, _ in root_edges if n is not None}
              if deps.get(n, 0) == 0]
     heapq.heapify(ready)
-    with set_grad_enabled(create_graph):
-        while ready:
-            _, _, node = heapq.heappop(ready)
-            gs = buffers.pop(node, None) or [None]
-            if node._pre_hooks:
-                for nr, hooks in node._pre_hooks.items():
-                    for hook in list(hooks):
-                        if nr < len(gs) and gs[nr] is not None:
-                            out = hook(gs[nr])
-                            if out is not None:
-                                gs[nr] = out
-            if capture is not None:
-                for nr, g in enumerate(gs):
-                    for i in capture[0].get((node, nr), ()):
-                        capture[1][i] = g
-            if isinstance(node, AccumulateGrad):
-                if capture is None:
-                    _accumulate_leaf(node, gs[0], create_graph)
+    outer, _pending.writes = _pending.writes, []
+    try:
+        with set_grad_enabled(create_graph):
+            _walk(ready, buffers, deps, needed, retain, create_graph, capture)
+            writes, _pending.writes = _pending.writes, outer
+            for t, g in writes:
+                _accumulate(t, g)
+    finally:
+        _pending.writes = outer
+
+
+def _walk(ready: list[Any], buffers: dict[Node, list[Any]], deps: dict[Node, int],
+          needed: set[Node] | None, retain: bool, create_graph: bool,
+          capture: tuple[dict[Any, list[int]], list[Any]] | None) -> None:
+    """Run the nodes, latest first once all their consumers have run."""
+    while ready:
+        _, _, node = heapq.heappop(ready)
+        gs = buffers.pop(node, None) or [None]
+        if node._pre_hooks:
+            for nr, hooks in node._pre_hooks.items():
+                for hook in list(hooks):
+                    if nr < len(gs) and gs[nr] is not None:
+                        out = hook(gs[nr])
+                        if out is not None:
+                            gs[nr] = out
+        if capture is not None:
+            for nr, g in enumerate(gs):
+                for i in capture[0].get((node, nr), ()):
+                    capture[1][i] = g
+        if isinstance(node, AccumulateGrad):
+            if capture is None:
+                _accumulate_leaf(node, gs[0], create_graph)
+            continue
+        if needed is not None and node not in needed:
+            continue
+        if all(g is None for g in gs):
+            results: Sequence[Any] = [None] * len(node.next_functions)
+        else:
+            if isinstance(node, OpNode) and node.op.multiple_results:
+                gs = _fill_missing(node, gs)
+            results = node.apply(gs, create_graph, retain)
+        for (nxt, nr), g in zip(node.next_functions, results):
+            if nxt is None:
                 continue
-            if needed is not None and node not in needed:
-                continue
-            if all(g is None for g in gs):
-                results: Sequence[Any] = [None] * len(node.next_functions)
-            else:
-                if isinstance(node, OpNode) and node.op.multiple_results:
-                    gs = _fill_missing(node, gs)
-                results = node.apply(gs, create_graph, retain)
-            for (nxt, nr), g in zip(node.next_functions, results):
-                if nxt is None:
-                    continue
-                if g is not None:
-                    _add(buffers, nxt, nr, g)
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
-                    heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
+            if g is not None:
+                _add(buffers, nxt, nr, g)
+            deps[nxt] -= 1
+            if deps[nxt] == 0:
+                heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
 
 
 def _fill_missing(node: OpNode, gs: list[Any]) -> list[Any]:
@@ -408,7 +465,7 @@ def _accumulate_leaf(node: AccumulateGrad, g: Any, create_graph: bool) -> None:
             out = hook(g)
             if out is not None:
                 g = out
-    _accumulate(t, g if create_graph else g.detach() if g._grad_fn is not None else g)
+    _accumulate_later(t, g if create_graph else g.detach() if g._grad_fn is not None else g)
 
 
 # ---- gradcheck ----------------------------------------------------------------
