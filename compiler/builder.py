@@ -80,7 +80,7 @@ class GraphBuilder:
                     "when tracing, not on every call. Return the new value from the traced "
                     "function and assign it outside.")
 
-    def _atom(self, x: Any) -> Atom | Any:
+    def _atom(self, x: Any, op: str = "traced op") -> Atom | Any:
         if isinstance(x, Sym):
             if x.builder is not self:
                 raise TraceError(
@@ -91,13 +91,12 @@ class GraphBuilder:
             return x.var
         if isinstance(x, Operand):
             return self.capture(x)
-        if isinstance(x, np.ndarray):
-            return self.const(x).var
         if isinstance(x, _SCALARS):
             return x
-        if isinstance(x, (list, tuple)):
-            return self.const(np.asarray(x)).var
-        raise TypeError(f"unsupported operand of type {type(x).__name__} in traced code")
+        if isinstance(x, (np.ndarray, list, tuple)):
+            return self.const(dtypes.operand_array(x, op)).var
+        raise TypeError(f"{op}: unsupported operand of type {type(x).__name__} in traced code; "
+                        "use a tensor, a Python number, or a (nested) list of numbers")
 
     def graph(self, outputs: Sequence[Atom]) -> Graph:
         inputs = self.inputs + [v for v, _ in self.captured] + list(self.consts)
@@ -136,7 +135,7 @@ class GraphBuilder:
         if op.extra.get("nullary"):
             atoms: list[Any] = []
         else:
-            atoms = [self._atom(x) for x in inputs]
+            atoms = [self._atom(x, op_name) for x in inputs]
         kind = op.extra.get("kind")
         if kind in _ELEMENTWISE_KINDS:
             try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.errors import DTypeError
+from compiler.errors import DTypeError, ShapeError
 
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")
@@ -37,6 +37,27 @@ def canonical(dtype: object) -> np.dtype:
         names = ", ".join(map(str, SUPPORTED))
         raise DTypeError(f"dtype {d} is not supported (use one of {names})")
     return d
+
+
+def operand_array(x: object, op: str) -> np.ndarray:
+    """A numpy array or nested list of numbers used as an operand of `op`, as an array,
+    with an error that says what is wrong with it (ragged, not numbers, a dtype the
+    library does not support)."""
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError):
+        raise ShapeError(f"{op}: the list operand is ragged (its nested lists have "
+                         "different lengths); tracer.tensor(data) says where") from None
+    if a.dtype.kind not in "biuf":
+        what = {"U": "strings", "S": "bytes", "c": "complex numbers",
+                "O": "objects that are not numbers (or ints too large for int64)"}
+        raise DTypeError(f"{op}: an operand holds {what.get(a.dtype.kind, a.dtype)}; "
+                         "operands must be tensors, numbers, or lists of numbers")
+    if a.dtype not in SUPPORTED:
+        raise DTypeError(f"{op}: operand dtype {a.dtype} is not supported; convert it first "
+                         f"(array.astype(np.float64)), or use one of "
+                         f"{', '.join(map(str, SUPPORTED))}")
+    return a
 
 
 def is_float(d: np.dtype) -> bool:

@@ -8,6 +8,7 @@ is what lets one VJP rule, written with these methods, serve both worlds.
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from compiler import dtypes
-from compiler.errors import ShapeError
+from compiler.errors import DTypeError, ShapeError
 
 
 class _TraceState(threading.local):
@@ -50,7 +51,17 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float, np.number)) and not isinstance(x, (bool, np.bool_))
 
 
+def _int_arg(value: Any, what: str, op: str) -> int:
+    """`value` as an int (ints, numpy ints, one-element integer tensors), or a TypeError
+    naming the op: a float or a string is refused, not truncated."""
+    if isinstance(value, (bool, np.bool_)) or not hasattr(value, "__index__"):
+        raise TypeError(f"{op}: {what} must be an int, got {value!r} "
+                        f"({type(value).__name__})")
+    return operator.index(value)
+
+
 def normalize_axis(axis: int, ndim: int, op: str = "") -> int:
+    axis = _int_arg(axis, "dim", op)
     if not -max(ndim, 1) <= axis < max(ndim, 1):
         raise IndexError(
             f"{op}: dim {axis} is out of range for a tensor of {ndim} dimension"
@@ -62,17 +73,17 @@ def normalize_axis(axis: int, ndim: int, op: str = "") -> int:
 def normalize_axes(dim: Any, ndim: int, op: str = "") -> tuple[int, ...]:
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
     axes = tuple(sorted({normalize_axis(d, ndim, op) for d in dims}))
     if ndim == 0:
         return ()
     return axes
 
 
-def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
+def _shape_arg(shape: tuple[Any, ...], op: str = "shape") -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+    return tuple(_int_arg(s, "sizes", op) for s in shape)
 
 
 class Operand:
@@ -175,9 +186,13 @@ class Operand:
         return apply("ge", self, other)
 
     def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        if other is None:  # `t == None` is False, as in PyTorch
+            return NotImplemented
         return apply("eq", self, other)
 
     def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        if other is None:
+            return NotImplemented
         return apply("ne", self, other)
 
     __hash__ = object.__hash__
@@ -297,6 +312,10 @@ class Operand:
     def clamp(self, min: float | None = None, max: float | None = None) -> Any:
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
+        for bound in (min, max):
+            if bound is not None and not _is_number(bound):
+                raise TypeError(f"clamp: min and max must be Python numbers, got {bound!r} "
+                                f"({type(bound).__name__})")
         return apply("clamp", self, lo=min, hi=max)
 
     clip = clamp
@@ -337,7 +356,8 @@ class Operand:
 
     def mean(self, dim: Any = None, keepdim: bool = False) -> Any:
         if not dtypes.is_float(self.dtype):
-            raise TypeError(f"mean(): expected a floating point tensor, got {self.dtype}")
+            raise DTypeError(f"mean(): expected a floating point tensor, got {self.dtype} (shape "
+                             f"{tuple(self.shape)}); convert it first with .float()")
         axes = normalize_axes(dim, self.ndim, "mean")
         return apply("mean", self, axes=axes, keepdims=keepdim,
                      name="MeanBackward0" if dim is None else "MeanBackward1")
@@ -403,7 +423,7 @@ class Operand:
 
     # ---- shapes ---------------------------------------------------------
     def reshape(self, *shape: Any) -> Any:
-        new = _infer_reshape(tuple(self.shape), _shape_arg(shape))
+        new = _infer_reshape(tuple(self.shape), _shape_arg(shape, "reshape"))
         return apply("reshape", self, shape=new, name=self._reshape_name(new))
 
     def _reshape_name(self, shape: tuple[int, ...]) -> str:
@@ -411,7 +431,7 @@ class Operand:
         return "ViewBackward0"
 
     def view(self, *shape: Any) -> Any:
-        new = _infer_reshape(tuple(self.shape), _shape_arg(shape))
+        new = _infer_reshape(tuple(self.shape), _shape_arg(shape, "view"))
         return apply("reshape", self, shape=new, name="ViewBackward0")
 
     def view_as(self, other: Any) -> Any:
@@ -445,7 +465,7 @@ class Operand:
         return apply("reshape", self, shape=shape, name=name)
 
     def permute(self, *dims: Any) -> Any:
-        perm = tuple(normalize_axis(d, self.ndim, "permute") for d in _shape_arg(dims))
+        perm = tuple(normalize_axis(d, self.ndim, "permute") for d in _shape_arg(dims, "permute"))
         if sorted(perm) != list(range(self.ndim)):
             raise ValueError(f"permute: {_shape_arg(dims)} is not a permutation of the "
                              f"{self.ndim} dims of a tensor of shape {tuple(self.shape)}")
@@ -474,7 +494,7 @@ class Operand:
         return self.transpose(-2, -1)
 
     def expand(self, *sizes: Any) -> Any:
-        sizes = _shape_arg(sizes)
+        sizes = _shape_arg(sizes, "expand")
         if len(sizes) < self.ndim:
             raise ShapeError(f"expand: the number of sizes ({len(sizes)}) must be at least "
                              f"the tensor's dims ({self.ndim}); shape {tuple(self.shape)}")
@@ -486,7 +506,8 @@ class Operand:
         return self.expand(other.shape)
 
     def broadcast_to(self, shape: Any, name: str = "ExpandBackward0") -> Any:
-        shape = tuple(int(s) for s in shape)
+        shape = _shape_arg((shape,) if isinstance(shape, (tuple, list)) else (shape,),
+                           "broadcast_to")
         if shape == tuple(self.shape):
             return self
         return apply("broadcast_to", self, shape=shape, name=name)

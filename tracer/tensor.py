@@ -233,7 +233,7 @@ class Tensor(Operand):
         try:
             out = op.impl(*values, **params)
         except (ValueError, IndexError, TypeError, ArithmeticError) as e:
-            _explain_failure(op, inputs, params, e)
+            _explain_failure(op, values, params, e)
             raise
         if op.multiple_results:
             outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in out)
@@ -258,11 +258,14 @@ class Tensor(Operand):
         if result.dtype != self.dtype:
             if dtypes._category(result.dtype) > dtypes._category(self.dtype):
                 raise DTypeError(f"{opname}: result type {result.dtype} can't be cast to the "
-                                 f"in-place output type {self.dtype}")
+                                 f"in-place output type {self.dtype} (a tensor of shape "
+                                 f"{tuple(self.shape)}); use the out-of-place op (x = x + y), "
+                                 f"or convert first (x = x.to({result.dtype.name}))")
         if result.shape != self.shape:
             raise ShapeError(f"{opname}: the result has the broadcast shape "
                              f"{tuple(result.shape)}, which does not fit the in-place output's "
-                             f"shape {tuple(self.shape)}; use the out-of-place op")
+                             f"shape {tuple(self.shape)} ({self.dtype}); use the out-of-place "
+                             "op (x = x + y)")
         self._data[...] = result._data
         self._version[0] += 1
         if result._grad_fn is not None:
@@ -285,8 +288,9 @@ class Tensor(Operand):
         if self._grad_fn is None and self._requires_grad:
             raise AutogradError(
                 f"{opname}: a leaf tensor that requires grad is being used in an in-place "
-                f"operation (shape {tuple(self.shape)}). Wrap the update in `with "
-                "tracer.no_grad():`, or use the out-of-place op.")
+                f"operation (a {self.dtype} tensor of shape {tuple(self.shape)}). Wrap the "
+                "update in `with tracer.no_grad():` (an optimizer step), or use the "
+                "out-of-place op (x = x + 1).")
         record = self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad
                                            for o in others)
         if record and self._base is not None:
@@ -315,13 +319,16 @@ class Tensor(Operand):
         self._check_inplace("fill_")
         if isinstance(value, Tensor):
             value = value.item()
+        if not _is_numberlike(value):
+            raise TypeError(f"fill_: the value must be a number or a one-element tensor, got "
+                            f"{type(value).__name__}")
         self._data[...] = value
         self._version[0] += 1
         self._grad_fn = None
         return self
 
     def copy_(self, src: Any) -> Tensor:
-        src = src if isinstance(src, Tensor) else Tensor(np.asarray(src))
+        src = src if isinstance(src, Tensor) else Tensor(dtypes.operand_array(src, "copy_"))
         record = self._check_inplace("copy_", (src,))
         try:
             np.broadcast_shapes(src.shape, self.shape)
@@ -339,13 +346,18 @@ class Tensor(Operand):
         return self
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        value = value if isinstance(value, Tensor) else Tensor(
-            np.asarray(value, dtype=self.dtype if _is_numberlike(value) else None))
+        if not isinstance(value, Tensor):
+            value = Tensor(np.asarray(value, dtype=self.dtype) if _is_numberlike(value)
+                           else dtypes.operand_array(value, "__setitem__"))
         record = self._check_inplace("__setitem__", (value,))
         spec, arrays, _ = parse_index(self, key)
         if not record:
             index = numpy_index(spec, tuple(a._data for a in arrays))
-            target = self._data[index]
+            try:
+                target = self._data[index]
+            except IndexError as e:  # an index tensor out of range
+                raise IndexError(f"setitem: {e} (tensor of shape {tuple(self.shape)})") \
+                    from None
             try:
                 np.broadcast_shapes(value.shape, np.shape(target))
             except ValueError:
@@ -376,13 +388,10 @@ def _is_numberlike(value: Any) -> bool:
 def _as_value(x: Any, op: str) -> Any:
     if isinstance(x, _SCALAR_TYPES):
         return x
-    if isinstance(x, np.ndarray):
-        return x
-    if x is None:
-        return None
-    if isinstance(x, (list, tuple)):
-        return np.asarray(x)
-    raise TypeError(f"{op}: unsupported operand of type {type(x).__name__}")
+    if isinstance(x, (np.ndarray, list, tuple)):
+        return dtypes.operand_array(x, op)
+    raise TypeError(f"{op}: unsupported operand of type {type(x).__name__}; use a tensor, "
+                    "a Python number, or a (nested) list of numbers")
 
 
 def _fast_compute_dtype(kind: str, values: list[Any]) -> np.dtype | None:
@@ -427,8 +436,8 @@ def _promote(kind: str, op: str, values: list[Any]) -> list[Any]:
     return out
 
 
-def _explain_failure(op: Any, inputs: Sequence[Any], params: dict[str, Any],
+def _explain_failure(op: Any, values: Sequence[Any], params: dict[str, Any],
                      error: Exception) -> None:
     """Re-run the op's shape rule to turn a numpy error into one naming shapes."""
-    avals = [AVal(tuple(x.shape), x.dtype) if isinstance(x, Tensor) else x for x in inputs]
+    avals = [AVal(tuple(x.shape), x.dtype) if isinstance(x, np.ndarray) else x for x in values]
     op.abstract_eval(*avals, **params)  # raises the clear error if the shapes are wrong

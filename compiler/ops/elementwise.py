@@ -32,7 +32,9 @@ def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
             shown = " and ".join(str(tuple(s)) for s in shapes)
             raise ShapeError(
                 f"{op}: shapes {shown} do not broadcast (dimension {i - ndim} has sizes "
-                f"{sorted(sizes)}; sizes must be equal or 1)")
+                f"{sorted(sizes)}; sizes must be equal or 1, counting from the last "
+                "dimension). Line up the dimensions you mean with .unsqueeze(dim) or "
+                ".reshape(...), or transpose one operand.")
         out.append(sizes.pop() if sizes else 1)
     return tuple(out)
 
@@ -54,7 +56,9 @@ def elementwise_dtypes(kind: str, op: str, xs: tuple[Any, ...]) -> tuple[np.dtyp
     if kind == "where":
         cond, rest = xs[0], xs[1:]
         if not _is_scalar(cond) and cond.dtype != dtypes.bool_:
-            raise DTypeError(f"{op}: condition must be a bool tensor, got {cond.dtype}")
+            raise DTypeError(f"{op}: condition must be a bool tensor, got {cond.dtype} (shape "
+                             f"{tuple(cond.shape)}); compare to make one (x > 0), or "
+                             "convert with .bool()")
         return elementwise_dtypes("same", op, rest)
     raise AssertionError(kind)
 

@@ -40,13 +40,18 @@ def parse_index(x: Any, key: Any) -> tuple[tuple[Any, ...], list[Any], str]:
         elif k is None:
             spec.append(("new",))
         elif isinstance(k, slice):
-            spec.append(("slice", *k.indices(x.shape[dim])))
+            try:
+                spec.append(("slice", *k.indices(x.shape[dim])))
+            except (TypeError, ValueError) as e:  # a zero step, non-integer bounds
+                raise type(e)(f"index: {e}, got {k} (tensor of shape {tuple(x.shape)})") \
+                    from None
             dim += 1
         elif isinstance(k, (int, np.integer)) and not isinstance(k, bool):
             size = x.shape[dim]
             if not -size <= k < size:
+                valid = f"valid indices are {-size} to {size - 1}" if size else "it is empty"
                 raise IndexError(f"index {k} is out of bounds for dimension {dim} with size "
-                                 f"{size} (tensor of shape {tuple(x.shape)})")
+                                 f"{size} (tensor of shape {tuple(x.shape)}); {valid}")
             spec.append(("int", int(k) % size))
             dim += 1
         elif _is_bool_mask(k):
@@ -66,7 +71,11 @@ def parse_index(x: Any, key: Any) -> tuple[tuple[Any, ...], list[Any], str]:
                                      f"got {k.dtype}")
                 arr = k if k.dtype == dtypes.int64 else k.to(dtypes.int64)
             else:
-                a = np.asarray(k)
+                try:
+                    a = np.asarray(k)
+                except ValueError:  # a ragged list
+                    raise IndexError(f"unsupported index {k!r}: a list index must be "
+                                     "rectangular (like a tensor)") from None
                 if a.dtype.kind not in "iu" and a.size:
                     raise IndexError(f"unsupported index {k!r}: use ints, slices, None, "
                                      "..., or integer/bool tensors")
@@ -102,7 +111,12 @@ def _is_bool_mask(k: Any) -> bool:
 
     if isinstance(k, Operand):
         return k.dtype == dtypes.bool_
-    return isinstance(k, (np.ndarray, list)) and np.asarray(k).dtype == np.bool_
+    if not isinstance(k, (np.ndarray, list)):
+        return False
+    try:
+        return np.asarray(k).dtype == np.bool_
+    except ValueError:  # ragged: parse_index says so
+        return False
 
 
 def numpy_index(spec: tuple[Any, ...], arrays: tuple[np.ndarray, ...]) -> tuple[Any, ...]:
@@ -135,7 +149,8 @@ def _index_impl(x: np.ndarray, *arrays: np.ndarray, spec: tuple[Any, ...]) -> np
     try:
         return np.asarray(x[numpy_index(spec, arrays)])
     except IndexError as e:
-        raise IndexError(f"index: {e} (tensor of shape {x.shape})") from None
+        raise IndexError(f"index: {e} (tensor of shape {x.shape}); an index tensor's values "
+                         "must lie in -size to size - 1 of the dimension it indexes") from None
 
 
 def _index_vjp(g: Any, out: Any, x: Any, *arrays: Any, spec: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -191,7 +206,10 @@ def _index_put_abstract(x: AVal, v: AVal, *arrays: AVal, spec: tuple[Any, ...]) 
 def _index_put_impl(x: np.ndarray, v: np.ndarray, *arrays: np.ndarray,
                     spec: tuple[Any, ...]) -> np.ndarray:
     out = x.copy()
-    out[numpy_index(spec, arrays)] = v
+    try:
+        out[numpy_index(spec, arrays)] = v
+    except IndexError as e:
+        raise IndexError(f"setitem: {e} (tensor of shape {x.shape})") from None
     return out
 
 

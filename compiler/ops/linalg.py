@@ -22,10 +22,15 @@ def _matmul_abstract(a: AVal, b: AVal) -> AVal:
     a2 = tuple(a.shape) if a.ndim > 1 else (1, a.shape[0])
     b2 = tuple(b.shape) if b.ndim > 1 else (b.shape[0], 1)
     if a2[-1] != b2[-2]:
+        hint = ""
+        if b.ndim > 1 and a2[-1] == b2[-1]:
+            hint = "; did you mean to transpose the second (x @ y.mT, or y.T for 2-D)?"
+        elif a.ndim > 1 and a2[-2] == b2[-2]:
+            hint = "; did you mean to transpose the first (x.mT @ y, or x.T for 2-D)?"
         raise ShapeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
                          f"multiplied ({a2[-1]} != {b2[-2]}: the last dimension of the first "
                          f"must equal the {'first' if b.ndim == 1 else 'second-to-last'} "
-                         f"of the second)")
+                         f"of the second){hint}")
     batch = broadcast_shapes("matmul (batch dimensions)", a2[:-2], b2[:-2])
     shape = batch + (a2[-2],) * (a.ndim > 1) + (b2[-1],) * (b.ndim > 1)
     return AVal(shape, a.dtype)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from compiler import dtypes
-from compiler.errors import ShapeError
+from compiler.errors import DTypeError, ShapeError
 from compiler.registry import AVal, Op, register, save_none
 
 
@@ -24,7 +24,8 @@ def _reduce_abstract(name: str, float_only: bool = False, nonempty: bool = False
                              f"{tuple(x.shape)}")
         d = x.dtype
         if float_only and not dtypes.is_float(d):
-            raise TypeError(f"{name}: expected a floating point tensor, got {d}")
+            raise DTypeError(f"{name}: expected a floating point tensor, got {d} (shape "
+                             f"{tuple(x.shape)}); convert it first with .float()")
         return AVal(reduced_shape(tuple(x.shape), axes, keepdims), d)
 
     return abstract_eval
@@ -161,7 +162,8 @@ register(Op("logsumexp", _reduce_abstract("logsumexp", float_only=True), _logsum
 def _softmax_abstract(name: str):
     def abstract_eval(x: AVal, axis: int) -> AVal:
         if not dtypes.is_float(x.dtype):
-            raise TypeError(f"{name}: expected a floating point tensor, got {x.dtype}")
+            raise DTypeError(f"{name}: expected a floating point tensor, got {x.dtype} (shape "
+                             f"{tuple(x.shape)}); convert it first with .float()")
         return AVal(tuple(x.shape), x.dtype)
 
     return abstract_eval

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from compiler.errors import ShapeError
+from compiler.errors import DTypeError, ShapeError
 from compiler.registry import AVal, Op, register, save_none
 
 
@@ -47,13 +47,17 @@ register(Op("broadcast_to", _broadcast_abstract, lambda x, shape: np.broadcast_t
 
 def _concat_abstract(*xs: AVal, axis: int) -> AVal:
     first = xs[0]
+    if first.ndim == 0:
+        raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use "
+                         "tracer.stack(...) to make a new dimension")
     for x in xs[1:]:
         if x.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, first.shape))
                                        if i != axis):
             shapes = ", ".join(str(tuple(y.shape)) for y in xs)
             raise ShapeError(f"cat: shapes {shapes} must match except in dimension {axis}")
         if x.dtype != first.dtype:
-            raise TypeError(f"cat: dtypes differ ({first.dtype} and {x.dtype})")
+            raise DTypeError(f"cat: dtypes differ ({first.dtype} and {x.dtype}); convert "
+                             "them to one with .to(dtype)")
     shape = list(first.shape)
     shape[axis] = sum(x.shape[axis] for x in xs)
     return AVal(tuple(shape), first.dtype)
