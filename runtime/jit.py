@@ -13,6 +13,7 @@ This module knows numpy and numba only (no compiler or tracer imports).
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -64,8 +65,15 @@ def sigmoid(x):
 
 
 def threads() -> int:
-    """Threads a `prange` loop may use (numba's NUMBA_NUM_THREADS, default: all cores);
-    with 1, code generation emits no threaded loops."""
+    """Threads a generated loop may use: 1 unless TRACER_PARALLEL=1, then numba's
+    NUMBA_NUM_THREADS (default: all cores).
+
+    Off by default: on a machine whose cores are busy with other work, a threaded loop
+    waits for its descheduled worker at every barrier, and numba's OpenMP workers and
+    the BLAS threads oversubscribe the cores; measured on 2 shared cores, loops that
+    take 0.1-2 ms serially then took 5-10 ms."""
+    if os.environ.get("TRACER_PARALLEL", "").strip() not in ("1", "true", "yes"):
+        return 1
     return int(numba.config.NUMBA_NUM_THREADS)
 
 
