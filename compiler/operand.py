@@ -114,7 +114,12 @@ class Operand:
         return len(self.shape)
 
     def size(self, dim: int | None = None) -> Any:
-        return self.shape if dim is None else self.shape[normalize_axis(dim, self.ndim, "size")]
+        if dim is None:
+            return self.shape
+        axis = normalize_axis(dim, self.ndim, "size")
+        if not self.shape:
+            raise IndexError(f"size: dim {dim} given, but a 0-d tensor has no dimensions")
+        return self.shape[axis]
 
     def numel(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
@@ -374,7 +379,7 @@ class Operand:
         if dim is None:
             return apply("amax", self, axes=tuple(range(self.ndim)), keepdims=False,
                          name="MaxBackward1")
-        if not isinstance(dim, int):  # torch.max(a, b) is maximum
+        if isinstance(dim, Operand):  # torch.max(a, b) is maximum
             return self.maximum(dim)
         axis = normalize_axis(dim, self.ndim, "max")
         return _MinMax(*apply("max_dim", self, axis=axis, keepdims=keepdim))
@@ -383,7 +388,7 @@ class Operand:
         if dim is None:
             return apply("amin", self, axes=tuple(range(self.ndim)), keepdims=False,
                          name="MinBackward1")
-        if not isinstance(dim, int):
+        if isinstance(dim, Operand):
             return self.minimum(dim)
         axis = normalize_axis(dim, self.ndim, "min")
         return _MinMax(*apply("min_dim", self, axis=axis, keepdims=keepdim))
@@ -391,12 +396,12 @@ class Operand:
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Any:
         if dim is None:
             return self.reshape(-1).argmax(0)
-        return self.max(dim, keepdim).indices
+        return self.max(normalize_axis(dim, self.ndim, "argmax"), keepdim).indices
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Any:
         if dim is None:
             return self.reshape(-1).argmin(0)
-        return self.min(dim, keepdim).indices
+        return self.min(normalize_axis(dim, self.ndim, "argmin"), keepdim).indices
 
     def logsumexp(self, dim: Any, keepdim: bool = False) -> Any:
         axes = normalize_axes(dim, self.ndim, "logsumexp")
@@ -475,7 +480,8 @@ class Operand:
         perm = list(range(self.ndim))
         a = normalize_axis(dim0, self.ndim, "transpose")
         b = normalize_axis(dim1, self.ndim, "transpose")
-        perm[a], perm[b] = perm[b], perm[a]
+        if perm:  # a 0-d tensor accepts dims 0 and -1, and stays as it is
+            perm[a], perm[b] = perm[b], perm[a]
         return apply("transpose", self, perm=tuple(perm), name="TransposeBackward0")
 
     def t(self) -> Any:

@@ -253,6 +253,8 @@ def _check_root(t: Tensor, g: Any) -> Tensor:
         from tracer.creation import tensor
 
         g = tensor(g, dtype=t.dtype)
+    elif g.dtype != t.dtype:  # the gradient of a float32 output is float32
+        g = Tensor(g._data.astype(t.dtype))
     if tuple(g.shape) != tuple(t.shape):
         raise AutogradError(
             f"mismatch in shape: gradient has shape {tuple(g.shape)} but the output it is the "
@@ -282,6 +284,9 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
 
     roots, grads = _roots(outputs, grad_outputs)
     single = isinstance(inputs, Tensor)
+    if not single and not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"grad(): inputs must be a tensor or a sequence of tensors, got "
+                        f"{type(inputs).__name__}")
     inputs = [inputs] if single else list(inputs)
     for x in inputs:
         if not isinstance(x, Tensor):
@@ -307,6 +312,9 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
 def _roots(tensors: Any, grads: Any) -> tuple[list[Tensor], list[Tensor]]:
     from tracer.tensor import Tensor
 
+    if not isinstance(tensors, (Tensor, list, tuple)):
+        raise TypeError(f"backward()/grad(): outputs must be a tensor or a sequence of "
+                        f"tensors, got {type(tensors).__name__}")
     roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     if grads is None or isinstance(grads, Tensor) or not isinstance(grads, (list, tuple)):
         grads = [grads] * len(roots) if len(roots) == 1 or grads is None else grads

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -127,7 +128,43 @@ def _size(size: Sequence[Any], op: str = "size") -> tuple[int, ...]:
     shape = tuple(operator.index(s) for s in size)
     if any(s < 0 for s in shape):
         raise ValueError(f"{op}(): negative dimension in size {shape}")
+    # numpy's own errors for these are obscure, or wrong (arange(2**63 - 1) was empty)
+    if math.prod(shape) > _MAX_ELEMENTS or any(s > _MAX_ELEMENTS for s in shape):
+        raise ValueError(f"{op}(): size {shape} is more elements than an array can hold")
     return shape
+
+
+_MAX_ELEMENTS = sys.maxsize // 8
+
+
+def _number(value: Any, what: str, op: str) -> Any:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{op}(): {what} must be a number, got {value!r} "
+                        f"({type(value).__name__})")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int beyond float range
+        finite = False
+    if not finite:
+        raise ValueError(f"{op}(): {what} must be finite, got {value}")
+    return value
+
+
+def _like(t: Any, op: str) -> Tensor:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{op}(): expected a tensor, got {type(t).__name__}")
+    return t
+
+
+def _filled(shape: tuple[int, ...], value: Any, d: np.dtype, op: str) -> np.ndarray:
+    if not isinstance(value, (int, float, bool, np.number, np.bool_)):
+        raise TypeError(f"{op}(): fill_value must be a number, got {value!r} "
+                        f"({type(value).__name__})")
+    try:
+        with np.errstate(all="ignore"):
+            return np.full(shape, value, d)
+    except (OverflowError, ValueError) as e:  # 10**30 or nan into an integer dtype
+        raise ValueError(f"{op}(): fill_value {value!r} does not fit in {d}: {e}") from None
 
 
 def _float_dtype(dtype: Any) -> np.dtype:
@@ -148,27 +185,31 @@ def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 def full(size: Sequence[int], fill_value: Any, dtype: Any = None,
          requires_grad: bool = False) -> Tensor:
-    if not isinstance(fill_value, (int, float, bool, np.number, np.bool_)):
-        raise TypeError(f"full(): fill_value must be a number, got {fill_value!r} "
-                        f"({type(fill_value).__name__})")
-    d = dtypes.canonical(dtype) if dtype is not None else dtypes.scalar_dtype(fill_value)
-    return _make(np.full(_size((size,), "full"), fill_value, d), requires_grad)
+    shape = _size((size,), "full")
+    if dtype is None and isinstance(fill_value, (int, float, bool, np.number, np.bool_)):
+        d = dtypes.scalar_dtype(fill_value)
+    else:
+        d = _float_dtype(dtype)
+    return _make(_filled(shape, fill_value, d, "full"), requires_grad)
 
 
 def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    t = _like(t, "zeros_like")
     return _make(np.zeros(t.shape, t.dtype if dtype is None else dtypes.canonical(dtype)),
                  requires_grad)
 
 
 def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    t = _like(t, "ones_like")
     return _make(np.ones(t.shape, t.dtype if dtype is None else dtypes.canonical(dtype)),
                  requires_grad)
 
 
 def full_like(t: Tensor, fill_value: Any, dtype: Any = None,
               requires_grad: bool = False) -> Tensor:
+    t = _like(t, "full_like")
     d = t.dtype if dtype is None else dtypes.canonical(dtype)
-    return _make(np.full(t.shape, fill_value, d), requires_grad)
+    return _make(_filled(t.shape, fill_value, d, "full_like"), requires_grad)
 
 
 def empty_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -206,10 +247,19 @@ def randint(low: int, high: int | None = None, size: Sequence[int] = (),
     _not_traced("randint")
     if high is None:
         low, high = 0, low
+    low, high = _int_bound(low), _int_bound(high)
     if low >= high:
         raise ValueError(f"randint(): low ({low}) must be less than high ({high})")
     d = dtypes.DEFAULT_INT if dtype is None else dtypes.canonical(dtype)
+    if not np.iinfo(np.int64).min <= low < high - 1 <= np.iinfo(np.int64).max:
+        raise ValueError(f"randint(): bounds [{low}, {high}) do not fit in int64")
     return Tensor(_rng.integers(low, high, size=_size((size,), "randint")).astype(d))
+
+
+def _int_bound(v: Any) -> int:
+    if isinstance(v, (bool, np.bool_)) or not hasattr(v, "__index__"):
+        raise TypeError(f"randint(): low and high must be ints, got {v!r} ({type(v).__name__})")
+    return operator.index(v)
 
 
 def randperm(n: int) -> Tensor:
@@ -227,21 +277,34 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     else:
         d = dtypes.canonical(dtype)
     for name, v in (("start", start), ("end", end), ("step", step)):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)):
-            raise TypeError(f"arange(): {name} must be a number, got {v!r} "
-                            f"({type(v).__name__})")
-        if not math.isfinite(v):
-            raise ValueError(f"arange(): {name} must be finite, got {v}")
+        _number(v, name, "arange")
     if step == 0:
         raise ValueError("arange: step must be nonzero")
-    n = max(int(np.ceil((end - start) / step)), 0)
-    return _make((start + step * np.arange(n, dtype=np.float64)).astype(d)
-                 if d.kind == "f" else np.arange(start, end, step, dtype=d), requires_grad)
+    integral = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+    if integral:
+        n = max(-((int(start) - int(end)) // int(step)), 0)  # exact, however large
+    else:
+        q = (end - start) / step
+        if not math.isfinite(q):
+            raise ValueError(f"arange(): from {start} to {end} in steps of {step} is more "
+                             "elements than an array can hold")
+        n = max(math.ceil(q), 0)
+    _size((n,), "arange")
+    # start + step * i, in int64 for integer arguments, else float64; then cast (an int8
+    # result wraps, as PyTorch's does)
+    try:
+        with np.errstate(all="ignore"):
+            values = start + step * np.arange(n, dtype=np.int64 if integral else np.float64)
+    except OverflowError:
+        raise ValueError(f"arange(): {start} to {end} does not fit in int64") from None
+    return _make(values.astype(d), requires_grad)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None,
              requires_grad: bool = False) -> Tensor:
     (steps,) = _size((steps,), "linspace")
+    start = float(_number(start, "start", "linspace"))
+    end = float(_number(end, "end", "linspace"))
     return _make(np.linspace(start, end, steps).astype(_float_dtype(dtype)), requires_grad)
 
 

@@ -322,7 +322,13 @@ class Tensor(Operand):
         if not _is_numberlike(value):
             raise TypeError(f"fill_: the value must be a number or a one-element tensor, got "
                             f"{type(value).__name__}")
-        self._data[...] = value
+        try:
+            with np.errstate(all="ignore"):
+                converted = self.dtype.type(value)
+        except (OverflowError, ValueError):  # 2**64 or nan into an integer tensor
+            raise ValueError(f"fill_: {value!r} does not fit in {self.dtype} (a tensor of "
+                             f"shape {tuple(self.shape)})") from None
+        self._data[...] = converted
         self._version[0] += 1
         self._grad_fn = None
         return self
@@ -331,8 +337,10 @@ class Tensor(Operand):
         src = src if isinstance(src, Tensor) else Tensor(dtypes.operand_array(src, "copy_"))
         record = self._check_inplace("copy_", (src,))
         try:
-            np.broadcast_shapes(src.shape, self.shape)
+            fits = np.broadcast_shapes(src.shape, self.shape) == tuple(self.shape)
         except ValueError:
+            fits = False
+        if not fits:
             raise ShapeError(f"copy_: source of shape {tuple(src.shape)} cannot be broadcast "
                              f"to destination of shape {tuple(self.shape)}") from None
         if not record:
@@ -359,8 +367,10 @@ class Tensor(Operand):
                 raise IndexError(f"setitem: {e} (tensor of shape {tuple(self.shape)})") \
                     from None
             try:
-                np.broadcast_shapes(value.shape, np.shape(target))
+                fits = np.broadcast_shapes(value.shape, np.shape(target)) == np.shape(target)
             except ValueError:
+                fits = False
+            if not fits:
                 raise ShapeError(f"setitem: value of shape {tuple(value.shape)} cannot be "
                                  f"broadcast to the indexed shape {np.shape(target)} of a "
                                  f"tensor of shape {tuple(self.shape)}") from None
@@ -431,8 +441,13 @@ def _promote(kind: str, op: str, values: list[Any]) -> list[Any]:
     for v in values[start:]:
         if type(v) is np.ndarray:
             out.append(v if v.dtype == compute else v.astype(compute))
-        else:
+            continue
+        try:
             out.append(cast(v))
+        except OverflowError:  # int32 tensor + 2**31, as PyTorch refuses
+            raise DTypeError(f"{op}: the Python number {v} does not fit in {compute}, the "
+                             "dtype the op computes in; convert the tensor first "
+                             "(.long() or .double())") from None
     return out
 
 

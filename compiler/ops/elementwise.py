@@ -63,11 +63,25 @@ def elementwise_dtypes(kind: str, op: str, xs: tuple[Any, ...]) -> tuple[np.dtyp
     raise AssertionError(kind)
 
 
+# Ops that PyTorch (and numpy) refuse on bools, with its advice.
+_NO_BOOL = {
+    "neg": "negation, the `-` operator, on a bool tensor is not supported; to invert a "
+           "mask use `~` or tracer.logical_not",
+    "sub": "subtraction, the `-` operator, of bools is not supported; use `^` (xor) or "
+           "convert first with .long()",
+    "pow": "powers of bools are not supported; convert first with .long() or .float()",
+}
+
+
 def _abstract_eval(kind: str, name: str):
     def abstract_eval(*xs: Any, **params: Any) -> AVal:
         shapes = [tuple(x.shape) for x in xs if not _is_scalar(x)]
         shape = broadcast_shapes(name, *shapes) if shapes else ()
-        return AVal(shape, elementwise_dtypes(kind, name, xs)[1])
+        dtype = elementwise_dtypes(kind, name, xs)[1]
+        if dtype == dtypes.bool_ and name in _NO_BOOL:
+            raise DTypeError(f"{name}: {_NO_BOOL[name]} (shapes "
+                             f"{', '.join(map(str, shapes))})")
+        return AVal(shape, dtype)
 
     return abstract_eval
 
@@ -170,7 +184,13 @@ def _minmax_vjp(g: Any, x: Any, y: Any, x_wins: Any) -> tuple[Any, Any]:
 
 
 def _pow_impl(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return np.power(x, y)
+    if np.asarray(x).dtype == np.bool_:  # numpy answers in int8: refuse as abstract_eval does
+        raise TypeError("pow of bools")
+    try:
+        return np.power(x, y)
+    except ValueError:  # numpy refuses negative integer powers of integers, as PyTorch
+        raise ValueError("pow: integers to negative integer powers are not allowed; "
+                         "convert the base to float first (x.float() ** y)") from None
 
 
 def _pow_vjp(g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
@@ -193,12 +213,19 @@ elementwise("pow", _pow_impl, _pow_vjp, kind="same", template="{0} ** {1}",
 
 def _pow_scalar_abstract(x: AVal, exponent: float) -> AVal:
     d = x.dtype
+    if d == dtypes.bool_:
+        raise DTypeError(f"pow: {_NO_BOOL['pow']} (a tensor of shape {tuple(x.shape)})")
     if isinstance(exponent, float) and not dtypes.is_float(d):
         d = dtypes.DEFAULT_FLOAT
+    if dtypes.is_int(d) and not np.iinfo(d).min <= exponent <= np.iinfo(d).max:
+        raise DTypeError(f"pow: the exponent {exponent} does not fit in {d} (a tensor of "
+                         f"shape {tuple(x.shape)}); convert the tensor first (.double())")
     return AVal(tuple(x.shape), d)
 
 
 def _pow_scalar_impl(x: np.ndarray, exponent: float) -> np.ndarray:
+    if x.dtype == np.bool_:
+        raise TypeError("pow of bools")  # abstract_eval says why
     if exponent == 2:
         return x * x
     if isinstance(exponent, int) and exponent < 0 and not dtypes.is_float(x.dtype):
@@ -255,14 +282,23 @@ def _relu_impl(x: np.ndarray) -> np.ndarray:
 
 elementwise("relu", _relu_impl, lambda g, out, x: (g * (out > 0).to(g.dtype),),
             template="relu({0})", saves=save_none, saves_out=True)
+def _sign_impl(x: np.ndarray) -> np.ndarray:
+    return x.copy() if x.dtype == np.bool_ else np.sign(x)  # numpy has no bool sign
+
+
 elementwise("abs", np.abs, lambda g, out, x: (g * x.sign(),), template="abs({0})")
-elementwise("sign", np.sign, lambda g, out, x: (g.zeros_like(),), template="sign({0})",
+elementwise("sign", _sign_impl, lambda g, out, x: (g.zeros_like(),), template="sign({0})",
             saves=save_none)
 
 
 def _clamp_abstract(x: AVal, lo: float | None, hi: float | None) -> AVal:
     scalars = [v for v in (lo, hi) if v is not None]
-    return AVal(tuple(x.shape), dtypes.result_type([(x.dtype, len(x.shape))], scalars))
+    d = dtypes.result_type([(x.dtype, len(x.shape))], scalars)
+    for v in scalars:
+        if dtypes.is_int(d) and not np.iinfo(d).min <= v <= np.iinfo(d).max:
+            raise DTypeError(f"clamp: the bound {v} does not fit in {d} (a tensor of shape "
+                             f"{tuple(x.shape)}); convert the tensor first (.long())")
+    return AVal(tuple(x.shape), d)
 
 
 def _clamp_impl(x: np.ndarray, lo: float | None, hi: float | None) -> np.ndarray:

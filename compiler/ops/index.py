@@ -126,8 +126,11 @@ def numpy_index(spec: tuple[Any, ...], arrays: tuple[np.ndarray, ...]) -> tuple[
         if kind == "int":
             out.append(item[1])
         elif kind == "slice":
-            out.append(slice(item[1], item[2], item[3]) if item[3] > 0 or item[2] >= 0
-                       else slice(item[1], None, item[3]))
+            start, stop, step = item[1:]
+            if not range(start, stop, step):  # (-1, -1, -1) from slice.indices: empty,
+                out.append(slice(0, 0))         # not "from the last element"
+            else:  # a negative step's stop of -1 means "through index 0"
+                out.append(slice(start, stop if stop >= 0 else None, step))
         elif kind == "new":
             out.append(None)
         else:
@@ -195,8 +198,10 @@ register(Op("index_add", _index_add_abstract, _index_add_impl,
 def _index_put_abstract(x: AVal, v: AVal, *arrays: AVal, spec: tuple[Any, ...]) -> AVal:
     target = _index_abstract(x, *arrays, spec=spec).shape
     try:
-        np.broadcast_shapes(tuple(v.shape), target)
+        fits = np.broadcast_shapes(tuple(v.shape), target) == tuple(target)
     except ValueError:
+        fits = False
+    if not fits:
         raise ShapeError(f"setitem: value of shape {tuple(v.shape)} cannot be broadcast to "
                          f"the indexed shape {target} of a tensor of shape "
                          f"{tuple(x.shape)}") from None

@@ -12,6 +12,10 @@ from compiler.registry import AVal, Op, has_value, register, save_other
 
 
 def _matmul_abstract(a: AVal, b: AVal) -> AVal:
+    for x in (a, b):
+        if not isinstance(x, AVal):
+            raise TypeError(f"matmul: both operands must be tensors, got "
+                            f"{type(x).__name__} {x!r}")
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: both arguments need at least 1 dimension, got shapes "
                          f"{tuple(a.shape)} and {tuple(b.shape)}")
@@ -71,7 +75,8 @@ def _matmul_name(avals: tuple[AVal, ...]) -> str:
 
 
 def _matmul_impl(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if a.dtype != b.dtype:  # numpy would promote; the op is defined on one dtype
+    if not isinstance(b, np.ndarray) or not isinstance(a, np.ndarray) or a.dtype != b.dtype:
+        # numpy would promote; the op is defined on one dtype
         raise TypeError("matmul: operands of different dtypes")
     return np.asarray(np.matmul(a, b))
 

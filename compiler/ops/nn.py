@@ -34,7 +34,10 @@ def _nll_impl(logp: np.ndarray, target: np.ndarray, reduction: str,
     if bad.any():
         raise IndexError(f"nll_loss: target {int(target[bad][0])} is out of bounds for "
                          f"{c} classes")
-    picked = -logp[np.arange(n), np.where(valid, target, 0)] * valid
+    if c == 0:  # every target was ignored (or there are none)
+        picked = np.zeros(n, logp.dtype)
+    else:
+        picked = -logp[np.arange(n), np.where(valid, target, 0)] * valid
     if reduction == "none":
         return picked.astype(logp.dtype, copy=False)
     total = picked.sum(dtype=np.float64)

@@ -173,6 +173,8 @@ def _softmax_impl(x: np.ndarray, axis: int) -> np.ndarray:
     _require_float(x)
     if x.size == 0:
         return x.copy()
+    if x.ndim == 0:  # one element: softmax 1 (nan stays nan), as PyTorch
+        return (x - x + 1).astype(x.dtype)
     e = np.exp(x - np.amax(x, axis=axis, keepdims=True))
     return (e / np.sum(e, axis=axis, keepdims=True)).astype(x.dtype, copy=False)
 
@@ -181,6 +183,8 @@ def _log_softmax_impl(x: np.ndarray, axis: int) -> np.ndarray:
     _require_float(x)
     if x.size == 0:
         return x.copy()
+    if x.ndim == 0:
+        return (x - x).astype(x.dtype)
     return (x - _logsumexp_impl(x, (axis,), True)).astype(x.dtype, copy=False)
 
 

@@ -33,6 +33,9 @@ register(Op("transpose", _transpose_abstract, lambda x, perm: np.transpose(x, pe
 
 
 def _broadcast_abstract(x: AVal, shape: tuple[int, ...]) -> AVal:
+    if any(s < 0 for s in shape):
+        raise ShapeError(f"expand: sizes must be non-negative, got {shape} for a tensor of "
+                         f"shape {tuple(x.shape)} (expand() takes -1 for a dim it keeps)")
     lead = len(shape) - x.ndim
     if lead < 0 or any(s != 1 and s != n for s, n in zip(x.shape, shape[lead:])):
         raise ShapeError(f"expand: shape {tuple(x.shape)} cannot be broadcast to {shape} "

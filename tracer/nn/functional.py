@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.operand import apply
+from compiler.operand import Operand, apply
+from compiler.ops.nn import REDUCTIONS
 from tracer.functions import log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
+
+
+def _check(op: str, reduction: str, **tensors: Any) -> None:
+    """Refuse what the loss cannot take before running anything, eagerly or traced."""
+    for name, t in tensors.items():
+        if not isinstance(t, Operand):
+            raise TypeError(f"{op}(): {name} must be a tensor, got {type(t).__name__}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op}(): reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
 def linear(input: Any, weight: Any, bias: Any = None) -> Any:
@@ -25,6 +35,7 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Any:
 def nll_loss(input: Any, target: Any, reduction: str = "mean", ignore_index: int = -100) -> Any:
     """Negative log-likelihood of integer class labels; `input` holds log-probabilities
     of shape (N, C) with target (N,), or (C,) with a 0-d target (a 0-d loss)."""
+    _check("nll_loss", reduction, input=input, target=target)
     if input.ndim == 1:
         loss = apply("nll_loss", input.unsqueeze(0), target.reshape(1), reduction=reduction,
                      ignore_index=ignore_index)
@@ -38,12 +49,14 @@ def nll_loss(input: Any, target: Any, reduction: str = "mean", ignore_index: int
 def cross_entropy(input: Any, target: Any, reduction: str = "mean",
                   ignore_index: int = -100) -> Any:
     """Softmax cross-entropy against integer class labels, over dim 1."""
+    _check("cross_entropy", reduction, input=input, target=target)
     return nll_loss(log_softmax(input, 1 if input.ndim > 1 else 0), target, reduction,
                     ignore_index)
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
     """Mean squared error."""
+    _check("mse_loss", reduction, input=input, target=target)
     if tuple(input.shape) != tuple(target.shape):
         from compiler.ops.elementwise import broadcast_shapes
 
