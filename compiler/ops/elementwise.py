@@ -66,7 +66,7 @@ def elementwise_dtypes(kind: str, op: str, xs: tuple[Any, ...]) -> tuple[np.dtyp
 # Ops that PyTorch (and numpy) refuse on bools, with its advice.
 _NO_BOOL = {
     "neg": "negation, the `-` operator, on a bool tensor is not supported; to invert a "
-           "mask use `~` or tracer.logical_not",
+           "mask use `~mask`",
     "sub": "subtraction, the `-` operator, of bools is not supported; use `^` (xor) or "
            "convert first with .long()",
     "pow": "powers of bools are not supported; convert first with .long() or .float()",
