@@ -375,7 +375,7 @@ class Emitter:
         self.emit(f"{oarr}[{oi}] = {cast('_acc', ad, dt)}", ind + 2)
 
     def _indexed(self, spec: tuple[Any, ...], target: Ref, arr_refs: list[Ref], indent: int,
-                 ) -> tuple[list[str], tuple[int, ...], str, int]:
+                 e: Eqn | None = None) -> tuple[list[str], tuple[int, ...], str, int]:
         """Loops over the result of target[spec]; returns (loop indices, result shape,
         flat offset expression into target, indentation of the loop body)."""
         has_arr = any(item[0] == "arr" for item in spec)
@@ -410,8 +410,11 @@ class Emitter:
                 self.emit(f"if {t} < 0:", ind)
                 self.emit(f"{t} += {size}", ind + 1)
                 self.emit(f"if {t} < 0 or {t} >= {size}:", ind)
-                self.emit(f'raise IndexError("index out of bounds for an axis of size '
-                          f'{size}")', ind + 1)
+                msg = (f"{e.op.name if e else 'index'}: an index tensor holds a value out of "
+                       f"range for dimension {dim} of the indexed tensor"
+                       + (f" (traced at {e.source_loc})" if e and e.source_loc else "")
+                       + "; TRACER_DISABLE_JIT=1 reports the value and the size")
+                self.emit(f"raise IndexError({msg!r})", ind + 1)
                 terms.append(f"{st}*{t}" if st != 1 else t)
             dim += 1
         return idx, shape, " + ".join(terms) or "0", ind
@@ -421,7 +424,7 @@ class Emitter:
         out = e.outputs[0]
         self.emit(f"# ---- {self.eqn_text(e)}", 0)
         self.alloc(out)
-        idx, shape, src, ind = self._indexed(e.params["spec"], it.refs[0], it.refs[1:], 0)
+        idx, shape, src, ind = self._indexed(e.params["spec"], it.refs[0], it.refs[1:], 0, e)
         oi = self.index_expr(0, list(c_strides(shape)), idx)
         x = it.refs[0]
         val = x.expr if x.kind == "const" else (
@@ -436,7 +439,7 @@ class Emitter:
         oarr = self.arr(out)
         self.emit(f"{oarr}[:] = 0", 0)
         target = self.mem_ref(out)
-        idx, shape, dst, ind = self._indexed(e.params["spec"], target, it.refs[1:], 0)
+        idx, shape, dst, ind = self._indexed(e.params["spec"], target, it.refs[1:], 0, e)
         g = it.refs[0].broadcast(shape) if it.refs[0].kind != "const" else it.refs[0]
         self.emit(f"{oarr}[{dst}] += {self.read(g, list(g.strides), idx)}", ind)
 
@@ -453,7 +456,7 @@ class Emitter:
         self.emit(f"{oarr}[{self.index_expr(0, list(c_strides(oshape)), xi)}] = "
                   f"{self.read(xb, list(xb.strides), xi)}", ind)
         idx, shape, dst, ind = self._indexed(e.params["spec"], self.mem_ref(out),
-                                             it.refs[2:], 0)
+                                             it.refs[2:], 0, e)
         v = it.refs[1].broadcast(shape) if it.refs[1].kind != "const" else it.refs[1]
         self.emit(f"{oarr}[{dst}] = {self.read(v, list(v.strides), idx)}", ind)
 

@@ -14,9 +14,11 @@ from compiler.dtypes import float16, float32, float64, int8, int16, int32, int64
 from compiler.errors import (
     AutogradError,
     DTypeError,
+    LargeTraceWarning,
     ShapeError,
     TraceError,
     TracerError,
+    TracerWarning,
 )
 from tracer import autograd, nn, optim
 from tracer._format import set_printoptions

@@ -240,3 +240,11 @@ def test_a_long_trace_compiles_as_several_functions_with_the_same_results(monkey
     ivalue, igrad = tracer.value_and_grad(f)(x)
     assert_close(value, ivalue)
     assert_close(grad, igrad)
+
+
+def test_an_out_of_range_index_in_compiled_code_names_the_op_and_the_line():
+    f = tracer.trace(lambda x, i: x[i] * 2)
+    x = tracer.ones(4)
+    assert f(x, tracer.tensor([3, 0])).tolist() == [2.0, 2.0]
+    with pytest.raises(IndexError, match=r"index: .*out of range.*test_compiled_semantics\.py:\d+"):
+        f(x, tracer.tensor([4, 0]))
