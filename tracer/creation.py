@@ -79,6 +79,8 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     if isinstance(data, Tensor):
         arr = np.array(data._data, dtype=None if dtype is None else dtypes.canonical(dtype))
         return _make(arr, requires_grad)
+    if isinstance(data, np.generic):  # a numpy scalar keeps its dtype, as in PyTorch
+        data = np.asarray(data)
     if isinstance(data, np.ndarray):
         if data.dtype.kind not in "biuf":
             raise DTypeError(f"tensor(): numpy arrays of dtype {data.dtype} are not supported; "

@@ -1,4 +1,5 @@
-"""Random programs, eager vs traced-and-interpreted (and, fewer of them, compiled).
+"""Random programs, eager vs traced-and-interpreted (and, fewer of them, compiled), and
+in float64 against finite differences.
 
 Hypothesis builds straight-line programs from a subset of the registry: unary and
 binary elementwise ops (with broadcasting), reductions, softmax, reshape,
@@ -248,3 +249,21 @@ def check_program(program, dtype):
         expected = tracer.zeros_like(e) if e.grad is None else e.grad
         assert_close(t.grad, expected, err_msg=f"backward, input {k}")
         assert_close(g, expected, err_msg=f"value_and_grad, input {k}")
+    if dtype == np.float64 and not any(s.name == "detach" for s in steps):
+        check_finite_differences(lambda *xs: outputs(*xs)[1], arrays, grads)
+
+
+def check_finite_differences(loss, arrays, grads, eps: float = 1e-6) -> None:
+    """value_and_grad's gradient along a random direction equals the central difference
+    of the (eager) loss; skipped for programs with detach(), whose gradient differs
+    from the function's derivative on purpose."""
+    rng = np.random.default_rng(7)
+    dirs = [rng.standard_normal(a.shape) for a in arrays]
+
+    def at(t: float) -> float:
+        with tracer.no_grad():
+            return loss(*[tracer.tensor(a + t * d) for a, d in zip(arrays, dirs)]).item()
+
+    fd = (at(eps) - at(-eps)) / (2 * eps)
+    analytic = sum(float((g.numpy() * d).sum()) for g, d in zip(grads, dirs))
+    np.testing.assert_allclose(analytic, fd, rtol=1e-5, atol=1e-6 * max(1.0, abs(fd)))
