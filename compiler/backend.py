@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from compiler.codegen import compile_graph
+from compiler.codegen import Unsupported, compile_graph
 from compiler.errors import TracerWarning
 from compiler.ir import Graph
 from compiler.plan import to_plan
@@ -60,7 +60,7 @@ def lower(graph: Graph, name: str = "graph") -> Executable:
         return Interpreted(graph)
     try:
         return compile_graph(graph, name)
-    except NotImplementedError as e:
+    except Unsupported as e:
         warnings.warn(f"{name}: running on the reference interpreter (slow): {e}",
                       TracerWarning, stacklevel=2)
         return Interpreted(graph)

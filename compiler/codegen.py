@@ -18,9 +18,11 @@ How (see DESIGN.md, "Lowering to numba"):
   if something outside the nest (or through a view) reads it. Adjacent dims
   that every index map walks contiguously are collapsed into one loop.
   float32 sums accumulate in float64.
-* matmul calls BLAS through `np.dot(a, b, out)` on 2-D reshaped (or
-  transposed) views; gathers/scatters (index with arrays, index_add,
-  index_put), concatenate and max_dim/min_dim are explicit loops.
+* matmul calls numpy's BLAS, `np.dot(a, b, out)` on 2-D reshaped (or
+  transposed) views, from a plain Python entry that runs the njit parts in
+  turn (numba's own np.dot would need scipy); a long kernel is also cut into
+  parts. Gathers/scatters (index with arrays, index_add, index_put),
+  concatenate and max_dim/min_dim are explicit loops.
 * Sizes are arguments of the kernel (`compiler.refs.Sizes`): the text does
   not depend on the batch size, so a retrace for a new batch size reuses the
   compiled machine code.
@@ -48,7 +50,12 @@ from compiler.refs import Ref, Sizes, basic_index_ref, c_strides, cast, literal,
 from compiler.registry import OPS, AVal
 from runtime import jit
 
-__all__ = ["compile_graph", "generate"]
+__all__ = ["Unsupported", "compile_graph", "generate"]
+
+
+class Unsupported(Exception):
+    """The graph uses an op or dtype the numba backend cannot lower (not a bug: the
+    caller may run the graph on the interpreter instead)."""
 
 _FASTMATH = "{" + ", ".join(repr(f) for f in sorted(jit.FASTMATH)) + "}"
 _VIEW_OPS = ("reshape", "transpose", "broadcast_to")
@@ -238,7 +245,7 @@ class _Codegen(Emitter):
                       "max_dim", "min_dim"):
             self.plan_kernel(e)
         else:
-            raise NotImplementedError(f"codegen: op {name!r} is not supported by the numba "
+            raise Unsupported(f"codegen: op {name!r} is not supported by the numba "
                                       "backend yet")
 
     def plan_fused(self, e: Eqn) -> None:
@@ -381,7 +388,7 @@ class _Codegen(Emitter):
                       *entry]
 
     def _unsupported_dtype(self, v: Var) -> str:
-        raise NotImplementedError(f"codegen: dtype {v.aval.dtype} is not supported by the "
+        raise Unsupported(f"codegen: dtype {v.aval.dtype} is not supported by the "
                                   "numba backend")
 
     # elementwise expressions
@@ -421,7 +428,7 @@ class _Codegen(Emitter):
             return x
         if name == "convert":
             return cast(x, in_dt[0], out)
-        raise NotImplementedError(f"codegen: elementwise op {name!r}")
+        raise Unsupported(f"codegen: elementwise op {name!r}")
 
     def _ew_template(self, name: str, x: list[str], cd: np.dtype) -> str:
         if name in _VMATH_FUNCS and cd.name in ("float32", "float64") and jit.HAVE_VMATH:

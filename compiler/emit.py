@@ -1,7 +1,7 @@
 """Emission of the loop nests and kernels planned by compiler.codegen.
 
 `Emitter` is the half of the code generator that writes lines: one fused loop
-nest per elementwise group (with the reductions it feeds), BLAS calls for
+nest per elementwise group (with the reductions it feeds), numpy BLAS calls for
 matmuls, and explicit loops for gathers, scatters, concatenation and arg-max.
 Every size it prints comes from `compiler.refs` and so reads the kernel's size
 arguments where it can.
@@ -125,8 +125,7 @@ class Emitter:
         for k, e in enumerate(g.eqns):
             for j, a in enumerate(e.inputs):
                 if isinstance(a, Var) and a not in g.locals:
-                    r = self.refs[a].broadcast(shape) if self.refs[a].kind != "const" \
-                        else self.refs[a]
+                    r = self.refs[a].broadcast(shape)
                     reads[(k, j)] = r
                     if r.kind != "const":
                         maps.append(r.strides)
@@ -178,7 +177,7 @@ class Emitter:
                     ops.append(self.name(a))
                 else:
                     r = reads[(k, j)]
-                    ops.append(self.read(r, cstr(r.strides) if r.kind != "const" else [], idx))
+                    ops.append(self.read(r, cstr(r.strides), idx))
             out = e.outputs[0]
             nm = self.name(out)
             text = self.eqn_text(e)
@@ -339,8 +338,8 @@ class Emitter:
         batch = tuple(self.shape(out)[:len(out.aval.shape) - (len(a_sh) > 1) - (len(b_sh) > 1)])
         ra2 = Ref(ra.kind, a2, ra.dtype, ra.base, ra.offset, sa, ra.expr)
         rb2 = Ref(rb.kind, b2, rb.dtype, rb.base, rb.offset, sb, rb.expr)
-        ra2 = ra2.broadcast(batch + (M, K)) if ra2.kind != "const" else ra2
-        rb2 = rb2.broadcast(batch + (K, N)) if rb2.kind != "const" else rb2
+        ra2 = ra2.broadcast(batch + (M, K))
+        rb2 = rb2.broadcast(batch + (K, N))
         bidx, ind = self.loops(batch, "b", 0)
         nb = len(batch)
         ocs = c_strides(batch + (M, N))
@@ -440,7 +439,7 @@ class Emitter:
         self.emit(f"{oarr}[:] = 0", 0)
         target = self.mem_ref(out)
         idx, shape, dst, ind = self._indexed(e.params["spec"], target, it.refs[1:], 0, e)
-        g = it.refs[0].broadcast(shape) if it.refs[0].kind != "const" else it.refs[0]
+        g = it.refs[0].broadcast(shape)
         self.emit(f"{oarr}[{dst}] += {self.read(g, list(g.strides), idx)}", ind)
 
     def emit_index_put(self, it: Item) -> None:
@@ -452,12 +451,12 @@ class Emitter:
         x = it.refs[0]
         oshape = self.shape(out)
         xi, ind = self.loops(oshape, "j", 0)
-        xb = x.broadcast(oshape) if x.kind != "const" else x
+        xb = x.broadcast(oshape)
         self.emit(f"{oarr}[{self.index_expr(0, list(c_strides(oshape)), xi)}] = "
                   f"{self.read(xb, list(xb.strides), xi)}", ind)
         idx, shape, dst, ind = self._indexed(e.params["spec"], self.mem_ref(out),
                                              it.refs[2:], 0, e)
-        v = it.refs[1].broadcast(shape) if it.refs[1].kind != "const" else it.refs[1]
+        v = it.refs[1].broadcast(shape)
         self.emit(f"{oarr}[{dst}] = {self.read(v, list(v.strides), idx)}", ind)
 
     def emit_concat(self, it: Item) -> None:

@@ -4,8 +4,9 @@ Generated modules (see compiler/codegen.py) import the helpers below and, when
 it is importable and passes its tests, the vectorisable math of
 `runtime.vmath`. `load_graph_module` imports generated source through the disk
 cache (`runtime.cache.load_module`); `CompiledGraph` is the Python-side caller:
-it flattens the inputs to contiguous 1-D arrays, preallocates the outputs,
-calls the jitted entry function once and reshapes the results.
+it flattens the inputs to contiguous 1-D arrays, preallocates the outputs
+and calls the module's entry once (an njit kernel, or a Python function that
+runs njit parts and numpy's BLAS).
 
 This module knows numpy and numba only (no compiler or tracer imports).
 """

@@ -435,13 +435,7 @@ class TracedFunction(_Staged):
             mask = tuple(t.requires_grad for t in inputs)
             if any(mask):
                 return self._call_with_grad(entry, inputs, arrays, mask)
-        if entry.exe is None:
-            with self._lock:
-                if entry.exe is None:
-                    t0 = time.perf_counter()
-                    entry.exe = lower(entry.graph, self._module_name("forward"))
-                    self._compile_s += time.perf_counter() - t0
-        outs = _run(entry.exe, arrays)
+        outs = _run(entry.exe or self._forward_exe(entry), arrays)
         return unflatten(entry.out_tree, iter([Tensor(o) for o in outs]))
 
     def _diff(self, entry: _Traced, mask: tuple[bool, ...]) -> _Diff:
@@ -515,9 +509,16 @@ class TracedFunction(_Staged):
             d = self._diff(entry, mask)
             return (_source(d.forward, "forward, also returning residuals for backward") + "\n"
                     + _source(d.backward, "backward"))
-        if entry.exe is None:
-            entry.exe = lower(entry.graph, self._module_name("forward"))
-        return _source(entry.exe, "forward")
+        return _source(entry.exe or self._forward_exe(entry), "forward")
+
+    def _forward_exe(self, entry: _Traced) -> Executable:
+        """The executable of the forward graph, lowered on first use (once across threads)."""
+        with self._lock:
+            if entry.exe is None:
+                t0 = time.perf_counter()
+                entry.exe = lower(entry.graph, self._module_name("forward"))
+                self._compile_s += time.perf_counter() - t0
+        return entry.exe
 
     def _split_for(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Split:
         entry, leaves = self._entry(args, kwargs)
@@ -585,7 +586,7 @@ class ValueAndGrad(_Staged):
             if i in self.static_argnums:
                 raise ValueError(f"argnums {i} is also static; cannot differentiate it")
 
-    def _joint(self, entry: _Traced, n_leaves: int) -> tuple[Executable, Graph]:
+    def _joint(self, entry: _Traced) -> tuple[Executable, Graph]:
         if entry.joint is None:
             with self._lock:
                 if entry.joint is None:
@@ -631,7 +632,7 @@ class ValueAndGrad(_Staged):
                 "tracer.grad / tracer.value_and_grad called on traced values inside another "
                 "traced function is not supported; differentiate the outer function "
                 "instead") from None
-        exe, _ = self._joint(entry, len(leaves))
+        exe, _ = self._joint(entry)
         arrays = [t._data for t in leaves] + [t._data for t in captured] + entry.consts
         outs = _run(exe, arrays)
         value = Tensor(outs[0])
@@ -644,14 +645,14 @@ class ValueAndGrad(_Staged):
     def ir(self, *args: Any, **kwargs: Any) -> str:
         """The joint forward+backward graph that runs, as text."""
         entry, leaves = self._entry(args, kwargs)
-        return pretty(self._joint(entry, len(leaves))[1])
+        return pretty(self._joint(entry)[1])
 
     grad_ir = ir
 
     def source(self, *args: Any, **kwargs: Any) -> str:
         """The generated code of the joint value-and-gradient graph for these arguments."""
         entry, leaves = self._entry(args, kwargs)
-        return _source(self._joint(entry, len(leaves))[0], "value and gradients")
+        return _source(self._joint(entry)[0], "value and gradients")
 
 
 def value_and_grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0,

@@ -51,4 +51,4 @@ def split_graphs(f: Any, *args: Any) -> tuple[Graph, Graph]:
 def joint_graph(vg: Any, *args: Any) -> Graph:
     """The joint forward+backward graph of a value_and_grad / grad function."""
     entry, leaves = vg._entry(args, {})
-    return vg._joint(entry, len(leaves))[1]
+    return vg._joint(entry)[1]
