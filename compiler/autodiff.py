@@ -98,15 +98,16 @@ def joint_vjp(graph: Graph, wrt: list[bool], seed_ones: bool = False) -> Joint:
             grads.append(ct[v].var)
         else:  # the output does not depend on this input
             grads.append(Sym(b, v).zeros_like().var)
-    joint = Graph(list(graph.inputs) + ct_inputs, b.eqns, list(graph.outputs) + grads,
-                  dict(graph.consts))
+    joint = Graph(
+        list(graph.inputs) + ct_inputs, b.eqns, list(graph.outputs) + grads, dict(graph.consts)
+    )
     return Joint(dce(joint), len(graph.inputs), len(graph.outputs), connected)
 
 
 @dataclass
 class Split:
-    forward: Graph    # inputs -> outputs + residuals
-    backward: Graph   # residuals + output cotangents -> gradients
+    forward: Graph  # inputs -> outputs + residuals
+    backward: Graph  # residuals + output cotangents -> gradients
     n_residuals: int
 
 
@@ -114,9 +115,9 @@ def split(joint: Joint) -> Split:
     """Cut a joint graph (with cotangent inputs) into forward and backward graphs."""
     g = joint.graph
     # Partial evaluation: whatever does not depend on a cotangent is forward work.
-    tainted = set(g.inputs[joint.n_primal_inputs:])
+    tainted = set(g.inputs[joint.n_primal_inputs :])
     fwd_eqns, bwd_eqns = [], []
-    fwd_defined = set(g.inputs[:joint.n_primal_inputs])
+    fwd_defined = set(g.inputs[: joint.n_primal_inputs])
     for e in g.eqns:
         if any(isinstance(a, Var) and a in tainted for a in e.inputs):
             bwd_eqns.append(e)
@@ -124,9 +125,9 @@ def split(joint: Joint) -> Split:
         else:
             fwd_eqns.append(e)
             fwd_defined.update(e.outputs)
-    primal_outs = g.outputs[:joint.n_primal_outputs]
-    grad_outs = g.outputs[joint.n_primal_outputs:]
-    ct_inputs = g.inputs[joint.n_primal_inputs:]
+    primal_outs = g.outputs[: joint.n_primal_outputs]
+    grad_outs = g.outputs[joint.n_primal_outputs :]
+    ct_inputs = g.inputs[joint.n_primal_inputs :]
     residuals: list[Var] = []
     seen: set[Var] = set()
     uses = [a for e in bwd_eqns for a in e.inputs] + list(grad_outs)
@@ -135,7 +136,8 @@ def split(joint: Joint) -> Split:
             seen.add(a)
             residuals.append(a)
     consts = dict(g.consts)
-    forward = dce(Graph(g.inputs[:joint.n_primal_inputs], fwd_eqns,
-                        list(primal_outs) + residuals, consts))
+    forward = dce(
+        Graph(g.inputs[: joint.n_primal_inputs], fwd_eqns, list(primal_outs) + residuals, consts)
+    )
     backward = dce(Graph(residuals + list(ct_inputs), bwd_eqns, list(grad_outs), {}))
     return Split(forward, backward, len(residuals))

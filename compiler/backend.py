@@ -61,6 +61,7 @@ def lower(graph: Graph, name: str = "graph") -> Executable:
     try:
         return compile_graph(graph, name)
     except Unsupported as e:
-        warnings.warn(f"{name}: running on the reference interpreter (slow): {e}",
-                      TracerWarning, stacklevel=2)
+        warnings.warn(
+            f"{name}: running on the reference interpreter (slow): {e}", TracerWarning, stacklevel=2
+        )
         return Interpreted(graph)

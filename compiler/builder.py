@@ -38,8 +38,9 @@ class GraphBuilder:
     (None: never, as for the builder that differentiates an existing graph).
     """
 
-    def __init__(self, grad_enabled: Callable[[], bool] = lambda: True,
-                 warn_above: int | None = LARGE_TRACE) -> None:
+    def __init__(
+        self, grad_enabled: Callable[[], bool] = lambda: True, warn_above: int | None = LARGE_TRACE
+    ) -> None:
         self.inputs: list[Var] = []
         self.eqns: list[Eqn] = []
         self.consts: dict[Var, np.ndarray] = {}
@@ -78,14 +79,16 @@ class GraphBuilder:
                     f"a tensor of shape {tuple(x.shape)} from outside the traced function "
                     "was modified in place while tracing; that update would run only once, "
                     "when tracing, not on every call. Return the new value from the traced "
-                    "function and assign it outside.")
+                    "function and assign it outside."
+                )
 
     def _atom(self, x: Any, op: str = "traced op") -> Atom | Any:
         if isinstance(x, Sym):
             if x.builder is not self:
                 raise TraceError(
                     "a traced value escaped from another trace (was it stored in a global "
-                    "or closure during an earlier trace?). Pass it as an argument instead.")
+                    "or closure during an earlier trace?). Pass it as an argument instead."
+                )
             if x._base is not None and x._base._version != x._base_version:
                 raise _no_concrete_view()
             return x.var
@@ -95,8 +98,10 @@ class GraphBuilder:
             return x
         if isinstance(x, (np.ndarray, list, tuple)):
             return self.const(dtypes.operand_array(x, op)).var
-        raise TypeError(f"{op}: unsupported operand of type {type(x).__name__} in traced code; "
-                        "use a tensor, a Python number, or a (nested) list of numbers")
+        raise TypeError(
+            f"{op}: unsupported operand of type {type(x).__name__} in traced code; "
+            "use a tensor, a Python number, or a (nested) list of numbers"
+        )
 
     def graph(self, outputs: Sequence[Atom]) -> Graph:
         inputs = self.inputs + [v for v, _ in self.captured] + list(self.consts)
@@ -122,12 +127,15 @@ class GraphBuilder:
         where = describe_location()
         warn_at_user_line(
             f"this trace has staged more than {self.warn_above:,} equations"
-            + (f", the last at {where}" if where else "") + ". Tracing, optimising and "
+            + (f", the last at {where}" if where else "")
+            + ". Tracing, optimising and "
             "above all compiling it take time that grows with its size. A Python loop over "
             "traced values is unrolled into the trace, one copy of its body per step: "
             "vectorise it (one op over a stacked or batched tensor instead of one op per "
             "step or element), or move the loop out of the traced function and trace only "
-            "its body (call the traced step in a Python loop).", LargeTraceWarning)
+            "its body (call the traced step in a Python loop).",
+            LargeTraceWarning,
+        )
         self.warn_above = None  # once per trace
 
     def bind(self, op_name: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
@@ -143,14 +151,12 @@ class GraphBuilder:
             except (TracerError, ValueError, TypeError) as e:
                 raise _located(e) from None
         else:
-            atoms = [a if isinstance(a, Var) else
-                     Literal(a, dtypes.scalar_dtype(a)) for a in atoms]
+            atoms = [a if isinstance(a, Var) else Literal(a, dtypes.scalar_dtype(a)) for a in atoms]
         outvars = self.emit(op_name, atoms, params)
         if not self.grad_enabled() and op.vjp is not None:
             outvars = [self.emit("stop_gradient", [v], {})[0] for v in outvars]
         # Results of view ops share memory with their input in eager mode.
-        base = inputs[0] if op.view and len(inputs) == 1 and isinstance(inputs[0], Sym) \
-            else None
+        base = inputs[0] if op.view and len(inputs) == 1 and isinstance(inputs[0], Sym) else None
         syms = [Sym(self, v, base) for v in outvars]
         return tuple(syms) if op.multiple_results else syms[0]
 
@@ -199,19 +205,24 @@ def _traced_error(what: str, fix: str) -> TraceError:
 
 def _no_concrete(what: str, fix: str) -> TraceError:
     return _traced_error(
-        f"{what} needs a concrete value, but this is a traced tensor inside @tracer.trace",
-        fix)
+        f"{what} needs a concrete value, but this is a traced tensor inside @tracer.trace", fix
+    )
 
 
-_STATIC_FIX = ("make the argument static (a Python number, or static_argnums=... / "
-               "static_argnames=... in tracer.trace)")
+_STATIC_FIX = (
+    "make the argument static (a Python number, or static_argnums=... / "
+    "static_argnames=... in tracer.trace)"
+)
 _CONTROL_FLOW_FIX = (
     "Python control flow cannot depend on traced values. Use tracer.where(cond, a, b) "
-    "to select values, or " + _STATIC_FIX + ".")
+    "to select values, or " + _STATIC_FIX + "."
+)
 _NUMPY_FIX = (
     "Use tracer ops on traced tensors instead of numpy (tracer.exp, tracer.where(cond, a, "
     "b), ...), return the tensor and convert it outside the traced function, or "
-    + _STATIC_FIX + ".")
+    + _STATIC_FIX
+    + "."
+)
 _MUTATION_FIX = "Clone it first (y = x.clone()) and update the clone, or use out-of-place ops."
 
 
@@ -220,7 +231,8 @@ def _no_concrete_view() -> TraceError:
         "a view of a tensor (from indexing, reshape, transpose, expand or detach) is used "
         "after that tensor was modified in place; in eager mode the view would show the "
         "new values, which traced code cannot reproduce",
-        "Take the view after the in-place update, or clone() before updating.")
+        "Take the view after the in-place update, or clone() before updating.",
+    )
 
 
 class Sym(Operand):
@@ -273,10 +285,12 @@ class Sym(Operand):
         raise _traced_error(
             "backward() inside a traced function is not supported",
             "Differentiate the traced function from outside (call backward() on its "
-            "result), or use tracer.grad / tracer.value_and_grad.")
+            "result), or use tracer.grad / tracer.value_and_grad.",
+        )
 
-    def _bind(self, op: str, inputs: Sequence[Any], params: dict[str, Any],
-              name: str | None) -> Any:
+    def _bind(
+        self, op: str, inputs: Sequence[Any], params: dict[str, Any], name: str | None
+    ) -> Any:
         return self.builder.bind(op, inputs, params)
 
     def _const(self, value: np.ndarray) -> Sym:
@@ -307,7 +321,8 @@ class Sym(Operand):
                     "result whose shape depends on the mask's values, which a traced "
                     "function cannot have",
                     "Use tracer.where(mask, x, 0) to keep the shape (then reduce), or "
-                    "index eagerly outside the traced function.")
+                    "index eagerly outside the traced function.",
+                )
         return super().__getitem__(key)
 
     def __setitem__(self, key: Any, value: Any) -> None:
@@ -320,10 +335,12 @@ class Sym(Operand):
                 raise _traced_error(
                     "item assignment with a boolean tensor mask combined with other indices "
                     "is not supported in traced code",
-                    "Write it as y = tracer.where(mask, value, y) with a mask of y's shape.")
+                    "Write it as y = tracer.where(mask, value, y) with a mask of y's shape.",
+                )
         spec, arrays, _ = parse_index(self, key)
         target = OPS["index"].abstract_eval(
-            self.aval, *[AVal(tuple(a.shape), a.dtype) for a in arrays], spec=spec)
+            self.aval, *[AVal(tuple(a.shape), a.dtype) for a in arrays], spec=spec
+        )
         if isinstance(value, _SCALARS):
             v = self.full_like(value, shape=target.shape)
         else:
@@ -335,17 +352,18 @@ class Sym(Operand):
         on how many elements the mask selects."""
         k = mask.ndim
         if tuple(mask.shape) != tuple(self.shape[:k]):
-            raise IndexError(f"boolean mask of shape {tuple(mask.shape)} does not match the "
-                             f"indexed dimensions {tuple(self.shape[:k])} of shape "
-                             f"{tuple(self.shape)}")
+            raise IndexError(
+                f"boolean mask of shape {tuple(mask.shape)} does not match the "
+                f"indexed dimensions {tuple(self.shape[:k])} of shape "
+                f"{tuple(self.shape)}"
+            )
         rest = tuple(self.shape[k:])
         v = value if isinstance(value, _SCALARS) else self._sym(value)
         vshape = () if isinstance(v, _SCALARS) else tuple(v.shape)
         if len(vshape) == len(rest) + 1 and vshape[0] == 1:
             v, vshape = v.reshape(vshape[1:]), vshape[1:]
         try:
-            fits = len(vshape) <= len(rest) and \
-                broadcast_shapes("setitem", vshape, rest) == rest
+            fits = len(vshape) <= len(rest) and broadcast_shapes("setitem", vshape, rest) == rest
         except ShapeError:
             fits = False
         if not fits:
@@ -354,7 +372,8 @@ class Sym(Operand):
                 "selected element: its shape depends on the mask's values, which traced "
                 "code cannot have",
                 "Assign a value that broadcasts to the unmasked dims (a scalar), or use "
-                "tracer.where(mask, values, x) with values of x's shape.")
+                "tracer.where(mask, values, x) with values of x's shape.",
+            )
         cond = mask.reshape(tuple(mask.shape) + (1,) * len(rest)) if rest else mask
         if isinstance(v, _SCALARS):
             return apply("where", cond, self.full_like(v, shape=()), self)
@@ -366,24 +385,34 @@ class Sym(Operand):
             raise _traced_error(
                 f"{what}: in-place modification of an argument of a traced function is not "
                 "supported (the caller's tensor would not change, as it would in eager "
-                "mode)", _MUTATION_FIX)
+                "mode)",
+                _MUTATION_FIX,
+            )
         if self._base is not None:
             raise _traced_error(
                 f"{what}: in-place modification of a view (from indexing, reshape, "
                 "transpose, expand or detach) is not supported in traced code: eager mode "
-                "would also change the tensor it views", _MUTATION_FIX)
+                "would also change the tensor it views",
+                _MUTATION_FIX,
+            )
 
     def _assign(self, result: Any, what: str) -> Sym:
         result = self._sym(result)
         if tuple(result.shape) != tuple(self.shape):
-            raise _located(ShapeError(
-                f"{what}: the result has shape {tuple(result.shape)}, which does not fit the "
-                f"tensor of shape {tuple(self.shape)} updated in place"))
+            raise _located(
+                ShapeError(
+                    f"{what}: the result has shape {tuple(result.shape)}, which does not fit the "
+                    f"tensor of shape {tuple(self.shape)} updated in place"
+                )
+            )
         if result.dtype != self.dtype:
             if dtypes._category(result.dtype) > dtypes._category(self.dtype):
-                raise _located(DTypeError(
-                    f"{what}: result type {result.dtype} can't be cast to the in-place "
-                    f"output type {self.dtype}"))
+                raise _located(
+                    DTypeError(
+                        f"{what}: result type {result.dtype} can't be cast to the in-place "
+                        f"output type {self.dtype}"
+                    )
+                )
             result = result.to(self.dtype)
         self.builder._atom(result)  # no stale view
         self.var = result.var
@@ -396,21 +425,25 @@ class Sym(Operand):
 
     def fill_(self, value: Any) -> Sym:
         if isinstance(value, Operand):
-            return self._inplace("fill_", lambda _: self._sym(value).to(self.dtype)
-                                 .reshape(()).broadcast_to(self.shape))
+            return self._inplace(
+                "fill_",
+                lambda _: self._sym(value).to(self.dtype).reshape(()).broadcast_to(self.shape),
+            )
         return self._inplace("fill_", lambda _: self.full_like(value))
 
     def zero_(self) -> Sym:
         return self.fill_(0)
 
     def copy_(self, src: Any) -> Sym:
-        return self._inplace("copy_", lambda _: self._sym(src).to(self.dtype)
-                             .broadcast_to(self.shape))
+        return self._inplace(
+            "copy_", lambda _: self._sym(src).to(self.dtype).broadcast_to(self.shape)
+        )
 
     # ---- Python needs a concrete value ------------------------------------
     def __bool__(self) -> bool:
-        raise _no_concrete("bool() of a tensor (an `if`, `while`, `and`/`or` or `not`)",
-                           _CONTROL_FLOW_FIX)
+        raise _no_concrete(
+            "bool() of a tensor (an `if`, `while`, `and`/`or` or `not`)", _CONTROL_FLOW_FIX
+        )
 
     def __float__(self) -> float:
         raise _no_concrete("float()", _CONTROL_FLOW_FIX)

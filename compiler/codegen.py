@@ -57,14 +57,22 @@ class Unsupported(Exception):
     """The graph uses an op or dtype the numba backend cannot lower (not a bug: the
     caller may run the graph on the interpreter instead)."""
 
+
 _FASTMATH = "{" + ", ".join(repr(f) for f in sorted(jit.FASTMATH)) + "}"
 _VIEW_OPS = ("reshape", "transpose", "broadcast_to")
 #: equations per fused loop nest at most: longer chains continue in the next nest
 #: through a buffer (a loop body of thousands of lines compiles for minutes)
 MAX_GROUP = 150
-_NUMBA_TYPES = {"float32": "float32", "float64": "float64", "int64": "int64",
-                "int32": "int32", "int16": "int16", "int8": "int8", "uint8": "uint8",
-                "bool": "boolean"}
+_NUMBA_TYPES = {
+    "float32": "float32",
+    "float64": "float64",
+    "int64": "int64",
+    "int32": "int32",
+    "int16": "int16",
+    "int8": "int8",
+    "uint8": "uint8",
+    "bool": "boolean",
+}
 _VMATH_FUNCS = ("exp", "log", "log1p", "tanh", "sigmoid")
 
 
@@ -130,8 +138,10 @@ class _Codegen(Emitter):
         p = ""
         if params:
             p = "[" + " ".join(f"{k}={self._param_text(k, v)}" for k, v in params.items()) + "]"
-        lhs = " ".join(f"{self.name(v)}:{dtypes.short_name(v.aval.dtype)}"
-                       f"[{','.join(map(str, self.shape(v)))}]" for v in e.outputs)
+        lhs = " ".join(
+            f"{self.name(v)}:{dtypes.short_name(v.aval.dtype)}[{','.join(map(str, self.shape(v)))}]"
+            for v in e.outputs
+        )
         rhs = " ".join(self.atom(a) for a in e.inputs)
         text = f"{lhs} = {e.op.name}{p} {rhs}".rstrip()
         parent = self.origin.get(e)
@@ -215,8 +225,12 @@ class _Codegen(Emitter):
         name = e.op.name
         out = e.outputs[0]
         if name == "full":
-            self.refs[out] = Ref("const", self.shape(out), out.aval.dtype,
-                                 expr=literal(e.params["value"], e.params["dtype"]))
+            self.refs[out] = Ref(
+                "const",
+                self.shape(out),
+                out.aval.dtype,
+                expr=literal(e.params["value"], e.params["dtype"]),
+            )
         elif name == "iota":
             shape, axis = self.sizes.dims(e.params["shape"]), e.params["axis"]
             strides = tuple(1 if d == axis else 0 for d in range(len(shape)))
@@ -229,8 +243,11 @@ class _Codegen(Emitter):
                 nr = r.broadcast(shape)
             elif name == "transpose":
                 perm = e.params["perm"]
-                nr = r.with_map(shape, r.offset, tuple(r.strides[p] for p in perm)) \
-                    if r.kind != "const" else r.with_map(shape, 0, (0,) * len(shape))
+                nr = (
+                    r.with_map(shape, r.offset, tuple(r.strides[p] for p in perm))
+                    if r.kind != "const"
+                    else r.with_map(shape, 0, (0,) * len(shape))
+                )
             elif name == "reshape":
                 nr = reshape_ref(r, shape)
                 if nr is None:
@@ -241,12 +258,18 @@ class _Codegen(Emitter):
             self.refs[out] = nr
         elif e.op.elementwise or name in REDUCE_OPS:
             self.plan_fused(e)
-        elif name in ("matmul", "index", "index_add", "index_put", "concatenate",
-                      "max_dim", "min_dim"):
+        elif name in (
+            "matmul",
+            "index",
+            "index_add",
+            "index_put",
+            "concatenate",
+            "max_dim",
+            "min_dim",
+        ):
             self.plan_kernel(e)
         else:
-            raise Unsupported(f"codegen: op {name!r} is not supported by the numba "
-                                      "backend yet")
+            raise Unsupported(f"codegen: op {name!r} is not supported by the numba backend yet")
 
     def plan_fused(self, e: Eqn) -> None:
         reduce = e.op.name in REDUCE_OPS
@@ -254,8 +277,12 @@ class _Codegen(Emitter):
         shape = self.shape(e.inputs[0]) if reduce else self.shape(out)
         chosen = None
         for g in reversed(self.items):
-            if g.kind == "group" and g.shape == shape and len(g.eqns) < MAX_GROUP \
-                    and self._fits(e, g):
+            if (
+                g.kind == "group"
+                and g.shape == shape
+                and len(g.eqns) < MAX_GROUP
+                and self._fits(e, g)
+            ):
                 chosen = g
                 break
         if chosen is None:
@@ -290,8 +317,11 @@ class _Codegen(Emitter):
             if name == "matmul" and not self._blas_ok(r, e):
                 r = self.refs[self.materialise(a)]
             refs.append(r)
-        it = self.new_item({"index": "gather", "concatenate": "concat", "max_dim": "arg",
-                            "min_dim": "arg"}.get(name, name))
+        it = self.new_item(
+            {"index": "gather", "concatenate": "concat", "max_dim": "arg", "min_dim": "arg"}.get(
+                name, name
+            )
+        )
         it.eqns.append(e)
         it.refs = refs
         for r in refs:
@@ -314,15 +344,20 @@ class _Codegen(Emitter):
         t = (m == 1 or sm == 1) and (k == 1 or sk == m)
         return c or t
 
-
     def generate(self) -> str:
         self.plan()
         self.out_index_vars = {v: k for k, v in enumerate(self.out_vars)}
         arrays = [*self.graph.inputs, *self.out_vars]
         params = self.sizes.names + [self.arr(v) for v in arrays]
-        sig = ", ".join(["int64"] * len(self.sizes.values) + [
-            f"{_NUMBA_TYPES[v.aval.dtype.name]}[::1]" if v.aval.dtype.name in _NUMBA_TYPES
-            else self._unsupported_dtype(v) for v in arrays])
+        sig = ", ".join(
+            ["int64"] * len(self.sizes.values)
+            + [
+                f"{_NUMBA_TYPES[v.aval.dtype.name]}[::1]"
+                if v.aval.dtype.name in _NUMBA_TYPES
+                else self._unsupported_dtype(v)
+                for v in arrays
+            ]
+        )
         spans = []
         for it in self.items:
             start = len(self.lines)
@@ -340,16 +375,21 @@ class _Codegen(Emitter):
             head.append(f"from runtime.vmath import {', '.join(vm)}")
         segments = _segments(self.lines, spans)
         if len(segments) == 1 and not segments[0][0]:
-            head += ["", "", f'@numba.njit("void({sig})",',
-                     f"            {_FLAGS}" + (", parallel=True)" if self.parallel else ")"),
-                     f"def kernel({', '.join(params)}):"]
+            head += [
+                "",
+                "",
+                f'@numba.njit("void({sig})",',
+                f"            {_FLAGS}" + (", parallel=True)" if self.parallel else ")"),
+                f"def kernel({', '.join(params)}):",
+            ]
             return "\n".join(head + (self.lines or ["    pass"])) + "\n"
         types = {n: "int64" for n in self.sizes.names}
         types.update({self.arr(v): f"{_NUMBA_TYPES[v.aval.dtype.name]}[::1]" for v in arrays})
         return "\n".join(head + self._split(segments, params, types)) + "\n"
 
-    def _split(self, segments: list[tuple[bool, list[str]]], params: list[str],
-               types: dict[str, str]) -> list[str]:
+    def _split(
+        self, segments: list[tuple[bool, list[str]]], params: list[str], types: dict[str, str]
+    ) -> list[str]:
         """The kernel as a plain Python entry that runs host segments itself (matmuls:
         numpy's BLAS) and calls one njit function per other segment. Long kernels are
         cut into segments too: numba's compile time grows faster than linearly with a
@@ -363,10 +403,11 @@ class _Codegen(Emitter):
                 if m:
                     owner[m.group(1)] = k
                     types[m.group(1)] = f"{_NUMBA_TYPES[m.group(2)]}[::1]"
-        used = [[n for n in dict.fromkeys(_NAME.findall("\n".join(lines)))
-                 if n in arrays or n in owner] for _, lines in segments]
-        shared = {n for k, names in enumerate(used) for n in names
-                  if n in owner and owner[n] != k}
+        used = [
+            [n for n in dict.fromkeys(_NAME.findall("\n".join(lines))) if n in arrays or n in owner]
+            for _, lines in segments
+        ]
+        shared = {n for k, names in enumerate(used) for n in names if n in owner and owner[n] != k}
         out: list[str] = []
         entry: list[str] = []
         for k, (host, lines) in enumerate(segments):
@@ -380,16 +421,25 @@ class _Codegen(Emitter):
             args = self.sizes.names + [n for n in used[k] if n in arrays or n in shared]
             sig = ", ".join(types[n] for n in args)
             par = ", parallel=True" if any("numba.prange" in line for line in body) else ""
-            out += ["", "", f'@numba.njit("void({sig})",', f"            {_FLAGS}{par})",
-                    f"def _part{k}({', '.join(args)}):", *body]
+            out += [
+                "",
+                "",
+                f'@numba.njit("void({sig})",',
+                f"            {_FLAGS}{par})",
+                f"def _part{k}({', '.join(args)}):",
+                *body,
+            ]
             entry.append(f"    _part{k}({', '.join(args)})")
-        return out + ["", "", f"def kernel({', '.join(params)}):",
-                      '    """Runs the parts in order; matmuls call numpy\'s BLAS here."""',
-                      *entry]
+        return out + [
+            "",
+            "",
+            f"def kernel({', '.join(params)}):",
+            '    """Runs the parts in order; matmuls call numpy\'s BLAS here."""',
+            *entry,
+        ]
 
     def _unsupported_dtype(self, v: Var) -> str:
-        raise Unsupported(f"codegen: dtype {v.aval.dtype} is not supported by the "
-                                  "numba backend")
+        raise Unsupported(f"codegen: dtype {v.aval.dtype} is not supported by the numba backend")
 
     # elementwise expressions
     _vmath_used: set[tuple[str, str]]
@@ -434,12 +484,24 @@ class _Codegen(Emitter):
         if name in _VMATH_FUNCS and cd.name in ("float32", "float64") and jit.HAVE_VMATH:
             self._vmath_used.add((name, cd.name))
             return f"{name}_{cd.name[0]}{cd.name[-2:]}({x[0]})"
-        simple = {"exp": "np.exp({0})", "log": "np.log({0})", "log1p": "np.log1p({0})",
-                  "sqrt": "np.sqrt({0})", "sin": "np.sin({0})", "cos": "np.cos({0})",
-                  "tanh": "np.tanh({0})", "sigmoid": "sigmoid({0})", "abs": "abs({0})",
-                  "sign": "np.sign({0})", "maximum": "maximum({0}, {1})",
-                  "minimum": "minimum({0}, {1})", "logical_and": "{0} & {1}",
-                  "logical_or": "{0} | {1}", "logical_not": "not {0}", "pow": "{0} ** {1}"}
+        simple = {
+            "exp": "np.exp({0})",
+            "log": "np.log({0})",
+            "log1p": "np.log1p({0})",
+            "sqrt": "np.sqrt({0})",
+            "sin": "np.sin({0})",
+            "cos": "np.cos({0})",
+            "tanh": "np.tanh({0})",
+            "sigmoid": "sigmoid({0})",
+            "abs": "abs({0})",
+            "sign": "np.sign({0})",
+            "maximum": "maximum({0}, {1})",
+            "minimum": "minimum({0}, {1})",
+            "logical_and": "{0} & {1}",
+            "logical_or": "{0} | {1}",
+            "logical_not": "not {0}",
+            "pow": "{0} ** {1}",
+        }
         if name == "relu":
             z = literal(0, cd)
             return f"{z} if {x[0]} <= {z} else {x[0]}"
@@ -456,14 +518,17 @@ _FLAGS = f'cache=True, error_model="numpy", fastmath={_FASTMATH}'
 PART_LINES = 400
 
 
-def _segments(lines: list[str], spans: list[tuple[int, int, bool]]
-              ) -> list[tuple[bool, list[str]]]:
+def _segments(lines: list[str], spans: list[tuple[int, int, bool]]) -> list[tuple[bool, list[str]]]:
     """Items in order as (host, lines) segments: each host item on its own, the others
     in runs of at most about PART_LINES lines."""
     segs: list[tuple[bool, list[str]]] = []
     for start, end, host in spans:
-        if host or not segs or segs[-1][0] or \
-                (segs[-1][1] and len(segs[-1][1]) + end - start > PART_LINES):
+        if (
+            host
+            or not segs
+            or segs[-1][0]
+            or (segs[-1][1] and len(segs[-1][1]) + end - start > PART_LINES)
+        ):
             segs.append((host, []))
         segs[-1][1].extend(lines[start:end])
     return segs or [(False, [])]
@@ -476,12 +541,11 @@ def generate(graph: Graph, name: str = "graph") -> tuple[str, _Codegen]:
     return cg.generate(), cg
 
 
-def compile_graph(graph: Graph, name: str = "graph") -> Callable[[list[np.ndarray]],
-                                                                  list[np.ndarray]]:
+def compile_graph(
+    graph: Graph, name: str = "graph"
+) -> Callable[[list[np.ndarray]], list[np.ndarray]]:
     """Compile `graph` to a numba-jitted callable: arrays in, list of arrays out."""
     source, cg = generate(graph, name)
     module = jit.load_graph_module(source, name=f"tg_{name}")
     inputs = [(tuple(v.aval.shape), v.aval.dtype) for v in graph.inputs]
-    return jit.CompiledGraph(module.kernel, inputs, cg.out_specs, source,
-                             tuple(cg.sizes.values))
-
+    return jit.CompiledGraph(module.kernel, inputs, cg.out_specs, source, tuple(cg.sizes.values))

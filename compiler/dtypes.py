@@ -46,17 +46,27 @@ def operand_array(x: object, op: str) -> np.ndarray:
     try:
         a = np.asarray(x)
     except (ValueError, TypeError):
-        raise ShapeError(f"{op}: the list operand is ragged (its nested lists have "
-                         "different lengths); tracer.tensor(data) says where") from None
+        raise ShapeError(
+            f"{op}: the list operand is ragged (its nested lists have "
+            "different lengths); tracer.tensor(data) says where"
+        ) from None
     if a.dtype.kind not in "biuf":
-        what = {"U": "strings", "S": "bytes", "c": "complex numbers",
-                "O": "objects that are not numbers (or ints too large for int64)"}
-        raise DTypeError(f"{op}: an operand holds {what.get(a.dtype.kind, a.dtype)}; "
-                         "operands must be tensors, numbers, or lists of numbers")
+        what = {
+            "U": "strings",
+            "S": "bytes",
+            "c": "complex numbers",
+            "O": "objects that are not numbers (or ints too large for int64)",
+        }
+        raise DTypeError(
+            f"{op}: an operand holds {what.get(a.dtype.kind, a.dtype)}; "
+            "operands must be tensors, numbers, or lists of numbers"
+        )
     if a.dtype not in SUPPORTED:
-        raise DTypeError(f"{op}: operand dtype {a.dtype} is not supported; convert it first "
-                         f"(array.astype(np.float64)), or use one of "
-                         f"{', '.join(map(str, SUPPORTED))}")
+        raise DTypeError(
+            f"{op}: operand dtype {a.dtype} is not supported; convert it first "
+            f"(array.astype(np.float64)), or use one of "
+            f"{', '.join(map(str, SUPPORTED))}"
+        )
     return a
 
 

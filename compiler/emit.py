@@ -50,8 +50,6 @@ class Item:
     host: bool = False  # runs in the Python entry (a BLAS call through numpy), not in njit
 
 
-
-
 class Emitter:
     """Line-writing methods of the code generator (mixed into `_Codegen`)."""
 
@@ -111,9 +109,9 @@ class Emitter:
     def alloc(self, v: Var, indent: int = 0) -> None:
         if v in self.out_index_vars or v in self.graph.inputs:
             return
-        self.emit(f"{self.arr(v)} = np.empty({size(self.shape(v))}, "
-                  f"np.{v.aval.dtype.name})", indent)
-
+        self.emit(
+            f"{self.arr(v)} = np.empty({size(self.shape(v))}, np.{v.aval.dtype.name})", indent
+        )
 
     def emit_group(self, g: Item) -> None:
         shape = g.shape
@@ -158,8 +156,11 @@ class Emitter:
         def cstr(m: tuple[int, ...]) -> list[int]:
             return [m[grp[-1]] for grp in groups]
 
-        self.emit(f"# ---- fused loop nest over [{','.join(map(str, shape))}]: "
-                  f"{' '.join(self.name(e.outputs[0]) for e in g.eqns)}", 0)
+        self.emit(
+            f"# ---- fused loop nest over [{','.join(map(str, shape))}]: "
+            f"{' '.join(self.name(e.outputs[0]) for e in g.eqns)}",
+            0,
+        )
         for v in stores:
             self.alloc(v)
         pre: list[list[str]] = [[] for _ in range(nc + 1)]
@@ -182,19 +183,21 @@ class Emitter:
             nm = self.name(out)
             text = self.eqn_text(e)
             if e.op.name in REDUCE_OPS:
-                self._emit_reduce(e, ops[0], red_maps[out], cstr, idx, pre, post, body, after,
-                                  text)
+                self._emit_reduce(e, ops[0], red_maps[out], cstr, idx, pre, post, body, after, text)
                 continue
             body.append((f"{nm} = {self.ew_expr(e, ops)}", text))
             if out in self.needs_buf:
-                body.append((f"{self.arr(out)}[{self.index_expr(0, cstr(cs), idx)}] = {nm}",
-                             ""))
+                body.append((f"{self.arr(out)}[{self.index_expr(0, cstr(cs), idx)}] = {nm}", ""))
 
         blocked = self._blocked_sums(sizes, nc)
         # the outer loop runs on threads when its iterations are independent (a sum over
         # it is a scalar that numba reduces across threads)
-        par = nc > 0 and int(size(shape)) >= PARALLEL_MIN and not self._outer_reduced \
+        par = (
+            nc > 0
+            and int(size(shape)) >= PARALLEL_MIN
+            and not self._outer_reduced
             and jit.threads() > 1
+        )
         self.parallel |= par
 
         def loop(level: int, var: str, extent: str) -> str:
@@ -252,9 +255,19 @@ class Emitter:
             return []
         return marked
 
-    def _emit_reduce(self, e: Eqn, x: str, m: tuple[int, ...], cstr: Callable, idx: list[str],
-                     pre: list[list[str]], post: list[list[str]], body: list[tuple[str, str]],
-                     after: list[str], text: str) -> None:
+    def _emit_reduce(
+        self,
+        e: Eqn,
+        x: str,
+        m: tuple[int, ...],
+        cstr: Callable,
+        idx: list[str],
+        pre: list[list[str]],
+        post: list[list[str]],
+        body: list[tuple[str, str]],
+        after: list[str],
+        text: str,
+    ) -> None:
         out = e.outputs[0]
         od = out.aval.dtype
         xd = e.inputs[0].aval.dtype
@@ -335,7 +348,7 @@ class Emitter:
         sb = rb.strides if len(b_sh) > 1 else tuple(rb.strides) + (0,)
         M, K = a2[-2:]
         N = b2[-1]
-        batch = tuple(self.shape(out)[:len(out.aval.shape) - (len(a_sh) > 1) - (len(b_sh) > 1)])
+        batch = tuple(self.shape(out)[: len(out.aval.shape) - (len(a_sh) > 1) - (len(b_sh) > 1)])
         ra2 = Ref(ra.kind, a2, ra.dtype, ra.base, ra.offset, sa, ra.expr)
         rb2 = Ref(rb.kind, b2, rb.dtype, rb.base, rb.offset, sb, rb.expr)
         ra2 = ra2.broadcast(batch + (M, K))
@@ -347,6 +360,7 @@ class Emitter:
         dt = out.aval.dtype
         if dt.kind == "f" and M * N * K > 0 and ra2.kind == rb2.kind == "mem":
             it.host = True  # numpy's np.dot: BLAS without numba's scipy requirement
+
             def operand(r: Ref, rows: int, cols: int) -> str:
                 off = self.index_expr(r.offset, list(r.strides[:nb]), bidx)
                 s0, s1 = r.strides[nb:]
@@ -354,12 +368,18 @@ class Emitter:
                 arr = self.arr(r.base)
                 whole = off == "0" and size(self.shape(r.base)) == rows * cols
                 src = arr if whole else f"{arr}[{off}:{off} + {rows * cols}]"
-                return f"{src}.reshape(({rows}, {cols}))" if c else \
-                    f"{src}.reshape(({cols}, {rows})).T"
+                return (
+                    f"{src}.reshape(({rows}, {cols}))"
+                    if c
+                    else f"{src}.reshape(({cols}, {rows})).T"
+                )
+
             ooff = self.index_expr(0, list(ocs[:nb]), bidx)
             osrc = oarr if not nb else f"{oarr}[{ooff}:{ooff} + {M * N}]"
-            self.emit(f"np.dot({operand(ra2, M, K)}, {operand(rb2, K, N)}, "
-                      f"{osrc}.reshape(({M}, {N})))", ind)
+            self.emit(
+                f"np.dot({operand(ra2, M, K)}, {operand(rb2, K, N)}, {osrc}.reshape(({M}, {N})))",
+                ind,
+            )
             return
         mi, ni, ki = "_m", "_n", "_k"
         self.emit(f"for {mi} in range({M}):", ind)
@@ -373,16 +393,25 @@ class Emitter:
         oi = self.index_expr(0, list(ocs), bidx + [mi, ni])
         self.emit(f"{oarr}[{oi}] = {cast('_acc', ad, dt)}", ind + 2)
 
-    def _indexed(self, spec: tuple[Any, ...], target: Ref, arr_refs: list[Ref], indent: int,
-                 e: Eqn | None = None) -> tuple[list[str], tuple[int, ...], str, int]:
+    def _indexed(
+        self,
+        spec: tuple[Any, ...],
+        target: Ref,
+        arr_refs: list[Ref],
+        indent: int,
+        e: Eqn | None = None,
+    ) -> tuple[list[str], tuple[int, ...], str, int]:
         """Loops over the result of target[spec]; returns (loop indices, result shape,
         flat offset expression into target, indentation of the loop body)."""
         has_arr = any(item[0] == "arr" for item in spec)
         if has_arr:
             shape, origins = adv_layout(spec, [r.shape for r in arr_refs])
         else:
-            shape = tuple(1 if item[0] == "new" else len(range(*item[1:]))
-                          for item in spec if item[0] != "int")
+            shape = tuple(
+                1 if item[0] == "new" else len(range(*item[1:]))
+                for item in spec
+                if item[0] != "int"
+            )
             origins = [("basic", k) for k, item in enumerate(spec) if item[0] != "int"]
         idx, ind = self.loops(shape, "j", indent)
         bshape = broadcast_shapes(*[r.shape for r in arr_refs])
@@ -399,8 +428,11 @@ class Emitter:
                 terms.append(str(item[1] * st))
             elif item[0] == "slice":
                 _, start, _, step = item
-                expr = f"({start} + {step}*{pos[k]})" if step != 1 else \
-                    (f"({start} + {pos[k]})" if start else pos[k])
+                expr = (
+                    f"({start} + {step}*{pos[k]})"
+                    if step != 1
+                    else (f"({start} + {pos[k]})" if start else pos[k])
+                )
                 terms.append(f"{st}*{expr}" if st != 1 else expr)
             else:
                 r = arr_refs[item[1]].broadcast(tuple(bshape))
@@ -409,10 +441,12 @@ class Emitter:
                 self.emit(f"if {t} < 0:", ind)
                 self.emit(f"{t} += {size}", ind + 1)
                 self.emit(f"if {t} < 0 or {t} >= {size}:", ind)
-                msg = (f"{e.op.name if e else 'index'}: an index tensor holds a value out of "
-                       f"range for dimension {dim} of the indexed tensor"
-                       + (f" (traced at {e.source_loc})" if e and e.source_loc else "")
-                       + "; TRACER_DISABLE_JIT=1 reports the value and the size")
+                msg = (
+                    f"{e.op.name if e else 'index'}: an index tensor holds a value out of "
+                    f"range for dimension {dim} of the indexed tensor"
+                    + (f" (traced at {e.source_loc})" if e and e.source_loc else "")
+                    + "; TRACER_DISABLE_JIT=1 reports the value and the size"
+                )
                 self.emit(f"raise IndexError({msg!r})", ind + 1)
                 terms.append(f"{st}*{t}" if st != 1 else t)
             dim += 1
@@ -426,8 +460,11 @@ class Emitter:
         idx, shape, src, ind = self._indexed(e.params["spec"], it.refs[0], it.refs[1:], 0, e)
         oi = self.index_expr(0, list(c_strides(shape)), idx)
         x = it.refs[0]
-        val = x.expr if x.kind == "const" else (
-            f"np.{x.dtype.name}({src})" if x.kind == "iota" else f"{self.arr(x.base)}[{src}]")
+        val = (
+            x.expr
+            if x.kind == "const"
+            else (f"np.{x.dtype.name}({src})" if x.kind == "iota" else f"{self.arr(x.base)}[{src}]")
+        )
         self.emit(f"{self.arr(out)}[{oi}] = {val}", ind)
 
     def emit_index_add(self, it: Item) -> None:
@@ -452,10 +489,12 @@ class Emitter:
         oshape = self.shape(out)
         xi, ind = self.loops(oshape, "j", 0)
         xb = x.broadcast(oshape)
-        self.emit(f"{oarr}[{self.index_expr(0, list(c_strides(oshape)), xi)}] = "
-                  f"{self.read(xb, list(xb.strides), xi)}", ind)
-        idx, shape, dst, ind = self._indexed(e.params["spec"], self.mem_ref(out),
-                                             it.refs[2:], 0, e)
+        self.emit(
+            f"{oarr}[{self.index_expr(0, list(c_strides(oshape)), xi)}] = "
+            f"{self.read(xb, list(xb.strides), xi)}",
+            ind,
+        )
+        idx, shape, dst, ind = self._indexed(e.params["spec"], self.mem_ref(out), it.refs[2:], 0, e)
         v = it.refs[1].broadcast(shape)
         self.emit(f"{oarr}[{dst}] = {self.read(v, list(v.strides), idx)}", ind)
 
@@ -502,5 +541,3 @@ class Emitter:
         oi = self.index_expr(0, list(c_strides(outer)), idx)
         self.emit(f"{va}[{oi}] = _best", ind)
         self.emit(f"{ia}[{oi}] = _arg", ind)
-
-

@@ -31,11 +31,18 @@ class _Emitter:
         self.origin = origin
         self.parent: Eqn | None = None
 
-    def __call__(self, op: str, inputs: list[Atom], shape: tuple[int, ...], dtype: Any,
-                 out: Var | None = None, /, **params: Any) -> Var:
+    def __call__(
+        self,
+        op: str,
+        inputs: list[Atom],
+        shape: tuple[int, ...],
+        dtype: Any,
+        out: Var | None = None,
+        /,
+        **params: Any,
+    ) -> Var:
         v = out if out is not None else Var(AVal(tuple(shape), np.dtype(dtype)))
-        e = Eqn(OPS[op], list(inputs), params, [v],
-                self.parent.source_loc if self.parent else "")
+        e = Eqn(OPS[op], list(inputs), params, [v], self.parent.source_loc if self.parent else "")
         self.eqns.append(e)
         if self.parent is not None:
             self.origin[e] = self.parent
@@ -52,8 +59,9 @@ def _bcast(emit: _Emitter, x: Var, shape: tuple[int, ...]) -> Var:
     return emit("broadcast_to", [x], shape, x.aval.dtype, shape=tuple(shape))
 
 
-def _logsumexp(emit: _Emitter, x: Var, axes: tuple[int, ...], keepdims: bool,
-               out: Var | None) -> Var:
+def _logsumexp(
+    emit: _Emitter, x: Var, axes: tuple[int, ...], keepdims: bool, out: Var | None
+) -> Var:
     shape, d = tuple(x.aval.shape), x.aval.dtype
     kshape = reduced_shape(shape, axes, True)
     rshape = reduced_shape(shape, axes, keepdims)
@@ -64,8 +72,7 @@ def _logsumexp(emit: _Emitter, x: Var, axes: tuple[int, ...], keepdims: bool,
     m0 = emit("where", [finite, m, _lit(0, d)], kshape, d)
     e = emit("exp", [emit("sub", [x, _bcast(emit, m0, shape)], shape, d)], shape, d)
     s = emit("reduce_sum", [e], kshape, d, axes=axes, keepdims=True)
-    lse = emit("add", [emit("log", [s], kshape, d), m0], kshape, d,
-               out if keepdims else None)
+    lse = emit("add", [emit("log", [s], kshape, d), m0], kshape, d, out if keepdims else None)
     if keepdims:
         return lse
     return emit("reshape", [lse], rshape, d, out, shape=rshape)
@@ -107,8 +114,9 @@ def _decompose_eqn(emit: _Emitter, e: Eqn) -> None:
         picked = emit("index", [x, rows, safe], (n,), d, spec=(("arr", 0), ("arr", 1)))
         w = emit("convert", [valid], (n,), d, dtype=d)
         red = p["reduction"]
-        loss = emit("mul", [emit("neg", [picked], (n,), d), w], (n,), d,
-                    out if red == "none" else None)
+        loss = emit(
+            "mul", [emit("neg", [picked], (n,), d), w], (n,), d, out if red == "none" else None
+        )
         if red == "sum":
             emit("reduce_sum", [loss], (), d, out, axes=(0,), keepdims=False)
         elif red == "mean":

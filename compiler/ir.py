@@ -1,9 +1,9 @@
 """The IR: a flat, typed graph in which every variable is assigned once.
 
-    { lambda a:f32[5] .
-      let b:f32[5] = mul a a        # tour.py:12
-          c:f32[5] = sub b 5.0      # tour.py:12
-      in ( c ) }
+{ lambda a:f32[5] .
+  let b:f32[5] = mul a a        # tour.py:12
+      c:f32[5] = sub b 5.0      # tour.py:12
+  in ( c ) }
 """
 
 from __future__ import annotations
@@ -102,8 +102,11 @@ def pretty(graph: Graph, show_source: bool = True) -> str:
     lines = []
     for e in graph.eqns:
         params = {k: v for k, v in e.params.items() if v is not None and v is not False}
-        p = "[" + " ".join(f"{k}={_fmt_param(v)}" for k, v in params.items()) + "]" \
-            if params else ""
+        p = (
+            "[" + " ".join(f"{k}={_fmt_param(v)}" for k, v in params.items()) + "]"
+            if params
+            else ""
+        )
         lhs = " ".join(decl(v) for v in e.outputs)
         rhs = " ".join(name(a) for a in e.inputs)
         lines.append((f"{lhs} = {e.op.name}{p} {rhs}".rstrip(), e.source_loc))
@@ -158,11 +161,13 @@ def typecheck(graph: Graph) -> None:
         for a in e.inputs:
             check(a, f"{e.op.name}")
         expected = e.op.abstract_eval(*[a.aval for a in e.inputs], **e.params)
-        expected = expected if isinstance(expected, tuple) and not isinstance(expected, AVal) \
+        expected = (
+            expected
+            if isinstance(expected, tuple) and not isinstance(expected, AVal)
             else (expected,)
+        )
         if len(expected) != len(e.outputs):
-            raise TypeCheckError(f"{e.op.name}: {len(e.outputs)} outputs, expected "
-                                 f"{len(expected)}")
+            raise TypeCheckError(f"{e.op.name}: {len(e.outputs)} outputs, expected {len(expected)}")
         for v, aval in zip(e.outputs, expected):
             if v in defined:
                 raise TypeCheckError(f"{e.op.name}: {v} assigned twice")

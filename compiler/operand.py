@@ -55,8 +55,7 @@ def _int_arg(value: Any, what: str, op: str) -> int:
     """`value` as an int (ints, numpy ints, one-element integer tensors), or a TypeError
     naming the op: a float or a string is refused, not truncated."""
     if isinstance(value, (bool, np.bool_)) or not hasattr(value, "__index__"):
-        raise TypeError(f"{op}: {what} must be an int, got {value!r} "
-                        f"({type(value).__name__})")
+        raise TypeError(f"{op}: {what} must be an int, got {value!r} ({type(value).__name__})")
     return operator.index(value)
 
 
@@ -98,8 +97,9 @@ class Operand:
     shape: tuple[int, ...]
     dtype: np.dtype
 
-    def _bind(self, op: str, inputs: Sequence[Any], params: dict[str, Any],
-              name: str | None) -> Any:
+    def _bind(
+        self, op: str, inputs: Sequence[Any], params: dict[str, Any], name: str | None
+    ) -> Any:
         raise NotImplementedError
 
     def _const(self, value: np.ndarray) -> Operand:
@@ -319,8 +319,10 @@ class Operand:
             raise ValueError("clamp: at least one of min and max must be given")
         for bound in (min, max):
             if bound is not None and not _is_number(bound):
-                raise TypeError(f"clamp: min and max must be Python numbers, got {bound!r} "
-                                f"({type(bound).__name__})")
+                raise TypeError(
+                    f"clamp: min and max must be Python numbers, got {bound!r} "
+                    f"({type(bound).__name__})"
+                )
         return apply("clamp", self, lo=min, hi=max)
 
     clip = clamp
@@ -356,16 +358,28 @@ class Operand:
         if x.dtype.kind in "biu" and dtype is None:
             x = x.to(dtypes.int64)
         axes = normalize_axes(dim, x.ndim, "sum")
-        return apply("reduce_sum", x, axes=axes, keepdims=keepdim,
-                     name="SumBackward0" if dim is None else "SumBackward1")
+        return apply(
+            "reduce_sum",
+            x,
+            axes=axes,
+            keepdims=keepdim,
+            name="SumBackward0" if dim is None else "SumBackward1",
+        )
 
     def mean(self, dim: Any = None, keepdim: bool = False) -> Any:
         if not dtypes.is_float(self.dtype):
-            raise DTypeError(f"mean(): expected a floating point tensor, got {self.dtype} (shape "
-                             f"{tuple(self.shape)}); convert it first with .float()")
+            raise DTypeError(
+                f"mean(): expected a floating point tensor, got {self.dtype} (shape "
+                f"{tuple(self.shape)}); convert it first with .float()"
+            )
         axes = normalize_axes(dim, self.ndim, "mean")
-        return apply("mean", self, axes=axes, keepdims=keepdim,
-                     name="MeanBackward0" if dim is None else "MeanBackward1")
+        return apply(
+            "mean",
+            self,
+            axes=axes,
+            keepdims=keepdim,
+            name="MeanBackward0" if dim is None else "MeanBackward1",
+        )
 
     def amax(self, dim: Any = (), keepdim: bool = False) -> Any:
         axes = normalize_axes(None if dim == () else dim, self.ndim, "amax")
@@ -377,8 +391,9 @@ class Operand:
 
     def max(self, dim: Any = None, keepdim: bool = False) -> Any:
         if dim is None:
-            return apply("amax", self, axes=tuple(range(self.ndim)), keepdims=False,
-                         name="MaxBackward1")
+            return apply(
+                "amax", self, axes=tuple(range(self.ndim)), keepdims=False, name="MaxBackward1"
+            )
         if isinstance(dim, Operand):  # torch.max(a, b) is maximum
             return self.maximum(dim)
         axis = normalize_axis(dim, self.ndim, "max")
@@ -386,8 +401,9 @@ class Operand:
 
     def min(self, dim: Any = None, keepdim: bool = False) -> Any:
         if dim is None:
-            return apply("amin", self, axes=tuple(range(self.ndim)), keepdims=False,
-                         name="MinBackward1")
+            return apply(
+                "amin", self, axes=tuple(range(self.ndim)), keepdims=False, name="MinBackward1"
+            )
         if isinstance(dim, Operand):
             return self.minimum(dim)
         axis = normalize_axis(dim, self.ndim, "min")
@@ -419,8 +435,10 @@ class Operand:
 
     def mm(self, other: Any) -> Any:
         if self.ndim != 2 or getattr(other, "ndim", 0) != 2:
-            raise ShapeError(f"mm: expected 2-D tensors, got shapes {self.shape} and "
-                             f"{getattr(other, 'shape', None)}")
+            raise ShapeError(
+                f"mm: expected 2-D tensors, got shapes {self.shape} and "
+                f"{getattr(other, 'shape', None)}"
+            )
         return self.matmul(other)
 
     def dot(self, other: Any) -> Any:
@@ -450,14 +468,15 @@ class Operand:
             return self.reshape(1)
         s = normalize_axis(start_dim, self.ndim, "flatten")
         e = normalize_axis(end_dim, self.ndim, "flatten")
-        merged = int(np.prod(self.shape[s:e + 1], dtype=np.int64))
-        shape = tuple(self.shape[:s]) + (merged,) + tuple(self.shape[e + 1:])
+        merged = int(np.prod(self.shape[s : e + 1], dtype=np.int64))
+        shape = tuple(self.shape[:s]) + (merged,) + tuple(self.shape[e + 1 :])
         return self.reshape(shape)
 
     def unsqueeze(self, dim: int) -> Any:
         d = normalize_axis(dim, self.ndim + 1, "unsqueeze")
-        return apply("reshape", self, shape=self.shape[:d] + (1,) + self.shape[d:],
-                     name="UnsqueezeBackward0")
+        return apply(
+            "reshape", self, shape=self.shape[:d] + (1,) + self.shape[d:], name="UnsqueezeBackward0"
+        )
 
     def squeeze(self, dim: Any = None) -> Any:
         if dim is None:
@@ -472,8 +491,10 @@ class Operand:
     def permute(self, *dims: Any) -> Any:
         perm = tuple(normalize_axis(d, self.ndim, "permute") for d in _shape_arg(dims, "permute"))
         if sorted(perm) != list(range(self.ndim)):
-            raise ValueError(f"permute: {_shape_arg(dims)} is not a permutation of the "
-                             f"{self.ndim} dims of a tensor of shape {tuple(self.shape)}")
+            raise ValueError(
+                f"permute: {_shape_arg(dims)} is not a permutation of the "
+                f"{self.ndim} dims of a tensor of shape {tuple(self.shape)}"
+            )
         return apply("transpose", self, perm=perm, name="PermuteBackward0")
 
     def transpose(self, dim0: int, dim1: int) -> Any:
@@ -486,14 +507,16 @@ class Operand:
 
     def t(self) -> Any:
         if self.ndim > 2:
-            raise ShapeError("t(): expects a tensor with <= 2 dimensions, got shape "
-                             f"{tuple(self.shape)}")
+            raise ShapeError(
+                f"t(): expects a tensor with <= 2 dimensions, got shape {tuple(self.shape)}"
+            )
         return apply("transpose", self, perm=tuple(reversed(range(self.ndim))), name="TBackward0")
 
     @property
     def T(self) -> Any:
-        return apply("transpose", self, perm=tuple(reversed(range(self.ndim))),
-                     name="PermuteBackward0")
+        return apply(
+            "transpose", self, perm=tuple(reversed(range(self.ndim))), name="PermuteBackward0"
+        )
 
     @property
     def mT(self) -> Any:
@@ -502,8 +525,10 @@ class Operand:
     def expand(self, *sizes: Any) -> Any:
         sizes = _shape_arg(sizes, "expand")
         if len(sizes) < self.ndim:
-            raise ShapeError(f"expand: the number of sizes ({len(sizes)}) must be at least "
-                             f"the tensor's dims ({self.ndim}); shape {tuple(self.shape)}")
+            raise ShapeError(
+                f"expand: the number of sizes ({len(sizes)}) must be at least "
+                f"the tensor's dims ({self.ndim}); shape {tuple(self.shape)}"
+            )
         lead = len(sizes) - self.ndim
         shape = tuple(s if n == -1 else n for s, n in zip((1,) * lead + tuple(self.shape), sizes))
         return self.broadcast_to(shape, name="ExpandBackward0")
@@ -512,8 +537,9 @@ class Operand:
         return self.expand(other.shape)
 
     def broadcast_to(self, shape: Any, name: str = "ExpandBackward0") -> Any:
-        shape = _shape_arg((shape,) if isinstance(shape, (tuple, list)) else (shape,),
-                           "broadcast_to")
+        shape = _shape_arg(
+            (shape,) if isinstance(shape, (tuple, list)) else (shape,), "broadcast_to"
+        )
         if shape == tuple(self.shape):
             return self
         return apply("broadcast_to", self, shape=shape, name=name)
@@ -525,7 +551,8 @@ class Operand:
             return self
         lead = self.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(
-            lead + i for i, s in enumerate(shape) if s == 1 and self.shape[lead + i] != 1)
+            lead + i for i, s in enumerate(shape) if s == 1 and self.shape[lead + i] != 1
+        )
         out = apply("reduce_sum", self, axes=axes, keepdims=False) if axes else self
         return out.reshape(shape) if tuple(out.shape) != shape else out
 
@@ -537,8 +564,13 @@ class Operand:
 
     # ---- constants in the operand's own world (used by VJP rules) -------
     def full_like(self, value: float, shape: Any = None, dtype: Any = None) -> Any:
-        return apply("full", self, shape=tuple(self.shape if shape is None else shape),
-                     dtype=self.dtype if dtype is None else dtypes.canonical(dtype), value=value)
+        return apply(
+            "full",
+            self,
+            shape=tuple(self.shape if shape is None else shape),
+            dtype=self.dtype if dtype is None else dtypes.canonical(dtype),
+            value=value,
+        )
 
     def zeros_like(self) -> Any:
         return self.full_like(0)
@@ -578,10 +610,14 @@ def _infer_reshape(old: tuple[int, ...], new: tuple[int, ...]) -> tuple[int, ...
     if -1 in new:
         rest = int(np.prod([n for n in new if n != -1], dtype=np.int64))
         if rest == 0 or size % rest:
-            raise ShapeError(f"reshape: shape {list(new)} is invalid for input of shape "
-                             f"{tuple(old)} ({size} elements)")
+            raise ShapeError(
+                f"reshape: shape {list(new)} is invalid for input of shape "
+                f"{tuple(old)} ({size} elements)"
+            )
         new = tuple(size // rest if n == -1 else n for n in new)
     if int(np.prod(new, dtype=np.int64)) != size or any(n < 0 for n in new):
-        raise ShapeError(f"reshape: shape {list(new)} is invalid for input of shape "
-                         f"{tuple(old)} ({size} elements)")
+        raise ShapeError(
+            f"reshape: shape {list(new)} is invalid for input of shape "
+            f"{tuple(old)} ({size} elements)"
+        )
     return new

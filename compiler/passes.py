@@ -23,8 +23,9 @@ def _sub(env: dict[Var, Atom], a: Atom) -> Atom:
 
 
 def _rebuild(graph: Graph, env: dict[Var, Atom], eqns: list[Eqn]) -> Graph:
-    return Graph(list(graph.inputs), eqns, [_sub(env, a) for a in graph.outputs],
-                 dict(graph.consts))
+    return Graph(
+        list(graph.inputs), eqns, [_sub(env, a) for a in graph.outputs], dict(graph.consts)
+    )
 
 
 def dce(graph: Graph) -> Graph:
@@ -66,8 +67,11 @@ def cse(graph: Graph) -> Graph:
     eqns = []
     for e in graph.eqns:
         inputs = [_sub(env, a) for a in e.inputs]
-        key = (e.op.name, tuple(_key(a) for a in inputs),
-               tuple(sorted((k, _key(v)) for k, v in e.params.items())))
+        key = (
+            e.op.name,
+            tuple(_key(a) for a in inputs),
+            tuple(sorted((k, _key(v)) for k, v in e.params.items())),
+        )
         prev = seen.get(key)
         if prev is not None:
             env.update(zip(e.outputs, prev.outputs))
@@ -94,8 +98,12 @@ def _simplify_eqn(e: Eqn) -> Atom | Eqn | None:
     elif name == "safe_mul":
         # g * d, unless g == 0 and d is inf or nan: a plain mul when neither can be
         g, d = ins
-        if isinstance(g, Literal) and g.value != 0 or \
-                isinstance(d, Literal) and np.isfinite(d.value):
+        if (
+            isinstance(g, Literal)
+            and g.value != 0
+            or isinstance(d, Literal)
+            and np.isfinite(d.value)
+        ):
             mul = Eqn(OPS["mul"], ins, p, e.outputs, e.source_loc)
             return _simplify_eqn(mul) or mul
     elif name == "div":
@@ -132,11 +140,14 @@ def _inline_constants(e: Eqn, known: dict[Var, Any]) -> Eqn:
     if e.op.extra.get("kind") not in _ELEMENTWISE_KINDS:
         return e
     out_shape = e.outputs[0].aval.shape
-    if not any(isinstance(a, Var) and a not in known and a.aval.shape == out_shape
-               for a in e.inputs):
+    if not any(
+        isinstance(a, Var) and a not in known and a.aval.shape == out_shape for a in e.inputs
+    ):
         return e
-    ins = [Literal(known[a], a.aval.dtype) if isinstance(a, Var) and a in known else a
-           for a in e.inputs]
+    ins = [
+        Literal(known[a], a.aval.dtype) if isinstance(a, Var) and a in known else a
+        for a in e.inputs
+    ]
     return Eqn(e.op, ins, e.params, e.outputs, e.source_loc)
 
 
@@ -150,8 +161,7 @@ def simplify(graph: Graph) -> Graph:
         e = Eqn(e.op, [_sub(env, a) for a in e.inputs], e.params, e.outputs, e.source_loc)
         if e.op.name == "full":
             known[e.outputs[0]] = e.params["value"]
-        elif e.op.name in _KNOWN_THROUGH and isinstance(e.inputs[0], Var) and \
-                e.inputs[0] in known:
+        elif e.op.name in _KNOWN_THROUGH and isinstance(e.inputs[0], Var) and e.inputs[0] in known:
             # numpy's cast, as `convert` runs it (NaN to int does not raise)
             with np.errstate(all="ignore"):
                 value = np.array(known[e.inputs[0]], e.inputs[0].aval.dtype)
@@ -190,8 +200,12 @@ def _rewrite(graph: Graph, rule: Callable[[Eqn], Atom | None]) -> Graph:
 
 
 def _fold(e: Eqn) -> Atom | None:
-    if (e.inputs and all(isinstance(a, Literal) for a in e.inputs)
-            and not e.op.multiple_results and e.outputs[0].aval.shape == ()):
+    if (
+        e.inputs
+        and all(isinstance(a, Literal) for a in e.inputs)
+        and not e.op.multiple_results
+        and e.outputs[0].aval.shape == ()
+    ):
         value = np.asarray(e.op.impl(*[a.value for a in e.inputs], **e.params))
         return Literal(value.item(), e.outputs[0].aval.dtype)
     return None

@@ -29,12 +29,23 @@ def to_plan(graph: Graph) -> Plan:
     keep = {a for a in graph.outputs if isinstance(a, Var)}
     steps = []
     for i, e in enumerate(graph.eqns):
-        free = tuple(slot(a) for a in dict.fromkeys(e.inputs)
-                     if isinstance(a, Var) and last_use.get(a) == i and a not in keep)
+        free = tuple(
+            slot(a)
+            for a in dict.fromkeys(e.inputs)
+            if isinstance(a, Var) and last_use.get(a) == i and a not in keep
+        )
         label = f"{e.op.name}" + (f" (traced at {e.source_loc})" if e.source_loc else "")
-        steps.append(Step(e.op.impl, tuple(ref(a) for a in e.inputs),
-                          tuple(slot(v) for v in e.outputs), dict(e.params),
-                          e.op.multiple_results, free, label))
+        steps.append(
+            Step(
+                e.op.impl,
+                tuple(ref(a) for a in e.inputs),
+                tuple(slot(v) for v in e.outputs),
+                dict(e.params),
+                e.op.multiple_results,
+                free,
+                label,
+            )
+        )
     outputs = tuple(ref(a) for a in graph.outputs)
     return Plan(len(slots), inputs, steps, outputs, tuple(a.aval.dtype for a in graph.outputs))
 

@@ -23,9 +23,19 @@ import numpy as np
 
 from compiler.ir import Var
 
-__all__ = ["Dim", "Ref", "Sizes", "adv_layout", "basic_index_ref", "broadcast_shapes",
-           "c_strides", "cast",
-           "literal", "reshape_ref", "size"]
+__all__ = [
+    "Dim",
+    "Ref",
+    "Sizes",
+    "adv_layout",
+    "basic_index_ref",
+    "broadcast_shapes",
+    "c_strides",
+    "cast",
+    "literal",
+    "reshape_ref",
+    "size",
+]
 
 
 class Dim(int):
@@ -137,11 +147,12 @@ class Sizes:
         dtype = np.dtype(dtype)
         if dtype.kind == "f":
             v = float(dtype.type(value))
-            if math.isfinite(v) and v > 1 and v == int(v) and v < 2 ** 53:
+            if math.isfinite(v) and v > 1 and v == int(v) and v < 2**53:
                 d = self.dim(int(v))
                 if isinstance(d, Dim) and float(dtype.type(int(d))) == v:
                     return f"np.{dtype.name}({d.expr})"
         return literal(value, dtype)
+
 
 def c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     """Strides (in elements) of a C-contiguous array of `shape`."""
@@ -199,16 +210,19 @@ class Ref:
     expr: str = ""  # const
 
     def with_map(self, shape: tuple[int, ...], offset: int, strides: tuple[int, ...]) -> Ref:
-        return Ref(self.kind, tuple(shape), self.dtype, self.base, offset, tuple(strides),
-                   self.expr)
+        return Ref(
+            self.kind, tuple(shape), self.dtype, self.base, offset, tuple(strides), self.expr
+        )
 
     def broadcast(self, shape: tuple[int, ...]) -> Ref:
         """Right-aligned numpy broadcasting to `shape` (stride 0 on new/size-1 dims)."""
         if self.kind == "const":
             return self.with_map(shape, 0, (0,) * len(shape))
         lead = len(shape) - len(self.shape)
-        strides = (0,) * lead + tuple(0 if n == 1 and shape[lead + i] != 1 else st
-                                      for i, (n, st) in enumerate(zip(self.shape, self.strides)))
+        strides = (0,) * lead + tuple(
+            0 if n == 1 and shape[lead + i] != 1 else st
+            for i, (n, st) in enumerate(zip(self.shape, self.strides))
+        )
         return self.with_map(shape, self.offset, strides)
 
 
@@ -258,8 +272,9 @@ def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(out)
 
 
-def adv_layout(spec: tuple[Any, ...], arr_shapes: list[tuple[int, ...]]
-                ) -> tuple[tuple[int, ...], list[tuple[Any, ...]]]:
+def adv_layout(
+    spec: tuple[Any, ...], arr_shapes: list[tuple[int, ...]]
+) -> tuple[tuple[int, ...], list[tuple[Any, ...]]]:
     """numpy advanced indexing: (result shape, per result dim its origin).
 
     Origins: ("basic", spec position) for slices/newaxis, ("adv", j) for dim j

@@ -11,8 +11,7 @@ from typing import Any
 _LIBRARY_DIRS = tuple(
     os.path.dirname(os.path.abspath(__import__(pkg).__file__)) + os.sep
     for pkg in ("compiler", "runtime")
-) + (os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tracer")
-     + os.sep,)
+) + (os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tracer") + os.sep,)
 _SKIP = ("<frozen", "contextlib.py", "functools.py")
 
 

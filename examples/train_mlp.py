@@ -31,8 +31,12 @@ def load_data(seed: int) -> tuple[str, np.ndarray, np.ndarray]:
         centers = rng.standard_normal((10, 64)) * 0.6
         y = rng.integers(0, 10, 1797)
         x = centers[y] + rng.standard_normal((1797, 64))
-        return ("synthetic data (scikit-learn is not installed; `pip install scikit-learn` "
-                "to use the digits data set)", x.astype(np.float32), y)
+        return (
+            "synthetic data (scikit-learn is not installed; `pip install scikit-learn` "
+            "to use the digits data set)",
+            x.astype(np.float32),
+            y,
+        )
     digits = load_digits()
     return "scikit-learn digits", digits.data.astype(np.float32), digits.target.astype(np.int64)
 
@@ -44,8 +48,12 @@ def split(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[tracer.Tensor, ...]:
     test, train = order[:n_test], order[n_test:]
     mean, std = x[train].mean(0), x[train].std(0) + 1e-3
     x = (x - mean) / std
-    return (tracer.tensor(x[train]), tracer.tensor(y[train]),
-            tracer.tensor(x[test]), tracer.tensor(y[test]))
+    return (
+        tracer.tensor(x[train]),
+        tracer.tensor(y[train]),
+        tracer.tensor(x[test]),
+        tracer.tensor(y[test]),
+    )
 
 
 def init_params(n_in: int, n_out: int) -> dict[str, tracer.Tensor]:
@@ -112,14 +120,19 @@ def train(label, step_fn, data, steps: int, batch: int, lr: float, seed: int) ->
     for step in range(steps):
         if step % per_epoch == 0:
             order = tracer.randperm(n)
-        idx = order[(step % per_epoch) * batch:(step % per_epoch + 1) * batch]
+        idx = order[(step % per_epoch) * batch : (step % per_epoch + 1) * batch]
         start = time.perf_counter()
         losses.append(step_fn(params, opt, x_train[idx], y_train[idx]))
         times.append(time.perf_counter() - start)
         progress(label, step + 1, steps, losses[-1], step + 1 == steps)
-    return {"label": label, "params": params, "losses": losses, "first_ms": 1e3 * times[0],
-            "ms": 1e3 * float(np.median(times[1:] or times)),
-            "test_acc": accuracy(params, x_test, y_test)}
+    return {
+        "label": label,
+        "params": params,
+        "losses": losses,
+        "first_ms": 1e3 * times[0],
+        "ms": 1e3 * float(np.median(times[1:] or times)),
+        "test_acc": accuracy(params, x_test, y_test),
+    }
 
 
 def plot(runs: list[dict], path: str) -> None:
@@ -129,14 +142,20 @@ def plot(runs: list[dict], path: str) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print(f"--plot {path}: matplotlib is not installed (`pip install matplotlib`); "
-              "no plot written")
+        print(
+            f"--plot {path}: matplotlib is not installed (`pip install matplotlib`); "
+            "no plot written"
+        )
         return
     fig, ax = plt.subplots(figsize=(6, 4))
     for run, style in zip(runs, ["-", "--"]):
         ax.plot(run["losses"], style, label=run["label"], alpha=0.8)
-    ax.set(xlabel="step", ylabel="training loss (cross-entropy)", yscale="log",
-           title="MLP 64-64-10 with Adam")
+    ax.set(
+        xlabel="step",
+        ylabel="training loss (cross-entropy)",
+        yscale="log",
+        title="MLP 64-64-10 with Adam",
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -158,24 +177,41 @@ def main(argv: list[str] | None = None) -> None:
 
     name, x, y = load_data(args.seed)
     data = split(x, y, args.seed)
-    print(f"data: {name}: {data[0].shape[0]} train / {data[2].shape[0]} test examples, "
-          f"{x.shape[1]} features, 10 classes")
-    print(f"model: MLP {x.shape[1]}-{HIDDEN}-10, Adam lr={args.lr}, batch {args.batch}, "
-          f"{steps} steps")
-    runs = [train("eager", eager_step, data, steps, args.batch, args.lr, args.seed),
-            train("value_and_grad", compiled_step, data, steps, args.batch, args.lr, args.seed)]
+    print(
+        f"data: {name}: {data[0].shape[0]} train / {data[2].shape[0]} test examples, "
+        f"{x.shape[1]} features, 10 classes"
+    )
+    print(
+        f"model: MLP {x.shape[1]}-{HIDDEN}-10, Adam lr={args.lr}, batch {args.batch}, {steps} steps"
+    )
+    runs = [
+        train("eager", eager_step, data, steps, args.batch, args.lr, args.seed),
+        train("value_and_grad", compiled_step, data, steps, args.batch, args.lr, args.seed),
+    ]
 
-    print(f"\n{'mode':<16}{'ms/step':>9}{'first step ms':>15}{'loss first -> last':>22}"
-          f"{'test accuracy':>15}")
+    print(
+        f"\n{'mode':<16}{'ms/step':>9}{'first step ms':>15}{'loss first -> last':>22}"
+        f"{'test accuracy':>15}"
+    )
     for r in runs:
         losses = f"{r['losses'][0]:.4f} -> {r['losses'][-1]:.4f}"
-        print(f"{r['label']:<16}{r['ms']:>9.3f}{r['first_ms']:>15.2f}{losses:>22}"
-              f"{r['test_acc']:>14.2%}")
-    diff = max(float(np.abs(np.asarray(runs[0]["params"][k].detach()) -
-                            np.asarray(runs[1]["params"][k].detach())).max())
-               for k in runs[0]["params"])
-    print("(ms/step is the median over steps 2..N, optimizer included; the first "
-          "value_and_grad step traces and compiles)")
+        print(
+            f"{r['label']:<16}{r['ms']:>9.3f}{r['first_ms']:>15.2f}{losses:>22}"
+            f"{r['test_acc']:>14.2%}"
+        )
+    diff = max(
+        float(
+            np.abs(
+                np.asarray(runs[0]["params"][k].detach())
+                - np.asarray(runs[1]["params"][k].detach())
+            ).max()
+        )
+        for k in runs[0]["params"]
+    )
+    print(
+        "(ms/step is the median over steps 2..N, optimizer included; the first "
+        "value_and_grad step traces and compiles)"
+    )
     print(f"largest parameter difference between the two runs: {diff:.2e}")
     if args.plot:
         plot(runs, args.plot)

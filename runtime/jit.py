@@ -25,8 +25,17 @@ import numpy as np
 
 from runtime.cache import load_module
 
-__all__ = ["FASTMATH", "RUNTIME_KEY", "CompiledGraph", "load_graph_module", "maximum",
-           "minimum", "sigmoid", "threads", "HAVE_VMATH"]
+__all__ = [
+    "FASTMATH",
+    "RUNTIME_KEY",
+    "CompiledGraph",
+    "load_graph_module",
+    "maximum",
+    "minimum",
+    "sigmoid",
+    "threads",
+    "HAVE_VMATH",
+]
 
 #: fast-math flags of generated code: never nnan/ninf (NaN/inf must propagate), and not
 #: arcp: with it LLVM turned `0.5 / sqrt(x)` (sqrt's gradient) into an approximate
@@ -107,9 +116,14 @@ class CompiledGraph:
     arguments for this signature (one kernel serves many signatures).
     """
 
-    def __init__(self, kernel: Any, inputs: Sequence[tuple[tuple[int, ...], np.dtype]],
-                 outputs: Sequence[tuple[Any, ...]], source: str = "",
-                 sizes: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self,
+        kernel: Any,
+        inputs: Sequence[tuple[tuple[int, ...], np.dtype]],
+        outputs: Sequence[tuple[Any, ...]],
+        source: str = "",
+        sizes: tuple[int, ...] = (),
+    ) -> None:
         self.kernel = kernel
         self.sizes = tuple(sizes)
         self.fresh = True  # every output is a new array
@@ -121,15 +135,16 @@ class CompiledGraph:
 
     def __call__(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         if len(arrays) != len(self.inputs):
-            raise TypeError(f"compiled graph takes {len(self.inputs)} inputs, "
-                            f"got {len(arrays)}")
+            raise TypeError(f"compiled graph takes {len(self.inputs)} inputs, got {len(arrays)}")
         flat = []
         for a, (shape, dtype) in zip(arrays, self.inputs):
             if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous:
                 a = np.ascontiguousarray(a, dtype=dtype)
             if a.shape != shape:
-                raise ValueError(f"compiled graph input {len(flat)}: expected shape {shape}, "
-                                 f"got {a.shape} (the code is specialised on shapes)")
+                raise ValueError(
+                    f"compiled graph input {len(flat)}: expected shape {shape}, "
+                    f"got {a.shape} (the code is specialised on shapes)"
+                )
             flat.append(a.ravel())
         bufs = [np.empty(shape, dtype) for shape, dtype in self._bufs]
         self.kernel(*self.sizes, *flat, *[b.ravel() for b in bufs])

@@ -362,8 +362,9 @@ tanh_f32, tanh_f64 = _F32["tanh"], _F64["tanh"]
 sigmoid_f32, sigmoid_f64 = _F32["sigmoid"], _F64["sigmoid"]
 
 #: (function name, dtype name) -> inlinable numba function.
-VMATH = {(name, dt): fn for dt, fns in (("float32", _F32), ("float64", _F64))
-         for name, fn in fns.items()}
+VMATH = {
+    (name, dt): fn for dt, fns in (("float32", _F32), ("float64", _F64)) for name, fn in fns.items()
+}
 
 #: Max error in ulp vs. the correctly rounded result, asserted by the tests.
 #: Measured: float32 exhaustively over all inputs, float64 on ~10M samples.

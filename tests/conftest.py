@@ -35,7 +35,8 @@ class OpLog:
             if (tuple(e.shape), np.dtype(e.dtype)) != (tuple(g.shape), g.dtype):
                 self.mismatches.append(
                     f"{op_name}{params}: abstract_eval says {AVal(tuple(e.shape), e.dtype)}, "
-                    f"impl gave {AVal(tuple(g.shape), g.dtype)}")
+                    f"impl gave {AVal(tuple(g.shape), g.dtype)}"
+                )
 
 
 @pytest.fixture
@@ -44,8 +45,9 @@ def op_log(monkeypatch: pytest.MonkeyPatch) -> OpLog:
     log = OpLog()
     bind = Tensor._bind
 
-    def recording_bind(self: Tensor, op: str, inputs: Any, params: dict[str, Any],
-                       name: Any) -> Any:
+    def recording_bind(
+        self: Tensor, op: str, inputs: Any, params: dict[str, Any], name: Any
+    ) -> Any:
         result = bind(self, op, inputs, params, name)
         log.check(op, inputs, params, result)
         return result

@@ -36,11 +36,21 @@ def bench(tmp_path: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
     for name in HIDDEN:
         (stubs / name).mkdir(parents=True, exist_ok=True)
         (stubs / name / "__init__.py").write_text(
-            f"raise ImportError('{name} is hidden by test_bench')\n")
-    env = dict(os.environ, TRACER_CACHE_DIR=str(tmp_path / "cache"),
-               PYTHONPATH=os.pathsep.join([str(stubs), str(ROOT)]))
-    return subprocess.run([sys.executable, "-m", "tracer.bench", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=240)
+            f"raise ImportError('{name} is hidden by test_bench')\n"
+        )
+    env = dict(
+        os.environ,
+        TRACER_CACHE_DIR=str(tmp_path / "cache"),
+        PYTHONPATH=os.pathsep.join([str(stubs), str(ROOT)]),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "tracer.bench", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +63,7 @@ def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Complete
 
 # ---- the quick run, end to end ------------------------------------------------
 
+
 def test_quick_run_writes_json_with_every_case_and_implementation(quick):
     _, data = quick
     assert data["schema"] == "tracer.bench/1" and data["ok"] is True
@@ -61,8 +72,13 @@ def test_quick_run_writes_json_with_every_case_and_implementation(quick):
         if case["kind"] == "steady":
             assert list(case["results"]) == list(IMPLEMENTATIONS)
         else:
-            assert list(case["results"]) == ["tracer-compiled-cold", "tracer-compiled-warm",
-                                             "tracer-eager", "torch", "jax"]
+            assert list(case["results"]) == [
+                "tracer-compiled-cold",
+                "tracer-compiled-warm",
+                "tracer-eager",
+                "torch",
+                "jax",
+            ]
 
 
 def test_quick_run_times_and_checks_every_available_row(quick):
@@ -90,11 +106,12 @@ def test_json_records_ratios_of_tracer_compiled_to_each_peer(quick):
     _, data = quick
     for case in data["cases"]:
         if case["kind"] == "steady":
-            assert set(case["ratios"]) == {"tracer-compiled/tracer-eager",
-                                           "tracer-compiled/numpy"}
+            assert set(case["ratios"]) == {"tracer-compiled/tracer-eager", "tracer-compiled/numpy"}
         else:
-            assert set(case["ratios"]) == {"tracer-compiled-cold/tracer-eager",
-                                           "tracer-compiled-warm/tracer-eager"}
+            assert set(case["ratios"]) == {
+                "tracer-compiled-cold/tracer-eager",
+                "tracer-compiled-warm/tracer-eager",
+            }
         assert all(v > 0 for v in case["ratios"].values())
 
 
@@ -103,15 +120,15 @@ def test_json_lists_targets_unmeasured_when_the_peer_is_missing(quick):
     assert {(t["case"], t["ratio"], t["bound"]) for t in data["targets"]} == {
         ("notebook-5", "tracer-compiled/jax", 1.0),
         ("first-call-notebook-5", "tracer-compiled-cold/jax", 5.0),
-        ("first-call-notebook-5", "tracer-compiled-warm/jax", 1.5)}
+        ("first-call-notebook-5", "tracer-compiled-warm/jax", 1.5),
+    }
     assert all(t["value"] is None and t["met"] is None for t in data["targets"])
 
 
 def test_json_header_records_machine_versions_and_blas(quick):
     _, data = quick
     header = data["header"]
-    for key in ("cpu", "cores", "python", "numpy", "numba", "torch", "jax", "blas",
-                "tracer_path"):
+    for key in ("cpu", "cores", "python", "numpy", "numba", "torch", "jax", "blas", "tracer_path"):
         assert key in header
     assert header["python"] == ".".join(map(str, sys.version_info[:3]))
 
@@ -137,8 +154,13 @@ def test_plot_without_matplotlib_stops_before_running_with_a_clear_message(tmp_p
 
 def test_first_call_child_imports_no_tracer_for_other_libraries(tmp_path):
     env = dict(os.environ, TRACER_CACHE_DIR=str(tmp_path))
-    proc = subprocess.run([sys.executable, str(CHILD), "numpy", "notebook", "5"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(CHILD), "numpy", "notebook", "5"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     result = json.loads(proc.stdout.splitlines()[-1])
     assert result["tracer_imported"] is False
     assert result["import_s"] > 0 and result["first_call_s"] > 0
@@ -148,8 +170,10 @@ def test_first_call_child_imports_no_tracer_for_other_libraries(tmp_path):
 
 # ---- the cross-check ------------------------------------------------------------
 
+
 def impl(name: str, fn) -> Implementation:
     """An implementation from `fn(workload, inputs) -> (value, grads)`, computed once."""
+
     def prepare(w, inputs):
         result = fn(w, inputs)
         return lambda: result
@@ -169,15 +193,18 @@ WRONG = {
     "gradient off by 1%": (scaled(np.float32(1.01)), "grad[0]: max |error|"),
     "gradient of the wrong sign": (scaled(np.float32(-1)), "grad[0]: max |error|"),
     "value off": (lambda w, i: (right(w, i)[0] + 1, right(w, i)[1]), "value: max |error|"),
-    "float64 gradient": (lambda w, i: (right(w, i)[0], [g.astype(np.float64)
-                                                        for g in right(w, i)[1]]),
-                         "grad[0]: dtype float64, expected float32"),
-    "NaN in gradient": (lambda w, i: (right(w, i)[0], [np.full_like(g, np.nan)
-                                                        for g in right(w, i)[1]]),
-                        "grad[0]: contains NaN"),
-    "gradient of the wrong shape": (lambda w, i: (right(w, i)[0], [g[:-1]
-                                                                   for g in right(w, i)[1]]),
-                                    "grad[0]: shape"),
+    "float64 gradient": (
+        lambda w, i: (right(w, i)[0], [g.astype(np.float64) for g in right(w, i)[1]]),
+        "grad[0]: dtype float64, expected float32",
+    ),
+    "NaN in gradient": (
+        lambda w, i: (right(w, i)[0], [np.full_like(g, np.nan) for g in right(w, i)[1]]),
+        "grad[0]: contains NaN",
+    ),
+    "gradient of the wrong shape": (
+        lambda w, i: (right(w, i)[0], [g[:-1] for g in right(w, i)[1]]),
+        "grad[0]: shape",
+    ),
     "a gradient missing": (lambda w, i: (right(w, i)[0], []), "0 gradients, expected 1"),
     "not a (value, grads) pair": (lambda w, i: right(w, i)[0], "not (value, gradients)"),
 }
@@ -207,8 +234,11 @@ def test_a_raising_implementation_is_an_error_row_not_a_crash():
     def boom(w, inputs):
         raise RuntimeError("no kernel for this\nsecond line")
 
-    [result] = runner.run(runner.select(WORKLOADS.values(), True, ["notebook-5"]),
-                          [Implementation("boom", "boom", boom)], TINY)
+    [result] = runner.run(
+        runner.select(WORKLOADS.values(), True, ["notebook-5"]),
+        [Implementation("boom", "boom", boom)],
+        TINY,
+    )
     assert result.rows[0].status == "error"
     assert result.rows[0].reason == "RuntimeError: no kernel for this"
 
@@ -224,14 +254,19 @@ def test_cli_exits_1_and_says_wrong_when_a_row_is_wrong(capsys):
 def test_unavailable_implementation_is_skipped_with_its_reason():
     ghost = Implementation("ghost", "ghost", right, requires=("no_such_module_for_bench",))
     notes: list[str] = []
-    [result] = runner.run(runner.select(WORKLOADS.values(), True, ["notebook-5"]),
-                          [impl("numpy", right), ghost], TINY, notes=notes)
+    [result] = runner.run(
+        runner.select(WORKLOADS.values(), True, ["notebook-5"]),
+        [impl("numpy", right), ghost],
+        TINY,
+        notes=notes,
+    )
     assert result.rows[1].status == "skipped"
     assert notes == [f"ghost: skipped, {result.rows[1].reason}"]
     assert "no_such_module_for_bench not importable" in notes[0]
 
 
 # ---- ratios and targets -------------------------------------------------------
+
 
 def test_ratios_and_targets_compare_tracer_compiled_with_its_peers():
     cases = runner.select(WORKLOADS.values(), True, ["notebook-5", "chain-1e6"])
@@ -243,8 +278,10 @@ def test_ratios_and_targets_compare_tracer_compiled_with_its_peers():
             subject, peer = (res.row(n).timing.median for n in key.split("/"))
             assert value == pytest.approx(subject / peer)
     chain = {t.key: t for t in results[1].targets}
-    assert {k: t.bound for k, t in chain.items()} == {"tracer-compiled/jax": 1.0,
-                                                      "tracer-compiled/numpy": 0.2}
+    assert {k: t.bound for k, t in chain.items()} == {
+        "tracer-compiled/jax": 1.0,
+        "tracer-compiled/numpy": 0.2,
+    }
     assert all(t.met == (t.value <= t.bound) for t in chain.values())
 
 
@@ -257,6 +294,7 @@ def test_implementations_are_sampled_round_robin_and_a_failure_stays_in_its_row(
             log.append(name)
             if name in broken:
                 raise RuntimeError("flaky")
+
         return call
 
     def on_round(r: int, rounds: int) -> None:
@@ -291,7 +329,7 @@ SELECT = [
     ([], QUICK_STEADY + QUICK_FIRST_CALL),
     (["notebook"], ["notebook-5", "notebook-1e3"]),
     (["first-call"], QUICK_FIRST_CALL),
-    (["mlp-b512"], ["mlp-b512"]),                 # a full-run size, asked for by id
+    (["mlp-b512"], ["mlp-b512"]),  # a full-run size, asked for by id
     (["chain", "notebook-5"], ["notebook-5", "chain-1e3"]),
 ]
 
@@ -303,8 +341,17 @@ def test_quick_selection_by_workload_or_case_id(names, ids):
 
 def test_full_run_has_the_design_sizes():
     ids = [c.id for c in runner.cases(WORKLOADS.values(), quick=False)]
-    assert ids == ["notebook-5", "notebook-1e3", "notebook-1e6", "chain-1e3", "chain-1e6",
-                   "mlp-b64", "mlp-b512", "first-call-notebook-5", "first-call-mlp-b64"]
+    assert ids == [
+        "notebook-5",
+        "notebook-1e3",
+        "notebook-1e6",
+        "chain-1e3",
+        "chain-1e6",
+        "mlp-b64",
+        "mlp-b512",
+        "first-call-notebook-5",
+        "first-call-mlp-b64",
+    ]
 
 
 def test_unknown_workload_is_a_usage_error_naming_the_choices(capsys):
@@ -321,8 +368,10 @@ def test_unknown_implementation_is_a_usage_error(capsys):
 
 def test_impl_option_runs_only_the_named_implementations(capsys):
     impls = {n: impl(n, right) for n in ("numpy", "other")}
-    assert cli.main(["--quick", "--quiet", "--workload", "notebook-5", "--impl", "other"],
-                    impls=impls) == 0
+    assert (
+        cli.main(["--quick", "--quiet", "--workload", "notebook-5", "--impl", "other"], impls=impls)
+        == 0
+    )
     out = capsys.readouterr().out
     assert "\n  other " in out and "\n  numpy " not in out
 
@@ -340,6 +389,8 @@ def test_plot_writes_a_png_when_matplotlib_is_installed(tmp_path):
     pytest.importorskip("matplotlib")
     impls = {n: impl(n, right) for n in ("tracer-compiled", "numpy")}
     path = tmp_path / "chart.png"
-    assert cli.main(["--quick", "--quiet", "--workload", "notebook", "--plot", str(path)],
-                    impls=impls) == 0
+    assert (
+        cli.main(["--quick", "--quiet", "--workload", "notebook", "--plot", str(path)], impls=impls)
+        == 0
+    )
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -20,10 +20,20 @@ NUMBER = r"(-?\d+\.?\d*(?:e[-+]?\d+)?)"
 
 
 def run_example(name: str, *args: str, cwd: Path | None = None) -> str:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / name), *args],
-                            capture_output=True, text=True, timeout=120, env=env, cwd=cwd)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+        ),
+    }
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=cwd,
+    )
     assert result.returncode == 0, f"{name} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
@@ -31,8 +41,11 @@ def run_example(name: str, *args: str, cwd: Path | None = None) -> str:
 def test_tour_prints_the_notebook_gradient_eagerly_traced_and_from_value_and_grad():
     out = run_example("tour.py")
     notebook_grad = "tensor([-2.4730,  3.6490, -2.1402,  0.1738, -0.0752])"
-    assert (out.count(notebook_grad), "grad_fn=<CompiledFunctionBackward>" in out,
-            "reduce_sum" in out) == (3, True, True)
+    assert (
+        out.count(notebook_grad),
+        "grad_fn=<CompiledFunctionBackward>" in out,
+        "reduce_sum" in out,
+    ) == (3, True, True)
 
 
 def test_linear_regression_recovers_the_true_parameters():
@@ -54,8 +67,9 @@ def test_train_mlp_learns_with_both_steps(tmp_path):
 
     rows = {}
     for label in ("eager", "value_and_grad"):
-        row = re.search(rf"^{label} +{NUMBER} +{NUMBER} +{NUMBER} -> {NUMBER} +{NUMBER}%$",
-                        out, re.M)
+        row = re.search(
+            rf"^{label} +{NUMBER} +{NUMBER} +{NUMBER} -> {NUMBER} +{NUMBER}%$", out, re.M
+        )
         assert row, f"no summary row for {label} in:\n{out}"
         rows[label] = [float(v) for v in row.groups()]
     for label, (ms, first_ms, first_loss, last_loss, accuracy) in rows.items():

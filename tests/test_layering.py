@@ -27,16 +27,22 @@ def imported_packages(path: pathlib.Path) -> set[str]:
             names.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "__import__" \
-                and node.args and isinstance(node.args[0], ast.Constant):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", None) == "__import__"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             names.add(str(node.args[0].value).split(".")[0])
     return names
 
 
 def modules(package: str) -> list[str]:
     base = ROOT / package
-    return [".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-            for p in sorted(base.rglob("*.py"))]
+    return [
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for p in sorted(base.rglob("*.py"))
+    ]
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
@@ -65,7 +71,8 @@ def test_importing_a_package_loads_no_higher_layer(package: str):
                         if m.split(".")[0] in {sorted(FORBIDDEN[package])!r})
         print(loaded)
     """)
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

@@ -1,9 +1,9 @@
 """tracegrad: PyTorch-style eager autograd, and a tracing compiler to numba.
 
-    import tracer
-    x = tracer.tensor([1.0, 2.0], requires_grad=True)
-    (x**2 - 5).backward(gradient=tracer.ones(2))
-    x.grad  # tensor([2., 4.])
+import tracer
+x = tracer.tensor([1.0, 2.0], requires_grad=True)
+(x**2 - 5).backward(gradient=tracer.ones(2))
+x.grad  # tensor([2., 4.])
 """
 
 from pathlib import Path

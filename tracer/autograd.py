@@ -83,8 +83,7 @@ class Node:
 class OpNode(Node):
     """The node of one registry op: saves what the op's VJP rule needs."""
 
-    __slots__ = ("op", "params", "_saved", "_versions", "_out", "_out_version", "_metas",
-                 "_freed")
+    __slots__ = ("op", "params", "_saved", "_versions", "_out", "_out_version", "_metas", "_freed")
 
     def apply(self, grads: list[Any], create_graph: bool, retain: bool) -> Sequence[Any]:
         from tracer.tensor import Tensor
@@ -94,7 +93,8 @@ class OpNode(Node):
                 f"trying to backward through the graph a second time: the values saved by "
                 f"{self.name()} ({self.op.name} of {_show_avals(self._metas)}) were freed by "
                 "the first backward(). Pass retain_graph=True to the first backward() (or "
-                "autograd.grad()) if you need to go through the graph again.")
+                "autograd.grad()) if you need to go through the graph again."
+            )
         inputs = []
         for x, version in zip(self._saved, self._versions):
             if version is not None and x._version[0] != version:
@@ -103,7 +103,8 @@ class OpNode(Node):
                     f"to compute gradients was modified by an in-place operation (it is at "
                     f"version {x._version[0]}, expected {version}). Use an out-of-place op "
                     "(y = y + 1 instead of y += 1), or .clone() the tensor before changing "
-                    "it.")
+                    "it."
+                )
             inputs.append(x)
         if self._out is not None:
             for i, (counter, version) in enumerate(self._out_version):
@@ -114,9 +115,12 @@ class OpNode(Node):
                         f"{out.shape}), needed to compute its gradient, was modified by an "
                         f"in-place operation (it is at version {counter[0]}, expected "
                         f"{version}). Use an out-of-place op (y = y + 1 instead of y += 1), "
-                        "or .clone() the output before changing it.")
-            outs = tuple(Tensor(o, _grad_fn=self if create_graph else None, _output_nr=i)
-                         for i, o in enumerate(self._out))
+                        "or .clone() the output before changing it."
+                    )
+            outs = tuple(
+                Tensor(o, _grad_fn=self if create_graph else None, _output_nr=i)
+                for i, o in enumerate(self._out)
+            )
             out = outs if self.op.multiple_results else outs[0]
         else:
             out = None
@@ -155,8 +159,9 @@ _node_classes: dict[str, type[OpNode]] = {}
 def node_class(name: str) -> type[OpNode]:
     cls = _node_classes.get(name)
     if cls is None:
-        cls = _node_classes[name] = type(name, (OpNode,),
-                                         {"__slots__": (), "__module__": "builtins"})
+        cls = _node_classes[name] = type(
+            name, (OpNode,), {"__slots__": (), "__module__": "builtins"}
+        )
     return cls
 
 
@@ -186,14 +191,19 @@ def _edge(x: Any) -> tuple[Node | None, int]:
     return (x._accumulator(), 0)
 
 
-def record(op: Op, params: dict[str, Any], name: str | None, inputs: Sequence[Any],
-           needs: tuple[bool, ...], outputs: tuple[Tensor, ...]) -> None:
+def record(
+    op: Op,
+    params: dict[str, Any],
+    name: str | None,
+    inputs: Sequence[Any],
+    needs: tuple[bool, ...],
+    outputs: tuple[Tensor, ...],
+) -> None:
     """Attach a node for `op` to `outputs` (called by Tensor._bind in grad mode)."""
     from tracer.tensor import Tensor
 
     avals = tuple(AVal(tuple(x.shape), x.dtype) if isinstance(x, Tensor) else x for x in inputs)
-    node = node_class(name or op.grad_fn_name(params, avals))(
-        tuple(_edge(x) for x in inputs))
+    node = node_class(name or op.grad_fn_name(params, avals))(tuple(_edge(x) for x in inputs))
     node.op, node.params = op, params
     keep = op.saves(needs)
     saved, versions = [], []
@@ -209,8 +219,9 @@ def record(op: Op, params: dict[str, Any], name: str | None, inputs: Sequence[An
             saved.append(x)
             versions.append(None)
     node._saved, node._versions = saved, versions
-    node._metas = tuple(a if isinstance(x, Tensor) and n else None
-                        for x, a, n in zip(inputs, avals, needs))
+    node._metas = tuple(
+        a if isinstance(x, Tensor) and n else None for x, a, n in zip(inputs, avals, needs)
+    )
     if op.saves_out:
         node._out = tuple(t._data for t in outputs)
         node._out_version = tuple((t._version, t._version[0]) for t in outputs)
@@ -241,13 +252,15 @@ def _check_root(t: Tensor, g: Any) -> Tensor:
         raise AutogradError(
             f"element of tensors does not require grad and does not have a grad_fn: "
             f"backward() was called on {_describe(t)} that was not computed from any tensor "
-            "with requires_grad=True (was it made under no_grad(), or detached?)")
+            "with requires_grad=True (was it made under no_grad(), or detached?)"
+        )
     if g is None:
         if t._data.size != 1:
             raise AutogradError(
                 f"grad can be implicitly created only for scalar outputs: backward() was "
                 f"called on {_describe(t)}. Reduce it first (loss.sum().backward()) or pass "
-                "gradient=tracer.ones_like(loss).")
+                "gradient=tracer.ones_like(loss)."
+            )
         return Tensor(np.ones(t.shape, t.dtype))
     if not isinstance(g, Tensor):
         from tracer.creation import tensor
@@ -259,12 +272,18 @@ def _check_root(t: Tensor, g: Any) -> Tensor:
         raise AutogradError(
             f"mismatch in shape: gradient has shape {tuple(g.shape)} but the output it is the "
             f"gradient of, {_describe(t)}, has shape {tuple(t.shape)}. Pass a gradient of "
-            f"shape {tuple(t.shape)} (tracer.ones_like(output) for a plain sum).")
+            f"shape {tuple(t.shape)} (tracer.ones_like(output) for a plain sum)."
+        )
     return g
 
 
-def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
-             create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+def backward(
+    tensors: Any,
+    grad_tensors: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    inputs: Sequence[Tensor] | None = None,
+) -> None:
     """Accumulate gradients of `tensors` into the `.grad` of the leaves they depend on."""
     roots, grads = _roots(tensors, grad_tensors)
     if inputs is not None:
@@ -273,39 +292,55 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
             if g is not None:
                 _accumulate(x, g if create_graph else g.detach())
         return
-    _run(roots, grads, retain_graph if retain_graph is not None else create_graph,
-         create_graph, None)
+    _run(
+        roots, grads, retain_graph if retain_graph is not None else create_graph, create_graph, None
+    )
 
 
-def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
-         create_graph: bool = False, allow_unused: bool = False) -> tuple[Tensor | None, ...]:
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
     """Gradients of `outputs` with respect to `inputs`, returned instead of accumulated."""
     from tracer.tensor import Tensor
 
     roots, grads = _roots(outputs, grad_outputs)
     single = isinstance(inputs, Tensor)
     if not single and not isinstance(inputs, (list, tuple)):
-        raise TypeError(f"grad(): inputs must be a tensor or a sequence of tensors, got "
-                        f"{type(inputs).__name__}")
+        raise TypeError(
+            f"grad(): inputs must be a tensor or a sequence of tensors, got {type(inputs).__name__}"
+        )
     inputs = [inputs] if single else list(inputs)
     for x in inputs:
         if not isinstance(x, Tensor):
             raise TypeError(f"grad(): inputs must be tensors, got {type(x).__name__}")
         if not x.requires_grad:
-            raise AutogradError(f"one of the inputs ({_describe(x)}) does not require grad; "
-                                "create it with requires_grad=True")
+            raise AutogradError(
+                f"one of the inputs ({_describe(x)}) does not require grad; "
+                "create it with requires_grad=True"
+            )
     targets = {}
     for i, x in enumerate(inputs):
         node, nr = _edge(x)
         targets.setdefault((node, nr), []).append(i)
     found: list[Any] = [None] * len(inputs)
-    _run(roots, grads, retain_graph if retain_graph is not None else create_graph,
-         create_graph, (targets, found))
+    _run(
+        roots,
+        grads,
+        retain_graph if retain_graph is not None else create_graph,
+        create_graph,
+        (targets, found),
+    )
     for i, g in enumerate(found):
         if g is None and not allow_unused:
             raise AutogradError(
                 f"input {i} (shape {tuple(inputs[i].shape)}) was not used to compute the "
-                "outputs; pass allow_unused=True if that is expected")
+                "outputs; pass allow_unused=True if that is expected"
+            )
     return tuple(found)
 
 
@@ -313,8 +348,10 @@ def _roots(tensors: Any, grads: Any) -> tuple[list[Tensor], list[Tensor]]:
     from tracer.tensor import Tensor
 
     if not isinstance(tensors, (Tensor, list, tuple)):
-        raise TypeError(f"backward()/grad(): outputs must be a tensor or a sequence of "
-                        f"tensors, got {type(tensors).__name__}")
+        raise TypeError(
+            f"backward()/grad(): outputs must be a tensor or a sequence of "
+            f"tensors, got {type(tensors).__name__}"
+        )
     roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     if grads is None or isinstance(grads, Tensor) or not isinstance(grads, (list, tuple)):
         grads = [grads] * len(roots) if len(roots) == 1 or grads is None else grads
@@ -323,7 +360,8 @@ def _roots(tensors: Any, grads: Any) -> tuple[list[Tensor], list[Tensor]]:
             f"got {len(grads)} gradients for {len(roots)} output"
             f"{'s' if len(roots) != 1 else ''}: pass one gradient per output, each a tensor "
             "of its output's shape (a list of numbers is read as one gradient per output; "
-            "wrap it as tracer.tensor([...]))")
+            "wrap it as tracer.tensor([...]))"
+        )
     return roots, [_check_root(t, g) for t, g in zip(roots, grads)]
 
 
@@ -355,8 +393,13 @@ def _accumulate(t: Tensor, g: Tensor) -> None:
         t.grad._version[0] += 1
 
 
-def _run(roots: list[Tensor], grads: list[Tensor], retain: bool, create_graph: bool,
-         capture: tuple[dict[Any, list[int]], list[Any]] | None) -> None:
+def _run(
+    roots: list[Tensor],
+    grads: list[Tensor],
+    retain: bool,
+    create_graph: bool,
+    capture: tuple[dict[Any, list[int]], list[Any]] | None,
+) -> None:
     # Dependencies: how many reachable edges point at each node.
     root_edges = [_edge(t) for t in roots]
     deps: dict[Node, int] = {}
@@ -393,8 +436,11 @@ def _run(roots: list[Tensor], grads: list[Tensor], retain: bool, create_graph: b
     for (node, nr), g in zip(root_edges, grads):
         if node is not None:
             _add(buffers, node, nr, g)
-    ready = [(-n._seq, id(n), n) for n in {n for n, _ in root_edges if n is not None}
-             if deps.get(n, 0) == 0]
+    ready = [
+        (-n._seq, id(n), n)
+        for n in {n for n, _ in root_edges if n is not None}
+        if deps.get(n, 0) == 0
+    ]
     heapq.heapify(ready)
     outer, _pending.writes = _pending.writes, []
     try:
@@ -407,9 +453,15 @@ def _run(roots: list[Tensor], grads: list[Tensor], retain: bool, create_graph: b
         _pending.writes = outer
 
 
-def _walk(ready: list[Any], buffers: dict[Node, list[Any]], deps: dict[Node, int],
-          needed: set[Node] | None, retain: bool, create_graph: bool,
-          capture: tuple[dict[Any, list[int]], list[Any]] | None) -> None:
+def _walk(
+    ready: list[Any],
+    buffers: dict[Node, list[Any]],
+    deps: dict[Node, int],
+    needed: set[Node] | None,
+    retain: bool,
+    create_graph: bool,
+    capture: tuple[dict[Any, list[int]], list[Any]] | None,
+) -> None:
     """Run the nodes, latest first once all their consumers have run."""
     while ready:
         _, _, node = heapq.heappop(ready)
@@ -479,8 +531,14 @@ def _accumulate_leaf(node: AccumulateGrad, g: Any, create_graph: bool) -> None:
 # ---- gradcheck ----------------------------------------------------------------
 
 
-def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
-              rtol: float = 1e-3, raise_exception: bool = True) -> bool:
+def gradcheck(
+    fn: Callable[..., Any],
+    inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+) -> bool:
     """Compare analytic gradients of `fn` with central finite differences (use float64).
 
     Checks the vector-Jacobian product with every output's gradient set to ones and
@@ -492,8 +550,10 @@ def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: floa
     diff = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
     for x in diff:
         if x.dtype != np.float64:
-            raise AutogradError(f"gradcheck: input of shape {tuple(x.shape)} is {x.dtype}; "
-                                "use float64 inputs for finite differences")
+            raise AutogradError(
+                f"gradcheck: input of shape {tuple(x.shape)} is {x.dtype}; "
+                "use float64 inputs for finite differences"
+            )
 
     def outputs() -> list[Tensor]:
         out = fn(*inputs)
@@ -527,7 +587,8 @@ def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: floa
                         raise AutogradError(
                             f"gradcheck: Jacobian mismatch for output {k} element {j} w.r.t. "
                             f"an input of shape {tuple(x.shape)}:\nnumerical: {numeric}\n"
-                            f"analytical: {got}")
+                            f"analytical: {got}"
+                        )
                     return False
     return True
 

@@ -50,8 +50,10 @@ def _infer_python(data: Any) -> np.dtype:
         elif isinstance(item, (float, np.floating)):
             kinds.add("f")
         else:
-            raise DTypeError(f"tensor(): could not convert {item!r} ({type(item).__name__}) to "
-                             "a number; data must be numbers or nested lists of numbers")
+            raise DTypeError(
+                f"tensor(): could not convert {item!r} ({type(item).__name__}) to "
+                "a number; data must be numbers or nested lists of numbers"
+            )
     if "f" in kinds:
         return dtypes.DEFAULT_FLOAT
     if "i" in kinds or "u" in kinds:
@@ -69,8 +71,10 @@ def _check_ragged(data: Any, path: tuple[int, ...] = ()) -> None:
             if len(lengths) > 1:
                 desc = sorted(str(n) if n is not None else "a scalar" for n in lengths)
                 where = "".join(f"[{i}]" for i in p) or "the top level"
-                raise ValueError(f"tensor(): ragged nested sequence at {where}: its elements "
-                                 f"have lengths {', '.join(desc)}; all must have the same length")
+                raise ValueError(
+                    f"tensor(): ragged nested sequence at {where}: its elements "
+                    f"have lengths {', '.join(desc)}; all must have the same length"
+                )
             stack.extend((x, p + (i,)) for i, x in enumerate(item))
 
 
@@ -83,24 +87,32 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         data = np.asarray(data)
     if isinstance(data, np.ndarray):
         if data.dtype.kind not in "biuf":
-            raise DTypeError(f"tensor(): numpy arrays of dtype {data.dtype} are not supported; "
-                             "tensors hold bool, integer or floating point numbers")
+            raise DTypeError(
+                f"tensor(): numpy arrays of dtype {data.dtype} are not supported; "
+                "tensors hold bool, integer or floating point numbers"
+            )
         if dtype is None and data.dtype not in dtypes.SUPPORTED:
-            raise DTypeError(f"tensor(): numpy arrays of dtype {data.dtype} are not supported; "
-                             "pass dtype=... (tracer.float64, tracer.int64, ...) to convert")
+            raise DTypeError(
+                f"tensor(): numpy arrays of dtype {data.dtype} are not supported; "
+                "pass dtype=... (tracer.float64, tracer.int64, ...) to convert"
+            )
         target = data.dtype if dtype is None else dtypes.canonical(dtype)
         return _make(np.array(data, dtype=target), requires_grad)
     inferred = _infer_python(data)  # also refuses data that is not numbers
     target = inferred if dtype is None else dtypes.canonical(dtype)
     if isinstance(data, (list, tuple)):
-        data = [x.tolist() if isinstance(x, (Tensor, np.ndarray)) else x for x in data] \
-            if any(isinstance(x, (Tensor, np.ndarray)) for x in data) else data
+        data = (
+            [x.tolist() if isinstance(x, (Tensor, np.ndarray)) else x for x in data]
+            if any(isinstance(x, (Tensor, np.ndarray)) for x in data)
+            else data
+        )
         _check_ragged(data)
     try:
         arr = np.array(data, dtype=target)
     except (ValueError, TypeError, OverflowError) as e:
-        raise ValueError(f"tensor(): could not build a {target} tensor from the data: {e}") \
-            from None
+        raise ValueError(
+            f"tensor(): could not build a {target} tensor from the data: {e}"
+        ) from None
     return _make(arr, requires_grad)
 
 
@@ -125,8 +137,9 @@ def _size(size: Sequence[Any], op: str = "size") -> tuple[int, ...]:
         size = tuple(size[0])
     for s in size:
         if isinstance(s, (bool, np.bool_)) or not hasattr(s, "__index__"):
-            raise TypeError(f"{op}(): sizes must be ints, got {s!r} ({type(s).__name__}) in "
-                            f"{tuple(size)}")
+            raise TypeError(
+                f"{op}(): sizes must be ints, got {s!r} ({type(s).__name__}) in {tuple(size)}"
+            )
     shape = tuple(operator.index(s) for s in size)
     if any(s < 0 for s in shape):
         raise ValueError(f"{op}(): negative dimension in size {shape}")
@@ -141,8 +154,7 @@ _MAX_ELEMENTS = sys.maxsize // 8
 
 def _number(value: Any, what: str, op: str) -> Any:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"{op}(): {what} must be a number, got {value!r} "
-                        f"({type(value).__name__})")
+        raise TypeError(f"{op}(): {what} must be a number, got {value!r} ({type(value).__name__})")
     try:
         finite = math.isfinite(value)
     except OverflowError:  # an int beyond float range
@@ -160,8 +172,9 @@ def _like(t: Any, op: str) -> Tensor:
 
 def _filled(shape: tuple[int, ...], value: Any, d: np.dtype, op: str) -> np.ndarray:
     if not isinstance(value, (int, float, bool, np.number, np.bool_)):
-        raise TypeError(f"{op}(): fill_value must be a number, got {value!r} "
-                        f"({type(value).__name__})")
+        raise TypeError(
+            f"{op}(): fill_value must be a number, got {value!r} ({type(value).__name__})"
+        )
     try:
         with np.errstate(all="ignore"):
             return np.full(shape, value, d)
@@ -185,8 +198,9 @@ def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return _make(np.empty(_size(size, "empty"), _float_dtype(dtype)), requires_grad)
 
 
-def full(size: Sequence[int], fill_value: Any, dtype: Any = None,
-         requires_grad: bool = False) -> Tensor:
+def full(
+    size: Sequence[int], fill_value: Any, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
     shape = _size((size,), "full")
     if dtype is None and isinstance(fill_value, (int, float, bool, np.number, np.bool_)):
         d = dtypes.scalar_dtype(fill_value)
@@ -197,18 +211,19 @@ def full(size: Sequence[int], fill_value: Any, dtype: Any = None,
 
 def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     t = _like(t, "zeros_like")
-    return _make(np.zeros(t.shape, t.dtype if dtype is None else dtypes.canonical(dtype)),
-                 requires_grad)
+    return _make(
+        np.zeros(t.shape, t.dtype if dtype is None else dtypes.canonical(dtype)), requires_grad
+    )
 
 
 def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     t = _like(t, "ones_like")
-    return _make(np.ones(t.shape, t.dtype if dtype is None else dtypes.canonical(dtype)),
-                 requires_grad)
+    return _make(
+        np.ones(t.shape, t.dtype if dtype is None else dtypes.canonical(dtype)), requires_grad
+    )
 
 
-def full_like(t: Tensor, fill_value: Any, dtype: Any = None,
-              requires_grad: bool = False) -> Tensor:
+def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     t = _like(t, "full_like")
     d = t.dtype if dtype is None else dtypes.canonical(dtype)
     return _make(_filled(t.shape, fill_value, d, "full_like"), requires_grad)
@@ -225,9 +240,11 @@ def _not_traced(op: str) -> None:
         where = describe_location()
         raise TraceError(
             f"{op}() inside a traced function would draw its numbers once, when tracing, "
-            "and every later call would reuse them" + (f"\n  at {where}" if where else "")
+            "and every later call would reuse them"
+            + (f"\n  at {where}" if where else "")
             + f"\nDraw them outside and pass them in as an argument "
-            f"(f(x, noise=tracer.{op}(...))).")
+            f"(f(x, noise=tracer.{op}(...)))."
+        )
 
 
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -244,8 +261,9 @@ def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return _make(_rng.standard_normal(_size(size, "randn")).astype(d), requires_grad)
 
 
-def randint(low: int, high: int | None = None, size: Sequence[int] = (),
-            dtype: Any = None) -> Tensor:
+def randint(
+    low: int, high: int | None = None, size: Sequence[int] = (), dtype: Any = None
+) -> Tensor:
     _not_traced("randint")
     if high is None:
         low, high = 0, low
@@ -269,8 +287,13 @@ def randperm(n: int) -> Tensor:
     return Tensor(_rng.permutation(_size((n,), "randperm")[0]).astype(np.int64))
 
 
-def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
-           requires_grad: bool = False) -> Tensor:
+def arange(
+    start: float,
+    end: float | None = None,
+    step: float = 1,
+    dtype: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     if end is None:
         start, end = 0, start
     if dtype is None:
@@ -288,8 +311,10 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     else:
         q = (end - start) / step
         if not math.isfinite(q):
-            raise ValueError(f"arange(): from {start} to {end} in steps of {step} is more "
-                             "elements than an array can hold")
+            raise ValueError(
+                f"arange(): from {start} to {end} in steps of {step} is more "
+                "elements than an array can hold"
+            )
         n = max(math.ceil(q), 0)
     _size((n,), "arange")
     # start + step * i, in int64 for integer arguments, else float64; then cast (an int8
@@ -302,8 +327,9 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     return _make(values.astype(d), requires_grad)
 
 
-def linspace(start: float, end: float, steps: int, dtype: Any = None,
-             requires_grad: bool = False) -> Tensor:
+def linspace(
+    start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False
+) -> Tensor:
     (steps,) = _size((steps,), "linspace")
     start = float(_number(start, "start", "linspace"))
     end = float(_number(end, "end", "linspace"))

@@ -117,8 +117,10 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
     ts = _common(tensors, "cat")
     axis = normalize_axis(dim, ts[0].ndim, "cat")
     if any(x.ndim != ts[0].ndim for x in ts):
-        raise ShapeError("cat: tensors must have the same number of dims, got shapes "
-                         + ", ".join(str(tuple(x.shape)) for x in ts))
+        raise ShapeError(
+            "cat: tensors must have the same number of dims, got shapes "
+            + ", ".join(str(tuple(x.shape)) for x in ts)
+        )
     return apply("concatenate", *ts, axis=axis)
 
 
@@ -129,11 +131,12 @@ def stack(tensors: Sequence[Any], dim: int = 0) -> Any:
     """Stack along a new dim."""
     ts = _common(tensors, "stack")
     if any(tuple(x.shape) != tuple(ts[0].shape) for x in ts):
-        raise ShapeError("stack: expects each tensor to be equal size, got shapes "
-                         + ", ".join(str(tuple(x.shape)) for x in ts))
+        raise ShapeError(
+            "stack: expects each tensor to be equal size, got shapes "
+            + ", ".join(str(tuple(x.shape)) for x in ts)
+        )
     axis = normalize_axis(dim, ts[0].ndim + 1, "stack")
-    return apply("concatenate", *[x.unsqueeze(axis) for x in ts], axis=axis,
-                 name="StackBackward0")
+    return apply("concatenate", *[x.unsqueeze(axis) for x in ts], axis=axis, name="StackBackward0")
 
 
 def numel(input: Any) -> int:

@@ -36,8 +36,11 @@ class _GradMode:
     def __call__(self, fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)() if not isinstance(self, set_grad_enabled) else \
-                    set_grad_enabled(self.enabled):
+            with (
+                type(self)()
+                if not isinstance(self, set_grad_enabled)
+                else set_grad_enabled(self.enabled)
+            ):
                 return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

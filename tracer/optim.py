@@ -32,9 +32,11 @@ class Optimizer:
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         name = type(self).__name__
         if isinstance(params, (Tensor, dict)):
-            raise TypeError(f"{name}: params should be an iterable of tensors or of "
-                            f"param-group dicts, got a single {type(params).__name__}; "
-                            "wrap it in a list")
+            raise TypeError(
+                f"{name}: params should be an iterable of tensors or of "
+                f"param-group dicts, got a single {type(params).__name__}; "
+                "wrap it in a list"
+            )
         self.defaults = defaults
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
@@ -51,33 +53,43 @@ class Optimizer:
         name = type(self).__name__
         where = f"{name}: param group {len(self.param_groups)}"
         if not isinstance(group, dict):
-            raise TypeError(f"{where} is a {type(group).__name__}; pass either tensors or "
-                            "dicts with a 'params' key, not a mix")
+            raise TypeError(
+                f"{where} is a {type(group).__name__}; pass either tensors or "
+                "dicts with a 'params' key, not a mix"
+            )
         if "params" not in group:
             raise ValueError(f"{where} has no 'params' key")
         params = group["params"]
         params = [params] if isinstance(params, Tensor) else list(params)
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
-                raise TypeError(f"{where}, param {i}: expected a tracer.Tensor, got "
-                                f"{type(p).__name__}")
+                raise TypeError(
+                    f"{where}, param {i}: expected a tracer.Tensor, got {type(p).__name__}"
+                )
             if not p.is_leaf:
-                raise ValueError(f"{where}, param {i} (shape {tuple(p.shape)}): can't optimize "
-                                 f"a non-leaf tensor (it was produced by {p.grad_fn.name()}); "
-                                 "optimize the leaf it came from, or .detach() it and call "
-                                 ".requires_grad_()")
+                raise ValueError(
+                    f"{where}, param {i} (shape {tuple(p.shape)}): can't optimize "
+                    f"a non-leaf tensor (it was produced by {p.grad_fn.name()}); "
+                    "optimize the leaf it came from, or .detach() it and call "
+                    ".requires_grad_()"
+                )
             if not p.requires_grad:
-                raise ValueError(f"{where}, param {i} (shape {tuple(p.shape)}) does not require "
-                                 "grad, so it would never get a gradient; create it with "
-                                 "requires_grad=True or call .requires_grad_()")
+                raise ValueError(
+                    f"{where}, param {i} (shape {tuple(p.shape)}) does not require "
+                    "grad, so it would never get a gradient; create it with "
+                    "requires_grad=True or call .requires_grad_()"
+                )
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if len({id(p) for p in params}) != len(params) or any(id(p) in seen for p in params):
-            raise ValueError(f"{where}: a parameter appears more than once (in this group or "
-                             "in an earlier one)")
+            raise ValueError(
+                f"{where}: a parameter appears more than once (in this group or in an earlier one)"
+            )
         unknown = set(group) - set(self.defaults) - {"params"}
         if unknown:
-            raise TypeError(f"{where}: unknown hyperparameter(s) {sorted(unknown)}; {name} "
-                            f"takes {sorted(self.defaults)}")
+            raise TypeError(
+                f"{where}: unknown hyperparameter(s) {sorted(unknown)}; {name} "
+                f"takes {sorted(self.defaults)}"
+            )
         full = {**self.defaults, **group, "params": params}
         self._check(full, where)
         self.param_groups.append(full)
@@ -114,8 +126,9 @@ class Optimizer:
     def _check(self, group: dict[str, Any], where: str) -> None:
         _at_least_zero(group, where, "lr", "weight_decay")
 
-    def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any],
-                group: dict[str, Any]) -> None:
+    def _update(
+        self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -142,22 +155,40 @@ class SGD(Optimizer):
         p -= lr * g
     """
 
-    def __init__(self, params: Params, lr: float, momentum: float = 0, dampening: float = 0,
-                 weight_decay: float = 0, nesterov: bool = False,
-                 maximize: bool = False) -> None:
-        super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
-                                  "weight_decay": weight_decay, "nesterov": nesterov,
-                                  "maximize": maximize})
+    def __init__(
+        self,
+        params: Params,
+        lr: float,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            {
+                "lr": lr,
+                "momentum": momentum,
+                "dampening": dampening,
+                "weight_decay": weight_decay,
+                "nesterov": nesterov,
+                "maximize": maximize,
+            },
+        )
 
     def _check(self, group: dict[str, Any], where: str) -> None:
         _at_least_zero(group, where, "lr", "momentum", "weight_decay")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError(f"{where}: nesterov=True needs momentum > 0 and dampening == 0 "
-                             f"(got momentum={group['momentum']}, "
-                             f"dampening={group['dampening']})")
+            raise ValueError(
+                f"{where}: nesterov=True needs momentum > 0 and dampening == 0 "
+                f"(got momentum={group['momentum']}, "
+                f"dampening={group['dampening']})"
+            )
 
-    def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any],
-                group: dict[str, Any]) -> None:
+    def _update(
+        self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
         g = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
             g = g.add(p, alpha=group["weight_decay"])
@@ -182,13 +213,27 @@ class Adam(Optimizer):
         p -= lr / (1 - beta1**t) * m / (sqrt(v or v_max) / sqrt(1 - beta2**t) + eps)
     """
 
-    def __init__(self, params: Params, lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0, amsgrad: bool = False,
-                 maximize: bool = False) -> None:
-        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
-                                  "weight_decay": weight_decay, "amsgrad": amsgrad,
-                                  "maximize": maximize})
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            {
+                "lr": lr,
+                "betas": betas,
+                "eps": eps,
+                "weight_decay": weight_decay,
+                "amsgrad": amsgrad,
+                "maximize": maximize,
+            },
+        )
 
     def _check(self, group: dict[str, Any], where: str) -> None:
         _at_least_zero(group, where, "lr", "eps", "weight_decay")
@@ -199,8 +244,9 @@ class Adam(Optimizer):
             if not 0 <= beta < 1:
                 raise ValueError(f"{where}: invalid betas[{i}]={beta!r}; it must be in [0, 1)")
 
-    def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any],
-                group: dict[str, Any]) -> None:
+    def _update(
+        self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
         beta1, beta2 = group["betas"]
         g = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:

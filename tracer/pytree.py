@@ -61,8 +61,11 @@ def flatten(obj: Any, leaves: list[Any], as_leaf: type = Operand) -> Any:
         leaves.append(from_numpy(obj))
         return "*"
     if isinstance(obj, tuple):
-        return ("tuple", type(obj) if type(obj) is not tuple else None,
-                tuple(flatten(x, leaves, as_leaf) for x in obj))
+        return (
+            "tuple",
+            type(obj) if type(obj) is not tuple else None,
+            tuple(flatten(x, leaves, as_leaf) for x in obj),
+        )
     if isinstance(obj, list):
         return ("list", tuple(flatten(x, leaves, as_leaf) for x in obj))
     if isinstance(obj, dict):
@@ -73,9 +76,11 @@ def flatten(obj: Any, leaves: list[Any], as_leaf: type = Operand) -> Any:
     try:
         hash(obj)
     except TypeError:
-        raise TypeError(f"unsupported argument of type {type(obj).__name__}: traced functions "
-                        "take tensors, numpy arrays, numbers, strings, None and "
-                        "tuples/lists/dicts of them") from None
+        raise TypeError(
+            f"unsupported argument of type {type(obj).__name__}: traced functions "
+            "take tensors, numpy arrays, numbers, strings, None and "
+            "tuples/lists/dicts of them"
+        ) from None
     return static(obj)
 
 
@@ -87,8 +92,13 @@ def unflatten(tree: Any, leaves: Any, statics: bool = True) -> Any:
     kind = tree[0]
     if kind == "tuple":
         items = tuple(unflatten(t, leaves, statics) for t in tree[2])
-        return tree[1](*items) if tree[1] is not None and hasattr(tree[1], "_fields") else \
-            tree[1](items) if tree[1] is not None else items
+        return (
+            tree[1](*items)
+            if tree[1] is not None and hasattr(tree[1], "_fields")
+            else tree[1](items)
+            if tree[1] is not None
+            else items
+        )
     if kind == "list":
         return [unflatten(t, leaves, statics) for t in tree[1]]
     if kind == "dict":

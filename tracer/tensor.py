@@ -29,13 +29,30 @@ _ELEMENTWISE_KINDS = ("same", "float", "compare", "logical", "where")
 class Tensor(Operand):
     """An n-dimensional array that can record the operations applied to it."""
 
-    __slots__ = ("_data", "_requires_grad", "_grad_fn", "_output_nr", "grad", "_version",
-                 "_base", "_accumulator", "_hooks", "_retains_grad", "__weakref__")
+    __slots__ = (
+        "_data",
+        "_requires_grad",
+        "_grad_fn",
+        "_output_nr",
+        "grad",
+        "_version",
+        "_base",
+        "_accumulator",
+        "_hooks",
+        "_retains_grad",
+        "__weakref__",
+    )
     _priority = 1
 
-    def __init__(self, data: np.ndarray, requires_grad: bool = False,
-                 _grad_fn: autograd.Node | None = None, _output_nr: int = 0,
-                 _version: list[int] | None = None, _base: Tensor | None = None) -> None:
+    def __init__(
+        self,
+        data: np.ndarray,
+        requires_grad: bool = False,
+        _grad_fn: autograd.Node | None = None,
+        _output_nr: int = 0,
+        _version: list[int] | None = None,
+        _base: Tensor | None = None,
+    ) -> None:
         self._data = data
         self._requires_grad = requires_grad
         self._grad_fn = _grad_fn
@@ -87,12 +104,15 @@ class Tensor(Operand):
                 raise AutogradError(
                     "you can only change requires_grad flags of leaf tensors; this tensor "
                     f"was produced by {self._grad_fn.name()}. Use .detach() to get a tensor "
-                    "that does not require grad.")
+                    "that does not require grad."
+                )
             return self
         if requires_grad and not dtypes.is_float(self.dtype):
-            raise DTypeError(f"only tensors of floating point dtype can require gradients "
-                             f"(this tensor is {self.dtype}); make it a float tensor first: "
-                             "dtype=tracer.float32 when creating it, or .float()")
+            raise DTypeError(
+                f"only tensors of floating point dtype can require gradients "
+                f"(this tensor is {self.dtype}); make it a float tensor first: "
+                "dtype=tracer.float32 when creating it, or .float()"
+            )
         self._requires_grad = bool(requires_grad)
         return self
 
@@ -120,8 +140,13 @@ class Tensor(Operand):
         self._hooks.append(hook)
         return autograd.RemovableHandle(self._hooks, hook)
 
-    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
-                 create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Sequence[Tensor] | None = None,
+    ) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` (see tracer.autograd)."""
         autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
@@ -137,8 +162,10 @@ class Tensor(Operand):
     # ---- conversion -----------------------------------------------------
     def numpy(self) -> np.ndarray:
         if self.requires_grad:
-            raise AutogradError("can't call numpy() on a tensor that requires grad; use "
-                                "tensor.detach().numpy() instead")
+            raise AutogradError(
+                "can't call numpy() on a tensor that requires grad; use "
+                "tensor.detach().numpy() instead"
+            )
         return self._data
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
@@ -147,9 +174,11 @@ class Tensor(Operand):
 
     def item(self) -> Any:
         if self._data.size != 1:
-            raise ValueError(f"a tensor with {self._data.size} elements cannot be converted "
-                             f"to a Python number (shape {tuple(self.shape)}); index it "
-                             "first or reduce it with .sum()/.mean()")
+            raise ValueError(
+                f"a tensor with {self._data.size} elements cannot be converted "
+                f"to a Python number (shape {tuple(self.shape)}); index it "
+                "first or reduce it with .sum()/.mean()"
+            )
         return self._data.reshape(()).item()
 
     def tolist(self) -> Any:
@@ -163,14 +192,18 @@ class Tensor(Operand):
 
     def __index__(self) -> int:
         if not dtypes.is_int(self.dtype):
-            raise TypeError(f"only integer tensors of a single element can be converted to an "
-                            f"index (this one is {self.dtype})")
+            raise TypeError(
+                f"only integer tensors of a single element can be converted to an "
+                f"index (this one is {self.dtype})"
+            )
         return int(self.item())
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise RuntimeError(f"the truth value of a tensor with {self._data.size} elements "
-                               "is ambiguous; use .any() or .all()")
+            raise RuntimeError(
+                f"the truth value of a tensor with {self._data.size} elements "
+                "is ambiguous; use .any() or .all()"
+            )
         return bool(self._data.reshape(()))
 
     def any(self) -> Tensor:
@@ -221,8 +254,9 @@ class Tensor(Operand):
     def _const(self, value: np.ndarray) -> Tensor:
         return Tensor(np.asarray(value))
 
-    def _bind(self, op_name: str, inputs: Sequence[Any], params: dict[str, Any],
-              name: str | None) -> Any:
+    def _bind(
+        self, op_name: str, inputs: Sequence[Any], params: dict[str, Any], name: str | None
+    ) -> Any:
         op = OPS[op_name]
         if op.extra.get("nullary"):
             return Tensor(op.impl(**params))
@@ -242,8 +276,12 @@ class Tensor(Operand):
         if op.view:
             base = inputs[0]
             root = base._base if base._base is not None else base
-            tensors = tuple(Tensor(o, _version=base._version, _base=root)
-                            if np.may_share_memory(o, base._data) else Tensor(o) for o in outs)
+            tensors = tuple(
+                Tensor(o, _version=base._version, _base=root)
+                if np.may_share_memory(o, base._data)
+                else Tensor(o)
+                for o in outs
+            )
         else:
             tensors = tuple(Tensor(o) for o in outs)
         if op.vjp is not None and is_grad_enabled():
@@ -257,15 +295,19 @@ class Tensor(Operand):
         """Make `result` this tensor's new value, keeping the array (views see it)."""
         if result.dtype != self.dtype:
             if dtypes._category(result.dtype) > dtypes._category(self.dtype):
-                raise DTypeError(f"{opname}: result type {result.dtype} can't be cast to the "
-                                 f"in-place output type {self.dtype} (a tensor of shape "
-                                 f"{tuple(self.shape)}); use the out-of-place op (x = x + y), "
-                                 f"or convert first (x = x.to({result.dtype.name}))")
+                raise DTypeError(
+                    f"{opname}: result type {result.dtype} can't be cast to the "
+                    f"in-place output type {self.dtype} (a tensor of shape "
+                    f"{tuple(self.shape)}); use the out-of-place op (x = x + y), "
+                    f"or convert first (x = x.to({result.dtype.name}))"
+                )
         if result.shape != self.shape:
-            raise ShapeError(f"{opname}: the result has the broadcast shape "
-                             f"{tuple(result.shape)}, which does not fit the in-place output's "
-                             f"shape {tuple(self.shape)} ({self.dtype}); use the out-of-place "
-                             "op (x = x + y)")
+            raise ShapeError(
+                f"{opname}: the result has the broadcast shape "
+                f"{tuple(result.shape)}, which does not fit the in-place output's "
+                f"shape {tuple(self.shape)} ({self.dtype}); use the out-of-place "
+                "op (x = x + y)"
+            )
         self._data[...] = result._data
         self._version[0] += 1
         if result._grad_fn is not None:
@@ -282,7 +324,8 @@ class Tensor(Operand):
                 f"{opname}: in-place update of a concrete tensor (shape {tuple(self.shape)}) "
                 "inside a traced function: it would run only once, at trace time, not on every "
                 "call. Return the new value from the function and update the tensor outside"
-                + (f"\n  at {describe_location()}" if describe_location() else ""))
+                + (f"\n  at {describe_location()}" if describe_location() else "")
+            )
         if not is_grad_enabled():
             return False
         if self._grad_fn is None and self._requires_grad:
@@ -290,14 +333,17 @@ class Tensor(Operand):
                 f"{opname}: a leaf tensor that requires grad is being used in an in-place "
                 f"operation (a {self.dtype} tensor of shape {tuple(self.shape)}). Wrap the "
                 "update in `with tracer.no_grad():` (an optimizer step), or use the "
-                "out-of-place op (x = x + 1).")
-        record = self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad
-                                           for o in others)
+                "out-of-place op (x = x + 1)."
+            )
+        record = self.requires_grad or any(
+            isinstance(o, Tensor) and o.requires_grad for o in others
+        )
         if record and self._base is not None:
             raise AutogradError(
                 f"{opname}: in-place modification of a view of another tensor is not "
                 "supported while recording gradients; call .clone() first or use the "
-                "out-of-place op")
+                "out-of-place op"
+            )
         return record
 
     def _inplace(self, opname: str, fn: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
@@ -320,14 +366,18 @@ class Tensor(Operand):
         if isinstance(value, Tensor):
             value = value.item()
         if not _is_numberlike(value):
-            raise TypeError(f"fill_: the value must be a number or a one-element tensor, got "
-                            f"{type(value).__name__}")
+            raise TypeError(
+                f"fill_: the value must be a number or a one-element tensor, got "
+                f"{type(value).__name__}"
+            )
         try:
             with np.errstate(all="ignore"):
                 converted = self.dtype.type(value)
         except (OverflowError, ValueError):  # 2**64 or nan into an integer tensor
-            raise ValueError(f"fill_: {value!r} does not fit in {self.dtype} (a tensor of "
-                             f"shape {tuple(self.shape)})") from None
+            raise ValueError(
+                f"fill_: {value!r} does not fit in {self.dtype} (a tensor of "
+                f"shape {tuple(self.shape)})"
+            ) from None
         self._data[...] = converted
         self._version[0] += 1
         self._grad_fn = None
@@ -341,8 +391,10 @@ class Tensor(Operand):
         except ValueError:
             fits = False
         if not fits:
-            raise ShapeError(f"copy_: source of shape {tuple(src.shape)} cannot be broadcast "
-                             f"to destination of shape {tuple(self.shape)}") from None
+            raise ShapeError(
+                f"copy_: source of shape {tuple(src.shape)} cannot be broadcast "
+                f"to destination of shape {tuple(self.shape)}"
+            ) from None
         if not record:
             self._data[...] = src._data.astype(self.dtype, copy=False)
             self._version[0] += 1
@@ -355,8 +407,11 @@ class Tensor(Operand):
 
     def __setitem__(self, key: Any, value: Any) -> None:
         if not isinstance(value, Tensor):
-            value = Tensor(np.asarray(value, dtype=self.dtype) if _is_numberlike(value)
-                           else dtypes.operand_array(value, "__setitem__"))
+            value = Tensor(
+                np.asarray(value, dtype=self.dtype)
+                if _is_numberlike(value)
+                else dtypes.operand_array(value, "__setitem__")
+            )
         record = self._check_inplace("__setitem__", (value,))
         spec, arrays, _ = parse_index(self, key)
         if not record:
@@ -364,27 +419,36 @@ class Tensor(Operand):
             try:
                 target = self._data[index]
             except IndexError as e:  # an index tensor out of range
-                raise IndexError(f"setitem: {e} (tensor of shape {tuple(self.shape)})") \
-                    from None
+                raise IndexError(f"setitem: {e} (tensor of shape {tuple(self.shape)})") from None
             try:
                 fits = np.broadcast_shapes(value.shape, np.shape(target)) == np.shape(target)
             except ValueError:
                 fits = False
             if not fits:
-                raise ShapeError(f"setitem: value of shape {tuple(value.shape)} cannot be "
-                                 f"broadcast to the indexed shape {np.shape(target)} of a "
-                                 f"tensor of shape {tuple(self.shape)}") from None
+                raise ShapeError(
+                    f"setitem: value of shape {tuple(value.shape)} cannot be "
+                    f"broadcast to the indexed shape {np.shape(target)} of a "
+                    f"tensor of shape {tuple(self.shape)}"
+                ) from None
             self._data[index] = value._data
             self._version[0] += 1
             return
-        old = Tensor(self._data, self._requires_grad, self._grad_fn, self._output_nr,
-                     self._version)
+        old = Tensor(self._data, self._requires_grad, self._grad_fn, self._output_nr, self._version)
         target = apply("index", old, *arrays, spec=spec)
         v = value.to(self.dtype).broadcast_to(target.shape)
         # PyTorch: basic indexing writes through a view (CopySlices), advanced indexing
         # runs index_put_ (IndexPutBackward0)
-        self._assign(apply("index_put", old, v, *arrays, spec=spec,
-                           name="IndexPutBackward0" if arrays else "CopySlices"), "__setitem__")
+        self._assign(
+            apply(
+                "index_put",
+                old,
+                v,
+                *arrays,
+                spec=spec,
+                name="IndexPutBackward0" if arrays else "CopySlices",
+            ),
+            "__setitem__",
+        )
 
 
 def _rebuild(data: np.ndarray, requires_grad: bool) -> Tensor:
@@ -400,8 +464,10 @@ def _as_value(x: Any, op: str) -> Any:
         return x
     if isinstance(x, (np.ndarray, list, tuple)):
         return dtypes.operand_array(x, op)
-    raise TypeError(f"{op}: unsupported operand of type {type(x).__name__}; use a tensor, "
-                    "a Python number, or a (nested) list of numbers")
+    raise TypeError(
+        f"{op}: unsupported operand of type {type(x).__name__}; use a tensor, "
+        "a Python number, or a (nested) list of numbers"
+    )
 
 
 def _fast_compute_dtype(kind: str, values: list[Any]) -> np.dtype | None:
@@ -445,14 +511,17 @@ def _promote(kind: str, op: str, values: list[Any]) -> list[Any]:
         try:
             out.append(cast(v))
         except OverflowError:  # int32 tensor + 2**31, as PyTorch refuses
-            raise DTypeError(f"{op}: the Python number {v} does not fit in {compute}, the "
-                             "dtype the op computes in; convert the tensor first "
-                             "(.long() or .double())") from None
+            raise DTypeError(
+                f"{op}: the Python number {v} does not fit in {compute}, the "
+                "dtype the op computes in; convert the tensor first "
+                "(.long() or .double())"
+            ) from None
     return out
 
 
-def _explain_failure(op: Any, values: Sequence[Any], params: dict[str, Any],
-                     error: Exception) -> None:
+def _explain_failure(
+    op: Any, values: Sequence[Any], params: dict[str, Any], error: Exception
+) -> None:
     """Re-run the op's shape rule to turn a numpy error into one naming shapes."""
     avals = [AVal(tuple(x.shape), x.dtype) if isinstance(x, np.ndarray) else x for x in values]
     op.abstract_eval(*avals, **params)  # raises the clear error if the shapes are wrong

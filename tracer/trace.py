@@ -66,9 +66,9 @@ class _Diff:
     split: Split
     forward: Executable
     backward: Executable
-    wrt: tuple[int, ...]                 # input positions that get gradients
+    wrt: tuple[int, ...]  # input positions that get gradients
     out_avals: tuple[AVal, ...]
-    connected: tuple[bool, ...] = ()     # per wrt input: do the outputs depend on it?
+    connected: tuple[bool, ...] = ()  # per wrt input: do the outputs depend on it?
     active_outputs: tuple[bool, ...] = ()  # per output: does it depend on a wrt input?
 
 
@@ -87,14 +87,20 @@ def _count(tree: Any) -> int:
 class _Staged:
     """Signature cache, tracing, and introspection shared by the entry points."""
 
-    def __init__(self, fn: Callable[..., Any], static_argnums: int | Sequence[int] = (),
-                 static_argnames: str | Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        static_argnums: int | Sequence[int] = (),
+        static_argnames: str | Sequence[str] = (),
+    ) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.static_argnums = frozenset(
-            (static_argnums,) if isinstance(static_argnums, int) else static_argnums)
+            (static_argnums,) if isinstance(static_argnums, int) else static_argnums
+        )
         self.static_argnames = frozenset(
-            (static_argnames,) if isinstance(static_argnames, str) else static_argnames)
+            (static_argnames,) if isinstance(static_argnames, str) else static_argnames
+        )
         self._argnames: list[str] = []
         self._varargs: str | None = None  # the name of a *args parameter
         try:
@@ -107,10 +113,12 @@ class _Staged:
         except (TypeError, ValueError):
             pass
         # a static argument is static however it is passed, by position or by name
-        self.static_argnames |= {self._argnames[i] for i in self.static_argnums
-                                 if 0 <= i < len(self._argnames)}
-        self.static_argnums |= {i for i, n in enumerate(self._argnames)
-                                if n in self.static_argnames}
+        self.static_argnames |= {
+            self._argnames[i] for i in self.static_argnums if 0 <= i < len(self._argnames)
+        }
+        self.static_argnums |= {
+            i for i, n in enumerate(self._argnames) if n in self.static_argnames
+        }
         self._cache: dict[Any, _Traced] = {}
         self._lock = threading.RLock()
         self._hits = self._misses = 0
@@ -125,15 +133,24 @@ class _Staged:
     def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, list[Any]]:
         if not kwargs and not self.static_argnums and all(type(a) is Tensor for a in args):
             # the common call, tensors only: the same key as the general path below
-            return ((("*",) * len(args), (), tuple(
-                (a._data.shape, a._data.dtype, a.requires_grad) for a in args)), list(args))
+            return (
+                (
+                    ("*",) * len(args),
+                    (),
+                    tuple((a._data.shape, a._data.dtype, a.requires_grad) for a in args),
+                ),
+                list(args),
+            )
         leaves: list[Any] = []
         trees = []
         for i, a in enumerate(args):
-            trees.append(_static(a, self._argname(i)) if i in self.static_argnums
-                         else flatten(a, leaves))
-        kw = tuple((k, _static(v, k) if k in self.static_argnames else flatten(v, leaves))
-                   for k, v in sorted(kwargs.items()))
+            trees.append(
+                _static(a, self._argname(i)) if i in self.static_argnums else flatten(a, leaves)
+            )
+        kw = tuple(
+            (k, _static(v, k) if k in self.static_argnames else flatten(v, leaves))
+            for k, v in sorted(kwargs.items())
+        )
         if any(isinstance(leaf, Sym) for leaf in leaves):
             raise _Nested
         avals = tuple((t.shape, t.dtype, t.requires_grad) for t in leaves)
@@ -144,8 +161,9 @@ class _Staged:
             return self._argnames[i]
         return f"{self._varargs or 'args'}[{i - len(self._argnames)}]"
 
-    def _lookup(self, args: tuple[Any, ...], kwargs: dict[str, Any]
-                ) -> tuple[_Traced, list[Any], list[Tensor]]:
+    def _lookup(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[_Traced, list[Any], list[Tensor]]:
         """The staged entry for these arguments, their tensor leaves, and the captured
         tensors as they are now."""
         key, leaves = self._signature(args, kwargs)
@@ -155,9 +173,10 @@ class _Staged:
             return entry, leaves, []
         if entry is not None:
             captured = entry.current_captured()
-            if all(isinstance(c, Tensor) and tuple(c.shape) == v.aval.shape
-                   and c.dtype == v.aval.dtype
-                   for c, v in zip(captured, self._captured_vars(entry))):
+            if all(
+                isinstance(c, Tensor) and tuple(c.shape) == v.aval.shape and c.dtype == v.aval.dtype
+                for c, v in zip(captured, self._captured_vars(entry))
+            ):
                 self._hits += 1
                 return entry, leaves, captured
         with self._lock:  # threads meeting one new signature trace it once
@@ -174,7 +193,7 @@ class _Staged:
     @staticmethod
     def _captured_vars(entry: _Traced) -> list[Any]:
         n = len(entry.graph.inputs) - len(entry.captured) - len(entry.consts)
-        return entry.graph.inputs[n:n + len(entry.captured)]
+        return entry.graph.inputs[n : n + len(entry.captured)]
 
     def _trace(self, key: Any, leaves: list[Any]) -> _Traced:
         t0 = time.perf_counter()
@@ -198,23 +217,29 @@ class _Staged:
         graph = optimize(b.graph(atoms))
         self._trace_s += time.perf_counter() - t0
         captured = [c for _, c in b.captured]
-        return _Traced(graph, out_tree, captured, list(b.consts.values()), trees,
-                       _capture_sources(self.fn, captured, _static_objects(key)))
+        return _Traced(
+            graph,
+            out_tree,
+            captured,
+            list(b.consts.values()),
+            trees,
+            _capture_sources(self.fn, captured, _static_objects(key)),
+        )
 
     def _why(self, key: Any, stale_capture: bool) -> str:
         if stale_capture:
-            return ("retraced: a tensor captured from outside the function changed shape or "
-                    "dtype (or its name now holds something else)")
+            return (
+                "retraced: a tensor captured from outside the function changed shape or "
+                "dtype (or its name now holds something else)"
+            )
         if not self._cache:
             return "first call: traced for this signature"
-        return "retraced: " + min((_diff(old, key, self._argname) for old in self._cache),
-                                  key=len)
+        return "retraced: " + min((_diff(old, key, self._argname) for old in self._cache), key=len)
 
     # ---- introspection --------------------------------------------------
     def cache_info(self) -> CacheInfo:
         """Hits, misses, seconds spent tracing and compiling, cached signatures."""
-        return CacheInfo(self._hits, self._misses, self._trace_s, self._compile_s,
-                         len(self._cache))
+        return CacheInfo(self._hits, self._misses, self._trace_s, self._compile_s, len(self._cache))
 
     def explain(self) -> str:
         """Why the last call traced (which part of the signature changed)."""
@@ -231,8 +256,7 @@ class _Staged:
         try:
             key, leaves = self._signature(args, kwargs)
         except _Nested:
-            raise TraceError("ir()/grad_ir() need concrete arguments, not traced values") \
-                from None
+            raise TraceError("ir()/grad_ir() need concrete arguments, not traced values") from None
         entry = self._cache.get(key)
         if entry is None:
             entry = self._cache[key] = self._trace(key, leaves)
@@ -243,11 +267,14 @@ def _static(value: Any, name: str) -> Any:
     try:
         hash(value)
     except TypeError:
-        raise TypeError(f"static argument {name!r} must be hashable, got "
-                        f"{type(value).__name__}") from None
+        raise TypeError(
+            f"static argument {name!r} must be hashable, got {type(value).__name__}"
+        ) from None
     if isinstance(value, Tensor):
-        raise TypeError(f"static argument {name!r} is a tensor; static arguments are Python "
-                        "values baked into the graph")
+        raise TypeError(
+            f"static argument {name!r} is a tensor; static arguments are Python "
+            "values baked into the graph"
+        )
     return static(value)
 
 
@@ -264,8 +291,9 @@ def _with_user_line(e: Exception) -> Exception:
     return new.with_traceback(e.__traceback__)
 
 
-def _capture_sources(fn: Any, captured: list[Tensor],
-                     objects: Sequence[Any] = ()) -> list[Callable[[Any], Any] | None]:
+def _capture_sources(
+    fn: Any, captured: list[Tensor], objects: Sequence[Any] = ()
+) -> list[Callable[[Any], Any] | None]:
     """For each captured tensor, a reader of the closure cell or global name of `fn`, or
     the attribute of a static argument (`self.w`), that held it: so that a later
     `w = new_tensor` outside is seen at the next call."""
@@ -359,11 +387,11 @@ def _diff(old: Any, new: Any, argname: Callable[[int], str]) -> str:
         okd, nkd = dict(okw), dict(nkw)
         for k in sorted(set(okd) | set(nkd)):
             if okd.get(k) != nkd.get(k):
-                parts.append(f"keyword argument {k!r}: {_show(okd.get(k))} -> "
-                             f"{_show(nkd.get(k))}")
+                parts.append(f"keyword argument {k!r}: {_show(okd.get(k))} -> {_show(nkd.get(k))}")
         return "; ".join(parts)
-    paths = [p for i, t in enumerate(ntrees) for p in describe(t, argname(i))] + \
-        [p for k, t in nkw for p in describe(t, k)]
+    paths = [p for i, t in enumerate(ntrees) for p in describe(t, argname(i))] + [
+        p for k, t in nkw for p in describe(t, k)
+    ]
     parts = []
     for path, (s0, d0, r0), (s1, d1, r1) in zip(paths, oavals, navals):
         if s0 != s1:
@@ -384,8 +412,11 @@ def _show(tree: Any) -> str:
         return repr(tree[2])
     if isinstance(tree, tuple) and tree and tree[0] in ("tuple", "list"):
         kids = tree[2] if tree[0] == "tuple" else tree[1]
-        return ("(" if tree[0] == "tuple" else "[") + ", ".join(_show(k) for k in kids) + \
-            (")" if tree[0] == "tuple" else "]")
+        return (
+            ("(" if tree[0] == "tuple" else "[")
+            + ", ".join(_show(k) for k in kids)
+            + (")" if tree[0] == "tuple" else "]")
+        )
     if isinstance(tree, tuple) and tree and tree[0] == "dict":
         return "{" + ", ".join(f"{k!r}: {_show(t)}" for k, t in zip(tree[1], tree[2])) + "}"
     return repr(tree)
@@ -396,8 +427,11 @@ def _fresh(outs: list[np.ndarray], arrays: list[np.ndarray]) -> list[np.ndarray]
     (two gradients may be one array in the graph; a gradient may be a broadcast view)."""
     fresh: list[np.ndarray] = []
     for o in outs:
-        if not o.flags.writeable or any(np.may_share_memory(o, a) for a in arrays) or \
-                any(np.may_share_memory(o, f) for f in fresh):
+        if (
+            not o.flags.writeable
+            or any(np.may_share_memory(o, a) for a in arrays)
+            or any(np.may_share_memory(o, f) for f in fresh)
+        ):
             o = o.copy()
         fresh.append(o)
     return fresh
@@ -410,8 +444,10 @@ def _run(exe: Executable, arrays: list[np.ndarray]) -> list[np.ndarray]:
 
 def _source(exe: Executable, title: str) -> str:
     if exe.source is None:
-        return (f"# {title}: runs on the reference interpreter (TRACER_DISABLE_JIT is set, "
-                "or the numba backend cannot lower this graph)\n")
+        return (
+            f"# {title}: runs on the reference interpreter (TRACER_DISABLE_JIT is set, "
+            "or the numba backend cannot lower this graph)\n"
+        )
     sizes = getattr(exe, "sizes", ())
     bound = ", ".join(f"d{i}={n}" for i, n in enumerate(sizes))
     return f"# {title}" + (f" (called with {bound})" if bound else "") + "\n" + exe.source
@@ -456,31 +492,40 @@ class TracedFunction(_Staged):
         s.backward = optimize(s.backward)
         active = active_vars(g, wrt)
         d = entry.diffs[mask] = _Diff(
-            s, lower(s.forward, self._module_name("forward_with_residuals")),
+            s,
+            lower(s.forward, self._module_name("forward_with_residuals")),
             lower(s.backward, self._module_name("backward")),
             tuple(i for i, m in enumerate(mask) if m),
-            tuple(a.aval for a in g.outputs), tuple(joint.connected),
-            tuple(isinstance(o, Var) and o in active for o in g.outputs))
+            tuple(a.aval for a in g.outputs),
+            tuple(joint.connected),
+            tuple(isinstance(o, Var) and o in active for o in g.outputs),
+        )
         self._compile_s += time.perf_counter() - t0
         return d
 
-    def _call_with_grad(self, entry: _Traced, inputs: list[Tensor], arrays: list[np.ndarray],
-                        mask: tuple[bool, ...]) -> Any:
+    def _call_with_grad(
+        self, entry: _Traced, inputs: list[Tensor], arrays: list[np.ndarray], mask: tuple[bool, ...]
+    ) -> Any:
         d = self._diff(entry, mask)
         results = d.forward(arrays)
         n_out = len(d.out_avals)
-        outs = [Tensor(o) for o in (results[:n_out] if d.forward.fresh
-                                    else _fresh(results[:n_out], arrays))]
+        outs = [
+            Tensor(o)
+            for o in (results[:n_out] if d.forward.fresh else _fresh(results[:n_out], arrays))
+        ]
         # Inputs the outputs do not depend on get no edge: their .grad stays None.
-        node = CompiledFunctionBackward(tuple(
-            autograd._edge(inputs[i]) if c else (None, 0) for i, c in zip(d.wrt, d.connected)))
+        node = CompiledFunctionBackward(
+            tuple(autograd._edge(inputs[i]) if c else (None, 0) for i, c in zip(d.wrt, d.connected))
+        )
         node._diff = d
         node._residuals = residuals = results[n_out:]
         # Residuals may be views of any input (transposes, reshapes), and an output may be
         # a residual itself (exp's result): watch them for in-place changes.
         node._watch = [("an input", t, t._version[0]) for t in inputs] + [
-            ("an output", t, t._version[0]) for t in outs
-            if any(np.may_share_memory(t._data, r) for r in residuals)]
+            ("an output", t, t._version[0])
+            for t in outs
+            if any(np.may_share_memory(t._data, r) for r in residuals)
+        ]
         for i, t in enumerate(outs):
             if d.active_outputs[i]:
                 t._grad_fn, t._output_nr = node, i
@@ -507,8 +552,11 @@ class TracedFunction(_Staged):
         mask = tuple(t.requires_grad for t in inputs)
         if is_grad_enabled() and any(mask):
             d = self._diff(entry, mask)
-            return (_source(d.forward, "forward, also returning residuals for backward") + "\n"
-                    + _source(d.backward, "backward"))
+            return (
+                _source(d.forward, "forward, also returning residuals for backward")
+                + "\n"
+                + _source(d.backward, "backward")
+            )
         return _source(entry.exe or self._forward_exe(entry), "forward")
 
     def _forward_exe(self, entry: _Traced) -> Executable:
@@ -539,18 +587,21 @@ class CompiledFunctionBackward(autograd.Node):
             raise AutogradError(
                 "create_graph=True through a traced function is not supported: its backward "
                 "is a staged graph. For higher-order gradients call the undecorated "
-                "function eagerly.")
+                "function eagerly."
+            )
         if self._residuals is None:
             raise AutogradError(
                 "trying to backward through a traced function a second time: its saved "
                 "values were freed by the first backward(). Pass retain_graph=True to the "
-                "first backward().")
+                "first backward()."
+            )
         for role, t, version in self._watch:
             if t._version[0] != version:
                 raise AutogradError(
                     f"{role} of shape {tuple(t.shape)} of a traced function was modified by an "
                     "in-place operation after the call, but its value is needed for the "
-                    "gradient; .clone() it before changing it")
+                    "gradient; .clone() it before changing it"
+                )
         d = self._diff
         cts = []
         for i, aval in enumerate(d.out_avals):
@@ -562,8 +613,12 @@ class CompiledFunctionBackward(autograd.Node):
         return [Tensor(o) for o in out]
 
 
-def trace(fn: Callable[..., Any] | None = None, *, static_argnums: int | Sequence[int] = (),
-          static_argnames: str | Sequence[str] = ()) -> Any:
+def trace(
+    fn: Callable[..., Any] | None = None,
+    *,
+    static_argnums: int | Sequence[int] = (),
+    static_argnames: str | Sequence[str] = (),
+) -> Any:
     """Stage `fn` into a graph on its first call for each input signature.
 
     Usable as `@trace`, `@trace(static_argnums=1)` or `trace(fn, static_argnums=...)`.
@@ -576,8 +631,13 @@ def trace(fn: Callable[..., Any] | None = None, *, static_argnums: int | Sequenc
 class ValueAndGrad(_Staged):
     """`value_and_grad(fn)`: forward and backward staged as one joint graph."""
 
-    def __init__(self, fn: Callable[..., Any], argnums: int | Sequence[int] = 0,
-                 has_value: bool = True, **kw: Any) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        argnums: int | Sequence[int] = 0,
+        has_value: bool = True,
+        **kw: Any,
+    ) -> None:
         super().__init__(fn, **kw)
         self.argnums = argnums
         self._nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
@@ -596,27 +656,37 @@ class ValueAndGrad(_Staged):
     def _new_joint(self, entry: _Traced) -> tuple[Executable, Graph]:
         t0 = time.perf_counter()
         g = entry.graph
-        if len(g.outputs) != 1 or g.outputs[0].aval.shape != () or \
-                not dtypes.is_float(g.outputs[0].aval.dtype):
+        if (
+            len(g.outputs) != 1
+            or g.outputs[0].aval.shape != ()
+            or not dtypes.is_float(g.outputs[0].aval.dtype)
+        ):
             shapes = ", ".join(str(a.aval) for a in g.outputs)
-            raise TypeError(f"{self.__name__}: grad/value_and_grad need a function returning "
-                            f"one floating-point scalar; it returned {shapes or 'nothing'}. "
-                            "Reduce it with .sum() or .mean().")
+            raise TypeError(
+                f"{self.__name__}: grad/value_and_grad need a function returning "
+                f"one floating-point scalar; it returned {shapes or 'nothing'}. "
+                "Reduce it with .sum() or .mean()."
+            )
         starts = np.cumsum([0] + [_count(t) for t in entry.arg_trees]).tolist()
         wrt = [False] * len(g.inputs)
         for i in self._nums:
             if i >= len(entry.arg_trees):
-                raise ValueError(f"argnums {i} is out of range for {len(entry.arg_trees)} "
-                                 "positional arguments")
+                raise ValueError(
+                    f"argnums {i} is out of range for {len(entry.arg_trees)} positional arguments"
+                )
             if starts[i] == starts[i + 1]:
-                raise TypeError(f"cannot differentiate with respect to argument "
-                                f"{self._argname(i)!r}: it holds no tensor (Python numbers "
-                                "are static); pass it as a tensor")
+                raise TypeError(
+                    f"cannot differentiate with respect to argument "
+                    f"{self._argname(i)!r}: it holds no tensor (Python numbers "
+                    "are static); pass it as a tensor"
+                )
             for j in range(starts[i], starts[i + 1]):
                 if not dtypes.is_float(g.inputs[j].aval.dtype):
-                    raise TypeError(f"cannot differentiate with respect to argument "
-                                    f"{self._argname(i)!r}: it holds a {g.inputs[j].aval.dtype} "
-                                    "tensor (gradients need floating point)")
+                    raise TypeError(
+                        f"cannot differentiate with respect to argument "
+                        f"{self._argname(i)!r}: it holds a {g.inputs[j].aval.dtype} "
+                        "tensor (gradients need floating point)"
+                    )
                 wrt[j] = True
         joint = joint_vjp(g, wrt, seed_ones=True)
         graph = optimize(strip_stop_gradient(joint.graph))
@@ -631,14 +701,14 @@ class ValueAndGrad(_Staged):
             raise TraceError(
                 "tracer.grad / tracer.value_and_grad called on traced values inside another "
                 "traced function is not supported; differentiate the outer function "
-                "instead") from None
+                "instead"
+            ) from None
         exe, _ = self._joint(entry)
         arrays = [t._data for t in leaves] + [t._data for t in captured] + entry.consts
         outs = _run(exe, arrays)
         value = Tensor(outs[0])
         grads = iter([Tensor(o) for o in outs[1:]])
-        per_arg = tuple(unflatten(entry.arg_trees[i], grads, statics=False)
-                        for i in self._nums)
+        per_arg = tuple(unflatten(entry.arg_trees[i], grads, statics=False) for i in self._nums)
         g = per_arg[0] if isinstance(self.argnums, int) else per_arg
         return (value, g) if self.has_value else g
 
@@ -655,8 +725,9 @@ class ValueAndGrad(_Staged):
         return _source(self._joint(entry)[0], "value and gradients")
 
 
-def value_and_grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0,
-                   **kw: Any) -> ValueAndGrad:
+def value_and_grad(
+    fn: Callable[..., Any], argnums: int | Sequence[int] = 0, **kw: Any
+) -> ValueAndGrad:
     """`fn` returns a scalar; the result returns (value, gradients w.r.t. argnums)."""
     return ValueAndGrad(fn, argnums, True, **kw)
 

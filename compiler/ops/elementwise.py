@@ -34,7 +34,8 @@ def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
                 f"{op}: shapes {shown} do not broadcast (dimension {i - ndim} has sizes "
                 f"{sorted(sizes)}; sizes must be equal or 1, counting from the last "
                 "dimension). Line up the dimensions you mean with .unsqueeze(dim) or "
-                ".reshape(...), or transpose one operand.")
+                ".reshape(...), or transpose one operand."
+            )
         out.append(sizes.pop() if sizes else 1)
     return tuple(out)
 
@@ -56,9 +57,11 @@ def elementwise_dtypes(kind: str, op: str, xs: tuple[Any, ...]) -> tuple[np.dtyp
     if kind == "where":
         cond, rest = xs[0], xs[1:]
         if not _is_scalar(cond) and cond.dtype != dtypes.bool_:
-            raise DTypeError(f"{op}: condition must be a bool tensor, got {cond.dtype} (shape "
-                             f"{tuple(cond.shape)}); compare to make one (x > 0), or "
-                             "convert with .bool()")
+            raise DTypeError(
+                f"{op}: condition must be a bool tensor, got {cond.dtype} (shape "
+                f"{tuple(cond.shape)}); compare to make one (x > 0), or "
+                "convert with .bool()"
+            )
         return elementwise_dtypes("same", op, rest)
     raise AssertionError(kind)
 
@@ -66,9 +69,9 @@ def elementwise_dtypes(kind: str, op: str, xs: tuple[Any, ...]) -> tuple[np.dtyp
 # Ops that PyTorch (and numpy) refuse on bools, with its advice.
 _NO_BOOL = {
     "neg": "negation, the `-` operator, on a bool tensor is not supported; to invert a "
-           "mask use `~mask`",
+    "mask use `~mask`",
     "sub": "subtraction, the `-` operator, of bools is not supported; use `^` (xor) or "
-           "convert first with .long()",
+    "convert first with .long()",
     "pow": "powers of bools are not supported; convert first with .long() or .float()",
 }
 
@@ -79,17 +82,35 @@ def _abstract_eval(kind: str, name: str):
         shape = broadcast_shapes(name, *shapes) if shapes else ()
         dtype = elementwise_dtypes(kind, name, xs)[1]
         if dtype == dtypes.bool_ and name in _NO_BOOL:
-            raise DTypeError(f"{name}: {_NO_BOOL[name]} (shapes "
-                             f"{', '.join(map(str, shapes))})")
+            raise DTypeError(f"{name}: {_NO_BOOL[name]} (shapes {', '.join(map(str, shapes))})")
         return AVal(shape, dtype)
 
     return abstract_eval
 
 
-def elementwise(name: str, impl: Any, vjp: Any, *, kind: str = "same", template: str = "",
-                grad_fn: str | None = None, **kw: Any) -> Op:
-    return register(Op(name, _abstract_eval(kind, name), impl, vjp, grad_fn=grad_fn,
-                       lowering=template, elementwise=True, extra={"kind": kind}, **kw))
+def elementwise(
+    name: str,
+    impl: Any,
+    vjp: Any,
+    *,
+    kind: str = "same",
+    template: str = "",
+    grad_fn: str | None = None,
+    **kw: Any,
+) -> Op:
+    return register(
+        Op(
+            name,
+            _abstract_eval(kind, name),
+            impl,
+            vjp,
+            grad_fn=grad_fn,
+            lowering=template,
+            elementwise=True,
+            extra={"kind": kind},
+            **kw,
+        )
+    )
 
 
 def _vjp_none(*_: Any, **__: Any) -> None:
@@ -122,16 +143,29 @@ def _reciprocal(y: Any) -> Any:
 
 
 # ---- arithmetic -------------------------------------------------------------
-elementwise("add", np.add, lambda g, out, x, y: (g, g), template="{0} + {1}",
-            linear=True, saves=save_none)
-elementwise("sub", np.subtract, lambda g, out, x, y: (g, -g), template="{0} - {1}",
-            linear=True, saves=save_none)
+elementwise(
+    "add", np.add, lambda g, out, x, y: (g, g), template="{0} + {1}", linear=True, saves=save_none
+)
+elementwise(
+    "sub",
+    np.subtract,
+    lambda g, out, x, y: (g, -g),
+    template="{0} - {1}",
+    linear=True,
+    saves=save_none,
+)
 # mul's derivative is the other operand, which can be inf or nan itself (x * log(x)
 # at x == 0): it goes through `chain` too.
-elementwise("mul", np.multiply,
-            lambda g, out, x, y: (chain(g, y) if has_value(y) else None,
-                                  chain(g, x) if has_value(x) else None),
-            template="{0} * {1}", saves=save_other)
+elementwise(
+    "mul",
+    np.multiply,
+    lambda g, out, x, y: (
+        chain(g, y) if has_value(y) else None,
+        chain(g, x) if has_value(x) else None,
+    ),
+    template="{0} * {1}",
+    saves=save_other,
+)
 
 
 def _safe_mul_impl(g: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -156,8 +190,13 @@ def _safe_mul_vjp(gg: Any, out: Any, g: Any, d: Any) -> tuple[Any, Any]:
 # `g * d`, but 0 where g == 0 even if d is inf or nan (see `chain`). The template
 # tests g == 0 rather than isfinite(d): numba's fastmath subset (nsz + reassoc) folds
 # `g * d if isfinite(d) ... else g` back into g * d.
-elementwise("safe_mul", _safe_mul_impl, _safe_mul_vjp,
-            template="({0} if {0} == 0 else {0} * {1})", grad_fn="MulBackward0")
+elementwise(
+    "safe_mul",
+    _safe_mul_impl,
+    _safe_mul_vjp,
+    template="({0} if {0} == 0 else {0} * {1})",
+    grad_fn="MulBackward0",
+)
 
 
 def _div_vjp(g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
@@ -167,14 +206,29 @@ def _div_vjp(g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
     return gx, None if _is_scalar(y) or not has_value(x) else chain(g, -x / (y * y))
 
 
-elementwise("div", np.true_divide, _div_vjp, kind="float", template="{0} / {1}",
-            saves=lambda ng: (ng[1], True))
-elementwise("neg", np.negative, lambda g, out, x: (-g,), template="-{0}", linear=True,
-            saves=save_none)
-elementwise("maximum", np.maximum,
-            lambda g, out, x, y: _minmax_vjp(g, x, y, x > y), template="max({0}, {1})")
-elementwise("minimum", np.minimum,
-            lambda g, out, x, y: _minmax_vjp(g, x, y, x < y), template="min({0}, {1})")
+elementwise(
+    "div",
+    np.true_divide,
+    _div_vjp,
+    kind="float",
+    template="{0} / {1}",
+    saves=lambda ng: (ng[1], True),
+)
+elementwise(
+    "neg", np.negative, lambda g, out, x: (-g,), template="-{0}", linear=True, saves=save_none
+)
+elementwise(
+    "maximum",
+    np.maximum,
+    lambda g, out, x, y: _minmax_vjp(g, x, y, x > y),
+    template="max({0}, {1})",
+)
+elementwise(
+    "minimum",
+    np.minimum,
+    lambda g, out, x, y: _minmax_vjp(g, x, y, x < y),
+    template="min({0}, {1})",
+)
 
 
 def _minmax_vjp(g: Any, x: Any, y: Any, x_wins: Any) -> tuple[Any, Any]:
@@ -189,8 +243,10 @@ def _pow_impl(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     try:
         return np.power(x, y)
     except ValueError:  # numpy refuses negative integer powers of integers, as PyTorch
-        raise ValueError("pow: integers to negative integer powers are not allowed; "
-                         "convert the base to float first (x.float() ** y)") from None
+        raise ValueError(
+            "pow: integers to negative integer powers are not allowed; "
+            "convert the base to float first (x.float() ** y)"
+        ) from None
 
 
 def _pow_vjp(g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
@@ -207,8 +263,15 @@ def _pow_vjp(g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
 
 
 # kind "same": integer ** integer stays integer, as in PyTorch
-elementwise("pow", _pow_impl, _pow_vjp, kind="same", template="{0} ** {1}",
-            grad_fn="PowBackward1", saves_out=True)
+elementwise(
+    "pow",
+    _pow_impl,
+    _pow_vjp,
+    kind="same",
+    template="{0} ** {1}",
+    grad_fn="PowBackward1",
+    saves_out=True,
+)
 
 
 def _pow_scalar_abstract(x: AVal, exponent: float) -> AVal:
@@ -218,8 +281,10 @@ def _pow_scalar_abstract(x: AVal, exponent: float) -> AVal:
     if isinstance(exponent, float) and not dtypes.is_float(d):
         d = dtypes.DEFAULT_FLOAT
     if dtypes.is_int(d) and not np.iinfo(d).min <= exponent <= np.iinfo(d).max:
-        raise DTypeError(f"pow: the exponent {exponent} does not fit in {d} (a tensor of "
-                         f"shape {tuple(x.shape)}); convert the tensor first (.double())")
+        raise DTypeError(
+            f"pow: the exponent {exponent} does not fit in {d} (a tensor of "
+            f"shape {tuple(x.shape)}); convert the tensor first (.double())"
+        )
     return AVal(tuple(x.shape), d)
 
 
@@ -245,25 +310,60 @@ def _pow_scalar_vjp(g: Any, out: Any, x: Any, exponent: float) -> tuple[Any]:
     return (chain(g, x ** (exponent - 1) * exponent),)
 
 
-register(Op("pow_scalar", _pow_scalar_abstract, _pow_scalar_impl, _pow_scalar_vjp,
-            grad_fn="PowBackward0", lowering="pow_scalar", elementwise=True,
-            extra={"kind": "pow_scalar"}))
+register(
+    Op(
+        "pow_scalar",
+        _pow_scalar_abstract,
+        _pow_scalar_impl,
+        _pow_scalar_vjp,
+        grad_fn="PowBackward0",
+        lowering="pow_scalar",
+        elementwise=True,
+        extra={"kind": "pow_scalar"},
+    )
+)
 
 # ---- unary math ---------------------------------------------------------------
 # Rules whose derivative can be infinite or nan at a finite input (exp overflows,
 # 1/x at 0) go through `chain`, so that a zero cotangent gives a zero gradient.
-elementwise("exp", np.exp, lambda g, out, x: (chain(g, out),), kind="float",
-            template="exp({0})", saves=save_none, saves_out=True)
-elementwise("log", np.log, lambda g, out, x: (chain(g, 1 / x),), kind="float",
-            template="log({0})")
-elementwise("log1p", np.log1p, lambda g, out, x: (chain(g, 1 / (x + 1)),), kind="float",
-            template="log1p({0})", grad_fn="Log1PBackward0")
-elementwise("sqrt", np.sqrt, lambda g, out, x: (chain(g, 0.5 / out),), kind="float",
-            template="sqrt({0})", saves=save_none, saves_out=True)
+elementwise(
+    "exp",
+    np.exp,
+    lambda g, out, x: (chain(g, out),),
+    kind="float",
+    template="exp({0})",
+    saves=save_none,
+    saves_out=True,
+)
+elementwise("log", np.log, lambda g, out, x: (chain(g, 1 / x),), kind="float", template="log({0})")
+elementwise(
+    "log1p",
+    np.log1p,
+    lambda g, out, x: (chain(g, 1 / (x + 1)),),
+    kind="float",
+    template="log1p({0})",
+    grad_fn="Log1PBackward0",
+)
+elementwise(
+    "sqrt",
+    np.sqrt,
+    lambda g, out, x: (chain(g, 0.5 / out),),
+    kind="float",
+    template="sqrt({0})",
+    saves=save_none,
+    saves_out=True,
+)
 elementwise("sin", np.sin, lambda g, out, x: (g * x.cos(),), kind="float", template="sin({0})")
 elementwise("cos", np.cos, lambda g, out, x: (-g * x.sin(),), kind="float", template="cos({0})")
-elementwise("tanh", np.tanh, lambda g, out, x: (g * (1 - out * out),), kind="float",
-            template="tanh({0})", saves=save_none, saves_out=True)
+elementwise(
+    "tanh",
+    np.tanh,
+    lambda g, out, x: (g * (1 - out * out),),
+    kind="float",
+    template="tanh({0})",
+    saves=save_none,
+    saves_out=True,
+)
 
 
 def _sigmoid_impl(x: np.ndarray) -> np.ndarray:
@@ -272,23 +372,39 @@ def _sigmoid_impl(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-elementwise("sigmoid", _sigmoid_impl, lambda g, out, x: (g * out * (1 - out),), kind="float",
-            template="sigmoid({0})", saves=save_none, saves_out=True)
+elementwise(
+    "sigmoid",
+    _sigmoid_impl,
+    lambda g, out, x: (g * out * (1 - out),),
+    kind="float",
+    template="sigmoid({0})",
+    saves=save_none,
+    saves_out=True,
+)
 
 
 def _relu_impl(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, x.dtype.type(0))
 
 
-elementwise("relu", _relu_impl, lambda g, out, x: (g * (out > 0).to(g.dtype),),
-            template="relu({0})", saves=save_none, saves_out=True)
+elementwise(
+    "relu",
+    _relu_impl,
+    lambda g, out, x: (g * (out > 0).to(g.dtype),),
+    template="relu({0})",
+    saves=save_none,
+    saves_out=True,
+)
+
+
 def _sign_impl(x: np.ndarray) -> np.ndarray:
     return x.copy() if x.dtype == np.bool_ else np.sign(x)  # numpy has no bool sign
 
 
 elementwise("abs", np.abs, lambda g, out, x: (g * x.sign(),), template="abs({0})")
-elementwise("sign", _sign_impl, lambda g, out, x: (g.zeros_like(),), template="sign({0})",
-            saves=save_none)
+elementwise(
+    "sign", _sign_impl, lambda g, out, x: (g.zeros_like(),), template="sign({0})", saves=save_none
+)
 
 
 def _clamp_abstract(x: AVal, lo: float | None, hi: float | None) -> AVal:
@@ -296,8 +412,10 @@ def _clamp_abstract(x: AVal, lo: float | None, hi: float | None) -> AVal:
     d = dtypes.result_type([(x.dtype, len(x.shape))], scalars)
     for v in scalars:
         if dtypes.is_int(d) and not np.iinfo(d).min <= v <= np.iinfo(d).max:
-            raise DTypeError(f"clamp: the bound {v} does not fit in {d} (a tensor of shape "
-                             f"{tuple(x.shape)}); convert the tensor first (.long())")
+            raise DTypeError(
+                f"clamp: the bound {v} does not fit in {d} (a tensor of shape "
+                f"{tuple(x.shape)}); convert the tensor first (.long())"
+            )
     return AVal(tuple(x.shape), d)
 
 
@@ -320,8 +438,18 @@ def _clamp_vjp(g: Any, out: Any, x: Any, lo: float | None, hi: float | None) -> 
     return (g * keep.to(g.dtype),)
 
 
-register(Op("clamp", _clamp_abstract, _clamp_impl, _clamp_vjp, grad_fn="ClampBackward1",
-            lowering="clamp", elementwise=True, extra={"kind": "clamp"}))
+register(
+    Op(
+        "clamp",
+        _clamp_abstract,
+        _clamp_impl,
+        _clamp_vjp,
+        grad_fn="ClampBackward1",
+        lowering="clamp",
+        elementwise=True,
+        extra={"kind": "clamp"},
+    )
+)
 
 
 def _convert_abstract(x: AVal, dtype: np.dtype) -> AVal:
@@ -332,19 +460,56 @@ def _convert_vjp(g: Any, out: Any, x: Any, dtype: np.dtype) -> tuple[Any]:
     return (g.to(x.dtype) if dtypes.is_float(x.dtype) else None,)
 
 
-register(Op("convert", _convert_abstract, lambda x, dtype: x.astype(dtype), _convert_vjp,
-            grad_fn="ToCopyBackward0", lowering="convert", elementwise=True, linear=True,
-            saves=save_none, extra={"kind": "convert"}))
-register(Op("copy", lambda x: AVal(tuple(x.shape), x.dtype), np.copy, lambda g, out, x: (g,),
-            grad_fn="CloneBackward0", lowering="{0}", elementwise=True, linear=True,
-            saves=save_none, extra={"kind": "same"}))
-register(Op("stop_gradient", lambda x: AVal(tuple(x.shape), x.dtype), lambda x: x, None,
-            lowering="{0}", elementwise=True, view=True, extra={"kind": "same"}))
+register(
+    Op(
+        "convert",
+        _convert_abstract,
+        lambda x, dtype: x.astype(dtype),
+        _convert_vjp,
+        grad_fn="ToCopyBackward0",
+        lowering="convert",
+        elementwise=True,
+        linear=True,
+        saves=save_none,
+        extra={"kind": "convert"},
+    )
+)
+register(
+    Op(
+        "copy",
+        lambda x: AVal(tuple(x.shape), x.dtype),
+        np.copy,
+        lambda g, out, x: (g,),
+        grad_fn="CloneBackward0",
+        lowering="{0}",
+        elementwise=True,
+        linear=True,
+        saves=save_none,
+        extra={"kind": "same"},
+    )
+)
+register(
+    Op(
+        "stop_gradient",
+        lambda x: AVal(tuple(x.shape), x.dtype),
+        lambda x: x,
+        None,
+        lowering="{0}",
+        elementwise=True,
+        view=True,
+        extra={"kind": "same"},
+    )
+)
 
 # ---- comparisons and logic (no gradient) ---------------------------------------
-for _name, _fn, _tmpl in [("lt", np.less, "<"), ("le", np.less_equal, "<="),
-                          ("gt", np.greater, ">"), ("ge", np.greater_equal, ">="),
-                          ("eq", np.equal, "=="), ("ne", np.not_equal, "!=")]:
+for _name, _fn, _tmpl in [
+    ("lt", np.less, "<"),
+    ("le", np.less_equal, "<="),
+    ("gt", np.greater, ">"),
+    ("ge", np.greater_equal, ">="),
+    ("eq", np.equal, "=="),
+    ("ne", np.not_equal, "!="),
+]:
     elementwise(_name, _fn, None, kind="compare", template=f"{{0}} {_tmpl} {{1}}")
 elementwise("logical_and", np.logical_and, None, kind="logical", template="{0} and {1}")
 elementwise("logical_or", np.logical_or, None, kind="logical", template="{0} or {1}")
@@ -356,5 +521,11 @@ def _where_vjp(g: Any, out: Any, c: Any, x: Any, y: Any) -> tuple[None, Any, Any
     return None, g.where(c, zero), zero.where(c, g)
 
 
-elementwise("where", np.where, _where_vjp, kind="where", template="{1} if {0} else {2}",
-            saves=lambda ng: (True, False, False))
+elementwise(
+    "where",
+    np.where,
+    _where_vjp,
+    kind="where",
+    template="{1} if {0} else {2}",
+    saves=lambda ng: (True, False, False),
+)

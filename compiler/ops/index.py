@@ -20,15 +20,16 @@ def parse_index(x: Any, key: Any) -> tuple[tuple[Any, ...], list[Any], str]:
     from compiler.operand import Operand
 
     items = list(key) if isinstance(key, tuple) else [key]
-    consumed = sum(1 for k in items if k is not None and k is not Ellipsis and
-                   not (_is_bool_mask(k)))
-    consumed += sum(np.ndim(k) if not isinstance(k, Operand) else k.ndim
-                    for k in items if _is_bool_mask(k))
+    consumed = sum(
+        1 for k in items if k is not None and k is not Ellipsis and not (_is_bool_mask(k))
+    )
+    consumed += sum(
+        np.ndim(k) if not isinstance(k, Operand) else k.ndim for k in items if _is_bool_mask(k)
+    )
     if sum(k is Ellipsis for k in items) > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
     if consumed > x.ndim:
-        raise IndexError(f"too many indices for tensor of shape {tuple(x.shape)}: "
-                         f"{consumed} given")
+        raise IndexError(f"too many indices for tensor of shape {tuple(x.shape)}: {consumed} given")
     spec: list[tuple[Any, ...]] = []
     arrays: list[Any] = []
     dim = 0
@@ -43,23 +44,26 @@ def parse_index(x: Any, key: Any) -> tuple[tuple[Any, ...], list[Any], str]:
             try:
                 spec.append(("slice", *k.indices(x.shape[dim])))
             except (TypeError, ValueError) as e:  # a zero step, non-integer bounds
-                raise type(e)(f"index: {e}, got {k} (tensor of shape {tuple(x.shape)})") \
-                    from None
+                raise type(e)(f"index: {e}, got {k} (tensor of shape {tuple(x.shape)})") from None
             dim += 1
         elif isinstance(k, (int, np.integer)) and not isinstance(k, bool):
             size = x.shape[dim]
             if not -size <= k < size:
                 valid = f"valid indices are {-size} to {size - 1}" if size else "it is empty"
-                raise IndexError(f"index {k} is out of bounds for dimension {dim} with size "
-                                 f"{size} (tensor of shape {tuple(x.shape)}); {valid}")
+                raise IndexError(
+                    f"index {k} is out of bounds for dimension {dim} with size "
+                    f"{size} (tensor of shape {tuple(x.shape)}); {valid}"
+                )
             spec.append(("int", int(k) % size))
             dim += 1
         elif _is_bool_mask(k):
             mask = np.asarray(k)  # data-dependent shape: needs a concrete value
-            expect = tuple(x.shape[dim:dim + mask.ndim])
+            expect = tuple(x.shape[dim : dim + mask.ndim])
             if mask.shape != expect:
-                raise IndexError(f"boolean mask of shape {mask.shape} does not match the "
-                                 f"indexed dimensions {expect} of shape {tuple(x.shape)}")
+                raise IndexError(
+                    f"boolean mask of shape {mask.shape} does not match the "
+                    f"indexed dimensions {expect} of shape {tuple(x.shape)}"
+                )
             for nz in np.nonzero(mask):
                 spec.append(("arr", len(arrays)))
                 arrays.append(x._const(nz.astype(np.int64)))
@@ -67,18 +71,22 @@ def parse_index(x: Any, key: Any) -> tuple[tuple[Any, ...], list[Any], str]:
         else:
             if isinstance(k, Operand):
                 if not dtypes.is_int(k.dtype):
-                    raise IndexError(f"tensors used as indices must be integer or bool, "
-                                     f"got {k.dtype}")
+                    raise IndexError(
+                        f"tensors used as indices must be integer or bool, got {k.dtype}"
+                    )
                 arr = k if k.dtype == dtypes.int64 else k.to(dtypes.int64)
             else:
                 try:
                     a = np.asarray(k)
                 except ValueError:  # a ragged list
-                    raise IndexError(f"unsupported index {k!r}: a list index must be "
-                                     "rectangular (like a tensor)") from None
+                    raise IndexError(
+                        f"unsupported index {k!r}: a list index must be rectangular (like a tensor)"
+                    ) from None
                 if a.dtype.kind not in "iu" and a.size:
-                    raise IndexError(f"unsupported index {k!r}: use ints, slices, None, "
-                                     "..., or integer/bool tensors")
+                    raise IndexError(
+                        f"unsupported index {k!r}: use ints, slices, None, "
+                        "..., or integer/bool tensors"
+                    )
                 arr = x._const(a.astype(np.int64))
             spec.append(("arr", len(arrays)))
             arrays.append(arr)
@@ -128,7 +136,7 @@ def numpy_index(spec: tuple[Any, ...], arrays: tuple[np.ndarray, ...]) -> tuple[
         elif kind == "slice":
             start, stop, step = item[1:]
             if not range(start, stop, step):  # (-1, -1, -1) from slice.indices: empty,
-                out.append(slice(0, 0))         # not "from the last element"
+                out.append(slice(0, 0))  # not "from the last element"
             else:  # a negative step's stop of -1 means "through index 0"
                 out.append(slice(start, stop if stop >= 0 else None, step))
         elif kind == "new":
@@ -152,13 +160,17 @@ def _index_impl(x: np.ndarray, *arrays: np.ndarray, spec: tuple[Any, ...]) -> np
     try:
         return np.asarray(x[numpy_index(spec, arrays)])
     except IndexError as e:
-        raise IndexError(f"index: {e} (tensor of shape {x.shape}); an index tensor's values "
-                         "must lie in -size to size - 1 of the dimension it indexes") from None
+        raise IndexError(
+            f"index: {e} (tensor of shape {x.shape}); an index tensor's values "
+            "must lie in -size to size - 1 of the dimension it indexes"
+        ) from None
 
 
 def _index_vjp(g: Any, out: Any, x: Any, *arrays: Any, spec: tuple[Any, ...]) -> tuple[Any, ...]:
-    return (apply_op("index_add", g, *arrays, spec=spec, shape=tuple(x.shape)),
-            *([None] * len(arrays)))
+    return (
+        apply_op("index_add", g, *arrays, spec=spec, shape=tuple(x.shape)),
+        *([None] * len(arrays)),
+    )
 
 
 def apply_op(op: str, *args: Any, **params: Any) -> Any:
@@ -167,18 +179,30 @@ def apply_op(op: str, *args: Any, **params: Any) -> Any:
     return apply(op, *args, **params)
 
 
-register(Op("index", _index_abstract, _index_impl, _index_vjp, grad_fn="IndexBackward0",
-            lowering="view", linear=True, view=True,
-            saves=lambda ng: (False,) + (True,) * (len(ng) - 1)))
+register(
+    Op(
+        "index",
+        _index_abstract,
+        _index_impl,
+        _index_vjp,
+        grad_fn="IndexBackward0",
+        lowering="view",
+        linear=True,
+        view=True,
+        saves=lambda ng: (False,) + (True,) * (len(ng) - 1),
+    )
+)
 
 
-def _index_add_abstract(g: AVal, *arrays: AVal, spec: tuple[Any, ...],
-                        shape: tuple[int, ...]) -> AVal:
+def _index_add_abstract(
+    g: AVal, *arrays: AVal, spec: tuple[Any, ...], shape: tuple[int, ...]
+) -> AVal:
     return AVal(tuple(shape), g.dtype)
 
 
-def _index_add_impl(g: np.ndarray, *arrays: np.ndarray, spec: tuple[Any, ...],
-                    shape: tuple[int, ...]) -> np.ndarray:
+def _index_add_impl(
+    g: np.ndarray, *arrays: np.ndarray, spec: tuple[Any, ...], shape: tuple[int, ...]
+) -> np.ndarray:
     out = np.zeros(shape, g.dtype)
     idx = numpy_index(spec, arrays)
     if arrays:
@@ -188,11 +212,21 @@ def _index_add_impl(g: np.ndarray, *arrays: np.ndarray, spec: tuple[Any, ...],
     return out
 
 
-register(Op("index_add", _index_add_abstract, _index_add_impl,
-            lambda gg, out, g, *arrays, spec, shape:
-                (apply_op("index", gg, *arrays, spec=spec), *([None] * len(arrays))),
-            grad_fn="IndexAddBackward0", lowering="kernel", linear=True,
-            saves=lambda ng: (False,) + (True,) * (len(ng) - 1)))
+register(
+    Op(
+        "index_add",
+        _index_add_abstract,
+        _index_add_impl,
+        lambda gg, out, g, *arrays, spec, shape: (
+            apply_op("index", gg, *arrays, spec=spec),
+            *([None] * len(arrays)),
+        ),
+        grad_fn="IndexAddBackward0",
+        lowering="kernel",
+        linear=True,
+        saves=lambda ng: (False,) + (True,) * (len(ng) - 1),
+    )
+)
 
 
 def _index_put_abstract(x: AVal, v: AVal, *arrays: AVal, spec: tuple[Any, ...]) -> AVal:
@@ -202,14 +236,17 @@ def _index_put_abstract(x: AVal, v: AVal, *arrays: AVal, spec: tuple[Any, ...]) 
     except ValueError:
         fits = False
     if not fits:
-        raise ShapeError(f"setitem: value of shape {tuple(v.shape)} cannot be broadcast to "
-                         f"the indexed shape {target} of a tensor of shape "
-                         f"{tuple(x.shape)}") from None
+        raise ShapeError(
+            f"setitem: value of shape {tuple(v.shape)} cannot be broadcast to "
+            f"the indexed shape {target} of a tensor of shape "
+            f"{tuple(x.shape)}"
+        ) from None
     return AVal(tuple(x.shape), x.dtype)
 
 
-def _index_put_impl(x: np.ndarray, v: np.ndarray, *arrays: np.ndarray,
-                    spec: tuple[Any, ...]) -> np.ndarray:
+def _index_put_impl(
+    x: np.ndarray, v: np.ndarray, *arrays: np.ndarray, spec: tuple[Any, ...]
+) -> np.ndarray:
     out = x.copy()
     try:
         out[numpy_index(spec, arrays)] = v
@@ -218,13 +255,22 @@ def _index_put_impl(x: np.ndarray, v: np.ndarray, *arrays: np.ndarray,
     return out
 
 
-def _index_put_vjp(g: Any, out: Any, x: Any, v: Any, *arrays: Any,
-                   spec: tuple[Any, ...]) -> tuple[Any, ...]:
+def _index_put_vjp(
+    g: Any, out: Any, x: Any, v: Any, *arrays: Any, spec: tuple[Any, ...]
+) -> tuple[Any, ...]:
     gx = apply_op("index_put", g, g.full_like(0, shape=()), *arrays, spec=spec)
     gv = apply_op("index", g, *arrays, spec=spec)
     return (gx, gv, *([None] * len(arrays)))
 
 
-register(Op("index_put", _index_put_abstract, _index_put_impl, _index_put_vjp,
-            grad_fn="CopySlices", lowering="kernel",
-            saves=lambda ng: (False, False) + (True,) * (len(ng) - 2)))
+register(
+    Op(
+        "index_put",
+        _index_put_abstract,
+        _index_put_impl,
+        _index_put_vjp,
+        grad_fn="CopySlices",
+        lowering="kernel",
+        saves=lambda ng: (False, False) + (True,) * (len(ng) - 2),
+    )
+)

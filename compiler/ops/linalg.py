@@ -14,15 +14,18 @@ from compiler.registry import AVal, Op, has_value, register, save_other
 def _matmul_abstract(a: AVal, b: AVal) -> AVal:
     for x in (a, b):
         if not isinstance(x, AVal):
-            raise TypeError(f"matmul: both operands must be tensors, got "
-                            f"{type(x).__name__} {x!r}")
+            raise TypeError(f"matmul: both operands must be tensors, got {type(x).__name__} {x!r}")
     if a.ndim == 0 or b.ndim == 0:
-        raise ShapeError(f"matmul: both arguments need at least 1 dimension, got shapes "
-                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+        raise ShapeError(
+            f"matmul: both arguments need at least 1 dimension, got shapes "
+            f"{tuple(a.shape)} and {tuple(b.shape)}"
+        )
     if a.dtype != b.dtype:
-        raise DTypeError(f"matmul: expected both operands to have the same dtype, got "
-                         f"{a.dtype} (shape {tuple(a.shape)}) and {b.dtype} (shape "
-                         f"{tuple(b.shape)}); convert one with .to(dtype)")
+        raise DTypeError(
+            f"matmul: expected both operands to have the same dtype, got "
+            f"{a.dtype} (shape {tuple(a.shape)}) and {b.dtype} (shape "
+            f"{tuple(b.shape)}); convert one with .to(dtype)"
+        )
     a2 = tuple(a.shape) if a.ndim > 1 else (1, a.shape[0])
     b2 = tuple(b.shape) if b.ndim > 1 else (b.shape[0], 1)
     if a2[-1] != b2[-2]:
@@ -31,10 +34,12 @@ def _matmul_abstract(a: AVal, b: AVal) -> AVal:
             hint = "; did you mean to transpose the second (x @ y.mT, or y.T for 2-D)?"
         elif a.ndim > 1 and a2[-2] == b2[-2]:
             hint = "; did you mean to transpose the first (x.mT @ y, or x.T for 2-D)?"
-        raise ShapeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
-                         f"multiplied ({a2[-1]} != {b2[-2]}: the last dimension of the first "
-                         f"must equal the {'first' if b.ndim == 1 else 'second-to-last'} "
-                         f"of the second){hint}")
+        raise ShapeError(
+            f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
+            f"multiplied ({a2[-1]} != {b2[-2]}: the last dimension of the first "
+            f"must equal the {'first' if b.ndim == 1 else 'second-to-last'} "
+            f"of the second){hint}"
+        )
     batch = broadcast_shapes("matmul (batch dimensions)", a2[:-2], b2[:-2])
     shape = batch + (a2[-2],) * (a.ndim > 1) + (b2[-1],) * (b.ndim > 1)
     return AVal(shape, a.dtype)
@@ -81,5 +86,14 @@ def _matmul_impl(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(np.matmul(a, b))
 
 
-register(Op("matmul", _matmul_abstract, _matmul_impl, _matmul_vjp,
-            grad_fn=_matmul_name, lowering="kernel", saves=save_other))
+register(
+    Op(
+        "matmul",
+        _matmul_abstract,
+        _matmul_impl,
+        _matmul_vjp,
+        grad_fn=_matmul_name,
+        lowering="kernel",
+        saves=save_other,
+    )
+)

@@ -15,8 +15,10 @@ REDUCTIONS = ("mean", "sum", "none")
 
 def _nll_abstract(logp: AVal, target: AVal, reduction: str, ignore_index: int) -> AVal:
     if logp.ndim != 2 or target.ndim != 1 or target.shape[0] != logp.shape[0]:
-        raise ShapeError(f"nll_loss: expected input of shape (N, C) and target of shape (N,), "
-                         f"got {tuple(logp.shape)} and {tuple(target.shape)}")
+        raise ShapeError(
+            f"nll_loss: expected input of shape (N, C) and target of shape (N,), "
+            f"got {tuple(logp.shape)} and {tuple(target.shape)}"
+        )
     if not dtypes.is_int(target.dtype):
         raise DTypeError(f"nll_loss: target must hold integer class labels, got {target.dtype}")
     if not dtypes.is_float(logp.dtype):
@@ -26,14 +28,14 @@ def _nll_abstract(logp: AVal, target: AVal, reduction: str, ignore_index: int) -
     return AVal((logp.shape[0],) if reduction == "none" else (), logp.dtype)
 
 
-def _nll_impl(logp: np.ndarray, target: np.ndarray, reduction: str,
-              ignore_index: int) -> np.ndarray:
+def _nll_impl(
+    logp: np.ndarray, target: np.ndarray, reduction: str, ignore_index: int
+) -> np.ndarray:
     n, c = logp.shape
     valid = target != ignore_index
     bad = valid & ((target < 0) | (target >= c))
     if bad.any():
-        raise IndexError(f"nll_loss: target {int(target[bad][0])} is out of bounds for "
-                         f"{c} classes")
+        raise IndexError(f"nll_loss: target {int(target[bad][0])} is out of bounds for {c} classes")
     if c == 0:  # every target was ignored (or there are none)
         picked = np.zeros(n, logp.dtype)
     else:
@@ -46,8 +48,9 @@ def _nll_impl(logp: np.ndarray, target: np.ndarray, reduction: str,
     return np.asarray(total, logp.dtype)
 
 
-def _nll_vjp(g: Any, out: Any, logp: Any, target: Any, reduction: str,
-             ignore_index: int) -> tuple[Any, None]:
+def _nll_vjp(
+    g: Any, out: Any, logp: Any, target: Any, reduction: str, ignore_index: int
+) -> tuple[Any, None]:
     valid = (target != ignore_index).to(g.dtype)
     onehot = (target.unsqueeze(1) == g.iota(tuple(logp.shape), 1)).to(g.dtype)
     w = valid if reduction != "mean" else valid / valid.sum()
@@ -55,14 +58,24 @@ def _nll_vjp(g: Any, out: Any, logp: Any, target: Any, reduction: str,
     return -(onehot * scale.unsqueeze(1)), None
 
 
-register(Op("nll_loss", _nll_abstract, _nll_impl, _nll_vjp, grad_fn="NllLossBackward0",
-            lowering="decompose", saves=lambda ng: (False, True)))
+register(
+    Op(
+        "nll_loss",
+        _nll_abstract,
+        _nll_impl,
+        _nll_vjp,
+        grad_fn="NllLossBackward0",
+        lowering="decompose",
+        saves=lambda ng: (False, True),
+    )
+)
 
 
 def _mse_abstract(x: AVal, y: AVal, reduction: str) -> AVal:
     if tuple(x.shape) != tuple(y.shape):
-        raise ShapeError(f"mse_loss: input shape {tuple(x.shape)} and target shape "
-                         f"{tuple(y.shape)} differ")
+        raise ShapeError(
+            f"mse_loss: input shape {tuple(x.shape)} and target shape {tuple(y.shape)} differ"
+        )
     if reduction not in REDUCTIONS:
         raise ValueError(f"mse_loss: reduction must be one of {REDUCTIONS}, got {reduction!r}")
     return AVal(tuple(x.shape) if reduction == "none" else (), x.dtype)
@@ -82,5 +95,13 @@ def _mse_vjp(g: Any, out: Any, x: Any, y: Any, reduction: str) -> tuple[Any, Any
     return gx, -gx
 
 
-register(Op("mse_loss", _mse_abstract, _mse_impl, _mse_vjp, grad_fn="MseLossBackward0",
-            lowering="decompose"))
+register(
+    Op(
+        "mse_loss",
+        _mse_abstract,
+        _mse_impl,
+        _mse_vjp,
+        grad_fn="MseLossBackward0",
+        lowering="decompose",
+    )
+)

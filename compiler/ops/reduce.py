@@ -20,12 +20,15 @@ def reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool)
 def _reduce_abstract(name: str, float_only: bool = False, nonempty: bool = False):
     def abstract_eval(x: AVal, axes: tuple[int, ...], keepdims: bool) -> AVal:
         if nonempty and any(x.shape[a] == 0 for a in axes):
-            raise ShapeError(f"{name}: cannot reduce over a zero-size dimension of shape "
-                             f"{tuple(x.shape)}")
+            raise ShapeError(
+                f"{name}: cannot reduce over a zero-size dimension of shape {tuple(x.shape)}"
+            )
         d = x.dtype
         if float_only and not dtypes.is_float(d):
-            raise DTypeError(f"{name}: expected a floating point tensor, got {d} (shape "
-                             f"{tuple(x.shape)}); convert it first with .float()")
+            raise DTypeError(
+                f"{name}: expected a floating point tensor, got {d} (shape "
+                f"{tuple(x.shape)}); convert it first with .float()"
+            )
         return AVal(reduced_shape(tuple(x.shape), axes, keepdims), d)
 
     return abstract_eval
@@ -45,9 +48,18 @@ def _sum_impl(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarra
     return np.asarray(np.sum(x, axis=axes, keepdims=keepdims), x.dtype)
 
 
-register(Op("reduce_sum", _reduce_abstract("sum"), _sum_impl,
-            lambda g, out, x, axes, keepdims: (expand_back(g, x.shape, axes, keepdims),),
-            grad_fn="SumBackward0", lowering="reduce", linear=True, saves=save_none))
+register(
+    Op(
+        "reduce_sum",
+        _reduce_abstract("sum"),
+        _sum_impl,
+        lambda g, out, x, axes, keepdims: (expand_back(g, x.shape, axes, keepdims),),
+        grad_fn="SumBackward0",
+        lowering="reduce",
+        linear=True,
+        saves=save_none,
+    )
+)
 
 
 def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
@@ -64,14 +76,28 @@ def _require_float(x: np.ndarray) -> None:
 def _mean_impl(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
     _require_float(x)
     n = _count(x.shape, axes)
-    return np.asarray(_sum_impl(x, axes, keepdims) / x.dtype.type(n) if n else
-                      np.full(reduced_shape(x.shape, axes, keepdims), np.nan), x.dtype)
+    return np.asarray(
+        _sum_impl(x, axes, keepdims) / x.dtype.type(n)
+        if n
+        else np.full(reduced_shape(x.shape, axes, keepdims), np.nan),
+        x.dtype,
+    )
 
 
-register(Op("mean", _reduce_abstract("mean", float_only=True), _mean_impl,
-            lambda g, out, x, axes, keepdims:
-                (expand_back(g / _count(x.shape, axes), x.shape, axes, keepdims),),
-            grad_fn="MeanBackward0", lowering="decompose", linear=True, saves=save_none))
+register(
+    Op(
+        "mean",
+        _reduce_abstract("mean", float_only=True),
+        _mean_impl,
+        lambda g, out, x, axes, keepdims: (
+            expand_back(g / _count(x.shape, axes), x.shape, axes, keepdims),
+        ),
+        grad_fn="MeanBackward0",
+        lowering="decompose",
+        linear=True,
+        saves=save_none,
+    )
+)
 
 
 def _extremum_vjp(g: Any, out: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> tuple[Any]:
@@ -89,17 +115,36 @@ def _amin_impl(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarr
     return np.asarray(np.amin(x, axis=axes, keepdims=keepdims))
 
 
-register(Op("amax", _reduce_abstract("amax", nonempty=True), _amax_impl, _extremum_vjp,
-            grad_fn="AmaxBackward0", lowering="reduce", saves_out=True))
-register(Op("amin", _reduce_abstract("amin", nonempty=True), _amin_impl, _extremum_vjp,
-            grad_fn="AminBackward0", lowering="reduce", saves_out=True))
+register(
+    Op(
+        "amax",
+        _reduce_abstract("amax", nonempty=True),
+        _amax_impl,
+        _extremum_vjp,
+        grad_fn="AmaxBackward0",
+        lowering="reduce",
+        saves_out=True,
+    )
+)
+register(
+    Op(
+        "amin",
+        _reduce_abstract("amin", nonempty=True),
+        _amin_impl,
+        _extremum_vjp,
+        grad_fn="AminBackward0",
+        lowering="reduce",
+        saves_out=True,
+    )
+)
 
 
 def _arg_abstract(name: str):
     def abstract_eval(x: AVal, axis: int, keepdims: bool) -> tuple[AVal, AVal]:
         if x.ndim and x.shape[axis] == 0:
-            raise ShapeError(f"{name}: cannot reduce over a zero-size dimension of shape "
-                             f"{tuple(x.shape)}")
+            raise ShapeError(
+                f"{name}: cannot reduce over a zero-size dimension of shape {tuple(x.shape)}"
+            )
         shape = reduced_shape(tuple(x.shape), (axis,) if x.ndim else (), keepdims)
         return AVal(shape, x.dtype), AVal(shape, dtypes.int64)
 
@@ -120,8 +165,9 @@ def _arg_impl(reduce: Any, arg: Any):
     return impl
 
 
-def _arg_vjp(g: tuple[Any, Any], out: tuple[Any, Any], x: Any, axis: int,
-             keepdims: bool) -> tuple[Any]:
+def _arg_vjp(
+    g: tuple[Any, Any], out: tuple[Any, Any], x: Any, axis: int, keepdims: bool
+) -> tuple[Any]:
     # The gradient goes to the one element that was selected.
     gv, idx = g[0], out[1]
     if x.ndim == 0:
@@ -132,12 +178,32 @@ def _arg_vjp(g: tuple[Any, Any], out: tuple[Any, Any], x: Any, axis: int,
     return (onehot.to(gv.dtype) * gv,)
 
 
-register(Op("max_dim", _arg_abstract("max"), _arg_impl(np.max, np.argmax), _arg_vjp,
-            grad_fn="MaxBackward0", lowering="kernel", multiple_results=True, saves=save_none,
-            saves_out=True))
-register(Op("min_dim", _arg_abstract("min"), _arg_impl(np.min, np.argmin), _arg_vjp,
-            grad_fn="MinBackward0", lowering="kernel", multiple_results=True, saves=save_none,
-            saves_out=True))
+register(
+    Op(
+        "max_dim",
+        _arg_abstract("max"),
+        _arg_impl(np.max, np.argmax),
+        _arg_vjp,
+        grad_fn="MaxBackward0",
+        lowering="kernel",
+        multiple_results=True,
+        saves=save_none,
+        saves_out=True,
+    )
+)
+register(
+    Op(
+        "min_dim",
+        _arg_abstract("min"),
+        _arg_impl(np.min, np.argmin),
+        _arg_vjp,
+        grad_fn="MinBackward0",
+        lowering="kernel",
+        multiple_results=True,
+        saves=save_none,
+        saves_out=True,
+    )
+)
 
 
 def _logsumexp_impl(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
@@ -151,19 +217,32 @@ def _logsumexp_impl(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.
 
 
 def _logsumexp_vjp(g: Any, out: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> tuple[Any]:
-    return (expand_back(g, x.shape, axes, keepdims) *
-            (x - expand_back(out, x.shape, axes, keepdims)).exp(),)
+    return (
+        expand_back(g, x.shape, axes, keepdims)
+        * (x - expand_back(out, x.shape, axes, keepdims)).exp(),
+    )
 
 
-register(Op("logsumexp", _reduce_abstract("logsumexp", float_only=True), _logsumexp_impl,
-            _logsumexp_vjp, grad_fn="LogsumexpBackward0", lowering="decompose", saves_out=True))
+register(
+    Op(
+        "logsumexp",
+        _reduce_abstract("logsumexp", float_only=True),
+        _logsumexp_impl,
+        _logsumexp_vjp,
+        grad_fn="LogsumexpBackward0",
+        lowering="decompose",
+        saves_out=True,
+    )
+)
 
 
 def _softmax_abstract(name: str):
     def abstract_eval(x: AVal, axis: int) -> AVal:
         if not dtypes.is_float(x.dtype):
-            raise DTypeError(f"{name}: expected a floating point tensor, got {x.dtype} (shape "
-                             f"{tuple(x.shape)}); convert it first with .float()")
+            raise DTypeError(
+                f"{name}: expected a floating point tensor, got {x.dtype} (shape "
+                f"{tuple(x.shape)}); convert it first with .float()"
+            )
         return AVal(tuple(x.shape), x.dtype)
 
     return abstract_eval
@@ -188,10 +267,27 @@ def _log_softmax_impl(x: np.ndarray, axis: int) -> np.ndarray:
     return (x - _logsumexp_impl(x, (axis,), True)).astype(x.dtype, copy=False)
 
 
-register(Op("softmax", _softmax_abstract("softmax"), _softmax_impl,
-            lambda g, out, x, axis: (out * (g - (g * out).sum(axis, keepdim=True)),),
-            grad_fn="SoftmaxBackward0", lowering="decompose", saves=save_none, saves_out=True))
-register(Op("log_softmax", _softmax_abstract("log_softmax"), _log_softmax_impl,
-            lambda g, out, x, axis: (g - out.exp() * g.sum(axis, keepdim=True),),
-            grad_fn="LogSoftmaxBackward0", lowering="decompose", saves=save_none,
-            saves_out=True))
+register(
+    Op(
+        "softmax",
+        _softmax_abstract("softmax"),
+        _softmax_impl,
+        lambda g, out, x, axis: (out * (g - (g * out).sum(axis, keepdim=True)),),
+        grad_fn="SoftmaxBackward0",
+        lowering="decompose",
+        saves=save_none,
+        saves_out=True,
+    )
+)
+register(
+    Op(
+        "log_softmax",
+        _softmax_abstract("log_softmax"),
+        _log_softmax_impl,
+        lambda g, out, x, axis: (g - out.exp() * g.sum(axis, keepdim=True),),
+        grad_fn="LogSoftmaxBackward0",
+        lowering="decompose",
+        saves=save_none,
+        saves_out=True,
+    )
+)

@@ -50,11 +50,14 @@ def through_no_grad(x):
     return (x * y).sum() + y.sum()  # d/dx = y only
 
 
-@pytest.mark.parametrize("fn,expected", [
-    (lambda x: (through_detach(x)).sum(), lambda x: x),
-    (through_no_grad, lambda x: 3 * x),
-    (lambda x: x.detach().exp().sum(), lambda x: np.zeros_like(x)),
-])
+@pytest.mark.parametrize(
+    "fn,expected",
+    [
+        (lambda x: (through_detach(x)).sum(), lambda x: x),
+        (through_no_grad, lambda x: 3 * x),
+        (lambda x: x.detach().exp().sum(), lambda x: np.zeros_like(x)),
+    ],
+)
 def test_stop_gradient_blocks_its_path(fn, expected):
     x = rand(4)
     g = tracer.grad(fn)(tracer.tensor(x))
@@ -159,9 +162,17 @@ def test_joint_vjp_with_a_zero_cotangent_for_one_output():
     joint = joint_vjp(g, [True, True])
     x, w, ct_b = rand(3, 4), rand(4, 2, seed=1), rand(3, seed=2)
     outs = evaluate(optimize(joint.graph), x, w, np.zeros((3, 2)), ct_b)
-    only_b = evaluate(optimize(joint_vjp(stage(lambda x, w: two_outputs(x, w)[1],
-                                               AVal((3, 4), F64), AVal((4, 2), F64)),
-                                         [True, True]).graph), x, w, ct_b)
+    only_b = evaluate(
+        optimize(
+            joint_vjp(
+                stage(lambda x, w: two_outputs(x, w)[1], AVal((3, 4), F64), AVal((4, 2), F64)),
+                [True, True],
+            ).graph
+        ),
+        x,
+        w,
+        ct_b,
+    )
     for got, expected in zip(outs[2:], only_b[1:]):
         np.testing.assert_allclose(got, expected, rtol=1e-12)
 
@@ -190,7 +201,8 @@ def test_integer_inputs_and_outputs():
 def test_gradient_with_respect_to_an_integer_argument_is_refused():
     with pytest.raises(TypeError, match="int64"):
         tracer.grad(lambda x, i: gather_and_count(x, i)[0], argnums=1)(
-            tracer.tensor(rand(5)), tracer.tensor(np.array([0, 1])))
+            tracer.tensor(rand(5)), tracer.tensor(np.array([0, 1]))
+        )
 
 
 def test_joint_vjp_gives_no_cotangent_to_integer_values():
@@ -262,8 +274,8 @@ def test_split_forward_returns_outputs_then_residuals_and_backward_takes_them():
     assert s.forward.inputs == g.inputs
     assert len(s.forward.outputs) == n_out + s.n_residuals
     residuals = s.forward.outputs[n_out:]
-    assert s.backward.inputs[:s.n_residuals] == residuals
-    cts = s.backward.inputs[s.n_residuals:]
+    assert s.backward.inputs[: s.n_residuals] == residuals
+    cts = s.backward.inputs[s.n_residuals :]
     assert [v.aval for v in cts] == [o.aval for o in g.outputs]
     assert [o.aval for o in s.backward.outputs] == [v.aval for v in g.inputs]
     # partial evaluation: every backward equation needs a cotangent (no forward work)
@@ -294,8 +306,11 @@ def test_split_with_respect_to_some_inputs_only():
 
 def test_traced_forward_ir_lists_the_residuals_the_backward_ir_takes():
     f = tracer.trace(mlp_layer)
-    args = [tracer.tensor(rand(4, 3)), tracer.tensor(rand(3, 5, seed=1), requires_grad=True),
-            tracer.tensor(rand(5, seed=2), requires_grad=True)]
+    args = [
+        tracer.tensor(rand(4, 3)),
+        tracer.tensor(rand(3, 5, seed=1), requires_grad=True),
+        tracer.tensor(rand(5, seed=2), requires_grad=True),
+    ]
     fwd, bwd = f.forward_ir(*args), f.grad_ir(*args)
     fwd_outs = fwd.splitlines()[-1]
     bwd_inputs = bwd.splitlines()[0]

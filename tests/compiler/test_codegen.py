@@ -68,7 +68,7 @@ def _nn(x, y, z):
 
 
 def _views(x, y, z):
-    t = x.T @ y + z.T @ z                       # transposed operands into BLAS
+    t = x.T @ y + z.T @ z  # transposed operands into BLAS
     u = (x.reshape(2, 2, 3) + 1).permute(2, 0, 1).reshape(3, 4)
     v = x[1:3, ::2] * y[::-1, 1:][:2, :2]
     w = x[:, None, :] * z[None, :, :2].sum(2, keepdim=True)
@@ -77,7 +77,7 @@ def _views(x, y, z):
 
 def _indexing(x, y, z):
     idx = tracer.tensor(np.array([2, 0, 3, 0], np.int64))
-    a = x[idx] * 2                                # gather rows (repeats)
+    a = x[idx] * 2  # gather rows (repeats)
     b = y[idx, 1] + x[[0, 1], [1, 2]].sum()
     c = x.clone()
     c[1:3, 0] = 7.0
@@ -87,8 +87,14 @@ def _indexing(x, y, z):
 
 def _matmuls(x, y, z):
     v = x[0]
-    return (x @ y.T, v @ y.T, y @ v, v @ v, (x.reshape(2, 2, 3) @ y.T.reshape(1, 3, 4)),
-            x.unsqueeze(0) @ y.T)
+    return (
+        x @ y.T,
+        v @ y.T,
+        y @ v,
+        v @ v,
+        (x.reshape(2, 2, 3) @ y.T.reshape(1, 3, 4)),
+        x.unsqueeze(0) @ y.T,
+    )
 
 
 def _mlp(w1, b1, w2, b2, xb, yb):
@@ -97,7 +103,7 @@ def _mlp(w1, b1, w2, b2, xb, yb):
 
 
 def _loss(x):
-    return (x ** 2 - 5).sum()
+    return (x**2 - 5).sum()
 
 
 def _chain(x):
@@ -113,8 +119,14 @@ def _xyz(d):
 
 
 def _mlp_args(d):
-    return (_arr((12, 8), d, -0.3, 0.3), _arr((8,), d), _arr((8, 5), d, -0.3, 0.3),
-            _arr((5,), d), _arr((6, 12), d), rng.integers(0, 5, 6).astype(np.int64))
+    return (
+        _arr((12, 8), d, -0.3, 0.3),
+        _arr((8,), d),
+        _arr((8, 5), d, -0.3, 0.3),
+        _arr((5,), d),
+        _arr((6, 12), d),
+        rng.integers(0, 5, 6).astype(np.int64),
+    )
 
 
 CASES = {
@@ -152,8 +164,11 @@ def _joint(name, dtype):
     key = ("vg", name, dtype)
     if key not in _compiled:
         fn, make, argnums = CASES[name]
-        scalar_fn = fn if name in ("mlp", "loss", "chain") else \
-            (lambda *a: sum(o.sum() for o in fn(*a) if o.dtype.kind == "f"))
+        scalar_fn = (
+            fn
+            if name in ("mlp", "loss", "chain")
+            else (lambda *a: sum(o.sum() for o in fn(*a) if o.dtype.kind == "f"))
+        )
         args = tuple(tracer.tensor(a) for a in make(dtype))
         vg = tracer.value_and_grad(scalar_fn, argnums=argnums)
         entry, leaves = vg._entry(args, {})
@@ -172,8 +187,9 @@ def _check(graph, compiled, arrays, rtol):
     for k, (g, w) in enumerate(zip(got, want)):
         assert g.dtype == graph.outputs[k].aval.dtype == w.dtype, k
         assert g.shape == w.shape, k
-        np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol, equal_nan=True,
-                                   err_msg=f"output {k}")
+        np.testing.assert_allclose(
+            g, w, rtol=rtol, atol=rtol, equal_nan=True, err_msg=f"output {k}"
+        )
 
 
 TOL = {np.float32: 2e-5, np.float64: 1e-12}
@@ -215,8 +231,9 @@ def test_nan_and_inf_propagate():
     got = c([x, y, z] + consts)
     assert np.isnan(got[0]) and np.isnan(got[3][1])
     g, c, consts = _forward("nn", np.float64)
-    _check(g, c, [x.astype(np.float64), y.astype(np.float64), z.astype(np.float64)],
-           TOL[np.float64])
+    _check(
+        g, c, [x.astype(np.float64), y.astype(np.float64), z.astype(np.float64)], TOL[np.float64]
+    )
 
 
 def test_index_out_of_bounds_raises():
@@ -238,9 +255,22 @@ def test_every_registry_op_is_lowered():
     """Every op kind is handled by codegen (no Unsupported path is reachable)."""
     from compiler import codegen, fusion
 
-    handled = (set(fusion.DECOMPOSED) | set(codegen._VIEW_OPS) | set(codegen.REDUCE_OPS)
-               | {"full", "iota", "index", "matmul", "index_add", "index_put", "concatenate",
-                  "max_dim", "min_dim"})
+    handled = (
+        set(fusion.DECOMPOSED)
+        | set(codegen._VIEW_OPS)
+        | set(codegen.REDUCE_OPS)
+        | {
+            "full",
+            "iota",
+            "index",
+            "matmul",
+            "index_add",
+            "index_put",
+            "concatenate",
+            "max_dim",
+            "min_dim",
+        }
+    )
     missing = [n for n, op in OPS.items() if not op.elementwise and n not in handled]
     assert not missing
 

@@ -19,8 +19,11 @@ import tracer.nn.functional as F
 from compiler.ir import Graph, pretty, typecheck
 
 HERE = pathlib.Path(__file__)
-LINES = {m.group(1): i for i, text in enumerate(HERE.read_text().splitlines(), 1)
-         if (m := re.search(r"# line: (\w+)$", text))}
+LINES = {
+    m.group(1): i
+    for i, text in enumerate(HERE.read_text().splitlines(), 1)
+    if (m := re.search(r"# line: (\w+)$", text))
+}
 
 
 def golden(text: str) -> str:
@@ -55,11 +58,13 @@ def softmax_and_logsumexp(x):
 def mlp_args(requires_grad: bool = True):
     rng = np.random.default_rng(0)
     x = tracer.tensor(rng.standard_normal((64, 784)), dtype=tracer.float32)
-    w1 = tracer.tensor(rng.standard_normal((784, 256)) * 0.05, dtype=tracer.float32,
-                       requires_grad=requires_grad)
+    w1 = tracer.tensor(
+        rng.standard_normal((784, 256)) * 0.05, dtype=tracer.float32, requires_grad=requires_grad
+    )
     b1 = tracer.zeros(256, requires_grad=requires_grad)
-    w2 = tracer.tensor(rng.standard_normal((256, 10)) * 0.05, dtype=tracer.float32,
-                       requires_grad=requires_grad)
+    w2 = tracer.tensor(
+        rng.standard_normal((256, 10)) * 0.05, dtype=tracer.float32, requires_grad=requires_grad
+    )
     b2 = tracer.zeros(10, requires_grad=requires_grad)
     y = tracer.tensor(rng.integers(0, 10, 64))
     return x, w1, b1, w2, b2, y
@@ -162,25 +167,37 @@ SOFTMAX_BACKWARD = """
 
 
 def loss_input(requires_grad: bool = True) -> tracer.Tensor:
-    return tracer.tensor([-1.2365, 1.8245, -1.0701, 0.0869, -0.0376],
-                         requires_grad=requires_grad)
+    return tracer.tensor([-1.2365, 1.8245, -1.0701, 0.0869, -0.0376], requires_grad=requires_grad)
 
 
-@pytest.mark.parametrize("name,ir,expected", [
-    ("forward", lambda: tracer.trace(notebook_loss).ir(loss_input()), LOSS_FORWARD),
-    ("backward", lambda: tracer.trace(notebook_loss).grad_ir(loss_input()), LOSS_BACKWARD),
-    ("forward_with_residuals", lambda: tracer.trace(notebook_loss).forward_ir(loss_input()),
-     LOSS_FORWARD_WITH_RESIDUALS),
-    ("joint", lambda: tracer.value_and_grad(notebook_total).ir(loss_input(False)), LOSS_JOINT),
-    ("grad_joint", lambda: tracer.grad(notebook_total).ir(loss_input(False)), LOSS_JOINT),
-    ("mlp_forward", lambda: tracer.trace(mlp).ir(*mlp_args()), MLP_FORWARD),
-    ("mlp_backward", lambda: tracer.trace(mlp).grad_ir(*mlp_args()), MLP_BACKWARD),
-    ("softmax_forward", lambda: tracer.trace(softmax_and_logsumexp).ir(tracer.ones(4, 3)),
-     SOFTMAX_FORWARD),
-    ("softmax_backward",
-     lambda: tracer.trace(softmax_and_logsumexp).grad_ir(tracer.ones(4, 3, requires_grad=True)),
-     SOFTMAX_BACKWARD),
-])
+@pytest.mark.parametrize(
+    "name,ir,expected",
+    [
+        ("forward", lambda: tracer.trace(notebook_loss).ir(loss_input()), LOSS_FORWARD),
+        ("backward", lambda: tracer.trace(notebook_loss).grad_ir(loss_input()), LOSS_BACKWARD),
+        (
+            "forward_with_residuals",
+            lambda: tracer.trace(notebook_loss).forward_ir(loss_input()),
+            LOSS_FORWARD_WITH_RESIDUALS,
+        ),
+        ("joint", lambda: tracer.value_and_grad(notebook_total).ir(loss_input(False)), LOSS_JOINT),
+        ("grad_joint", lambda: tracer.grad(notebook_total).ir(loss_input(False)), LOSS_JOINT),
+        ("mlp_forward", lambda: tracer.trace(mlp).ir(*mlp_args()), MLP_FORWARD),
+        ("mlp_backward", lambda: tracer.trace(mlp).grad_ir(*mlp_args()), MLP_BACKWARD),
+        (
+            "softmax_forward",
+            lambda: tracer.trace(softmax_and_logsumexp).ir(tracer.ones(4, 3)),
+            SOFTMAX_FORWARD,
+        ),
+        (
+            "softmax_backward",
+            lambda: tracer.trace(softmax_and_logsumexp).grad_ir(
+                tracer.ones(4, 3, requires_grad=True)
+            ),
+            SOFTMAX_BACKWARD,
+        ),
+    ],
+)
 def test_golden_ir(name, ir, expected):
     assert ir() == golden(expected)
 
@@ -228,10 +245,12 @@ def test_every_equation_names_the_users_line():
     x, y = tracer.ones(3), tracer.ones(3)
     graph = f._entry((x, y), {})[0].graph
     where = [(e.op.name, e.source_loc) for e in graph.eqns]
-    assert where == [("mul", f"{HERE.name}:{LINES['first']}"),
-                     ("exp", f"{HERE.name}:{LINES['second']}"),
-                     ("sub", f"{HERE.name}:{LINES['third']}"),
-                     ("reduce_sum", f"{HERE.name}:{LINES['third']}")]
+    assert where == [
+        ("mul", f"{HERE.name}:{LINES['first']}"),
+        ("exp", f"{HERE.name}:{LINES['second']}"),
+        ("sub", f"{HERE.name}:{LINES['third']}"),
+        ("reduce_sum", f"{HERE.name}:{LINES['third']}"),
+    ]
 
 
 def test_backward_equations_name_the_line_of_the_forward_op_they_differentiate():
@@ -242,4 +261,5 @@ def test_backward_equations_name_the_line_of_the_forward_op_they_differentiate()
     assert lines["broadcast_to"] == f"{HERE.name}:{LINES['third']}"  # sum's VJP
     assert lines["safe_mul"] in {f"{HERE.name}:{LINES[k]}" for k in ("first", "second")}
     assert {e.source_loc for e in backward.eqns} <= {
-        f"{HERE.name}:{LINES[k]}" for k in ("first", "second", "third")}
+        f"{HERE.name}:{LINES[k]}" for k in ("first", "second", "third")
+    }

@@ -27,8 +27,14 @@ from runtime.interpreter import run
 F32 = np.dtype("float32")
 F64 = np.dtype("float64")
 I64 = np.dtype("int64")
-PASSES = {"dce": dce, "cse": cse, "fold_constants": fold_constants, "simplify": simplify,
-          "strip_stop_gradient": strip_stop_gradient, "optimize": optimize}
+PASSES = {
+    "dce": dce,
+    "cse": cse,
+    "fold_constants": fold_constants,
+    "simplify": simplify,
+    "strip_stop_gradient": strip_stop_gradient,
+    "optimize": optimize,
+}
 SPECIAL = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 1.5, -2.0, 3e38], F32)
 
 
@@ -58,8 +64,9 @@ def assert_identical(got: list[np.ndarray], expected: list[np.ndarray]) -> None:
         assert (g.dtype, g.shape) == (e.dtype, e.shape)
         np.testing.assert_array_equal(g, e)
         if g.dtype.kind == "f":
-            np.testing.assert_array_equal(np.signbit(g) & ~np.isnan(g),
-                                          np.signbit(e) & ~np.isnan(e))
+            np.testing.assert_array_equal(
+                np.signbit(g) & ~np.isnan(g), np.signbit(e) & ~np.isnan(e)
+            )
 
 
 def checked(pass_: Callable[[Graph], Graph], graph: Graph) -> Graph:
@@ -116,14 +123,17 @@ def test_cse_merges_multiple_result_equations_output_by_output():
     assert out.outputs == out.eqns[0].outputs
 
 
-@pytest.mark.parametrize("name,fn,dtype", [
-    ("different params", lambda x: (x.sum(0), x.sum(1).sum()), F32),
-    ("literal 0.0 and -0.0", lambda x: (x * 0.0, x * -0.0), F32),
-    ("full 0.0 and -0.0", lambda x: (x.full_like(0.0), x.full_like(-0.0)), F32),
-    ("int and float params of equal value", lambda x: (x.clamp(min=0), x.clamp(min=0.0)), I64),
-    ("pow 2 and 2.0 on integers", lambda x: (x**2, x**2.0), I64),
-    ("different dtypes", lambda x: (x.to(F64), x.to(I64)), F32),
-])
+@pytest.mark.parametrize(
+    "name,fn,dtype",
+    [
+        ("different params", lambda x: (x.sum(0), x.sum(1).sum()), F32),
+        ("literal 0.0 and -0.0", lambda x: (x * 0.0, x * -0.0), F32),
+        ("full 0.0 and -0.0", lambda x: (x.full_like(0.0), x.full_like(-0.0)), F32),
+        ("int and float params of equal value", lambda x: (x.clamp(min=0), x.clamp(min=0.0)), I64),
+        ("pow 2 and 2.0 on integers", lambda x: (x**2, x**2.0), I64),
+        ("different dtypes", lambda x: (x.to(F64), x.to(I64)), F32),
+    ],
+)
 def test_cse_keeps_equations_that_differ(name, fn, dtype):
     g = stage(fn, AVal((2, 3), dtype))
     out = checked(cse, g)
@@ -146,17 +156,20 @@ def literal_graph(op: str, *values: Any, dtype: np.dtype = F32, **params: Any) -
     return Graph([x], [Eqn(OPS[op], lits, params, [t]), Eqn(OPS[combine], [x, t], {}, [y])], [y])
 
 
-@pytest.mark.parametrize("op,values,params,expected", [
-    ("mul", (2.0, 3.0), {}, 6.0),
-    ("add", (0.5, -0.5), {}, 0.0),
-    ("neg", (0.0,), {}, -0.0),
-    ("mul", (0.0, np.inf), {}, np.nan),
-    ("div", (1.0, -0.0), {}, -np.inf),
-    ("sub", (np.inf, np.inf), {}, np.nan),
-    ("exp", (0.0,), {}, 1.0),
-    ("pow_scalar", (3.0,), {"exponent": 2}, 9.0),
-    ("lt", (1.0, 2.0), {}, True),
-])
+@pytest.mark.parametrize(
+    "op,values,params,expected",
+    [
+        ("mul", (2.0, 3.0), {}, 6.0),
+        ("add", (0.5, -0.5), {}, 0.0),
+        ("neg", (0.0,), {}, -0.0),
+        ("mul", (0.0, np.inf), {}, np.nan),
+        ("div", (1.0, -0.0), {}, -np.inf),
+        ("sub", (np.inf, np.inf), {}, np.nan),
+        ("exp", (0.0,), {}, 1.0),
+        ("pow_scalar", (3.0,), {"exponent": 2}, 9.0),
+        ("lt", (1.0, 2.0), {}, True),
+    ],
+)
 def test_fold_constants_evaluates_literal_equations_exactly(op, values, params, expected):
     g = literal_graph(op, *values, **params)
     with np.errstate(all="ignore"):
@@ -168,8 +181,11 @@ def test_fold_constants_evaluates_literal_equations_exactly(op, values, params, 
     np.testing.assert_array_equal(lit.value, expected)
     if not np.isnan(expected):
         assert np.signbit(lit.value) == np.signbit(expected)
-    x = np.array([1.0, -2.0, 0.5], lit.aval.dtype) if lit.aval.dtype != np.bool_ \
+    x = (
+        np.array([1.0, -2.0, 0.5], lit.aval.dtype)
+        if lit.aval.dtype != np.bool_
         else np.array([True, False, True])
+    )
     with np.errstate(all="ignore"):
         assert_identical(evaluate(out, x), evaluate(g, x))
 
@@ -211,13 +227,13 @@ NOT_REWRITTEN = [
     ("x**0", lambda x: x**0, ["pow_scalar"]),
     ("x*(-1)*(-1)", lambda x: x * -1 * -1, ["mul", "mul"]),
     # a float sum starts from +0.0, so even over no axes it is not the identity
-    ("sum over no axes", lambda x: apply("reduce_sum", x, axes=(), keepdims=False),
-     ["reduce_sum"]),
+    ("sum over no axes", lambda x: apply("reduce_sum", x, axes=(), keepdims=False), ["reduce_sum"]),
 ]
 
 
-@pytest.mark.parametrize("name,fn,left", REWRITES + NOT_REWRITTEN,
-                         ids=[r[0] for r in REWRITES + NOT_REWRITTEN])
+@pytest.mark.parametrize(
+    "name,fn,left", REWRITES + NOT_REWRITTEN, ids=[r[0] for r in REWRITES + NOT_REWRITTEN]
+)
 def test_simplify_rewrites_exactly(name, fn, left):
     g = stage(fn, AVal((8,), F32))
     out = checked(lambda g: dce(simplify(g)), g)
@@ -235,8 +251,10 @@ def test_simplify_x_squared_becomes_one_multiplication_of_x_by_itself():
 
 
 def test_simplify_on_integers_keeps_dtypes():
-    g = stage(lambda x: (x * 1, x**2, x**1.0, apply("reduce_sum", x, axes=(), keepdims=False)),
-              AVal((4,), I64))
+    g = stage(
+        lambda x: (x * 1, x**2, x**1.0, apply("reduce_sum", x, axes=(), keepdims=False)),
+        AVal((4,), I64),
+    )
     out = checked(lambda g: dce(simplify(g)), g)
     x = np.array([-3, 0, 2, 7], I64)
     assert_identical(evaluate(out, x), evaluate(g, x))
@@ -274,9 +292,13 @@ def spec_graph(spec: OpSpec, dtype: str) -> tuple[Graph, list[np.ndarray]]:
 
 
 def _table(dtype_filter=None, differentiable=False):
-    return [pytest.param(s, d, id=f"{s.name}-{d}") for s in SPECS if not s.data_dependent
-            and (s.differentiable or not differentiable)
-            for d in s.dtypes if dtype_filter is None or d == dtype_filter]
+    return [
+        pytest.param(s, d, id=f"{s.name}-{d}")
+        for s in SPECS
+        if not s.data_dependent and (s.differentiable or not differentiable)
+        for d in s.dtypes
+        if dtype_filter is None or d == dtype_filter
+    ]
 
 
 @pytest.mark.parametrize("spec,dtype", _table())
@@ -298,8 +320,10 @@ def test_every_pass_preserves_the_joint_graph_of_the_op_table(spec: OpSpec, dtyp
     joint = joint_vjp(graph, wrt)
     typecheck(joint.graph)
     rng = np.random.default_rng(0)
-    cts = [rng.standard_normal(v.aval.shape).astype(v.aval.dtype)
-           for v in joint.graph.inputs[joint.n_primal_inputs:]]
+    cts = [
+        rng.standard_normal(v.aval.shape).astype(v.aval.dtype)
+        for v in joint.graph.inputs[joint.n_primal_inputs :]
+    ]
     with np.errstate(all="ignore"):
         n = len(graph.inputs) - len(graph.consts)
         full = args[:n] + [graph.consts[v] for v in graph.inputs[n:]] + cts
@@ -307,7 +331,6 @@ def test_every_pass_preserves_the_joint_graph_of_the_op_table(spec: OpSpec, dtyp
         for p in PASSES.values():
             out = checked(p, joint.graph)
             assert_identical(run(to_plan(out), full), expected)
-
 
 
 # ---- the verifier itself ------------------------------------------------------------------
@@ -322,8 +345,9 @@ def _broken(kind: str) -> Graph:
     if kind == "assigned twice":
         return Graph([x], [Eqn(neg, [x], {}, [y]), Eqn(neg, [x], {}, [y])], [y])
     if kind == "wrong output type":
-        return Graph([x], [Eqn(OPS["reduce_sum"], [x], {"axes": (0,), "keepdims": False},
-                               [y])], [y])
+        return Graph(
+            [x], [Eqn(OPS["reduce_sum"], [x], {"axes": (0,), "keepdims": False}, [y])], [y]
+        )
     if kind == "undefined output":
         return Graph([x], [], [y])
     if kind == "input twice":
@@ -339,9 +363,19 @@ def _broken(kind: str) -> Graph:
     raise AssertionError(kind)
 
 
-@pytest.mark.parametrize("kind", ["use before definition", "assigned twice", "wrong output type",
-                                  "undefined output", "input twice", "bad literal",
-                                  "constant of another shape", "constant not an input"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "use before definition",
+        "assigned twice",
+        "wrong output type",
+        "undefined output",
+        "input twice",
+        "bad literal",
+        "constant of another shape",
+        "constant not an input",
+    ],
+)
 def test_typecheck_rejects_broken_graphs(kind):
     with pytest.raises(TypeCheckError):
         typecheck(_broken(kind))

@@ -31,7 +31,7 @@ def _groups() -> list:
     for dtype in ("float32", "float64"):
         specs = [s for s in TRACEABLE if dtype in s.dtypes]
         for k in range(0, len(specs), GROUP):
-            g = specs[k:k + GROUP]
+            g = specs[k : k + GROUP]
             params.append(pytest.param(dtype, g, id=f"{dtype}-{g[0].name}..{g[-1].name}"))
     return params
 
@@ -53,9 +53,14 @@ def _eager(spec: OpSpec, arr) -> tracer.Tensor:
 
 def _weighted_loss(group, arrays):
     """sum_k (spec_k(inputs_k) * v_k).sum() over the differentiable specs."""
-    vs = [tracer.tensor(np.random.default_rng(k).standard_normal(_eager(s, a).shape)
-                        .astype(_eager(s, a).dtype))
-          if s.differentiable else None for k, (s, a) in enumerate(zip(group, arrays))]
+    vs = [
+        tracer.tensor(
+            np.random.default_rng(k).standard_normal(_eager(s, a).shape).astype(_eager(s, a).dtype)
+        )
+        if s.differentiable
+        else None
+        for k, (s, a) in enumerate(zip(group, arrays))
+    ]
 
     def loss(*flat):
         total = 0
@@ -63,6 +68,7 @@ def _weighted_loss(group, arrays):
             if v is not None:
                 total = total + (s.fn(*chunk) * v).sum()
         return total
+
     return loss
 
 
@@ -96,8 +102,9 @@ def test_forward_kernel_equals_eager(dtype: str, group: list[OpSpec]):
 
 
 @pytest.mark.parametrize("dtype,group", _groups())
-def test_value_and_grad_kernel_equals_eager_and_interpreter(dtype: str, group: list[OpSpec],
-                                                           monkeypatch: pytest.MonkeyPatch):
+def test_value_and_grad_kernel_equals_eager_and_interpreter(
+    dtype: str, group: list[OpSpec], monkeypatch: pytest.MonkeyPatch
+):
     arrays, flat = _inputs(group, dtype)
     if not any(s.differentiable for s in group):
         pytest.skip("no differentiable spec in this group")
@@ -106,8 +113,9 @@ def test_value_and_grad_kernel_equals_eager_and_interpreter(dtype: str, group: l
     xs = tensors(flat, requires_grad=True)
     eager = loss(*xs)
     eager.backward()
-    expected = [xs[i].grad if xs[i].grad is not None else tracer.zeros_like(xs[i])
-                for i in positions]
+    expected = [
+        xs[i].grad if xs[i].grad is not None else tracer.zeros_like(xs[i]) for i in positions
+    ]
 
     xs = tensors(flat)
     vg = tracer.value_and_grad(loss, argnums=positions)

@@ -31,10 +31,16 @@ def mlp(w1, b1, w2, b2, x, y):
 
 def mlp_args(batch: int, dtype=np.float32, seed: int = 0):
     rng = np.random.default_rng(seed)
-    arrays = [rng.standard_normal((12, 8)) * 0.3, rng.standard_normal(8) * 0.1,
-              rng.standard_normal((8, 5)) * 0.3, np.zeros(5), rng.standard_normal((batch, 12))]
+    arrays = [
+        rng.standard_normal((12, 8)) * 0.3,
+        rng.standard_normal(8) * 0.1,
+        rng.standard_normal((8, 5)) * 0.3,
+        np.zeros(5),
+        rng.standard_normal((batch, 12)),
+    ]
     return [tracer.tensor(a.astype(dtype)) for a in arrays] + [
-        tracer.tensor(rng.integers(0, 5, batch))]
+        tracer.tensor(rng.integers(0, 5, batch))
+    ]
 
 
 def eager_value_and_grads(fn, args, argnums):
@@ -85,8 +91,12 @@ def test_dtypes_are_kept(dtype):
 
 def test_nan_and_inf_behave_as_in_eager_mode():
     def f(x, y):
-        return (tracer.where(x > 0, x.log(), y.exp()) + tracer.maximum(x, y) + x / y,
-                x.sum(), tracer.amax(y, 0), F.softmax(y.reshape(2, 3), dim=1))
+        return (
+            tracer.where(x > 0, x.log(), y.exp()) + tracer.maximum(x, y) + x / y,
+            x.sum(),
+            tracer.amax(y, 0),
+            F.softmax(y.reshape(2, 3), dim=1),
+        )
 
     x = tracer.tensor([np.nan, np.inf, -np.inf, 0.0, -1.0, 2.0])
     y = tracer.tensor([1.0, np.nan, 1000.0, -np.inf, 0.0, np.inf])
@@ -111,6 +121,7 @@ def test_non_contiguous_inputs():
 @pytest.mark.parametrize("parallel", ["", "1"])
 def test_large_sizes_run_threaded_loops_with_the_same_results(monkeypatch, parallel):
     monkeypatch.setenv("TRACER_PARALLEL", parallel)
+
     def chain(x):
         return ((x * 1.5 + 0.5).tanh().sigmoid() * x).exp().sum()
 
@@ -166,9 +177,14 @@ _CHILD = textwrap.dedent("""
 def test_a_fresh_process_loads_the_compiled_module_from_disk(tmp_path):
     env = dict(os.environ, TRACER_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
     env.pop("TRACER_DISABLE_JIT", None)
-    runs = [json.loads(subprocess.run([sys.executable, "-c", _CHILD], env=env, check=True,
-                                      capture_output=True, text=True).stdout)
-            for _ in range(2)]
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", _CHILD], env=env, check=True, capture_output=True, text=True
+            ).stdout
+        )
+        for _ in range(2)
+    ]
     assert runs[0]["dir"] == str(tmp_path)
     assert (runs[0]["stats"]["misses"], runs[0]["stats"]["disk_hits"]) == (1, 0)
     assert (runs[1]["stats"]["misses"], runs[1]["stats"]["disk_hits"]) == (0, 1)
@@ -207,10 +223,22 @@ def test_generated_source_does_not_depend_on_the_process(tmp_path):
     nothing in code generation may depend on hash seeds or object addresses."""
     sources = []
     for seed in ("1", "2", "3"):
-        env = dict(os.environ, TRACER_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT),
-                   PYTHONHASHSEED=seed, TRACER_DISABLE_JIT="")
-        sources.append(subprocess.run([sys.executable, "-c", _SOURCE_CHILD], env=env,
-                                      check=True, capture_output=True, text=True).stdout)
+        env = dict(
+            os.environ,
+            TRACER_CACHE_DIR=str(tmp_path),
+            PYTHONPATH=str(ROOT),
+            PYTHONHASHSEED=seed,
+            TRACER_DISABLE_JIT="",
+        )
+        sources.append(
+            subprocess.run(
+                [sys.executable, "-c", _SOURCE_CHILD],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
     assert "_acc_blk" in sources[0]  # the multi-accumulator path whose order once varied
     assert sources[0] == sources[1] == sources[2]
 

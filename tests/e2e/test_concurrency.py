@@ -27,10 +27,12 @@ def loss(w, b, x, y):
 
 def args(batch: int, seed: int):
     rng = np.random.default_rng(seed)
-    return (tracer.tensor(rng.standard_normal((6, 4)).astype(np.float32)),
-            tracer.tensor(rng.standard_normal(4).astype(np.float32)),
-            tracer.tensor(rng.standard_normal((batch, 6)).astype(np.float32)),
-            tracer.tensor(rng.integers(0, 4, batch)))
+    return (
+        tracer.tensor(rng.standard_normal((6, 4)).astype(np.float32)),
+        tracer.tensor(rng.standard_normal(4).astype(np.float32)),
+        tracer.tensor(rng.standard_normal((batch, 6)).astype(np.float32)),
+        tracer.tensor(rng.integers(0, 4, batch)),
+    )
 
 
 def run_threads(target, n: int) -> list[BaseException]:

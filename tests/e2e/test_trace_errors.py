@@ -17,8 +17,11 @@ import pytest
 import tracer
 
 HERE = pathlib.Path(__file__)
-LINES = {m.group(1): i for i, text in enumerate(HERE.read_text().splitlines(), 1)
-         if (m := re.search(r"# line: (\w+)$", text))}
+LINES = {
+    m.group(1): i
+    for i, text in enumerate(HERE.read_text().splitlines(), 1)
+    if (m := re.search(r"# line: (\w+)$", text))
+}
 
 
 def at(name: str) -> str:
@@ -148,13 +151,22 @@ def matmul_mixed_dtypes(x, y):
     return x @ y  # line: mmdtype
 
 
-@pytest.mark.parametrize("fn,args,op,shapes,line", [
-    (adds_mismatched, (tracer.ones(3, 2), tracer.ones(4)), "add", ["(3, 2)", "(4,)"], "add"),
-    (matmul_mismatched, (tracer.ones(2, 3), tracer.ones(2, 3)), "matmul",
-     ["(2, 3)", "(2, 3)"], "matmul"),
-    (reshapes_badly, (tracer.ones(6),), "reshape", ["(6,)", "[5, -1]"], "reshape"),
-    (indexes_out_of_bounds, (tracer.ones(3, 2),), "index 3", ["(3, 2)"], "index"),
-], ids=["add", "matmul", "reshape", "index"])
+@pytest.mark.parametrize(
+    "fn,args,op,shapes,line",
+    [
+        (adds_mismatched, (tracer.ones(3, 2), tracer.ones(4)), "add", ["(3, 2)", "(4,)"], "add"),
+        (
+            matmul_mismatched,
+            (tracer.ones(2, 3), tracer.ones(2, 3)),
+            "matmul",
+            ["(2, 3)", "(2, 3)"],
+            "matmul",
+        ),
+        (reshapes_badly, (tracer.ones(6),), "reshape", ["(6,)", "[5, -1]"], "reshape"),
+        (indexes_out_of_bounds, (tracer.ones(3, 2),), "index 3", ["(3, 2)"], "index"),
+    ],
+    ids=["add", "matmul", "reshape", "index"],
+)
 def test_a_shape_error_names_the_op_both_shapes_and_the_users_line(fn, args, op, shapes, line):
     with pytest.raises((tracer.ShapeError, IndexError)) as info:
         tracer.trace(fn)(*args)
@@ -167,7 +179,9 @@ def test_a_shape_error_names_the_op_both_shapes_and_the_users_line(fn, args, op,
 
 def test_a_dtype_error_names_both_dtypes_and_the_line():
     with pytest.raises(tracer.DTypeError) as info:
-        tracer.trace(matmul_mixed_dtypes)(tracer.ones(2, 2), tracer.ones(2, 2, dtype=tracer.float64))
+        tracer.trace(matmul_mixed_dtypes)(
+            tracer.ones(2, 2), tracer.ones(2, 2, dtype=tracer.float64)
+        )
     message = str(info.value)
     assert "float32" in message and "float64" in message and at("mmdtype") in message
 
@@ -259,12 +273,16 @@ def reads_a_stale_view(x):
     return row * 1  # line: stale
 
 
-@pytest.mark.parametrize("fn,line,what", [
-    (updates_argument, "argument", "argument of a traced function"),
-    (sets_argument_item, "setargument", "argument of a traced function"),
-    (updates_a_view, "view", "in-place modification of a view"),
-    (reads_a_stale_view, "stale", "a view of a tensor"),
-], ids=["argument", "setitem-argument", "view", "stale-view"])
+@pytest.mark.parametrize(
+    "fn,line,what",
+    [
+        (updates_argument, "argument", "argument of a traced function"),
+        (sets_argument_item, "setargument", "argument of a traced function"),
+        (updates_a_view, "view", "in-place modification of a view"),
+        (reads_a_stale_view, "stale", "a view of a tensor"),
+    ],
+    ids=["argument", "setitem-argument", "view", "stale-view"],
+)
 def test_in_place_updates_eager_mode_would_share_are_refused(fn, line, what):
     with pytest.raises(tracer.TraceError) as info:
         tracer.trace(fn)(tracer.ones(2, 2))

@@ -34,8 +34,13 @@ TRACEABLE = [s for s in SPECS if not s.data_dependent]
 
 
 def _params(pred, dtypes=None):
-    return [pytest.param(s, d, id=f"{s.name}-{d}") for s in TRACEABLE if pred(s)
-            for d in s.dtypes if dtypes is None or d in dtypes]
+    return [
+        pytest.param(s, d, id=f"{s.name}-{d}")
+        for s in TRACEABLE
+        if pred(s)
+        for d in s.dtypes
+        if dtypes is None or d in dtypes
+    ]
 
 
 def cotangent(out: tracer.Tensor, seed: int = 1) -> np.ndarray:
@@ -115,8 +120,9 @@ def test_grad_and_value_and_grad_equal_eager(spec: OpSpec, dtype: str):
         np.testing.assert_array_equal(x.numpy(), a)
 
 
-@pytest.mark.parametrize("spec,dtype", _params(lambda s: s.differentiable and not s.no_fd,
-                                               dtypes=("float64",)))
+@pytest.mark.parametrize(
+    "spec,dtype", _params(lambda s: s.differentiable and not s.no_fd, dtypes=("float64",))
+)
 def test_traced_gradient_matches_finite_differences(spec: OpSpec, dtype: str):
     arrays = spec.make_inputs("float64")
     f = tracer.trace(spec.fn)
@@ -126,8 +132,9 @@ def test_traced_gradient_matches_finite_differences(spec: OpSpec, dtype: str):
         return float((np.asarray(f(*tensors(a))) * v).sum())
 
     positions = float_positions(arrays)
-    grads = tracer.grad(lambda *xs: (spec.fn(*xs) * tracer.tensor(v)).sum(),
-                        argnums=positions)(*tensors(arrays))
+    grads = tracer.grad(lambda *xs: (spec.fn(*xs) * tracer.tensor(v)).sum(), argnums=positions)(
+        *tensors(arrays)
+    )
     for i, g in zip(positions, grads):
         numeric = np.zeros(arrays[i].shape)
         for k in range(arrays[i].size):
@@ -136,8 +143,13 @@ def test_traced_gradient_matches_finite_differences(spec: OpSpec, dtype: str):
             hi[i].flat[k] += EPS
             lo[i].flat[k] -= EPS
             numeric.flat[k] = (value(hi) - value(lo)) / (2 * EPS)
-        np.testing.assert_allclose(np.asarray(g), numeric, rtol=spec.grad_tol.rtol,
-                                   atol=spec.grad_tol.atol, err_msg=f"input {i}")
+        np.testing.assert_allclose(
+            np.asarray(g),
+            numeric,
+            rtol=spec.grad_tol.rtol,
+            atol=spec.grad_tol.atol,
+            err_msg=f"input {i}",
+        )
 
 
 @pytest.mark.parametrize("spec,dtype", _params(lambda s: True))
@@ -151,13 +163,13 @@ def test_graphs_typecheck(spec: OpSpec, dtype: str):
     typecheck(forward)
     typecheck(backward)
     v = tracer.tensor(cotangent(eager_value(spec, arrays)))
-    vg = tracer.value_and_grad(lambda *xs: (spec.fn(*xs) * v).sum(),
-                               argnums=float_positions(arrays))
+    vg = tracer.value_and_grad(
+        lambda *xs: (spec.fn(*xs) * v).sum(), argnums=float_positions(arrays)
+    )
     typecheck(joint_graph(vg, *tensors(arrays)))
 
 
-@pytest.mark.parametrize("spec", [pytest.param(s, id=s.name) for s in SPECS
-                                  if s.data_dependent])
+@pytest.mark.parametrize("spec", [pytest.param(s, id=s.name) for s in SPECS if s.data_dependent])
 def test_data_dependent_shapes_raise_trace_error(spec: OpSpec):
     arrays = spec.make_inputs(spec.dtypes[0])
     with pytest.raises(tracer.TraceError, match="depends on the mask's values"):

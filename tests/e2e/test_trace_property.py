@@ -90,9 +90,23 @@ def programs(draw):
     for _ in range(draw(st.integers(1, 7))):
         i = draw(st.integers(0, len(value_shapes) - 1))
         s = value_shapes[i]
-        kind = draw(st.sampled_from(["unary", "binary", "binary", "reduce", "softmax",
-                                     "reshape", "transpose", "expand", "matmul", "iadd",
-                                     "setitem"]))
+        kind = draw(
+            st.sampled_from(
+                [
+                    "unary",
+                    "binary",
+                    "binary",
+                    "reduce",
+                    "softmax",
+                    "reshape",
+                    "transpose",
+                    "expand",
+                    "matmul",
+                    "iadd",
+                    "setitem",
+                ]
+            )
+        )
         if kind == "unary":
             add(Step("unary", draw(st.sampled_from(sorted(UNARY))), (i,)), s)
         elif kind == "binary":
@@ -101,11 +115,13 @@ def programs(draw):
                 j = draw(st.sampled_from(partners))
             else:  # a new input broadcasting against s: a suffix of s, some dims 1
                 k = draw(st.integers(0, len(s)))
-                j = new_input(tuple(1 if draw(st.booleans()) else d for d in s[len(s) - k:]))
+                j = new_input(tuple(1 if draw(st.booleans()) else d for d in s[len(s) - k :]))
             name = draw(st.sampled_from(sorted(BINARY)))
             operands = (i, j) if draw(st.booleans()) else (j, i)
-            add(Step("binary", name, operands),
-                np.broadcast_shapes(value_shapes[i], value_shapes[j]))
+            add(
+                Step("binary", name, operands),
+                np.broadcast_shapes(value_shapes[i], value_shapes[j]),
+            )
         elif kind == "reduce":
             name = draw(st.sampled_from(["sum", "mean", "amax", "logsumexp"]))
             if not s:
@@ -114,13 +130,17 @@ def programs(draw):
             else:
                 axes = tuple(sorted(draw(st.sets(st.integers(0, len(s) - 1), min_size=1))))
             keep = draw(st.booleans())
-            out = tuple(1 if d in axes else n for d, n in enumerate(s)) if keep else \
-                tuple(n for d, n in enumerate(s) if d not in axes)
+            out = (
+                tuple(1 if d in axes else n for d, n in enumerate(s))
+                if keep
+                else tuple(n for d, n in enumerate(s) if d not in axes)
+            )
             add(Step("reduce", name, (i,), (axes, keep)), out)
         elif kind == "softmax" and s:
             axis = draw(st.integers(-len(s), len(s) - 1))
-            add(Step("softmax", draw(st.sampled_from(["softmax", "log_softmax"])), (i,),
-                     (axis,)), s)
+            add(
+                Step("softmax", draw(st.sampled_from(["softmax", "log_softmax"])), (i,), (axis,)), s
+            )
         elif kind == "reshape":
             size = math.prod(s)
             factors = [d for d in range(1, size + 1) if size % d == 0]
@@ -128,8 +148,9 @@ def programs(draw):
             new = (first, size // first) if draw(st.booleans()) else (size,)
             if draw(st.booleans()):
                 new = (-1,) + new[1:]
-            shape = tuple(size // math.prod(n for n in new if n != -1) if n == -1 else n
-                          for n in new)
+            shape = tuple(
+                size // math.prod(n for n in new if n != -1) if n == -1 else n for n in new
+            )
             add(Step("reshape", args=(i,), params=(new,)), shape)
         elif kind == "transpose" and len(s) >= 2:
             perm = tuple(draw(st.permutations(range(len(s)))))
@@ -145,8 +166,11 @@ def programs(draw):
             shape = np.matmul(np.empty(s), np.empty(rhs_shape)).shape
             add(Step("matmul", args=(i, j)), shape)
         elif kind == "iadd":
-            fits = [j for j, t in enumerate(value_shapes)
-                    if _broadcastable(s, t) and np.broadcast_shapes(s, t) == s]
+            fits = [
+                j
+                for j, t in enumerate(value_shapes)
+                if _broadcastable(s, t) and np.broadcast_shapes(s, t) == s
+            ]
             add(Step("iadd", args=(i, draw(st.sampled_from(fits)))), s)
         elif kind == "setitem" and s:
             rows = st.integers(-s[0], s[0] - 1)
@@ -169,9 +193,13 @@ def run(steps: list[Step], inputs: list) -> list:
             v = BINARY[step.name](x, values[step.args[1]])
         elif step.op == "reduce":
             axes, keep = step.params
-            v = x.sum(axes, keepdim=keep) if step.name == "sum" else \
-                getattr(x, step.name)(axes, keepdim=keep) if axes else \
-                getattr(x, step.name)()
+            v = (
+                x.sum(axes, keepdim=keep)
+                if step.name == "sum"
+                else getattr(x, step.name)(axes, keepdim=keep)
+                if axes
+                else getattr(x, step.name)()
+            )
         elif step.op == "softmax":
             v = getattr(x, step.name)(step.params[0])
         elif step.op == "reshape":
@@ -200,8 +228,11 @@ def loss_of(values: list, weights: list[np.ndarray]):
     return total
 
 
-_SETTINGS = dict(deadline=None, derandomize=True,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+_SETTINGS = dict(
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @settings(max_examples=60, **_SETTINGS)
@@ -240,9 +271,9 @@ def check_program(program, dtype):
         assert_close(t.detach(), e.detach(), err_msg=f"value {k}: {steps[k]}")
     traced_loss.backward()
 
-    value, grads = tracer.value_and_grad(lambda *xs: outputs(*xs)[1],
-                                         argnums=tuple(range(len(arrays))))(
-        *[tracer.tensor(a) for a in arrays])
+    value, grads = tracer.value_and_grad(
+        lambda *xs: outputs(*xs)[1], argnums=tuple(range(len(arrays)))
+    )(*[tracer.tensor(a) for a in arrays])
     assert_close(traced_loss.detach(), eager_loss.detach())
     assert_close(value, eager_loss.detach())
     for k, (t, g, e) in enumerate(zip(traced_in, grads, eager_in)):

@@ -176,8 +176,11 @@ def test_an_eager_op_on_a_captured_tensor_is_recomputed_on_every_call():
     assert f(tracer.ones(2)).tolist() == [20.0, 40.0]
 
 
-@pytest.mark.xfail(strict=True, reason="creation functions (tracer.randn, ...) run eagerly at "
-                   "trace time, so the drawn numbers are baked into the graph")
+@pytest.mark.xfail(
+    strict=True,
+    reason="creation functions (tracer.randn, ...) run eagerly at "
+    "trace time, so the drawn numbers are baked into the graph",
+)
 def test_random_numbers_drawn_inside_a_traced_function_are_fresh_on_every_call():
     f = tracer.trace(lambda x: x + tracer.randn(3))
     assert f(tracer.zeros(3)).tolist() != f(tracer.zeros(3)).tolist()
@@ -211,15 +214,22 @@ def scaled(x, n=2, *, mode="mul"):
     return x * n if mode == "mul" else x + n
 
 
-@pytest.mark.parametrize("first,second,why", [
-    ((tracer.ones(3),), (tracer.ones(4),), "x: shape (3,) -> (4,)"),
-    ((tracer.ones(3),), (tracer.ones(3, dtype=tracer.float64),), "x: dtype float32 -> float64"),
-    ((tracer.ones(3),), (tracer.ones(3, requires_grad=True),), "x: requires_grad False -> True"),
-    ((tracer.ones(3), 2), (tracer.ones(3), 5), "argument 'n': 2 -> 5"),
-    ((tracer.ones(3), 2), (tracer.ones(3), 2.0), "argument 'n': 2 -> 2.0"),
-    ((tracer.ones(3), 0.0), (tracer.ones(3), -0.0), "argument 'n': 0.0 -> -0.0"),
-    ((tracer.ones(3),), (tracer.ones(3), 3), "argument 'n': not passed -> 3"),
-])
+@pytest.mark.parametrize(
+    "first,second,why",
+    [
+        ((tracer.ones(3),), (tracer.ones(4),), "x: shape (3,) -> (4,)"),
+        ((tracer.ones(3),), (tracer.ones(3, dtype=tracer.float64),), "x: dtype float32 -> float64"),
+        (
+            (tracer.ones(3),),
+            (tracer.ones(3, requires_grad=True),),
+            "x: requires_grad False -> True",
+        ),
+        ((tracer.ones(3), 2), (tracer.ones(3), 5), "argument 'n': 2 -> 5"),
+        ((tracer.ones(3), 2), (tracer.ones(3), 2.0), "argument 'n': 2 -> 2.0"),
+        ((tracer.ones(3), 0.0), (tracer.ones(3), -0.0), "argument 'n': 0.0 -> -0.0"),
+        ((tracer.ones(3),), (tracer.ones(3), 3), "argument 'n': not passed -> 3"),
+    ],
+)
 def test_retrace_explains_what_changed(first, second, why):
     f = tracer.trace(scaled)
     assert f.explain() == "not called yet"
@@ -345,8 +355,13 @@ Params = namedtuple("Params", "w b")
 
 def structured(p, xs, opts):
     h = xs[0] @ p.w + p.b
-    return {"y": h * opts["scale"], "stats": [h.sum(), (xs[1] * 2,)], "n": h.shape[0],
-            "tag": opts["tag"], "none": None}
+    return {
+        "y": h * opts["scale"],
+        "stats": [h.sum(), (xs[1] * 2,)],
+        "n": h.shape[0],
+        "tag": opts["tag"],
+        "none": None,
+    }
 
 
 def structured_args(requires_grad=False):
@@ -498,8 +513,9 @@ def test_in_place_updates_of_local_tensors_match_eager_mode():
     expected.backward(tracer.tensor(g))
     for got, want in zip(xs, eager):
         assert_close(got.grad, want.grad)
-    grads = tracer.grad(lambda x, v: (updates_a_clone(x, v) * tracer.tensor(g)).sum(),
-                        argnums=(0, 1))(tracer.tensor(x), tracer.tensor(v))
+    grads = tracer.grad(
+        lambda x, v: (updates_a_clone(x, v) * tracer.tensor(g)).sum(), argnums=(0, 1)
+    )(tracer.tensor(x), tracer.tensor(v))
     for got, want in zip(grads, eager):
         assert_close(got, want.grad)
 
@@ -520,8 +536,10 @@ def test_nan_inf_and_negative_zero_are_preserved_bit_for_bit():
         t, e = t.numpy(), e.numpy()
         np.testing.assert_array_equal(t, e)
         np.testing.assert_array_equal(np.signbit(t) & ~np.isnan(t), np.signbit(e) & ~np.isnan(e))
-    np.testing.assert_array_equal(np.signbit(tracer.trace(lambda x: x.sum())(
-        tracer.tensor(-0.0)).numpy()), np.signbit(tracer.tensor(-0.0).sum().numpy()))
+    np.testing.assert_array_equal(
+        np.signbit(tracer.trace(lambda x: x.sum())(tracer.tensor(-0.0)).numpy()),
+        np.signbit(tracer.tensor(-0.0).sum().numpy()),
+    )
 
 
 # ---- workloads: traced and eager agree through all three entry points -------------------------
@@ -561,16 +579,31 @@ def labels(n, k, seed):
 
 WORKLOADS = [
     ("notebook_loss", notebook_loss, lambda d: [rand(5, dtype=d)]),
-    ("mlp", mlp, lambda d: [rand(8, 20, dtype=d), rand(20, 16, seed=1, dtype=d) * 0.3,
-                            rand(16, seed=2, dtype=d), rand(16, 10, seed=3, dtype=d) * 0.3,
-                            rand(10, seed=4, dtype=d), labels(8, 10, 5)]),
+    (
+        "mlp",
+        mlp,
+        lambda d: [
+            rand(8, 20, dtype=d),
+            rand(20, 16, seed=1, dtype=d) * 0.3,
+            rand(16, seed=2, dtype=d),
+            rand(16, 10, seed=3, dtype=d) * 0.3,
+            rand(10, seed=4, dtype=d),
+            labels(8, 10, 5),
+        ],
+    ),
     ("softmax", softmax_loss, lambda d: [rand(3, 4, dtype=d)]),
     ("logsumexp", logsumexp_loss, lambda d: [rand(3, 4, dtype=d)]),
     ("indexing", indexing, lambda d: [rand(4, 5, dtype=d), np.array([2, 0, 2, 3])]),
-    ("batched_matmul", batched_matmul, lambda d: [rand(2, 3, 4, dtype=d),
-                                                  rand(4, 5, seed=1, dtype=d)]),
-    ("broadcasting", broadcasting, lambda d: [rand(3, 1, dtype=d), rand(4, seed=1, dtype=d),
-                                              rand(2, 1, 1, seed=2, dtype=d)]),
+    (
+        "batched_matmul",
+        batched_matmul,
+        lambda d: [rand(2, 3, 4, dtype=d), rand(4, 5, seed=1, dtype=d)],
+    ),
+    (
+        "broadcasting",
+        broadcasting,
+        lambda d: [rand(3, 1, dtype=d), rand(4, seed=1, dtype=d), rand(2, 1, 1, seed=2, dtype=d)],
+    ),
 ]
 
 

@@ -28,8 +28,7 @@ def assert_close(actual: Any, expected: Any, err_msg: str = "") -> None:
 
 def tensors(arrays: Any, requires_grad: bool = False) -> list[tracer.Tensor]:
     """Fresh tensors (copies); floating point ones require grad if asked."""
-    return [tracer.tensor(a, requires_grad=requires_grad and a.dtype.kind == "f")
-            for a in arrays]
+    return [tracer.tensor(a, requires_grad=requires_grad and a.dtype.kind == "f") for a in arrays]
 
 
 def float_positions(arrays: Any) -> tuple[int, ...]:

@@ -16,8 +16,11 @@ import tracer
 from tracer import AutogradError, DTypeError, ShapeError, TraceError
 
 HERE = pathlib.Path(__file__)
-LINES = {m.group(1): i for i, text in enumerate(HERE.read_text().splitlines(), 1)
-         if (m := re.search(r"# line: (\w+)$", text))}
+LINES = {
+    m.group(1): i
+    for i, text in enumerate(HERE.read_text().splitlines(), 1)
+    if (m := re.search(r"# line: (\w+)$", text))
+}
 
 
 def at(name: str) -> str:
@@ -36,8 +39,10 @@ def raises(exc, fn, *fragments) -> str:
 
 def state(*tensors):
     """What an error must not change: data, version counter, grad_fn and .grad."""
-    return [(t.tolist(), t._version[0], t.grad_fn,
-             None if t.grad is None else t.grad.tolist()) for t in tensors]
+    return [
+        (t.tolist(), t._version[0], t.grad_fn, None if t.grad is None else t.grad.tolist())
+        for t in tensors
+    ]
 
 
 def leaf(values=(1.0, 2.0, 3.0)):
@@ -63,12 +68,22 @@ def fails_then_works(fn, bad_args, good_args, exc, *fragments) -> str:
 
 # ---- 1. backward() on a non-scalar ---------------------------------------------------------
 
+
 def test_1_backward_on_a_non_scalar():
     x = leaf()
     y = x * 2
     before = state(x, y)
-    raises(AutogradError, y.backward, "scalar outputs", "backward()", "float32", "(3,)",
-           "MulBackward0", "loss.sum().backward()", "gradient=tracer.ones_like")
+    raises(
+        AutogradError,
+        y.backward,
+        "scalar outputs",
+        "backward()",
+        "float32",
+        "(3,)",
+        "MulBackward0",
+        "loss.sum().backward()",
+        "gradient=tracer.ones_like",
+    )
     assert state(x, y) == before
     y.backward(tracer.ones_like(y))  # the fix
     assert x.grad.tolist() == [2.0, 2.0, 2.0]
@@ -76,13 +91,20 @@ def test_1_backward_on_a_non_scalar():
 
 # ---- 2. backward() twice --------------------------------------------------------------------
 
+
 def test_2_backward_twice():
     x = leaf()
     loss = x.exp().sum()
     loss.backward()
     before = state(x)
-    raises(AutogradError, loss.backward, "second time", "ExpBackward0", "exp of float32 (3,)",
-           "retain_graph=True")
+    raises(
+        AutogradError,
+        loss.backward,
+        "second time",
+        "ExpBackward0",
+        "exp of float32 (3,)",
+        "retain_graph=True",
+    )
     assert state(x) == before
 
 
@@ -105,102 +127,190 @@ def test_2_retain_graph_is_the_fix():
 
 # ---- 3. gradient= of the wrong shape ----------------------------------------------------------
 
+
 def test_3_gradient_of_the_wrong_shape():
     x = leaf()
     y = x * 2
-    raises(AutogradError, lambda: y.backward(gradient=tracer.ones(2)), "mismatch in shape",
-           "(2,)", "float32 tensor of shape (3,)", "MulBackward0", "tracer.ones_like")
+    raises(
+        AutogradError,
+        lambda: y.backward(gradient=tracer.ones(2)),
+        "mismatch in shape",
+        "(2,)",
+        "float32 tensor of shape (3,)",
+        "MulBackward0",
+        "tracer.ones_like",
+    )
     assert x.grad is None
 
 
 def test_3_a_list_is_one_gradient_per_output():
     x = leaf()
-    raises(AutogradError, lambda: (x * 2).backward([1.0, 1.0, 1.0]),
-           "3 gradients for 1 output", "tracer.tensor([...])")
+    raises(
+        AutogradError,
+        lambda: (x * 2).backward([1.0, 1.0, 1.0]),
+        "3 gradients for 1 output",
+        "tracer.tensor([...])",
+    )
     assert x.grad is None
 
 
 def test_3_a_gradient_that_is_not_numbers():
     x = leaf()
-    raises(DTypeError, lambda: (x * 2).backward(np.array(["a", "b", "c"])), "tensor()",
-           "<U1", "not supported")
+    raises(
+        DTypeError,
+        lambda: (x * 2).backward(np.array(["a", "b", "c"])),
+        "tensor()",
+        "<U1",
+        "not supported",
+    )
     assert x.grad is None
 
 
 # ---- 4. broadcasting ----------------------------------------------------------------------------
+
 
 def adds(x, y):
     return x + y  # line: add
 
 
 def test_4_shapes_that_do_not_broadcast():
-    raises(ShapeError, lambda: adds(tracer.ones(2, 3), tracer.ones(4)), "add:", "(2, 3)",
-           "(4,)", "do not broadcast", "dimension -1", "[3, 4]", ".unsqueeze(dim)")
+    raises(
+        ShapeError,
+        lambda: adds(tracer.ones(2, 3), tracer.ones(4)),
+        "add:",
+        "(2, 3)",
+        "(4,)",
+        "do not broadcast",
+        "dimension -1",
+        "[3, 4]",
+        ".unsqueeze(dim)",
+    )
 
 
 def test_4_traced_names_the_users_line_and_the_next_call_works():
-    message = fails_then_works(adds, (tracer.ones(2, 3), tracer.ones(4)),
-                               (tracer.ones(2, 3), tracer.ones(3)), ShapeError,
-                               "add:", "(2, 3)", "(4,)", ".unsqueeze(dim)")
+    message = fails_then_works(
+        adds,
+        (tracer.ones(2, 3), tracer.ones(4)),
+        (tracer.ones(2, 3), tracer.ones(3)),
+        ShapeError,
+        "add:",
+        "(2, 3)",
+        "(4,)",
+        ".unsqueeze(dim)",
+    )
     assert f"traced at {at('add')} return x + y" in message
 
 
 def test_4_an_in_place_op_with_a_larger_broadcast_shape_changes_nothing():
     t = tracer.zeros(3)
     before = state(t)
-    raises(ShapeError, lambda: t.add_(tracer.ones(2, 3)), "add_", "(2, 3)", "(3,)",
-           "float32", "out-of-place")
+    raises(
+        ShapeError,
+        lambda: t.add_(tracer.ones(2, 3)),
+        "add_",
+        "(2, 3)",
+        "(3,)",
+        "float32",
+        "out-of-place",
+    )
     assert state(t) == before
 
 
 # ---- 5. matmul ------------------------------------------------------------------------------------
 
+
 def matmuls(x, y):
     return x @ y  # line: matmul
 
 
-@pytest.mark.parametrize("sa,sb,hint", [
-    ((2, 3), (2, 3), "transpose the second"),
-    ((3, 2), (3, 4), "transpose the first"),
-    ((2, 3), (4, 5), ""),
-    ((3,), (4,), ""),
-], ids=["transpose_second", "transpose_first", "no_hint", "vectors"])
+@pytest.mark.parametrize(
+    "sa,sb,hint",
+    [
+        ((2, 3), (2, 3), "transpose the second"),
+        ((3, 2), (3, 4), "transpose the first"),
+        ((2, 3), (4, 5), ""),
+        ((3,), (4,), ""),
+    ],
+    ids=["transpose_second", "transpose_first", "no_hint", "vectors"],
+)
 def test_5_matmul_shapes(sa, sb, hint):
-    message = raises(ShapeError, lambda: matmuls(tracer.ones(*sa), tracer.ones(*sb)),
-                     "matmul", str(sa), str(sb), "cannot be multiplied", hint)
+    message = raises(
+        ShapeError,
+        lambda: matmuls(tracer.ones(*sa), tracer.ones(*sb)),
+        "matmul",
+        str(sa),
+        str(sb),
+        "cannot be multiplied",
+        hint,
+    )
     assert ("did you mean" in message) == bool(hint)
 
 
 def test_5_traced_matmul_names_the_users_line():
-    message = fails_then_works(matmuls, (tracer.ones(2, 3), tracer.ones(2, 3)),
-                               (tracer.ones(2, 3), tracer.ones(3, 2)), ShapeError,
-                               "matmul", "(2, 3)", "transpose the second")
+    message = fails_then_works(
+        matmuls,
+        (tracer.ones(2, 3), tracer.ones(2, 3)),
+        (tracer.ones(2, 3), tracer.ones(3, 2)),
+        ShapeError,
+        "matmul",
+        "(2, 3)",
+        "transpose the second",
+    )
     assert at("matmul") in message
 
 
 # ---- 6. dtypes ----------------------------------------------------------------------------------
 
+
 def test_6_matmul_of_two_dtypes():
-    raises(DTypeError, lambda: matmuls(tracer.ones(2, 3), tracer.ones(3, 2, dtype=tracer.float64)),
-           "matmul", "float32", "float64", "(2, 3)", "(3, 2)", ".to(dtype)")
+    raises(
+        DTypeError,
+        lambda: matmuls(tracer.ones(2, 3), tracer.ones(3, 2, dtype=tracer.float64)),
+        "matmul",
+        "float32",
+        "float64",
+        "(2, 3)",
+        "(3, 2)",
+        ".to(dtype)",
+    )
 
 
 def test_6_traced_matmul_of_two_dtypes_names_the_users_line():
-    message = fails_then_works(matmuls, (tracer.ones(2, 3), tracer.ones(3, 2, dtype=tracer.float64)),
-                               (tracer.ones(2, 3), tracer.ones(3, 2)), DTypeError,
-                               "matmul", "float32", "float64", ".to(dtype)")
+    message = fails_then_works(
+        matmuls,
+        (tracer.ones(2, 3), tracer.ones(3, 2, dtype=tracer.float64)),
+        (tracer.ones(2, 3), tracer.ones(3, 2)),
+        DTypeError,
+        "matmul",
+        "float32",
+        "float64",
+        ".to(dtype)",
+    )
     assert at("matmul") in message
 
 
-@pytest.mark.parametrize("fn,fragments", [
-    (lambda: tracer.where(tracer.ones(3), tracer.ones(3), 0),
-     ("where", "bool tensor", "float32", "(3,)", "x > 0", ".bool()")),
-    (lambda: tracer.tensor([1, 2]).mean(), ("mean", "floating point", "int64", "(2,)", ".float()")),
-    (lambda: tracer.tensor([1, 2]).softmax(0),
-     ("softmax", "floating point", "int64", "(2,)", ".float()")),
-    (lambda: tracer.tensor([1, 2]).logsumexp(0),
-     ("logsumexp", "floating point", "int64", "(2,)", ".float()")),
-], ids=["where_condition", "mean_of_ints", "softmax_of_ints", "logsumexp_of_ints"])
+@pytest.mark.parametrize(
+    "fn,fragments",
+    [
+        (
+            lambda: tracer.where(tracer.ones(3), tracer.ones(3), 0),
+            ("where", "bool tensor", "float32", "(3,)", "x > 0", ".bool()"),
+        ),
+        (
+            lambda: tracer.tensor([1, 2]).mean(),
+            ("mean", "floating point", "int64", "(2,)", ".float()"),
+        ),
+        (
+            lambda: tracer.tensor([1, 2]).softmax(0),
+            ("softmax", "floating point", "int64", "(2,)", ".float()"),
+        ),
+        (
+            lambda: tracer.tensor([1, 2]).logsumexp(0),
+            ("logsumexp", "floating point", "int64", "(2,)", ".float()"),
+        ),
+    ],
+    ids=["where_condition", "mean_of_ints", "softmax_of_ints", "logsumexp_of_ints"],
+)
 def test_6_an_op_that_needs_another_dtype(fn, fragments):
     raises(DTypeError, fn, *fragments)
 
@@ -208,12 +318,12 @@ def test_6_an_op_that_needs_another_dtype(fn, fragments):
 def test_6_in_place_float_into_an_integer_tensor_changes_nothing():
     i = tracer.tensor([1, 2])
     before = state(i)
-    raises(DTypeError, lambda: i.add_(0.5), "add_", "float32", "int64", "(2,)",
-           "out-of-place")
+    raises(DTypeError, lambda: i.add_(0.5), "add_", "float32", "int64", "(2,)", "out-of-place")
     assert state(i) == before
 
 
 # ---- 7. control flow on traced values -----------------------------------------------------------
+
 
 def branches(x):
     if x.sum() > 0:  # line: branch
@@ -223,8 +333,15 @@ def branches(x):
 
 def test_7_python_control_flow_on_a_traced_value():
     f = tracer.trace(branches)
-    message = raises(TraceError, lambda: f(tracer.ones(3)), "bool()", "traced tensor",
-                     "if x.sum() > 0:", "tracer.where", "static_argnums")
+    message = raises(
+        TraceError,
+        lambda: f(tracer.ones(3)),
+        "bool()",
+        "traced tensor",
+        "if x.sum() > 0:",
+        "tracer.where",
+        "static_argnums",
+    )
     assert at("branch") in message
     assert f.cache_info().entries == 0
 
@@ -238,6 +355,7 @@ def test_7_the_fixes_work():
 
 
 # ---- 8. what a traced function cannot do --------------------------------------------------------
+
 
 def calls_numpy(x):
     return np.tanh(x)  # line: numpy
@@ -256,12 +374,16 @@ def backwards(x):
     return x
 
 
-@pytest.mark.parametrize("fn,line,fragments", [
-    (calls_numpy, "numpy", ("converting to a numpy array", "traced tensor", "tracer ops")),
-    (masks, "mask", ("boolean tensor mask", "(3,)", "tracer.where(mask, x, 0)")),
-    (draws, "randn", ("randn()", "once", "pass them in as an argument")),
-    (backwards, "backward", ("backward()", "tracer.grad")),
-], ids=["numpy", "bool_mask", "random", "backward"])
+@pytest.mark.parametrize(
+    "fn,line,fragments",
+    [
+        (calls_numpy, "numpy", ("converting to a numpy array", "traced tensor", "tracer ops")),
+        (masks, "mask", ("boolean tensor mask", "(3,)", "tracer.where(mask, x, 0)")),
+        (draws, "randn", ("randn()", "once", "pass them in as an argument")),
+        (backwards, "backward", ("backward()", "tracer.grad")),
+    ],
+    ids=["numpy", "bool_mask", "random", "backward"],
+)
 def test_8_what_a_traced_function_cannot_do(fn, line, fragments):
     x = tracer.ones(3, requires_grad=fn is backwards)
     before = state(x)
@@ -287,22 +409,41 @@ def test_8_updating_a_captured_tensor_changes_nothing():
 
     before = state(running)
     g = tracer.trace(f)
-    message = raises(TraceError, lambda: g(tracer.ones(2)), "mul_", "concrete tensor", "(2,)",
-                     "only once", "update the tensor outside")
+    message = raises(
+        TraceError,
+        lambda: g(tracer.ones(2)),
+        "mul_",
+        "concrete tensor",
+        "(2,)",
+        "only once",
+        "update the tensor outside",
+    )
     assert at("captured") in message
     assert (state(running), g.cache_info().entries) == (before, 0)
 
 
 # ---- 9. integer tensors requiring grad ----------------------------------------------------------
 
-@pytest.mark.parametrize("make,dtype", [
-    (lambda: tracer.tensor([1, 2], requires_grad=True), "int64"),
-    (lambda: tracer.zeros(2, dtype=tracer.int32, requires_grad=True), "int32"),
-    (lambda: tracer.arange(3).requires_grad_(), "int64"),
-], ids=["tensor", "zeros_int32", "requires_grad_"])
+
+@pytest.mark.parametrize(
+    "make,dtype",
+    [
+        (lambda: tracer.tensor([1, 2], requires_grad=True), "int64"),
+        (lambda: tracer.zeros(2, dtype=tracer.int32, requires_grad=True), "int32"),
+        (lambda: tracer.arange(3).requires_grad_(), "int64"),
+    ],
+    ids=["tensor", "zeros_int32", "requires_grad_"],
+)
 def test_9_integer_tensor_requiring_grad(make, dtype):
-    raises(DTypeError, make, "floating point", "require gradients", dtype,
-           "dtype=tracer.float32", ".float()")
+    raises(
+        DTypeError,
+        make,
+        "floating point",
+        "require gradients",
+        dtype,
+        "dtype=tracer.float32",
+        ".float()",
+    )
 
 
 def test_9_requires_grad_on_an_int_tensor_changes_nothing():
@@ -314,29 +455,66 @@ def test_9_requires_grad_on_an_int_tensor_changes_nothing():
 
 # ---- 10. bad constructor data -------------------------------------------------------------------
 
-@pytest.mark.parametrize("fn,exc,fragments", [
-    (lambda: tracer.tensor([[1.0, 2.0], [3.0]]), ValueError,
-     ("tensor()", "ragged", "top level", "lengths 1, 2", "same length")),
-    (lambda: tracer.tensor([[1.0, 2.0], [3.0, [4.0]]]), ValueError, ("tensor()", "ragged", "[1]")),
-    (lambda: tracer.tensor([tracer.ones(2), tracer.ones(3)]), ValueError,
-     ("tensor()", "ragged", "lengths 2, 3")),
-    (lambda: tracer.tensor([1.0, "2"]), DTypeError, ("tensor()", "'2'", "str", "numbers")),
-    (lambda: tracer.tensor([1.0, None], dtype=tracer.float64), DTypeError,
-     ("tensor()", "None", "numbers")),
-    (lambda: tracer.tensor(np.array([1 + 2j])), DTypeError,
-     ("tensor()", "complex128", "bool, integer or floating point")),
-    (lambda: tracer.tensor(np.ones(2, np.longdouble)), DTypeError,
-     ("tensor()", str(np.dtype(np.longdouble)), "dtype=")),
-    (lambda: tracer.ones(3) + [[1.0], [1.0, 2.0]], ShapeError, ("add", "ragged")),
-    (lambda: tracer.ones(3) + ["a", "b", "c"], DTypeError, ("add", "strings")),
-    (lambda: tracer.ones(3) + None, TypeError, ("add", "NoneType", "a tensor")),
-    (lambda: tracer.ones(3) + np.ones(3, complex), DTypeError, ("add", "complex")),
-    (lambda: tracer.zeros(2.5), TypeError, ("zeros()", "ints", "2.5", "float")),
-    (lambda: tracer.ones(6).reshape(2, "3"), TypeError, ("reshape", "int", "'3'")),
-    (lambda: tracer.ones(6).sum(0.5), TypeError, ("sum", "dim", "int", "0.5")),
-], ids=["ragged", "ragged_deep", "ragged_tensors", "string", "none", "complex",
-        "longdouble", "ragged_operand", "string_operand", "none_operand", "complex_operand",
-        "float_size", "string_shape", "float_dim"])
+
+@pytest.mark.parametrize(
+    "fn,exc,fragments",
+    [
+        (
+            lambda: tracer.tensor([[1.0, 2.0], [3.0]]),
+            ValueError,
+            ("tensor()", "ragged", "top level", "lengths 1, 2", "same length"),
+        ),
+        (
+            lambda: tracer.tensor([[1.0, 2.0], [3.0, [4.0]]]),
+            ValueError,
+            ("tensor()", "ragged", "[1]"),
+        ),
+        (
+            lambda: tracer.tensor([tracer.ones(2), tracer.ones(3)]),
+            ValueError,
+            ("tensor()", "ragged", "lengths 2, 3"),
+        ),
+        (lambda: tracer.tensor([1.0, "2"]), DTypeError, ("tensor()", "'2'", "str", "numbers")),
+        (
+            lambda: tracer.tensor([1.0, None], dtype=tracer.float64),
+            DTypeError,
+            ("tensor()", "None", "numbers"),
+        ),
+        (
+            lambda: tracer.tensor(np.array([1 + 2j])),
+            DTypeError,
+            ("tensor()", "complex128", "bool, integer or floating point"),
+        ),
+        (
+            lambda: tracer.tensor(np.ones(2, np.longdouble)),
+            DTypeError,
+            ("tensor()", str(np.dtype(np.longdouble)), "dtype="),
+        ),
+        (lambda: tracer.ones(3) + [[1.0], [1.0, 2.0]], ShapeError, ("add", "ragged")),
+        (lambda: tracer.ones(3) + ["a", "b", "c"], DTypeError, ("add", "strings")),
+        (lambda: tracer.ones(3) + None, TypeError, ("add", "NoneType", "a tensor")),
+        (lambda: tracer.ones(3) + np.ones(3, complex), DTypeError, ("add", "complex")),
+        (lambda: tracer.zeros(2.5), TypeError, ("zeros()", "ints", "2.5", "float")),
+        (lambda: tracer.ones(6).reshape(2, "3"), TypeError, ("reshape", "int", "'3'")),
+        (lambda: tracer.ones(6).sum(0.5), TypeError, ("sum", "dim", "int", "0.5")),
+    ],
+    ids=[
+        "ragged",
+        "ragged_deep",
+        "ragged_tensors",
+        "string",
+        "none",
+        "complex",
+        "longdouble",
+        "ragged_operand",
+        "string_operand",
+        "none_operand",
+        "complex_operand",
+        "float_size",
+        "string_shape",
+        "float_dim",
+    ],
+)
 def test_10_data_a_tensor_cannot_be_made_of(fn, exc, fragments):
     if "longdouble" in str(fragments) and np.dtype(np.longdouble) == np.float64:
         pytest.skip("longdouble is float64 on this platform")
@@ -346,14 +524,20 @@ def test_10_data_a_tensor_cannot_be_made_of(fn, exc, fragments):
 def test_10_bad_values_for_in_place_updates_change_nothing():
     t = tracer.zeros(3)
     before = state(t)
-    for bad in (lambda: t.fill_(None), lambda: t.fill_("a"), lambda: t.copy_("abc"),
-                lambda: t.__setitem__(0, "a"), lambda: t.__setitem__(slice(None), [[1.0], [1.0, 2.0]])):
+    for bad in (
+        lambda: t.fill_(None),
+        lambda: t.fill_("a"),
+        lambda: t.copy_("abc"),
+        lambda: t.__setitem__(0, "a"),
+        lambda: t.__setitem__(slice(None), [[1.0], [1.0, 2.0]]),
+    ):
         with pytest.raises((TypeError, ValueError)):
             bad()
         assert state(t) == before
 
 
 # ---- 11. indices and dims out of range ----------------------------------------------------------
+
 
 def indexes(x):
     return x[5]  # line: index
@@ -364,24 +548,43 @@ def indexes_with(x, i):
 
 
 def test_11_an_int_index_out_of_range():
-    raises(IndexError, lambda: indexes(tracer.ones(2, 3)), "index 5", "dimension 0",
-           "size 2", "(2, 3)", "valid indices are -2 to 1")
+    raises(
+        IndexError,
+        lambda: indexes(tracer.ones(2, 3)),
+        "index 5",
+        "dimension 0",
+        "size 2",
+        "(2, 3)",
+        "valid indices are -2 to 1",
+    )
 
 
 def test_11_traced_int_index_names_the_users_line():
-    message = fails_then_works(indexes, (tracer.ones(2, 3),), (tracer.ones(6, 3),), IndexError,
-                               "index 5", "(2, 3)", "valid indices are -2 to 1")
+    message = fails_then_works(
+        indexes,
+        (tracer.ones(2, 3),),
+        (tracer.ones(6, 3),),
+        IndexError,
+        "index 5",
+        "(2, 3)",
+        "valid indices are -2 to 1",
+    )
     assert at("index") in message
 
 
 def test_11_an_index_tensor_out_of_range():
-    raises(IndexError, lambda: indexes_with(tracer.ones(2, 3), tracer.tensor([0, 7])),
-           "index 7", "size 2", "(2, 3)", "-size to size - 1")
+    raises(
+        IndexError,
+        lambda: indexes_with(tracer.ones(2, 3), tracer.tensor([0, 7])),
+        "index 7",
+        "size 2",
+        "(2, 3)",
+        "-size to size - 1",
+    )
 
 
 def test_11_a_dim_out_of_range():
-    raises(IndexError, lambda: tracer.ones(2, 3).sum(2), "sum", "dim 2", "2 dimensions",
-           "-2 to 1")
+    raises(IndexError, lambda: tracer.ones(2, 3).sum(2), "sum", "dim 2", "2 dimensions", "-2 to 1")
 
 
 @pytest.mark.parametrize("record", [False, True], ids=["plain", "recorded"])
@@ -395,13 +598,23 @@ def test_11_assignment_out_of_range_changes_nothing(record):
 
 # ---- 12. in-place change of a tensor backward needs --------------------------------------------
 
+
 def test_12_in_place_change_of_a_saved_input():
     x = leaf()
     a = x * 1
     loss = (a * a).sum()
     a.add_(1)
-    raises(AutogradError, loss.backward, "float32 tensor of shape (3,)", "MulBackward0",
-           "in-place", "version 1", "expected 0", "out-of-place", ".clone()")
+    raises(
+        AutogradError,
+        loss.backward,
+        "float32 tensor of shape (3,)",
+        "MulBackward0",
+        "in-place",
+        "version 1",
+        "expected 0",
+        "out-of-place",
+        ".clone()",
+    )
     assert x.grad is None
 
 
@@ -410,8 +623,15 @@ def test_12_in_place_change_of_a_saved_output():
     y = x.sigmoid()
     loss = y.sum()
     y.mul_(2)
-    raises(AutogradError, loss.backward, "output 0 of SigmoidBackward0", "float32",
-           "(3,)", "in-place", ".clone()")
+    raises(
+        AutogradError,
+        loss.backward,
+        "output 0 of SigmoidBackward0",
+        "float32",
+        "(3,)",
+        "in-place",
+        ".clone()",
+    )
     assert x.grad is None
 
 
@@ -447,19 +667,36 @@ def test_12_clone_is_the_fix():
 
 # ---- 13. in-place on a leaf that requires grad -------------------------------------------------
 
-@pytest.mark.parametrize("name,op", [
-    ("add_", lambda x: x.add_(1)), ("sub_", lambda x: x.__isub__(1)), ("mul_", lambda x: x.mul_(2)),
-    ("div_", lambda x: x.div_(2)), ("pow_", lambda x: x.pow_(2)),
-    ("clamp_", lambda x: x.clamp_(0, 1)), ("fill_", lambda x: x.zero_()),
-    ("copy_", lambda x: x.copy_(tracer.zeros(3))),
-    ("__setitem__", lambda x: x.__setitem__(0, 5.0)),
-], ids=["add_", "isub", "mul_", "div_", "pow_", "clamp_", "zero_", "copy_", "setitem"])
+
+@pytest.mark.parametrize(
+    "name,op",
+    [
+        ("add_", lambda x: x.add_(1)),
+        ("sub_", lambda x: x.__isub__(1)),
+        ("mul_", lambda x: x.mul_(2)),
+        ("div_", lambda x: x.div_(2)),
+        ("pow_", lambda x: x.pow_(2)),
+        ("clamp_", lambda x: x.clamp_(0, 1)),
+        ("fill_", lambda x: x.zero_()),
+        ("copy_", lambda x: x.copy_(tracer.zeros(3))),
+        ("__setitem__", lambda x: x.__setitem__(0, 5.0)),
+    ],
+    ids=["add_", "isub", "mul_", "div_", "pow_", "clamp_", "zero_", "copy_", "setitem"],
+)
 def test_13_in_place_on_a_leaf_requiring_grad(name, op):
     x = leaf()
     x.grad = tracer.ones(3)
     before = state(x)
-    raises(AutogradError, lambda: op(x), name, "leaf tensor that requires grad", "float32",
-           "(3,)", "tracer.no_grad()", "out-of-place")
+    raises(
+        AutogradError,
+        lambda: op(x),
+        name,
+        "leaf tensor that requires grad",
+        "float32",
+        "(3,)",
+        "tracer.no_grad()",
+        "out-of-place",
+    )
     assert state(x) == before
 
 

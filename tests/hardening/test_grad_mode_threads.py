@@ -18,10 +18,12 @@ def test_grad_mode_is_per_thread():
 
     def quiet() -> None:
         with tracer.no_grad():
-            inside.wait()    # the other thread computes while this one is in no_grad
+            inside.wait()  # the other thread computes while this one is in no_grad
             recorded.wait()
-            seen["quiet"] = (tracer.is_grad_enabled(),
-                             (tracer.ones(2, requires_grad=True) * 2).requires_grad)
+            seen["quiet"] = (
+                tracer.is_grad_enabled(),
+                (tracer.ones(2, requires_grad=True) * 2).requires_grad,
+            )
         seen["quiet after"] = tracer.is_grad_enabled()
 
     def loud() -> None:
@@ -37,8 +39,12 @@ def test_grad_mode_is_per_thread():
         t.start()
     for t in threads:
         t.join()
-    assert seen == {"quiet": (False, False), "quiet after": True, "loud": (True, True),
-                    "loud off": False}
+    assert seen == {
+        "quiet": (False, False),
+        "quiet after": True,
+        "loud": (True, True),
+        "loud off": False,
+    }
     assert tracer.is_grad_enabled()
 
 

@@ -36,29 +36,78 @@ where = tracer.where
 # name, function, inputs (masked points included), the true gradient at them,
 # inputs away from the where() boundary for the finite-difference check
 CASES = [
-    ("sqrt", lambda x: where(x > 0, x.sqrt(), 0), [-1.0, 0.0, 4.0], [0.0, 0.0, 0.25],
-     [-1.5, 0.7, 2.0]),
-    ("log", lambda x: where(x > 0, x.log(), 0), [-1.0, 0.0, 4.0], [0.0, 0.0, 0.25],
-     [-1.5, 0.7, 2.0]),
-    ("x_log_x", lambda x: where(x > 0, x * x.log(), 0), [-1.0, 0.0, 1.0], [0.0, 0.0, 1.0],
-     [-1.5, 0.7, 2.0]),
-    ("log1p", lambda x: where(x > -1, x.log1p(), 0), [-2.0, -1.0, 3.0], [0.0, 0.0, 0.25],
-     [-2.5, -0.5, 1.0]),
+    (
+        "sqrt",
+        lambda x: where(x > 0, x.sqrt(), 0),
+        [-1.0, 0.0, 4.0],
+        [0.0, 0.0, 0.25],
+        [-1.5, 0.7, 2.0],
+    ),
+    (
+        "log",
+        lambda x: where(x > 0, x.log(), 0),
+        [-1.0, 0.0, 4.0],
+        [0.0, 0.0, 0.25],
+        [-1.5, 0.7, 2.0],
+    ),
+    (
+        "x_log_x",
+        lambda x: where(x > 0, x * x.log(), 0),
+        [-1.0, 0.0, 1.0],
+        [0.0, 0.0, 1.0],
+        [-1.5, 0.7, 2.0],
+    ),
+    (
+        "log1p",
+        lambda x: where(x > -1, x.log1p(), 0),
+        [-2.0, -1.0, 3.0],
+        [0.0, 0.0, 0.25],
+        [-2.5, -0.5, 1.0],
+    ),
     ("reciprocal", lambda x: where(x != 0, 1 / x, 0), [0.0, 2.0], [0.0, -0.25], [-1.5, 2.0]),
-    ("divide", lambda x: where(x != 0, (x + 1) / x, 0), [0.0, 2.0], [0.0, -0.25],
-     [-1.5, 2.0]),
-    ("pow_half", lambda x: where(x > 0, x**0.5, 0), [-1.0, 0.0, 4.0], [0.0, 0.0, 0.25],
-     [-1.5, 0.7, 2.0]),
-    ("pow_negative", lambda x: where(x > 0, x**-1.5, 0), [-1.0, 0.0, 1.0], [0.0, 0.0, -1.5],
-     [-1.5, 0.7, 2.0]),
-    ("pow_tensor", lambda x: where(x > 0, x**x, 0), [-1.0, 0.0, 1.0], [0.0, 0.0, 1.0],
-     [-1.5, 0.7, 2.0]),
-    ("exp_overflow", lambda x: where(x < 50, x.exp(), 0), [0.0, 100.0, 1000.0],
-     [1.0, 0.0, 0.0], [0.5, 800.0, 1000.0]),
-    ("rpow_overflow", lambda x: where(x < 30, 10**x, 0), [0.0, 50.0, 400.0],
-     [np.log(10.0), 0.0, 0.0], [0.5, 350.0, 400.0]),
-    ("softplus", lambda x: where(x < 20, x.exp().log1p(), x), [0.0, 100.0, 1000.0],
-     [0.5, 1.0, 1.0], [-1.0, 0.5, 800.0]),
+    ("divide", lambda x: where(x != 0, (x + 1) / x, 0), [0.0, 2.0], [0.0, -0.25], [-1.5, 2.0]),
+    (
+        "pow_half",
+        lambda x: where(x > 0, x**0.5, 0),
+        [-1.0, 0.0, 4.0],
+        [0.0, 0.0, 0.25],
+        [-1.5, 0.7, 2.0],
+    ),
+    (
+        "pow_negative",
+        lambda x: where(x > 0, x**-1.5, 0),
+        [-1.0, 0.0, 1.0],
+        [0.0, 0.0, -1.5],
+        [-1.5, 0.7, 2.0],
+    ),
+    (
+        "pow_tensor",
+        lambda x: where(x > 0, x**x, 0),
+        [-1.0, 0.0, 1.0],
+        [0.0, 0.0, 1.0],
+        [-1.5, 0.7, 2.0],
+    ),
+    (
+        "exp_overflow",
+        lambda x: where(x < 50, x.exp(), 0),
+        [0.0, 100.0, 1000.0],
+        [1.0, 0.0, 0.0],
+        [0.5, 800.0, 1000.0],
+    ),
+    (
+        "rpow_overflow",
+        lambda x: where(x < 30, 10**x, 0),
+        [0.0, 50.0, 400.0],
+        [np.log(10.0), 0.0, 0.0],
+        [0.5, 350.0, 400.0],
+    ),
+    (
+        "softplus",
+        lambda x: where(x < 20, x.exp().log1p(), x),
+        [0.0, 100.0, 1000.0],
+        [0.5, 1.0, 1.0],
+        [-1.0, 0.5, 800.0],
+    ),
 ]
 IDS = [c[0] for c in CASES]
 
@@ -102,11 +151,13 @@ def test_gradients_still_match_finite_differences(mode, name, fn, _, __, x):
 @pytest.mark.parametrize("name,fn,_,__,x", CASES, ids=IDS)
 def test_gradcheck_where_the_function_is_smooth(name, fn, _, __, x):
     with np.errstate(all="ignore"):
-        assert tracer.autograd.gradcheck(fn, tracer.tensor(x, dtype=tracer.float64,
-                                                           requires_grad=True))
+        assert tracer.autograd.gradcheck(
+            fn, tracer.tensor(x, dtype=tracer.float64, requires_grad=True)
+        )
 
 
 # ---- a real infinity or nan is still reported ---------------------------------------------
+
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("mode", MODES)
@@ -129,6 +180,7 @@ def test_a_nan_cotangent_still_propagates():
 
 
 # ---- second order -------------------------------------------------------------------------
+
 
 def test_second_order_through_a_zero_cotangent_is_exact():
     # d2/dx dy of x * sqrt(y) is 1 / (2 sqrt(y)), also at x == 0, where the cotangent
@@ -153,11 +205,14 @@ def test_second_order_of_the_unselected_branch_is_finite(name, fn, x, _, __):
 
 # ---- what it costs in the graphs ------------------------------------------------------
 
+
 def test_the_guard_is_one_equation_in_the_backward_graph():
     f = tracer.trace(lambda x: where(x > 0, x.sqrt(), 0))
     backward = f.grad_ir(tracer.ones(3, requires_grad=True))
-    assert [line.split("=")[1].split()[0] for line in backward.splitlines() if " = " in line] \
-        == ["where", "safe_mul"]
+    assert [line.split("=")[1].split()[0] for line in backward.splitlines() if " = " in line] == [
+        "where",
+        "safe_mul",
+    ]
 
 
 def test_rules_with_bounded_derivatives_are_unchanged():

@@ -23,8 +23,11 @@ from compiler import builder
 from compiler.errors import LargeTraceWarning, TracerWarning
 
 HERE = pathlib.Path(__file__)
-LINES = {m.group(1): i for i, text in enumerate(HERE.read_text().splitlines(), 1)
-         if (m := re.search(r"# line: (\w+)$", text))}
+LINES = {
+    m.group(1): i
+    for i, text in enumerate(HERE.read_text().splitlines(), 1)
+    if (m := re.search(r"# line: (\w+)$", text))
+}
 
 DEPTH = 100_000
 A = 1.00001  # the chain's gradient is A ** (DEPTH / 2): about e**0.5
@@ -96,8 +99,7 @@ def _interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
 def long_args(requires_grad: bool = True):
     rng = np.random.default_rng(0)
     x = tracer.tensor(rng.standard_normal(4), dtype=tracer.float64, requires_grad=requires_grad)
-    w = tracer.tensor(rng.uniform(0.5, 1.5, 4), dtype=tracer.float64,
-                      requires_grad=requires_grad)
+    w = tracer.tensor(rng.uniform(0.5, 1.5, 4), dtype=tracer.float64, requires_grad=requires_grad)
     return x, w
 
 
@@ -112,8 +114,9 @@ def test_a_1000_step_unrolled_loop_traces_and_matches_eager(_interpreter):
         warnings.simplefilter("error", LargeTraceWarning)  # 1,000 steps is not "very large"
         traced = tracer.trace(unrolled)(x, w)
         traced.sum().backward()
-        value, (gx, gw) = tracer.value_and_grad(lambda x, w: unrolled(x, w).sum(),
-                                                argnums=(0, 1))(*long_args(False))
+        value, (gx, gw) = tracer.value_and_grad(lambda x, w: unrolled(x, w).sum(), argnums=(0, 1))(
+            *long_args(False)
+        )
     np.testing.assert_allclose(traced.detach().numpy(), expected[0], rtol=1e-12)
     np.testing.assert_allclose(x.grad.numpy(), expected[1], rtol=1e-10)
     np.testing.assert_allclose(w.grad.numpy(), expected[2], rtol=1e-10)
@@ -136,9 +139,13 @@ def test_a_very_large_trace_warns_once_at_the_users_line_with_a_better_structure
     assert issubclass(w.category, TracerWarning)
     assert (pathlib.Path(w.filename).name, w.lineno) == (HERE.name, LINES["body"])
     message = str(w.message)
-    for fragment in (f"more than {builder.LARGE_TRACE:,} equations",
-                     f"{HERE}:{LINES['body']}", "x = x * 0.5 + 1.0",
-                     "vectorise", "move the loop out of the traced function"):
+    for fragment in (
+        f"more than {builder.LARGE_TRACE:,} equations",
+        f"{HERE}:{LINES['body']}",
+        "x = x * 0.5 + 1.0",
+        "vectorise",
+        "move the loop out of the traced function",
+    ):
         assert fragment in message, fragment
 
 

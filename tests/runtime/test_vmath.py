@@ -88,10 +88,18 @@ def edges(dtype):
     underflow / rounds-to-0, tanh and sigmoid saturation, 0, +-1, min normal."""
     fi = np.finfo(dtype)
     with np.errstate(all="ignore"):
-        base = np.log(np.array([fi.max, fi.tiny, fi.smallest_subnormal,
-                                fi.smallest_subnormal / 2], np.longdouble))
-    centres = np.concatenate([base, -base, [0.0, 1.0, -1.0, 9.0, 19.0, 44.0, 20.0,
-                                            fi.tiny, fi.smallest_subnormal, fi.max]])
+        base = np.log(
+            np.array(
+                [fi.max, fi.tiny, fi.smallest_subnormal, fi.smallest_subnormal / 2], np.longdouble
+            )
+        )
+    centres = np.concatenate(
+        [
+            base,
+            -base,
+            [0.0, 1.0, -1.0, 9.0, 19.0, 44.0, 20.0, fi.tiny, fi.smallest_subnormal, fi.max],
+        ]
+    )
     centres = centres.astype(dtype)
     out = [centres]
     with np.errstate(over="ignore"):
@@ -163,18 +171,70 @@ def test_float64_accuracy(name):
 
 NAN, INF = np.nan, np.inf
 SPECIAL = {
-    "exp": [(NAN, NAN), (INF, INF), (-INF, 0.0), (0.0, 1.0), (-0.0, 1.0), (1e4, INF),
-            (-1e4, 0.0), (1e-30, 1.0)],
-    "expm1": [(NAN, NAN), (INF, INF), (-INF, -1.0), (0.0, 0.0), (1e4, INF), (-1e4, -1.0),
-              (1e-30, 1e-30), (-1e-30, -1e-30)],
-    "log": [(NAN, NAN), (INF, INF), (-INF, NAN), (0.0, -INF), (-0.0, -INF), (-1.0, NAN),
-            (-1e-30, NAN), (1.0, 0.0)],
-    "log1p": [(NAN, NAN), (INF, INF), (-INF, NAN), (-1.0, -INF), (-2.0, NAN), (0.0, 0.0),
-              (1e-30, 1e-30), (-1e-30, -1e-30)],
-    "tanh": [(NAN, NAN), (INF, 1.0), (-INF, -1.0), (0.0, 0.0), (1e-30, 1e-30),
-             (-1e-30, -1e-30), (30.0, 1.0), (-30.0, -1.0), (1e30, 1.0), (-1e30, -1.0)],
-    "sigmoid": [(NAN, NAN), (INF, 1.0), (-INF, 0.0), (0.0, 0.5), (-0.0, 0.5), (1e4, 1.0),
-                (-1e4, 0.0), (1e30, 1.0), (-1e30, 0.0), (-3.4e38, 0.0)],
+    "exp": [
+        (NAN, NAN),
+        (INF, INF),
+        (-INF, 0.0),
+        (0.0, 1.0),
+        (-0.0, 1.0),
+        (1e4, INF),
+        (-1e4, 0.0),
+        (1e-30, 1.0),
+    ],
+    "expm1": [
+        (NAN, NAN),
+        (INF, INF),
+        (-INF, -1.0),
+        (0.0, 0.0),
+        (1e4, INF),
+        (-1e4, -1.0),
+        (1e-30, 1e-30),
+        (-1e-30, -1e-30),
+    ],
+    "log": [
+        (NAN, NAN),
+        (INF, INF),
+        (-INF, NAN),
+        (0.0, -INF),
+        (-0.0, -INF),
+        (-1.0, NAN),
+        (-1e-30, NAN),
+        (1.0, 0.0),
+    ],
+    "log1p": [
+        (NAN, NAN),
+        (INF, INF),
+        (-INF, NAN),
+        (-1.0, -INF),
+        (-2.0, NAN),
+        (0.0, 0.0),
+        (1e-30, 1e-30),
+        (-1e-30, -1e-30),
+    ],
+    "tanh": [
+        (NAN, NAN),
+        (INF, 1.0),
+        (-INF, -1.0),
+        (0.0, 0.0),
+        (1e-30, 1e-30),
+        (-1e-30, -1e-30),
+        (30.0, 1.0),
+        (-30.0, -1.0),
+        (1e30, 1.0),
+        (-1e30, -1.0),
+    ],
+    "sigmoid": [
+        (NAN, NAN),
+        (INF, 1.0),
+        (-INF, 0.0),
+        (0.0, 0.5),
+        (-0.0, 0.5),
+        (1e4, 1.0),
+        (-1e4, 0.0),
+        (1e30, 1.0),
+        (-1e30, 0.0),
+        (-3.4e38, 0.0),
+    ],
 }
 
 
@@ -190,8 +250,10 @@ def test_special_values(name, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_subnormals(dtype):
     fi = np.finfo(dtype)
-    x = np.array([fi.smallest_subnormal, 3 * fi.smallest_subnormal, fi.tiny / 3,
-                  fi.tiny * (1 - fi.eps)], dtype)
+    x = np.array(
+        [fi.smallest_subnormal, 3 * fi.smallest_subnormal, fi.tiny / 3, fi.tiny * (1 - fi.eps)],
+        dtype,
+    )
     # log of subnormals is accurate; tiny arguments pass through expm1/log1p/tanh
     assert np.all(ulp_error(run("log", x), reference("log", x, np.float64), dtype) <= 2)
     for name in ("expm1", "log1p", "tanh"):

@@ -26,6 +26,7 @@ def np_(t) -> np.ndarray:
 
 # ---- accumulation, retain_grad, gradient=, retain_graph -----------------------------
 
+
 def test_two_backward_calls_accumulate_into_grad():
     x = leaf()
     (x * x).sum().backward()
@@ -109,6 +110,7 @@ def test_backward_with_inputs_only_fills_those():
 
 # ---- higher order -----------------------------------------------------------------------
 
+
 def test_second_derivative_of_cube_is_six_x():
     x = leaf()
     (g,) = tracer.autograd.grad((x**3).sum(), x, create_graph=True)
@@ -152,6 +154,7 @@ def test_hessian_vector_product_of_quadratic_form():
 
 
 # ---- hooks ----------------------------------------------------------------------------
+
 
 def test_leaf_hook_can_replace_the_gradient():
     x = leaf()
@@ -200,6 +203,7 @@ def test_hook_on_tensor_without_grad_raises():
 
 # ---- autograd.grad ------------------------------------------------------------------------
 
+
 def test_autograd_grad_returns_without_touching_dot_grad():
     x = leaf()
     (g,) = tracer.autograd.grad((x**2).sum(), [x])
@@ -233,8 +237,9 @@ def test_autograd_grad_of_a_non_leaf_input():
 
 def test_autograd_grad_with_grad_outputs():
     x = leaf()
-    (g,) = tracer.autograd.grad(x * 3, x, grad_outputs=tracer.tensor([1.0, 2.0, 0.0],
-                                                                        dtype=tracer.float64))
+    (g,) = tracer.autograd.grad(
+        x * 3, x, grad_outputs=tracer.tensor([1.0, 2.0, 0.0], dtype=tracer.float64)
+    )
     np.testing.assert_allclose(np_(g), [3.0, 6.0, 0.0])
 
 
@@ -252,10 +257,12 @@ def test_autograd_grad_without_create_graph_result_is_constant():
 
 # ---- gradcheck ---------------------------------------------------------------------------
 
+
 def test_gradcheck_passes_on_a_correct_function():
     x = leaf()
-    w = tracer.tensor([[1.0, 2.0], [0.5, -1.0], [3.0, 0.0]], dtype=tracer.float64,
-                      requires_grad=True)
+    w = tracer.tensor(
+        [[1.0, 2.0], [0.5, -1.0], [3.0, 0.0]], dtype=tracer.float64, requires_grad=True
+    )
     assert tracer.autograd.gradcheck(lambda a, b: (a @ b).tanh() * a.sum(), (x, w))
 
 
@@ -276,11 +283,14 @@ def test_gradcheck_raises_on_a_wrong_gradient():
 def test_gradcheck_catches_an_error_hidden_by_summation():
     """Values x[[1, 0, 2]] with an identity gradient: every column of the Jacobian
     sums to the right number, so only an element-wise check sees the error."""
+
     def permuted_with_identity_gradient(x):
         return x + (x[[1, 0, 2]] - x).detach()
 
-    assert tracer.autograd.gradcheck(permuted_with_identity_gradient, (leaf(),),
-                                     raise_exception=False) is False
+    assert (
+        tracer.autograd.gradcheck(permuted_with_identity_gradient, (leaf(),), raise_exception=False)
+        is False
+    )
 
 
 def test_gradcheck_requires_float64_inputs():
@@ -289,6 +299,7 @@ def test_gradcheck_requires_float64_inputs():
 
 
 # ---- deep graphs, determinism -----------------------------------------------------------
+
 
 def test_ten_thousand_op_chain_backward_without_recursion_error():
     x = leaf([1.0])
@@ -336,6 +347,7 @@ def test_shared_subgraph_runs_once_all_consumers_are_done():
 
 # ---- grad modes -------------------------------------------------------------------------
 
+
 def test_no_grad_context_records_nothing():
     x = leaf()
     with tracer.no_grad():
@@ -367,8 +379,11 @@ def test_set_grad_enabled_as_a_call_takes_effect_at_once():
     assert (off, tracer.is_grad_enabled()) == (False, True)
 
 
-@pytest.mark.parametrize("make_mode", [tracer.no_grad, lambda: tracer.set_grad_enabled(False)],
-                         ids=["no_grad", "set_grad_enabled"])
+@pytest.mark.parametrize(
+    "make_mode",
+    [tracer.no_grad, lambda: tracer.set_grad_enabled(False)],
+    ids=["no_grad", "set_grad_enabled"],
+)
 def test_grad_mode_as_decorator(make_mode):
     x = leaf()
 
@@ -429,6 +444,7 @@ def test_grad_mode_is_thread_local():
 
 # ---- detach, requires_grad_ --------------------------------------------------------------
 
+
 def test_detach_shares_data_and_drops_history():
     x = leaf()
     d = (x * 2).detach()
@@ -468,13 +484,18 @@ def test_requires_grad_setter():
 
 # ---- in-place ops and version counters ----------------------------------------------------
 
+
 def test_sgd_update_under_no_grad_keeps_a_leaf():
     w = leaf()
     (w * w).sum().backward()
     with tracer.no_grad():
         w -= 0.1 * w.grad
     assert (np_(w).tolist(), w.is_leaf, w.requires_grad, w.grad_fn) == (
-        (np.array(X) - 0.2 * np.array(X)).tolist(), True, True, None)
+        (np.array(X) - 0.2 * np.array(X)).tolist(),
+        True,
+        True,
+        None,
+    )
 
 
 def test_in_place_bumps_the_version_counter():
@@ -493,12 +514,15 @@ def test_add_in_place_on_non_leaf_is_recorded():
     assert (y.grad_fn.name(), np_(x.grad).tolist()) == ("AddBackward0", [3.0, 3.0, 3.0])
 
 
-@pytest.mark.parametrize("op,grad", [
-    (lambda y, z: y.mul_(z), lambda x, z: 2 * z),
-    (lambda y, z: y.div_(z), lambda x, z: 2 / z),
-    (lambda y, z: y.sub_(z), lambda x, z: 2 + 0 * z),
-    (lambda y, z: y.__iadd__(z), lambda x, z: 2 + 0 * z),
-])
+@pytest.mark.parametrize(
+    "op,grad",
+    [
+        (lambda y, z: y.mul_(z), lambda x, z: 2 * z),
+        (lambda y, z: y.div_(z), lambda x, z: 2 / z),
+        (lambda y, z: y.sub_(z), lambda x, z: 2 + 0 * z),
+        (lambda y, z: y.__iadd__(z), lambda x, z: 2 + 0 * z),
+    ],
+)
 def test_in_place_with_a_tensor_that_requires_grad(op, grad):
     x, z = leaf(), leaf([3.0, 4.0, 5.0])
     y = x * 2
@@ -568,7 +592,10 @@ def test_setitem_with_grad_routes_gradients_to_both_sides():
     y[0] = v
     (y * tracer.tensor([1.0, 2.0, 3.0], dtype=tracer.float64)).sum().backward()
     assert (y.grad_fn.name(), np_(x.grad).tolist(), v.grad.item()) == (
-        "CopySlices", [0.0, 2.0, 3.0], 1.0)
+        "CopySlices",
+        [0.0, 2.0, 3.0],
+        1.0,
+    )
 
 
 def test_setitem_on_leaf_requiring_grad_raises_before_mutating():

@@ -24,13 +24,17 @@ BROADCASTING_OPS = {
 def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     lead = g.ndim - len(shape)
     g = g.sum(axis=tuple(range(lead)))
-    return g.sum(axis=tuple(i for i, s in enumerate(shape) if s == 1), keepdims=True) \
-        if shape else g
+    return (
+        g.sum(axis=tuple(i for i, s in enumerate(shape) if s == 1), keepdims=True) if shape else g
+    )
 
 
 @hypothesis.settings(max_examples=40, deadline=None, derandomize=True)
-@hypothesis.given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3),
-                  op=st.sampled_from(sorted(BROADCASTING_OPS)), seed=st.integers(0, 2**16))
+@hypothesis.given(
+    shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3),
+    op=st.sampled_from(sorted(BROADCASTING_OPS)),
+    seed=st.integers(0, 2**16),
+)
 def test_broadcasting_binary_ops_sum_gradients_back_to_each_shape(shapes, op, seed):
     (sa, sb), out_shape = shapes.input_shapes, shapes.result_shape
     rng = np.random.default_rng(seed)

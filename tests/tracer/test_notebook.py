@@ -26,8 +26,9 @@ def test_in18_loss_without_grad_prints_values_only():
 def test_in21_loss_with_grad_prints_its_grad_fn():
     x = torch.tensor(DATA, requires_grad=True)
     loss = x**2 - 5
-    assert repr(loss) == ("tensor([-3.4711, -1.6712, -3.8549, -4.9924, -4.9986], "
-                          "grad_fn=<SubBackward0>)")
+    assert repr(loss) == (
+        "tensor([-3.4711, -1.6712, -3.8549, -4.9924, -4.9986], grad_fn=<SubBackward0>)"
+    )
 
 
 def test_in22_grad_fn_repr_is_pytorchs():
@@ -58,8 +59,9 @@ def test_in24_x_grad_is_two_x():
 
 def test_in25_two_x_prints_mul_backward():
     x = torch.tensor(DATA, requires_grad=True)
-    assert repr(2 * x) == ("tensor([-2.4730,  3.6490, -2.1402,  0.1738, -0.0752], "
-                           "grad_fn=<MulBackward0>)")
+    assert repr(2 * x) == (
+        "tensor([-2.4730,  3.6490, -2.1402,  0.1738, -0.0752], grad_fn=<MulBackward0>)"
+    )
 
 
 def test_in27_rand_with_requires_grad():

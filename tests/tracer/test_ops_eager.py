@@ -27,15 +27,14 @@ def _params(pred, dtypes=True):
     for s in SPECS:
         if not pred(s):
             continue
-        for d in (s.dtypes if dtypes else ("float64",)):
+        for d in s.dtypes if dtypes else ("float64",):
             if dtypes or "float64" in s.dtypes:
                 out.append(pytest.param(s, d, id=f"{s.name}-{d}" if dtypes else s.name))
     return out
 
 
 def tensors(arrays, requires_grad=False):
-    return [tracer.tensor(a, requires_grad=requires_grad and a.dtype.kind == "f")
-            for a in arrays]
+    return [tracer.tensor(a, requires_grad=requires_grad and a.dtype.kind == "f") for a in arrays]
 
 
 def evaluate(spec: OpSpec, arrays) -> np.ndarray:
@@ -48,8 +47,9 @@ def vjp(spec: OpSpec, arrays, v: np.ndarray, create_graph=False):
     xs = tensors(arrays, requires_grad=True)
     diff = [x for x in xs if x.requires_grad]
     out = spec.fn(*xs)
-    gs = tracer.autograd.grad(out, diff, tracer.tensor(v.astype(out.dtype)),
-                              create_graph=create_graph, allow_unused=True)
+    gs = tracer.autograd.grad(
+        out, diff, tracer.tensor(v.astype(out.dtype)), create_graph=create_graph, allow_unused=True
+    )
     return diff, [tracer.zeros_like(x) if g is None else g for x, g in zip(diff, gs)]
 
 
@@ -83,14 +83,16 @@ def test_forward_matches_numpy_reference(spec: OpSpec, dtype: str):
     expected = np.asarray(spec.ref(*wide))
     tol = spec.tol(dtype)
     assert out.shape == expected.shape
-    np.testing.assert_allclose(np.asarray(out, dtype=np.float64), expected.astype(np.float64),
-                               rtol=tol.rtol, atol=tol.atol)
+    np.testing.assert_allclose(
+        np.asarray(out, dtype=np.float64), expected.astype(np.float64), rtol=tol.rtol, atol=tol.atol
+    )
 
 
-_first = _params(lambda s: s.differentiable and not s.no_fd and "float64" in s.dtypes,
-                 dtypes=False)
-_second = _params(lambda s: s.differentiable and not s.no_fd and s.second_order
-                  and "float64" in s.dtypes, dtypes=False)
+_first = _params(lambda s: s.differentiable and not s.no_fd and "float64" in s.dtypes, dtypes=False)
+_second = _params(
+    lambda s: s.differentiable and not s.no_fd and s.second_order and "float64" in s.dtypes,
+    dtypes=False,
+)
 
 
 @pytest.mark.parametrize("spec,dtype", _first)
@@ -100,8 +102,13 @@ def test_gradient_matches_finite_differences(spec: OpSpec, dtype: str):
     _, analytic = vjp(spec, arrays, v)
     for k, pos in enumerate(float_positions(arrays)):
         numeric = numeric_gradient(lambda a: float((evaluate(spec, a) * v).sum()), arrays, pos)
-        np.testing.assert_allclose(np.asarray(analytic[k]), numeric, rtol=spec.grad_tol.rtol,
-                                   atol=spec.grad_tol.atol, err_msg=f"input {pos}")
+        np.testing.assert_allclose(
+            np.asarray(analytic[k]),
+            numeric,
+            rtol=spec.grad_tol.rtol,
+            atol=spec.grad_tol.atol,
+            err_msg=f"input {pos}",
+        )
 
 
 @pytest.mark.parametrize("spec,dtype", _second)
@@ -122,14 +129,17 @@ def test_second_order_gradient_matches_finite_differences(spec: OpSpec, dtype: s
         term = (g * tracer.tensor(w)).sum()
         h = term if h is None else h + term
     if h.requires_grad:
-        analytic = [np.zeros(x.shape) if g is None else np.asarray(g.detach())
-                    for x, g in zip(diff, tracer.autograd.grad(h, diff, allow_unused=True))]
+        analytic = [
+            np.zeros(x.shape) if g is None else np.asarray(g.detach())
+            for x, g in zip(diff, tracer.autograd.grad(h, diff, allow_unused=True))
+        ]
     else:  # the first-order gradient does not depend on the inputs: linear op
         analytic = [np.zeros(x.shape) for x in diff]
     for k, pos in enumerate(positions):
         numeric = numeric_gradient(first_order_dot_w, arrays, pos)
-        np.testing.assert_allclose(analytic[k], numeric, rtol=1e-5, atol=1e-7,
-                                   err_msg=f"input {pos}")
+        np.testing.assert_allclose(
+            analytic[k], numeric, rtol=1e-5, atol=1e-7, err_msg=f"input {pos}"
+        )
 
 
 @pytest.mark.parametrize("spec,dtype", _params(lambda s: True))
@@ -169,8 +179,14 @@ def test_gradients_have_their_inputs_dtype_and_shape(spec: OpSpec, dtype: str):
     assert [(g.dtype, g.shape) for g in gs] == [(x.dtype, x.shape) for x in diff]
 
 
-@pytest.mark.parametrize("spec", [pytest.param(s, id=s.name) for s in SPECS
-                                  if s.differentiable and not s.no_fd and "float32" in s.dtypes])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param(s, id=s.name)
+        for s in SPECS
+        if s.differentiable and not s.no_fd and "float32" in s.dtypes
+    ],
+)
 def test_float32_gradient_agrees_with_float64(spec: OpSpec):
     narrow = spec.make_inputs("float32")
     wide = tuple(a.astype(np.float64) if a.dtype == np.float32 else a for a in narrow)
@@ -178,8 +194,7 @@ def test_float32_gradient_agrees_with_float64(spec: OpSpec):
     _, g32 = vjp(spec, narrow, v)
     _, g64 = vjp(spec, wide, v)
     for a, b in zip(g32, g64):
-        np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b), rtol=1e-4,
-                                   atol=1e-5)
+        np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("spec,dtype", _params(lambda s: s.differentiable))
@@ -188,4 +203,3 @@ def test_no_grad_records_nothing(spec: OpSpec, dtype: str):
     with tracer.no_grad():
         out = spec.fn(*xs)
     assert (out.requires_grad, out.grad_fn) == (False, None)
-

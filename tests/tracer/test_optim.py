@@ -42,16 +42,22 @@ SGD_CASES = [
     ("maximize", dict(lr=0.1, maximize=True), 1 + 0.2, 1.2 + 0.5),
     # the gradient is negated before weight decay is added: -2 + 0.5 = -1.5,
     # then -5 + 0.5 * 1.15 = -4.425
-    ("maximize_weight_decay", dict(lr=0.1, maximize=True, weight_decay=0.5),
-     1 + 0.15, 1.15 + 0.4425),
+    (
+        "maximize_weight_decay",
+        dict(lr=0.1, maximize=True, weight_decay=0.5),
+        1 + 0.15,
+        1.15 + 0.4425,
+    ),
 ]
 
 
-@pytest.mark.parametrize("kwargs,step1,step2", [c[1:] for c in SGD_CASES],
-                         ids=[c[0] for c in SGD_CASES])
+@pytest.mark.parametrize(
+    "kwargs,step1,step2", [c[1:] for c in SGD_CASES], ids=[c[0] for c in SGD_CASES]
+)
 def test_sgd_matches_hand_computed_steps(kwargs, step1, step2):
-    assert _steps(lambda ps: SGD(ps, **kwargs), [2.0, 5.0]) == pytest.approx([step1, step2],
-                                                                             abs=1e-12)
+    assert _steps(lambda ps: SGD(ps, **kwargs), [2.0, 5.0]) == pytest.approx(
+        [step1, step2], abs=1e-12
+    )
 
 
 # betas (0.5, 0.75) keep the numbers small: after g = 2, m = 1 and v = 1, the bias
@@ -63,21 +69,31 @@ ADAM_CASES = [
     ("eps", dict(lr=0.25, betas=(0.5, 0.75), eps=2.0), 1 - 0.125, 0.875 - 1 / 6),
     # weight decay 4 adds 4p to g: g1 = 6 (m = 3, v = 9, update 0.25 * 6 / 6);
     # g2 = 5 + 4 * 0.75 = 8 (m = 5.5, v = 22.75, update 0.25 * (5.5/0.75) / sqrt(52))
-    ("weight_decay", dict(lr=0.25, betas=(0.5, 0.75), eps=0.0, weight_decay=4.0),
-     1 - 0.25, 0.75 - 0.25 * (5.5 / 0.75) / math.sqrt(22.75 / 0.4375)),
+    (
+        "weight_decay",
+        dict(lr=0.25, betas=(0.5, 0.75), eps=0.0, weight_decay=4.0),
+        1 - 0.25,
+        0.75 - 0.25 * (5.5 / 0.75) / math.sqrt(22.75 / 0.4375),
+    ),
     ("maximize", dict(lr=0.25, betas=(0.5, 0.75), eps=0.0, maximize=True), 1 + 0.25, 1.25 + 0.25),
     # the defaults (lr 1e-3, betas (0.9, 0.999), eps 1e-8): step 1 moves lr * g / (|g| + eps);
     # then m = 0.18 + 0.5 = 0.68, v = 0.003996 + 0.025 = 0.028996, corrections 0.19, 0.001999
-    ("defaults", dict(), 1 - 1e-3 * 2 / (2 + 1e-8),
-     1 - 1e-3 * 2 / (2 + 1e-8) - 1e-3 * (0.68 / 0.19) / (math.sqrt(0.028996 / 0.001999) + 1e-8)),
+    (
+        "defaults",
+        dict(),
+        1 - 1e-3 * 2 / (2 + 1e-8),
+        1 - 1e-3 * 2 / (2 + 1e-8) - 1e-3 * (0.68 / 0.19) / (math.sqrt(0.028996 / 0.001999) + 1e-8),
+    ),
 ]
 
 
-@pytest.mark.parametrize("kwargs,step1,step2", [c[1:] for c in ADAM_CASES],
-                         ids=[c[0] for c in ADAM_CASES])
+@pytest.mark.parametrize(
+    "kwargs,step1,step2", [c[1:] for c in ADAM_CASES], ids=[c[0] for c in ADAM_CASES]
+)
 def test_adam_matches_hand_computed_steps(kwargs, step1, step2):
-    assert _steps(lambda ps: Adam(ps, **kwargs), [2.0, 5.0]) == pytest.approx([step1, step2],
-                                                                              abs=1e-12)
+    assert _steps(lambda ps: Adam(ps, **kwargs), [2.0, 5.0]) == pytest.approx(
+        [step1, step2], abs=1e-12
+    )
 
 
 def test_adam_amsgrad_keeps_the_largest_raw_second_moment():
@@ -98,8 +114,12 @@ def test_adam_state_holds_step_and_moments():
         p.grad = tracer.tensor([g], dtype=tracer.float64)
         opt.step()
     state = opt.state[p]
-    assert (state["step"], state["exp_avg"].tolist(), state["exp_avg_sq"].tolist(),
-            state["max_exp_avg_sq"].tolist()) == (2, [3.0], [7.0], [7.0])
+    assert (
+        state["step"],
+        state["exp_avg"].tolist(),
+        state["exp_avg_sq"].tolist(),
+        state["max_exp_avg_sq"].tolist(),
+    ) == (2, [3.0], [7.0], [7.0])
 
 
 def test_sgd_momentum_buffer_is_a_copy_of_the_first_gradient():
@@ -113,15 +133,21 @@ def test_sgd_momentum_buffer_is_a_copy_of_the_first_gradient():
 
 # ---- bookkeeping ---------------------------------------------------------------
 
+
 def test_step_updates_the_same_tensor_in_place_and_bumps_its_version():
     p = tracer.tensor([1.0, 2.0], requires_grad=True)
     array, version, view = p._data, p._version[0], p.detach()
     p.grad = tracer.tensor([1.0, 1.0])
     opt = SGD([p], lr=0.5)
     opt.step()
-    assert (opt.param_groups[0]["params"][0] is p, p._data is array, p._version[0],
-            view.tolist(), p.is_leaf, p.requires_grad) == (True, True, version + 1, [0.5, 1.5],
-                                                           True, True)
+    assert (
+        opt.param_groups[0]["params"][0] is p,
+        p._data is array,
+        p._version[0],
+        view.tolist(),
+        p.is_leaf,
+        p.requires_grad,
+    ) == (True, True, version + 1, [0.5, 1.5], True, True)
 
 
 def test_step_records_nothing_and_works_with_grad_mode_on():
@@ -137,8 +163,12 @@ def test_params_without_grad_are_skipped():
     a.grad = tracer.tensor([1.0])
     for opt in (SGD([a, b], lr=0.5, momentum=0.9, weight_decay=1.0), Adam([a, b], lr=0.5)):
         opt.step()
-        assert (b.tolist(), b._version[0], b in opt.state, a in opt.state) == ([1.0], 0,
-                                                                               False, True)
+        assert (b.tolist(), b._version[0], b in opt.state, a in opt.state) == (
+            [1.0],
+            0,
+            False,
+            True,
+        )
 
 
 def test_zero_grad_sets_grads_to_none_by_default():
@@ -172,7 +202,9 @@ def test_param_groups_override_defaults_per_group():
     a.grad, b.grad = tracer.tensor([1.0]), tracer.tensor([1.0])
     opt.step()
     assert [(g["lr"], g["momentum"], g["params"]) for g in opt.param_groups] == [
-        (0.1, 0, [a]), (0.5, 0.9, [b])]
+        (0.1, 0, [a]),
+        (0.5, 0.9, [b]),
+    ]
     assert (a.item(), b.item()) == pytest.approx((0.9, 0.5))
 
 
@@ -218,37 +250,63 @@ def _leaf():
 
 ERROR_CASES = [
     ("non_leaf", lambda: SGD([_leaf() * 2], lr=0.1), ValueError, "non-leaf.*MulBackward0"),
-    ("no_requires_grad", lambda: SGD([tracer.ones(2)], lr=0.1), ValueError,
-     "param 0 .*does not require grad"),
+    (
+        "no_requires_grad",
+        lambda: SGD([tracer.ones(2)], lr=0.1),
+        ValueError,
+        "param 0 .*does not require grad",
+    ),
     ("not_a_tensor", lambda: SGD([np.ones(2)], lr=0.1), TypeError, "expected a tracer.Tensor"),
     ("single_tensor", lambda: SGD(_leaf(), lr=0.1), TypeError, "single Tensor"),
     ("empty", lambda: Adam([]), ValueError, "empty parameter list"),
-    ("duplicate", lambda: (lambda p: SGD([p, p], lr=0.1))(_leaf()), ValueError,
-     "more than once"),
+    ("duplicate", lambda: (lambda p: SGD([p, p], lr=0.1))(_leaf()), ValueError, "more than once"),
     ("negative_lr", lambda: SGD([_leaf()], lr=-0.1), ValueError, "lr=-0.1"),
-    ("negative_lr_in_group", lambda: Adam([{"params": [_leaf()], "lr": -1.0}]), ValueError,
-     "param group 0: invalid lr=-1.0"),
-    ("negative_momentum", lambda: SGD([_leaf()], lr=0.1, momentum=-0.5), ValueError,
-     "momentum=-0.5"),
-    ("negative_weight_decay", lambda: Adam([_leaf()], weight_decay=-1), ValueError,
-     "weight_decay=-1"),
-    ("nesterov_without_momentum", lambda: SGD([_leaf()], lr=0.1, nesterov=True), ValueError,
-     "nesterov=True needs momentum > 0"),
-    ("nesterov_with_dampening",
-     lambda: SGD([_leaf()], lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), ValueError,
-     "dampening == 0"),
+    (
+        "negative_lr_in_group",
+        lambda: Adam([{"params": [_leaf()], "lr": -1.0}]),
+        ValueError,
+        "param group 0: invalid lr=-1.0",
+    ),
+    (
+        "negative_momentum",
+        lambda: SGD([_leaf()], lr=0.1, momentum=-0.5),
+        ValueError,
+        "momentum=-0.5",
+    ),
+    (
+        "negative_weight_decay",
+        lambda: Adam([_leaf()], weight_decay=-1),
+        ValueError,
+        "weight_decay=-1",
+    ),
+    (
+        "nesterov_without_momentum",
+        lambda: SGD([_leaf()], lr=0.1, nesterov=True),
+        ValueError,
+        "nesterov=True needs momentum > 0",
+    ),
+    (
+        "nesterov_with_dampening",
+        lambda: SGD([_leaf()], lr=0.1, momentum=0.9, dampening=0.1, nesterov=True),
+        ValueError,
+        "dampening == 0",
+    ),
     ("beta1_one", lambda: Adam([_leaf()], betas=(1.0, 0.999)), ValueError, r"betas\[0\]=1.0"),
     ("beta2_negative", lambda: Adam([_leaf()], betas=(0.9, -0.1)), ValueError, r"betas\[1\]"),
     ("negative_eps", lambda: Adam([_leaf()], eps=-1e-8), ValueError, "eps=-1e-08"),
-    ("unknown_group_key", lambda: SGD([{"params": [_leaf()], "betas": (0.9, 0.9)}], lr=0.1),
-     TypeError, "unknown hyperparameter.*betas"),
-    ("group_without_params", lambda: SGD([{"lr": 0.1}], lr=0.1), ValueError,
-     "no 'params' key"),
+    (
+        "unknown_group_key",
+        lambda: SGD([{"params": [_leaf()], "betas": (0.9, 0.9)}], lr=0.1),
+        TypeError,
+        "unknown hyperparameter.*betas",
+    ),
+    ("group_without_params", lambda: SGD([{"lr": 0.1}], lr=0.1), ValueError, "no 'params' key"),
 ]
 
 
-@pytest.mark.parametrize("make,error,message", [c[1:] for c in ERROR_CASES],
-                         ids=[c[0] for c in ERROR_CASES])
+@pytest.mark.parametrize(
+    "make,error,message", [c[1:] for c in ERROR_CASES], ids=[c[0] for c in ERROR_CASES]
+)
 def test_invalid_arguments_raise_naming_the_problem(make, error, message):
     with pytest.raises(error, match=message):
         make()
@@ -293,14 +351,17 @@ def _problem(lib, arrays):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("name,kwargs", TORCH_CASES,
-                         ids=[f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}"
-                              for n, kw in TORCH_CASES])
+@pytest.mark.parametrize(
+    "name,kwargs",
+    TORCH_CASES,
+    ids=[
+        f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for n, kw in TORCH_CASES
+    ],
+)
 def test_matches_torch_optim_over_several_steps(name, kwargs, dtype):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
-    arrays = [rng.standard_normal(s).astype(dtype) for s in [(3, 4), (4,), (4, 2), (8, 3),
-                                                              (8, 2)]]
+    arrays = [rng.standard_normal(s).astype(dtype) for s in [(3, 4), (4,), (4, 2), (8, 3), (8, 2)]]
     ours, our_loss = _problem(tracer, arrays)
     theirs, their_loss = _problem(torch, arrays)
     # two groups, the second with its own lr, to check groups are stepped alike

@@ -14,12 +14,17 @@ from compiler.registry import OPS, AVal, Op
 
 # Ops without a VJP rule, and why. A new op without a VJP must be listed here.
 NON_DIFFERENTIABLE = {
-    "lt": "comparison: bool result", "le": "comparison: bool result",
-    "gt": "comparison: bool result", "ge": "comparison: bool result",
-    "eq": "comparison: bool result", "ne": "comparison: bool result",
-    "logical_and": "bool in, bool out", "logical_or": "bool in, bool out",
+    "lt": "comparison: bool result",
+    "le": "comparison: bool result",
+    "gt": "comparison: bool result",
+    "ge": "comparison: bool result",
+    "eq": "comparison: bool result",
+    "ne": "comparison: bool result",
+    "logical_and": "bool in, bool out",
+    "logical_or": "bool in, bool out",
     "logical_not": "bool in, bool out",
-    "full": "a constant", "iota": "a constant",
+    "full": "a constant",
+    "iota": "a constant",
     "stop_gradient": "blocks gradients by definition",
 }
 
@@ -34,8 +39,13 @@ OP_NAMES = sorted(OPS)
 @pytest.mark.parametrize("name", OP_NAMES)
 def test_entry_has_abstract_eval_impl_and_lowering(name: str):
     op = OPS[name]
-    assert (isinstance(op, Op), op.name, callable(op.abstract_eval), callable(op.impl),
-            bool(op.lowering)) == (True, name, True, True, True)
+    assert (
+        isinstance(op, Op),
+        op.name,
+        callable(op.abstract_eval),
+        callable(op.impl),
+        bool(op.lowering),
+    ) == (True, name, True, True, True)
 
 
 @pytest.mark.parametrize("name", OP_NAMES)
@@ -58,9 +68,14 @@ def test_vjp_takes_cotangent_output_and_the_inputs(name: str):
     assert [p.name for p in params[:2]] in (["g", "out"], ["gg", "out"])
 
 
-@pytest.mark.parametrize("name", [n for n in OP_NAMES if OPS[n].elementwise
-                                  and isinstance(OPS[n].lowering, str)
-                                  and "{" in OPS[n].lowering])
+@pytest.mark.parametrize(
+    "name",
+    [
+        n
+        for n in OP_NAMES
+        if OPS[n].elementwise and isinstance(OPS[n].lowering, str) and "{" in OPS[n].lowering
+    ],
+)
 def test_elementwise_template_uses_placeholders_in_order(name: str):
     template = OPS[name].lowering
     used = sorted({int(c) for c in template if c.isdigit()})

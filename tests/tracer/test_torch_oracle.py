@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 # grad_fn names where we knowingly differ from PyTorch, with the reason.
 KNOWN_NAME_DIFFERENCES: dict[str, str] = {
     "index_slice_negative_step": "PyTorch has no negative slice steps; its x.flip(0) is a "
-                                 "FlipBackward0, our x[::-1] a SliceBackward0",
+    "FlipBackward0, our x[::-1] a SliceBackward0",
 }
 
 # Forward tolerance between two float32 implementations (different summation orders
@@ -30,8 +30,9 @@ def _params(pred):
 
 
 def run_ours(spec: OpSpec, arrays, v=None):
-    xs = [tracer.tensor(a, requires_grad=a.dtype.kind == "f" and spec.differentiable)
-          for a in arrays]
+    xs = [
+        tracer.tensor(a, requires_grad=a.dtype.kind == "f" and spec.differentiable) for a in arrays
+    ]
     out = spec.fn(*xs)
     grads = None
     if v is not None:
@@ -41,8 +42,9 @@ def run_ours(spec: OpSpec, arrays, v=None):
 
 
 def run_torch(spec: OpSpec, arrays, v=None):
-    xs = [torch.tensor(a, requires_grad=a.dtype.kind == "f" and spec.differentiable)
-          for a in arrays]
+    xs = [
+        torch.tensor(a, requires_grad=a.dtype.kind == "f" and spec.differentiable) for a in arrays
+    ]
     out = (spec.torch_fn or spec.fn)(*xs)
     grads = None
     if v is not None:
@@ -103,11 +105,14 @@ def test_table_grad_fn_golden_is_pytorchs(spec: OpSpec):
     assert spec.grad_fn == type(theirs.grad_fn).__name__
 
 
-@pytest.mark.parametrize("spec", [pytest.param(s, id=s.name) for s in SPECS
-                                  if not s.differentiable])
+@pytest.mark.parametrize(
+    "spec", [pytest.param(s, id=s.name) for s in SPECS if not s.differentiable]
+)
 def test_non_differentiable_rows_have_no_grad_fn_in_pytorch(spec: OpSpec):
-    xs = [torch.tensor(a, requires_grad=a.dtype.kind == "f")
-          for a in spec.make_inputs(spec.dtypes[-1])]
+    xs = [
+        torch.tensor(a, requires_grad=a.dtype.kind == "f")
+        for a in spec.make_inputs(spec.dtypes[-1])
+    ]
     out = (spec.torch_fn or spec.fn)(*xs)
     assert out.grad_fn is None
 
@@ -136,8 +141,11 @@ PROMOTING_OPS = [
 PROMOTION_CASES = [
     pytest.param(ka, da, kb, db, id=f"{ka}-{da}-{kb}-{db}")
     for ka, da in [("tensor", d) for d in DTYPES]
-    for kb, db in ([("tensor", d) for d in DTYPES] + [("0d", d) for d in DTYPES]
-                   + [("scalar", s) for s in SCALARS])
+    for kb, db in (
+        [("tensor", d) for d in DTYPES]
+        + [("0d", d) for d in DTYPES]
+        + [("scalar", s) for s in SCALARS]
+    )
 ]
 
 

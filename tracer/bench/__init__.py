@@ -15,5 +15,18 @@ from tracer.bench.runner import Case, CaseResult, Row, cases, run, select
 from tracer.bench.timing import Settings, Timing
 from tracer.bench.workloads import WORKLOADS, Workload
 
-__all__ = ["IMPLEMENTATIONS", "WORKLOADS", "Case", "CaseResult", "Implementation", "Row",
-           "Settings", "Timing", "Workload", "cases", "main", "run", "select"]
+__all__ = [
+    "IMPLEMENTATIONS",
+    "WORKLOADS",
+    "Case",
+    "CaseResult",
+    "Implementation",
+    "Row",
+    "Settings",
+    "Timing",
+    "Workload",
+    "cases",
+    "main",
+    "run",
+    "select",
+]

@@ -52,8 +52,16 @@ def main(impl_name: str, workload_name: str, size: str) -> None:
     value = float(impls.to_numpy(value))
     [impls.to_numpy(g) for g in grads]
     t3 = time.perf_counter()
-    print(json.dumps({"import_s": (t_numpy - T0) + (t2 - t1), "first_call_s": t3 - t2,
-                      "value": value, "tracer_imported": "tracer" in sys.modules}))
+    print(
+        json.dumps(
+            {
+                "import_s": (t_numpy - T0) + (t2 - t1),
+                "first_call_s": t3 - t2,
+                "value": value,
+                "tracer_imported": "tracer" in sys.modules,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

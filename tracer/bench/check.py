@@ -20,8 +20,8 @@ TOLERANCES = {np.dtype(np.float32): (1e-3, 1e-5), np.dtype(np.float64): (1e-9, 1
 @dataclass(frozen=True)
 class Check:
     ok: bool
-    reason: str          # "" when ok, else one line saying what is wrong
-    max_error: float     # largest |got - ref| / max|ref| over value and gradients
+    reason: str  # "" when ok, else one line saying what is wrong
+    max_error: float  # largest |got - ref| / max|ref| over value and gradients
 
 
 def reference(workload: Any, inputs: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -31,8 +31,9 @@ def reference(workload: Any, inputs: list[np.ndarray]) -> tuple[np.ndarray, list
     return np.asarray(value), [np.asarray(g) for g in grads]
 
 
-def compare(result: Any, ref: tuple[np.ndarray, list[np.ndarray]], workload: Any,
-            inputs: list[np.ndarray]) -> Check:
+def compare(
+    result: Any, ref: tuple[np.ndarray, list[np.ndarray]], workload: Any, inputs: list[np.ndarray]
+) -> Check:
     """Does a step's result match the reference in structure, dtype and value?"""
     ref_value, ref_grads = ref
     try:
@@ -45,18 +46,17 @@ def compare(result: Any, ref: tuple[np.ndarray, list[np.ndarray]], workload: Any
     dtype = next(a.dtype for a in inputs if a.dtype.kind == "f")
     named = [("value", value, ref_value, dtype)] + [
         (f"grad[{workload.wrt[i]}]", g, r, inputs[workload.wrt[i]].dtype)
-        for i, (g, r) in enumerate(zip(grads, ref_grads))]
+        for i, (g, r) in enumerate(zip(grads, ref_grads))
+    ]
     worst = 0.0
     for name, got, want, want_dtype in named:
         got = to_numpy(got)
         if name == "value" and got.size == 1:
             got = got.reshape(())
         if got.shape != want.shape:
-            return Check(False, f"{name}: shape {got.shape}, expected {want.shape}",
-                         float("inf"))
+            return Check(False, f"{name}: shape {got.shape}, expected {want.shape}", float("inf"))
         if got.dtype != want_dtype:
-            return Check(False, f"{name}: dtype {got.dtype}, expected {want_dtype}",
-                         float("inf"))
+            return Check(False, f"{name}: dtype {got.dtype}, expected {want_dtype}", float("inf"))
         if not np.all(np.isfinite(got)):
             return Check(False, f"{name}: contains NaN or inf", float("inf"))
         rtol, atol = TOLERANCES.get(got.dtype, TOLERANCES[np.dtype(np.float32)])
@@ -66,6 +66,9 @@ def compare(result: Any, ref: tuple[np.ndarray, list[np.ndarray]], workload: Any
         error = largest / scale if scale else largest
         worst = max(worst, error)
         if np.any(diff > atol * scale + rtol * np.abs(want)):
-            return Check(False, f"{name}: max |error| {error:.2e} of max |value|, "
-                         f"beyond rtol {rtol:g}", error)
+            return Check(
+                False,
+                f"{name}: max |error| {error:.2e} of max |value|, beyond rtol {rtol:g}",
+                error,
+            )
     return Check(True, "", worst)

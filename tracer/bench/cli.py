@@ -16,18 +16,31 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m tracer.bench",
         description="Time tracer's compiled value_and_grad against its eager mode, numpy "
-                    "by hand, PyTorch eager and JAX jit (when installed), after checking "
-                    "that every implementation computes the same value and gradients.")
-    p.add_argument("--quick", action="store_true",
-                   help="small sizes and short timings: a run of seconds")
-    p.add_argument("--workload", action="append", default=[], metavar="NAME",
-                   help="run only this workload or case (repeatable; see --list)")
-    p.add_argument("--impl", action="append", default=[], metavar="NAME",
-                   help="run only this implementation (repeatable; see --list)")
+        "by hand, PyTorch eager and JAX jit (when installed), after checking "
+        "that every implementation computes the same value and gradients.",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="small sizes and short timings: a run of seconds"
+    )
+    p.add_argument(
+        "--workload",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only this workload or case (repeatable; see --list)",
+    )
+    p.add_argument(
+        "--impl",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only this implementation (repeatable; see --list)",
+    )
     p.add_argument("--json", metavar="PATH", help="write the results as JSON")
     p.add_argument("--plot", metavar="PATH", help="write a PNG bar chart (needs matplotlib)")
-    p.add_argument("--list", action="store_true", help="list workloads, cases and "
-                   "implementations, then exit")
+    p.add_argument(
+        "--list", action="store_true", help="list workloads, cases and implementations, then exit"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress display on stderr")
     return p
 
@@ -38,12 +51,20 @@ def list_text(workloads: Mapping[str, Workload], impls: Mapping[str, Implementat
 
     lines = ["workloads (--workload NAME runs its cases; a case id runs that one):"]
     groups = [(w.name, w.title, [w], False) for w in workloads.values()]
-    groups.append((runner.FIRST_CALL, "import + trace + compile + first call in fresh "
-                   "processes (cold and warm cache)", list(workloads.values()), True))
+    groups.append(
+        (
+            runner.FIRST_CALL,
+            "import + trace + compile + first call in fresh processes (cold and warm cache)",
+            list(workloads.values()),
+            True,
+        )
+    )
     for name, title, ws, first_call in groups:
         lines.append(f"  {name:<11} {title}")
-        lines.append(f"  {'':<11} cases: {ids(False, first_call, ws) or '-'}; "
-                     f"with --quick: {ids(True, first_call, ws) or '-'}")
+        lines.append(
+            f"  {'':<11} cases: {ids(False, first_call, ws) or '-'}; "
+            f"with --quick: {ids(True, first_call, ws) or '-'}"
+        )
     lines.append("implementations (--impl NAME):")
     for i in impls.values():
         why = i.missing()
@@ -51,8 +72,11 @@ def list_text(workloads: Mapping[str, Workload], impls: Mapping[str, Implementat
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None, workloads: Mapping[str, Workload] | None = None,
-         impls: Mapping[str, Implementation] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    workloads: Mapping[str, Workload] | None = None,
+    impls: Mapping[str, Implementation] | None = None,
+) -> int:
     """Run the benchmark; 0 when every implementation agreed with the reference, 1 when
     one was wrong or failed, 2 for a usage error. Tests pass their own registries."""
     args = parser().parse_args(argv)
@@ -68,17 +92,22 @@ def main(argv: Sequence[str] | None = None, workloads: Mapping[str, Workload] | 
         return 2
     unknown = [n for n in args.impl if n not in impls]
     if unknown:
-        print(f"tracer.bench: unknown implementation {unknown[0]!r}; choose from: "
-              f"{', '.join(impls)}", file=sys.stderr)
+        print(
+            f"tracer.bench: unknown implementation {unknown[0]!r}; choose from: {', '.join(impls)}",
+            file=sys.stderr,
+        )
         return 2
     chosen = [i for i in impls.values() if not args.impl or i.name in args.impl]
     if args.plot:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            print("tracer.bench: --plot needs matplotlib, which is not installed; install it "
-                  "with `pip install 'tracegrad[bench]'` (or `pip install matplotlib`), or "
-                  "run without --plot", file=sys.stderr)
+            print(
+                "tracer.bench: --plot needs matplotlib, which is not installed; install it "
+                "with `pip install 'tracegrad[bench]'` (or `pip install matplotlib`), or "
+                "run without --plot",
+                file=sys.stderr,
+            )
             return 2
 
     settings = Settings.quick() if args.quick else Settings()
@@ -108,9 +137,14 @@ def main(argv: Sequence[str] | None = None, workloads: Mapping[str, Workload] | 
         report.plot(args.plot, results, header)
         print(f"wrote {args.plot}")
     if not data["ok"]:
-        bad = [f"{res.case.id}/{r.name}" for res in results for r in res.rows
-               if r.status in ("wrong", "error")]
-        print(f"\ntracer.bench: {len(bad)} row(s) WRONG or failed: {', '.join(bad)}",
-              file=sys.stderr)
+        bad = [
+            f"{res.case.id}/{r.name}"
+            for res in results
+            for r in res.rows
+            if r.status in ("wrong", "error")
+        ]
+        print(
+            f"\ntracer.bench: {len(bad)} row(s) WRONG or failed: {', '.join(bad)}", file=sys.stderr
+        )
         return 1
     return 0

@@ -35,16 +35,18 @@ class ChildError(RuntimeError):
 class Variant:
     """One first-call row: an implementation in fresh processes, with a cache state."""
 
-    name: str          # "tracer-compiled-cold"
-    label: str         # "tracer compiled, cold cache"
+    name: str  # "tracer-compiled-cold"
+    label: str  # "tracer compiled, cold cache"
     impl: Implementation
-    cache: str         # "cold", "warm" or "fresh" (no compile cache of ours)
+    cache: str  # "cold", "warm" or "fresh" (no compile cache of ours)
 
 
 def variants(impl: Implementation) -> list[Variant]:
     if impl.compiles:
-        return [Variant(f"{impl.name}-{c}", f"{impl.label}, {c} cache", impl, c)
-                for c in ("cold", "warm")]
+        return [
+            Variant(f"{impl.name}-{c}", f"{impl.label}, {c} cache", impl, c)
+            for c in ("cold", "warm")
+        ]
     return [Variant(impl.name, impl.label, impl, "fresh")]
 
 
@@ -60,7 +62,12 @@ def run_child(impl_name: str, workload_name: str, size: int, cache_dir: str) -> 
     try:
         proc = subprocess.run(
             [sys.executable, str(CHILD), impl_name, workload_name, str(size)],
-            env=env, capture_output=True, text=True, timeout=TIMEOUT_S, stdin=subprocess.DEVNULL)
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
         raise ChildError(f"fresh process timed out after {TIMEOUT_S} s") from None
     if proc.returncode != 0:
@@ -88,9 +95,11 @@ def measure(variant: Variant, workload: Any, size: int, repeats: int) -> FirstCa
             run_child(variant.impl.name, workload.name, size, os.path.join(tmp, "warm"))
         for i in range(repeats):
             cache = "warm" if variant.cache == "warm" else f"{variant.cache}-{i}"
-            runs.append(run_child(variant.impl.name, workload.name, size,
-                                  os.path.join(tmp, cache)))
+            runs.append(run_child(variant.impl.name, workload.name, size, os.path.join(tmp, cache)))
     totals = [r["import_s"] + r["first_call_s"] for r in runs]
-    return FirstCall(Timing.of(totals), Timing.of([r["import_s"] for r in runs]).median,
-                     Timing.of([r["first_call_s"] for r in runs]).median,
-                     tuple(r["value"] for r in runs))
+    return FirstCall(
+        Timing.of(totals),
+        Timing.of([r["import_s"] for r in runs]).median,
+        Timing.of([r["first_call_s"] for r in runs]).median,
+        tuple(r["value"] for r in runs),
+    )

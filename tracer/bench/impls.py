@@ -23,12 +23,12 @@ Step = Callable[[], Any]  # returns (value, [gradient per wrt argument])
 class Implementation:
     """One way of computing a workload's value and gradients."""
 
-    name: str                                    # key in JSON and on the command line
-    label: str                                   # name in the tables
+    name: str  # key in JSON and on the command line
+    label: str  # name in the tables
     prepare: Callable[[Any, list[np.ndarray]], Step]  # (workload, inputs) -> step
-    requires: tuple[str, ...] = ()               # modules that must import, else skipped
-    first_call: bool = False                     # also timed in fresh processes
-    compiles: bool = False                       # fresh-process times with cold and warm cache
+    requires: tuple[str, ...] = ()  # modules that must import, else skipped
+    first_call: bool = False  # also timed in fresh processes
+    compiles: bool = False  # fresh-process times with cold and warm cache
 
     def missing(self) -> str | None:
         """Why this implementation cannot run here (one line), or None."""
@@ -51,20 +51,33 @@ def to_numpy(x: Any) -> np.ndarray:
 
 # ---- the `nn` namespaces the losses are written against ----------------------
 
+
 def tracer_nn() -> SimpleNamespace:
     import tracer
     import tracer.nn.functional as F
 
-    return SimpleNamespace(tanh=tracer.tanh, sigmoid=tracer.sigmoid, exp=tracer.exp,
-                           relu=F.relu, linear=F.linear, cross_entropy=F.cross_entropy)
+    return SimpleNamespace(
+        tanh=tracer.tanh,
+        sigmoid=tracer.sigmoid,
+        exp=tracer.exp,
+        relu=F.relu,
+        linear=F.linear,
+        cross_entropy=F.cross_entropy,
+    )
 
 
 def torch_nn() -> SimpleNamespace:
     import torch
     import torch.nn.functional as F
 
-    return SimpleNamespace(tanh=torch.tanh, sigmoid=torch.sigmoid, exp=torch.exp,
-                           relu=F.relu, linear=F.linear, cross_entropy=F.cross_entropy)
+    return SimpleNamespace(
+        tanh=torch.tanh,
+        sigmoid=torch.sigmoid,
+        exp=torch.exp,
+        relu=F.relu,
+        linear=F.linear,
+        cross_entropy=F.cross_entropy,
+    )
 
 
 def jax_nn() -> SimpleNamespace:
@@ -75,12 +88,18 @@ def jax_nn() -> SimpleNamespace:
         logp = jax.nn.log_softmax(logits, axis=1)
         return -jnp.take_along_axis(logp, y[:, None], axis=1).mean()
 
-    return SimpleNamespace(tanh=jnp.tanh, sigmoid=jax.nn.sigmoid, exp=jnp.exp,
-                           relu=jax.nn.relu, linear=lambda x, w, b: x @ w.T + b,
-                           cross_entropy=cross_entropy)
+    return SimpleNamespace(
+        tanh=jnp.tanh,
+        sigmoid=jax.nn.sigmoid,
+        exp=jnp.exp,
+        relu=jax.nn.relu,
+        linear=lambda x, w, b: x @ w.T + b,
+        cross_entropy=cross_entropy,
+    )
 
 
 # ---- prepare functions ---------------------------------------------------------
+
 
 def _bind(workload: Any, nn: SimpleNamespace) -> Callable[..., Any]:
     def loss(*args: Any) -> Any:
@@ -121,8 +140,9 @@ def prepare_tracer_eager(workload: Any, inputs: list[np.ndarray]) -> Step:
 def prepare_torch(workload: Any, inputs: list[np.ndarray]) -> Step:
     import torch
 
-    args = [torch.from_numpy(a.copy() if a.dtype.kind == "f" else a.astype(np.int64))
-            for a in inputs]
+    args = [
+        torch.from_numpy(a.copy() if a.dtype.kind == "f" else a.astype(np.int64)) for a in inputs
+    ]
     return _eager(workload, args, torch_nn())
 
 
@@ -139,12 +159,26 @@ def prepare_numpy(workload: Any, inputs: list[np.ndarray]) -> Step:
     return lambda: workload.numpy_value_and_grad(*inputs)
 
 
-IMPLEMENTATIONS: dict[str, Implementation] = {i.name: i for i in [
-    Implementation("tracer-compiled", "tracer compiled", prepare_tracer_compiled,
-                   requires=("tracer",), first_call=True, compiles=True),
-    Implementation("tracer-eager", "tracer eager", prepare_tracer_eager,
-                   requires=("tracer",), first_call=True),
-    Implementation("numpy", "numpy by hand", prepare_numpy),
-    Implementation("torch", "torch eager", prepare_torch, requires=("torch",), first_call=True),
-    Implementation("jax", "jax jit", prepare_jax, requires=("jax",), first_call=True),
-]}
+IMPLEMENTATIONS: dict[str, Implementation] = {
+    i.name: i
+    for i in [
+        Implementation(
+            "tracer-compiled",
+            "tracer compiled",
+            prepare_tracer_compiled,
+            requires=("tracer",),
+            first_call=True,
+            compiles=True,
+        ),
+        Implementation(
+            "tracer-eager",
+            "tracer eager",
+            prepare_tracer_eager,
+            requires=("tracer",),
+            first_call=True,
+        ),
+        Implementation("numpy", "numpy by hand", prepare_numpy),
+        Implementation("torch", "torch eager", prepare_torch, requires=("torch",), first_call=True),
+        Implementation("jax", "jax jit", prepare_jax, requires=("jax",), first_call=True),
+    ]
+}

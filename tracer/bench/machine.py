@@ -38,17 +38,21 @@ def blas() -> str:
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
-        return _numpy_blas() + " (from numpy's build config; install threadpoolctl for the " \
+        return (
+            _numpy_blas() + " (from numpy's build config; install threadpoolctl for the "
             "kernel in use)"
+        )
     parts = []
     for lib in threadpool_info():
         if lib.get("user_api") != "blas":
             continue
         arch = lib.get("architecture")
-        detail = ", ".join(p for p in (f"{arch} kernel" if arch else "",
-                                       f"{lib.get('num_threads')} threads") if p)
-        parts.append(f"{lib.get('internal_api')} {lib.get('version') or ''} ({detail})"
-                     .replace("  ", " "))
+        detail = ", ".join(
+            p for p in (f"{arch} kernel" if arch else "", f"{lib.get('num_threads')} threads") if p
+        )
+        parts.append(
+            f"{lib.get('internal_api')} {lib.get('version') or ''} ({detail})".replace("  ", " ")
+        )
     return "; ".join(parts) or _numpy_blas()
 
 
@@ -115,14 +119,19 @@ def format_header(info: dict[str, Any]) -> str:
     env = " ".join(f"{k}={val}" for k, val in info["env"].items()) or "none"
     load = info.get("load_average")
     busy = load is not None and load > 0.5
-    load_text = "unknown" if load is None else f"{load:g}" + (
-        " (other processes are running: expect noisy timings)" if busy else "")
-    return "\n".join([
-        f"machine: {info['cpu']}, {info['cores']} cores ({info['usable_cores']} usable), "
-        f"{info['os']}",
-        f"python {info['python']} · numpy {v('numpy')} · numba {v('numba')} · "
-        f"torch {v('torch')} · jax {v('jax')} · tracer {v('tracer')} "
-        f"(value_and_grad runs: {info['tracer_path']})",
-        f"BLAS: {info['blas']}",
-        f"env: {env} · load average at start: {load_text}",
-    ])
+    load_text = (
+        "unknown"
+        if load is None
+        else f"{load:g}" + (" (other processes are running: expect noisy timings)" if busy else "")
+    )
+    return "\n".join(
+        [
+            f"machine: {info['cpu']}, {info['cores']} cores ({info['usable_cores']} usable), "
+            f"{info['os']}",
+            f"python {info['python']} · numpy {v('numpy')} · numba {v('numba')} · "
+            f"torch {v('torch')} · jax {v('jax')} · tracer {v('tracer')} "
+            f"(value_and_grad runs: {info['tracer_path']})",
+            f"BLAS: {info['blas']}",
+            f"env: {env} · load average at start: {load_text}",
+        ]
+    )

@@ -14,8 +14,10 @@ PEER_ORDER = ("jax", "numpy", "torch", "tracer-eager")  # the order of a case's 
 
 def unit(t: float) -> tuple[float, str]:
     """The scale and name of the unit that shows `t` seconds with 1 to 3 integer digits."""
-    return next(((scale, name) for scale, name in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"))
-                 if t >= scale), (1e-9, "ns"))
+    return next(
+        ((scale, name) for scale, name in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")) if t >= scale),
+        (1e-9, "ns"),
+    )
 
 
 def seconds(t: float | None) -> str:
@@ -55,22 +57,29 @@ def format_case(result: CaseResult) -> str:
     tracer-compiled ratios against each peer."""
     case, w = result.case, result.case.workload
     if case.first_call:
-        title = (f"{case.id}  fresh process: import + trace + compile + first call · "
-                 f"{w.title} · size {w.size_label(case.size)}, float32")
-        head = ["implementation", "median", "IQR", "× best", "import", "1st call", "runs",
-                "check"]
+        title = (
+            f"{case.id}  fresh process: import + trace + compile + first call · "
+            f"{w.title} · size {w.size_label(case.size)}, float32"
+        )
+        head = ["implementation", "median", "IQR", "× best", "import", "1st call", "runs", "check"]
     else:
         title = f"{case.id}  {w.title} · size {w.size_label(case.size)}, float32"
         head = ["implementation", "median", "IQR", "× best", "loops×runs", "check"]
     table = [head]
     for r in result.rows:
         t = r.timing
-        iqr = "-" if t is None or len(t.samples) < 3 or not t.median else \
-            f"{100 * t.iqr / t.median:.1f}%"
+        iqr = (
+            "-"
+            if t is None or len(t.samples) < 3 or not t.median
+            else f"{100 * t.iqr / t.median:.1f}%"
+        )
         cells = [r.label, seconds(t and t.median), iqr, ratio(r.vs_best)]
         if case.first_call:
-            cells += [seconds(r.import_s), seconds(r.first_call_s),
-                      "-" if t is None else str(len(t.samples))]
+            cells += [
+                seconds(r.import_s),
+                seconds(r.first_call_s),
+                "-" if t is None else str(len(t.samples)),
+            ]
         else:
             cells += ["-" if t is None else f"{t.loops}×{len(t.samples)}"]
         table.append(cells + [_status(r)])
@@ -89,6 +98,7 @@ def ratio_lines(result: CaseResult) -> list[str]:
     labels = _labels([result])
     targets = {t.key: t for t in result.targets}
     by_subject: dict[str, list[str]] = {}
+
     def order(key: str) -> tuple[str, bool, int]:
         subject, peer = key.split("/")
         rank = PEER_ORDER.index(peer) if peer in PEER_ORDER else len(PEER_ORDER)
@@ -114,19 +124,30 @@ def format_targets(results: Sequence[CaseResult]) -> str:
         for t in res.targets:
             subject, peer = t.key.split("/")
             name = labels.get(subject, subject).replace(labels.get(SUBJECT, SUBJECT), "")
-            name = (name.strip(", ") + " " if name.strip(", ") else "") + \
-                f"÷ {labels.get(peer, peer)}"
+            name = (
+                name.strip(", ") + " " if name.strip(", ") else ""
+            ) + f"÷ {labels.get(peer, peer)}"
             verdict = "not measured" if t.value is None else "met" if t.met else "MISSED"
             table.append([res.case.id, name, ratio(t.value), f"≤ {t.bound:g}", verdict])
     if len(table) == 1:
         return ""
     widths = [max(len(row[i]) for row in table) for i in range(4)]
-    lines = [f"targets: {labels.get(SUBJECT, SUBJECT)} time ÷ peer time (medians; "
-             "below 1 is faster)"]
+    lines = [
+        f"targets: {labels.get(SUBJECT, SUBJECT)} time ÷ peer time (medians; below 1 is faster)"
+    ]
     for row in table:
-        lines.append("  " + "  ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]),
-                                       row[2].rjust(widths[2]), row[3].ljust(widths[3]),
-                                       row[4]]).rstrip())
+        lines.append(
+            "  "
+            + "  ".join(
+                [
+                    row[0].ljust(widths[0]),
+                    row[1].ljust(widths[1]),
+                    row[2].rjust(widths[2]),
+                    row[3].ljust(widths[3]),
+                    row[4],
+                ]
+            ).rstrip()
+        )
     return "\n".join(lines)
 
 
@@ -135,40 +156,70 @@ NOISY_IQR = 0.25  # a spread above this fraction of the median is called out
 
 def noise_note(results: Sequence[CaseResult]) -> str:
     """A warning when several rows spread widely: the machine was busy during the run."""
-    noisy = [f"{res.case.id}/{r.name}" for res in results for r in res.rows
-             if r.timing and len(r.timing.samples) >= 3 and r.timing.median
-             and r.timing.iqr > NOISY_IQR * r.timing.median]
+    noisy = [
+        f"{res.case.id}/{r.name}"
+        for res in results
+        for r in res.rows
+        if r.timing
+        and len(r.timing.samples) >= 3
+        and r.timing.median
+        and r.timing.iqr > NOISY_IQR * r.timing.median
+    ]
     if not noisy:
         return ""
-    return (f"note: {len(noisy)} row(s) have an IQR above {NOISY_IQR:.0%} of their median "
-            f"({', '.join(noisy[:4])}{', ...' if len(noisy) > 4 else ''}): something else "
-            "was using the CPU; rerun on a quiet machine before trusting those ratios")
+    return (
+        f"note: {len(noisy)} row(s) have an IQR above {NOISY_IQR:.0%} of their median "
+        f"({', '.join(noisy[:4])}{', ...' if len(noisy) > 4 else ''}): something else "
+        "was using the CPU; rerun on a quiet machine before trusting those ratios"
+    )
 
 
-def to_json(header: dict[str, Any], settings: Any, notes: list[str],
-            results: Sequence[CaseResult]) -> dict[str, Any]:
+def to_json(
+    header: dict[str, Any], settings: Any, notes: list[str], results: Sequence[CaseResult]
+) -> dict[str, Any]:
     def row(r: Row) -> dict[str, Any]:
-        return {"name": r.name, "label": r.label, "impl": r.impl, "status": r.status,
-                "reason": r.reason, "median_s": r.timing and r.timing.median,
-                "iqr_s": r.timing and r.timing.iqr,
-                "timing": r.timing and r.timing.to_json(), "vs_best": r.vs_best,
-                "max_error": r.max_error, "import_s": r.import_s,
-                "first_call_s": r.first_call_s}
+        return {
+            "name": r.name,
+            "label": r.label,
+            "impl": r.impl,
+            "status": r.status,
+            "reason": r.reason,
+            "median_s": r.timing and r.timing.median,
+            "iqr_s": r.timing and r.timing.iqr,
+            "timing": r.timing and r.timing.to_json(),
+            "vs_best": r.vs_best,
+            "max_error": r.max_error,
+            "import_s": r.import_s,
+            "first_call_s": r.first_call_s,
+        }
 
     def target(t: Target) -> dict[str, Any]:
         return {"ratio": t.key, "value": t.value, "bound": t.bound, "met": t.met}
 
-    cases = [{"id": res.case.id, "group": res.case.group, "workload": res.case.workload.name,
-              "title": res.case.workload.title, "size": res.case.size,
-              "kind": FIRST_CALL if res.case.first_call else "steady",
-              "results": {r.name: row(r) for r in res.rows},
-              "ratios": dict(res.ratios), "targets": [target(t) for t in res.targets]}
-             for res in results]
-    return {"schema": SCHEMA, "header": header, "settings": vars(settings), "notes": notes,
-            "subject": SUBJECT, "cases": cases,
-            "targets": [dict(target(t), case=res.case.id) for res in results
-                        for t in res.targets],
-            "ok": all(r.status in ("ok", "skipped") for res in results for r in res.rows)}
+    cases = [
+        {
+            "id": res.case.id,
+            "group": res.case.group,
+            "workload": res.case.workload.name,
+            "title": res.case.workload.title,
+            "size": res.case.size,
+            "kind": FIRST_CALL if res.case.first_call else "steady",
+            "results": {r.name: row(r) for r in res.rows},
+            "ratios": dict(res.ratios),
+            "targets": [target(t) for t in res.targets],
+        }
+        for res in results
+    ]
+    return {
+        "schema": SCHEMA,
+        "header": header,
+        "settings": vars(settings),
+        "notes": notes,
+        "subject": SUBJECT,
+        "cases": cases,
+        "targets": [dict(target(t), case=res.case.id) for res in results for t in res.targets],
+        "ok": all(r.status in ("ok", "skipped") for res in results for r in res.rows),
+    }
 
 
 def write_json(path: str, data: dict[str, Any]) -> None:
@@ -188,22 +239,30 @@ def plot(path: str, results: Sequence[CaseResult], header: dict[str, Any]) -> No
     cols = 2 if len(shown) > 1 else 1
     rows = max(1, -(-len(shown) // cols))
     fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 0.5 + 2.2 * rows), squeeze=False)
-    for ax in axes.flat[len(shown):]:
+    for ax in axes.flat[len(shown) :]:
         ax.axis("off")
     for ax, res in zip(axes.flat, shown):
         timed = [r for r in res.rows if r.timing]
         times = [r.timing.median for r in timed]
         scale, name = unit(max(times))
-        ax.barh([f"{r.label}  {ratio(r.vs_best)}×" for r in timed], [t / scale for t in times],
-                xerr=[[(r.timing.median - r.timing.q25) / scale for r in timed],
-                      [(r.timing.q75 - r.timing.median) / scale for r in timed]],
-                color=["tab:orange" if r.impl == SUBJECT else "tab:blue" for r in timed])
+        ax.barh(
+            [f"{r.label}  {ratio(r.vs_best)}×" for r in timed],
+            [t / scale for t in times],
+            xerr=[
+                [(r.timing.median - r.timing.q25) / scale for r in timed],
+                [(r.timing.q75 - r.timing.median) / scale for r in timed],
+            ],
+            color=["tab:orange" if r.impl == SUBJECT else "tab:blue" for r in timed],
+        )
         ax.invert_yaxis()
         ax.set_title(res.case.id, fontsize=10)
         ax.set_xlabel(f"median {name}, whiskers: IQR (labels: × best)", fontsize=8)
         ax.tick_params(labelsize=8)
-    fig.suptitle(f"tracer.bench · {header.get('cpu')} · {header.get('usable_cores')} cores · "
-                 f"tracer: {header.get('tracer_path')}", fontsize=9)
+    fig.suptitle(
+        f"tracer.bench · {header.get('cpu')} · {header.get('usable_cores')} cores · "
+        f"tracer: {header.get('tracer_path')}",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -26,8 +26,8 @@ FIRST_CALL_TARGETS = {f"{SUBJECT}-cold": {"jax": 5.0}, f"{SUBJECT}-warm": {"jax"
 class Case:
     """A workload at one size, timed in this process or as a fresh process's first call."""
 
-    id: str              # "notebook-1e6", "first-call-mlp-b64"
-    group: str           # the workload's name, or "first-call"
+    id: str  # "notebook-1e6", "first-call-mlp-b64"
+    group: str  # the workload's name, or "first-call"
     workload: Workload
     size: int
     first_call: bool = False
@@ -36,11 +36,16 @@ class Case:
 def cases(workloads: Iterable[Workload], quick: bool) -> list[Case]:
     """The cases of a run: each workload's sizes, then the first-call cases."""
     workloads = list(workloads)
-    steady = [Case(f"{w.name}-{w.size_label(s)}", w.name, w, s)
-              for w in workloads for s in (w.quick_sizes if quick else w.sizes)]
-    fresh = [Case(f"{FIRST_CALL}-{w.name}-{w.size_label(s)}", FIRST_CALL, w, s, True)
-             for w in workloads
-             for s in (w.quick_first_call_sizes if quick else w.first_call_sizes)]
+    steady = [
+        Case(f"{w.name}-{w.size_label(s)}", w.name, w, s)
+        for w in workloads
+        for s in (w.quick_sizes if quick else w.sizes)
+    ]
+    fresh = [
+        Case(f"{FIRST_CALL}-{w.name}-{w.size_label(s)}", FIRST_CALL, w, s, True)
+        for w in workloads
+        for s in (w.quick_first_call_sizes if quick else w.first_call_sizes)
+    ]
     return steady + fresh
 
 
@@ -55,8 +60,10 @@ def select(workloads: Iterable[Workload], quick: bool, names: Sequence[str]) -> 
     groups = {c.group for c in every.values()}
     unknown = [n for n in names if n not in groups and n not in every]
     if unknown:
-        raise ValueError(f"unknown workload {unknown[0]!r}; choose from: "
-                         f"{', '.join(sorted(groups))}, or a case: {', '.join(every)}")
+        raise ValueError(
+            f"unknown workload {unknown[0]!r}; choose from: "
+            f"{', '.join(sorted(groups))}, or a case: {', '.join(every)}"
+        )
     chosen = [c for c in default if c.group in names or c.id in names]
     chosen += [c for c in every.values() if c.id in names and c not in chosen]
     return chosen
@@ -68,21 +75,21 @@ class Row:
 
     name: str
     label: str
-    impl: str                       # the implementation's name (a first-call row's too)
-    status: str                     # "ok", "wrong", "error" or "skipped"
+    impl: str  # the implementation's name (a first-call row's too)
+    status: str  # "ok", "wrong", "error" or "skipped"
     reason: str = ""
     timing: Timing | None = None
     max_error: float | None = None
-    import_s: float | None = None   # first-call rows: median seconds importing
+    import_s: float | None = None  # first-call rows: median seconds importing
     first_call_s: float | None = None  # and in trace + compile + run
-    vs_best: float | None = None    # median / the best correct median of the case
+    vs_best: float | None = None  # median / the best correct median of the case
 
 
 @dataclass(frozen=True)
 class Target:
-    key: str              # "tracer-compiled/jax", as in the ratios
+    key: str  # "tracer-compiled/jax", as in the ratios
     bound: float
-    value: float | None   # None when either side did not run
+    value: float | None  # None when either side did not run
     met: bool | None
 
 
@@ -148,8 +155,13 @@ def check_steady(case: Case, impl: Implementation, ref: Any) -> tuple[Row, Step 
     return row, step
 
 
-def run_steady(case: Case, impls: Sequence[Implementation], missing: dict[str, str | None],
-               settings: Settings, progress: Progress) -> list[Row]:
+def run_steady(
+    case: Case,
+    impls: Sequence[Implementation],
+    missing: dict[str, str | None],
+    settings: Settings,
+    progress: Progress,
+) -> list[Row]:
     ref = reference(case.workload, case.workload.inputs(case.size))
     rows: list[Row] = []
     timed: list[tuple[Row, Step]] = []  # the rows that agreed, with their steps
@@ -163,8 +175,11 @@ def run_steady(case: Case, impls: Sequence[Implementation], missing: dict[str, s
         if step is not None:
             timed.append((row, step))
     progress.step(f"{case.id} · timing {len(timed)} implementations")
-    timings = measure([step for _, step in timed], settings,
-                      lambda r, n: progress.update(f"{case.id} · timing, round {r}/{n}"))
+    timings = measure(
+        [step for _, step in timed],
+        settings,
+        lambda r, n: progress.update(f"{case.id} · timing, round {r}/{n}"),
+    )
     for (row, _), t in zip(timed, timings):
         if isinstance(t, Exception):
             row.status, row.reason = "error", _one_line(t)
@@ -173,12 +188,12 @@ def run_steady(case: Case, impls: Sequence[Implementation], missing: dict[str, s
     return rows
 
 
-def run_first_call(case: Case, variant: firstcall.Variant, ref_value: float,
-                   settings: Settings) -> Row:
+def run_first_call(
+    case: Case, variant: firstcall.Variant, ref_value: float, settings: Settings
+) -> Row:
     row = Row(variant.name, variant.label, variant.impl.name, "ok")
     try:
-        result = firstcall.measure(variant, case.workload, case.size,
-                                   settings.first_call_repeats)
+        result = firstcall.measure(variant, case.workload, case.size, settings.first_call_repeats)
     except Exception as e:
         row.status, row.reason = "error", _one_line(e)
         return row
@@ -189,8 +204,7 @@ def run_first_call(case: Case, variant: firstcall.Variant, ref_value: float,
         row.status = "wrong"
         row.reason = f"value {result.values[0]:.6g}, expected {ref_value:.6g}"
         return row
-    row.timing, row.import_s, row.first_call_s = result.total, result.import_s, \
-        result.first_call_s
+    row.timing, row.import_s, row.first_call_s = result.total, result.import_s, result.first_call_s
     return row
 
 
@@ -208,18 +222,26 @@ def summarize(result: CaseResult) -> None:
             if p.impl != SUBJECT:
                 result.ratios[f"{s.name}/{p.name}"] = s.timing.median / p.timing.median
     if result.case.first_call:
-        bounds = {f"{s}/{peer}": b for s, peers in FIRST_CALL_TARGETS.items()
-                  for peer, b in peers.items()}
+        bounds = {
+            f"{s}/{peer}": b for s, peers in FIRST_CALL_TARGETS.items() for peer, b in peers.items()
+        }
     else:
-        bounds = {f"{SUBJECT}/{peer}": b
-                  for peer, b in result.case.workload.targets.get(result.case.size, {}).items()}
+        bounds = {
+            f"{SUBJECT}/{peer}": b
+            for peer, b in result.case.workload.targets.get(result.case.size, {}).items()
+        }
     for key, bound in bounds.items():
         value = result.ratios.get(key)
         result.targets.append(Target(key, bound, value, None if value is None else value <= bound))
 
 
-def run(selected: Sequence[Case], impls: Sequence[Implementation], settings: Settings,
-        progress: Progress | None = None, notes: list[str] | None = None) -> list[CaseResult]:
+def run(
+    selected: Sequence[Case],
+    impls: Sequence[Implementation],
+    settings: Settings,
+    progress: Progress | None = None,
+    notes: list[str] | None = None,
+) -> list[CaseResult]:
     """Run the cases with the implementations; one-line notes on skipped ones go to
     `notes`."""
     missing = {i.name: i.missing() for i in impls}
@@ -236,8 +258,11 @@ def run(selected: Sequence[Case], impls: Sequence[Implementation], settings: Set
             rows = []
             for v in fresh:
                 progress.step(f"{case.id} · {v.label}")
-                rows.append(Row(v.name, v.label, v.impl.name, "skipped", missing[v.impl.name])
-                            if missing[v.impl.name] else run_first_call(case, v, value, settings))
+                rows.append(
+                    Row(v.name, v.label, v.impl.name, "skipped", missing[v.impl.name])
+                    if missing[v.impl.name]
+                    else run_first_call(case, v, value, settings)
+                )
         else:
             rows = run_steady(case, impls, missing, settings, progress)
         result = CaseResult(case, rows)

@@ -18,17 +18,23 @@ PAUSE_S = 0.002  # before each sample, untimed
 class Settings:
     """How long to measure. `quick` trades precision for a run of seconds."""
 
-    warmup: int = 3             # calls before calibrating (compiles, caches, allocator)
+    warmup: int = 3  # calls before calibrating (compiles, caches, allocator)
     min_sample_s: float = 0.005  # an inner loop runs at least this long
     min_repeats: int = 7
     max_repeats: int = 31
-    budget_s: float = 1.5       # repeats stop growing past this much time per row
+    budget_s: float = 1.5  # repeats stop growing past this much time per row
     first_call_repeats: int = 3  # fresh processes per first-call row
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(warmup=1, min_sample_s=0.001, min_repeats=3, max_repeats=5, budget_s=0.1,
-                   first_call_repeats=1)
+        return cls(
+            warmup=1,
+            min_sample_s=0.001,
+            min_repeats=3,
+            max_repeats=5,
+            budget_s=0.1,
+            first_call_repeats=1,
+        )
 
 
 @dataclass(frozen=True)
@@ -86,8 +92,11 @@ def calibrate(step: Callable[[], Any], min_sample_s: float) -> int:
     return loops
 
 
-def measure(steps: Sequence[Callable[[], Any]], settings: Settings,
-            on_round: Callable[[int, int], None] | None = None) -> list[Timing | Exception]:
+def measure(
+    steps: Sequence[Callable[[], Any]],
+    settings: Settings,
+    on_round: Callable[[int, int], None] | None = None,
+) -> list[Timing | Exception]:
     """Time several steps side by side: warm up and calibrate each, then take their
     samples round-robin, so a burst of load from another process lands on all of them
     rather than on whichever was being timed. A short pause before each sample lets
@@ -107,8 +116,14 @@ def measure(steps: Sequence[Callable[[], Any]], settings: Settings,
             failed[i] = e
             loops.append(1)
             sample_s = 0.0
-        repeats.append(int(min(settings.max_repeats, max(
-            settings.min_repeats, settings.budget_s // max(sample_s, 1e-9)))))
+        repeats.append(
+            int(
+                min(
+                    settings.max_repeats,
+                    max(settings.min_repeats, settings.budget_s // max(sample_s, 1e-9)),
+                )
+            )
+        )
     samples: list[list[float]] = [[] for _ in steps]
     gc.collect()
     rounds = max(repeats, default=0)
@@ -122,5 +137,6 @@ def measure(steps: Sequence[Callable[[], Any]], settings: Settings,
                     samples[i].append(_loop_seconds(step, loops[i]) / loops[i])
                 except Exception as e:
                     failed[i] = e
-    return [failed[i] if i in failed else Timing.of(samples[i], loops[i])
-            for i in range(len(steps))]
+    return [
+        failed[i] if i in failed else Timing.of(samples[i], loops[i]) for i in range(len(steps))
+    ]

@@ -37,8 +37,13 @@ def nll_loss(input: Any, target: Any, reduction: str = "mean", ignore_index: int
     of shape (N, C) with target (N,), or (C,) with a 0-d target (a 0-d loss)."""
     _check("nll_loss", reduction, input=input, target=target)
     if input.ndim == 1:
-        loss = apply("nll_loss", input.unsqueeze(0), target.reshape(1), reduction=reduction,
-                     ignore_index=ignore_index)
+        loss = apply(
+            "nll_loss",
+            input.unsqueeze(0),
+            target.reshape(1),
+            reduction=reduction,
+            ignore_index=ignore_index,
+        )
         # PyTorch gives a 0-d loss for 1-D input whatever the reduction
         if reduction != "none":
             return loss
@@ -46,12 +51,12 @@ def nll_loss(input: Any, target: Any, reduction: str = "mean", ignore_index: int
     return apply("nll_loss", input, target, reduction=reduction, ignore_index=ignore_index)
 
 
-def cross_entropy(input: Any, target: Any, reduction: str = "mean",
-                  ignore_index: int = -100) -> Any:
+def cross_entropy(
+    input: Any, target: Any, reduction: str = "mean", ignore_index: int = -100
+) -> Any:
     """Softmax cross-entropy against integer class labels, over dim 1."""
     _check("cross_entropy", reduction, input=input, target=target)
-    return nll_loss(log_softmax(input, 1 if input.ndim > 1 else 0), target, reduction,
-                    ignore_index)
+    return nll_loss(log_softmax(input, 1 if input.ndim > 1 else 0), target, reduction, ignore_index)
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
