@@ -17,12 +17,11 @@ from compiler import dtypes
 from compiler.errors import DTypeError, LargeTraceWarning, ShapeError, TraceError, TracerError
 from compiler.ir import Atom, Eqn, Graph, Literal, Var
 from compiler.operand import Operand, apply
-from compiler.ops.elementwise import broadcast_shapes, elementwise_dtypes
+from compiler.ops.elementwise import broadcast_shapes
 from compiler.ops.index import parse_index
-from compiler.registry import OPS, AVal
+from compiler.registry import OPS, AVal, Op
 from compiler.source import describe_location, user_location, warn_at_user_line
 
-_ELEMENTWISE_KINDS = ("same", "float", "compare", "logical", "where")
 _SCALARS = (int, float, bool, np.number, np.bool_)
 
 # A trace that stages more equations than this warns, once (LargeTraceWarning).
@@ -140,14 +139,10 @@ class GraphBuilder:
 
     def bind(self, op_name: str, inputs: Sequence[Any], params: dict[str, Any]) -> Any:
         op = OPS[op_name]
-        if op.extra.get("nullary"):
-            atoms: list[Any] = []
-        else:
-            atoms = [self._atom(x, op_name) for x in inputs]
-        kind = op.extra.get("kind")
-        if kind in _ELEMENTWISE_KINDS:
+        atoms = [] if op.nullary else [self._atom(x, op_name) for x in inputs]
+        if op.elementwise:
             try:
-                atoms = self._make_explicit(op_name, kind, atoms)
+                atoms = self._make_explicit(op, atoms, params)
             except (TracerError, ValueError, TypeError) as e:
                 raise _located(e) from None
         else:
@@ -160,17 +155,17 @@ class GraphBuilder:
         syms = [Sym(self, v, base) for v in outvars]
         return tuple(syms) if op.multiple_results else syms[0]
 
-    def _make_explicit(self, op: str, kind: str, atoms: list[Any]) -> list[Atom]:
-        """Insert converts and broadcasts; turn scalars into typed literals."""
+    def _make_explicit(self, op: Op, atoms: list[Any], params: dict[str, Any]) -> list[Atom]:
+        """Convert each input to the dtype the op's typing rule gives it, broadcast it to
+        the result's shape, and make Python numbers typed literals."""
         values = [a.aval if isinstance(a, Var) else a for a in atoms]
-        compute, _ = elementwise_dtypes(kind, op, tuple(values))
+        wanted, _ = op.lowering.typing(op.name, values, **params)
         shapes = [tuple(a.aval.shape) for a in atoms if isinstance(a, Var)]
-        shape = broadcast_shapes(op, *shapes) if shapes else ()
+        shape = broadcast_shapes(op.name, *shapes) if shapes else ()
         out: list[Atom] = []
-        for i, a in enumerate(atoms):
-            want = dtypes.bool_ if (kind == "where" and i == 0) else compute
+        for a, want in zip(atoms, wanted):
             if not isinstance(a, Var):
-                out.append(Literal(a, want))
+                out.append(_literal(a, want, op.name))
                 continue
             if a.aval.dtype != want:
                 a = self.emit("convert", [a], {"dtype": want})[0]
@@ -178,6 +173,16 @@ class GraphBuilder:
                 a = self.emit("broadcast_to", [a], {"shape": shape})[0]
             out.append(a)
         return out
+
+
+def _literal(value: Any, dtype: np.dtype, op: str) -> Literal:
+    try:
+        return Literal(value, dtype)
+    except OverflowError:  # int32 tensor + 2**31, refused as eager mode refuses it
+        raise DTypeError(
+            f"{op}: the Python number {value} does not fit in {dtype}, the dtype the op "
+            "computes in; convert the tensor first (.long() or .double())"
+        ) from None
 
 
 def _version(x: Any) -> Any:
@@ -406,7 +411,7 @@ class Sym(Operand):
                 )
             )
         if result.dtype != self.dtype:
-            if dtypes._category(result.dtype) > dtypes._category(self.dtype):
+            if dtypes.category(result.dtype) > dtypes.category(self.dtype):
                 raise _located(
                     DTypeError(
                         f"{what}: result type {result.dtype} can't be cast to the in-place "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
 from compiler.errors import DTypeError, ShapeError
@@ -78,8 +80,21 @@ def is_int(d: np.dtype) -> bool:
     return d.kind in "iu"
 
 
-def _category(d: np.dtype) -> int:
+def category(d: np.dtype) -> int:
+    """bool < integer < floating point: PyTorch promotes across categories upwards."""
     return 2 if d.kind == "f" else 1 if d.kind in "iu" else 0
+
+
+def is_scalar(x: object) -> bool:
+    """A Python (or numpy) number: it promotes like PyTorch's wrapped scalars."""
+    return isinstance(x, (int, float, bool, np.number, np.bool_))
+
+
+def is_weak(x: object) -> bool:
+    """A Python number, or a traced value standing for one (a weakly typed 0-d value:
+    a Python float passed to a traced function). Weak values take the dtype of the
+    tensors they meet, as Python numbers do."""
+    return is_scalar(x) or getattr(x, "weak", False)
 
 
 def scalar_dtype(value: object) -> np.dtype:
@@ -91,6 +106,14 @@ def scalar_dtype(value: object) -> np.dtype:
     if isinstance(value, (float, np.floating)):
         return DEFAULT_FLOAT
     raise DTypeError(f"expected a number, got {type(value).__name__}")
+
+
+_WEAK_DTYPE = {0: bool_, 1: int64, 2: float64}
+
+
+def weak_dtype(value: object) -> np.dtype:
+    """The dtype that holds a Python number exactly (a weak value's own dtype)."""
+    return _WEAK_DTYPE[category(scalar_dtype(value))]
 
 
 def result_type(tensor_dtypes: list[tuple[np.dtype, int]], scalars: list[object]) -> np.dtype:
@@ -106,25 +129,136 @@ def result_type(tensor_dtypes: list[tuple[np.dtype, int]], scalars: list[object]
         else:
             zero = d if zero is None else promote_types(zero, d)
     for s in scalars:
-        d = scalar_dtype(s)
-        wrapped = d if wrapped is None else (d if _category(d) > _category(wrapped) else wrapped)
+        d = scalar_dtype(s) if is_scalar(s) else _default_of(s)
+        wrapped = d if wrapped is None else (d if category(d) > category(wrapped) else wrapped)
     result = None
     for group in (dims, zero, wrapped):
         if group is None:
             continue
-        if result is None or _category(group) > _category(result):
+        if result is None or category(group) > category(result):
             result = group  # a weaker group only counts if its category is higher
     assert result is not None
     return result
 
 
+def _weak_of(x: object) -> np.dtype:
+    return scalar_dtype(x) if is_scalar(x) else x.dtype  # type: ignore[attr-defined]
+
+
+def _default_of(weak: object) -> np.dtype:
+    """The dtype a weak value takes against tensors of a lower category (the default
+    dtype of its category, as a Python number of that kind would)."""
+    c = category(weak.dtype)  # type: ignore[attr-defined]
+    return DEFAULT_FLOAT if c == 2 else DEFAULT_INT if c == 1 else bool_
+
+
+def common_dtype(xs: Sequence[object]) -> tuple[np.dtype, bool]:
+    """The dtype operands `xs` (arrays, AVals, Python numbers, weak values) compute
+    in under PyTorch's promotion, and whether the result is weak (every operand is).
+
+    Operands that are all weak compute in the widest weak dtype of their category
+    (Python arithmetic: float64, int64, bool) and stay weak."""
+    if all(is_weak(x) for x in xs):
+        c = max(category(_weak_of(x)) for x in xs)
+        return _WEAK_DTYPE[c], any(not is_scalar(x) for x in xs)
+    first = None
+    for x in xs:  # the common case: one dtype, and weak operands not above its category
+        if is_weak(x):
+            continue
+        if first is None:
+            first = x.dtype
+        elif x.dtype != first:
+            break
+    else:
+        c = category(first)
+        if all(category(_weak_of(x)) <= c for x in xs if is_weak(x)):
+            return first, False
+    tensors = [(x.dtype, len(x.shape)) for x in xs if not is_weak(x)]
+    return result_type(tensors, [x for x in xs if is_weak(x)]), False
+
+
 def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
     """torch.promote_types: a float beats any integer as is (float32 + int64 -> float32,
     where numpy says float64); within a category, the wider type."""
-    ca, cb = _category(a), _category(b)
+    ca, cb = category(a), category(b)
     if ca != cb:
         return a if ca > cb else b
     return np.promote_types(a, b)
+
+
+# ---- elementwise typing rules ---------------------------------------------------------
+# Each takes the op's name, its operands (AVals, arrays or Python numbers) and params,
+# and returns (the dtype each operand is converted to, the result dtype). The one rule
+# serves eager tensors (`cast_operands`), the graph builder (explicit converts) and
+# the type checker.
+
+Typing = Callable[..., tuple[tuple[np.dtype, ...], np.dtype]]
+
+
+def same(op: str, xs: Sequence[object], **params: object) -> tuple[tuple[np.dtype, ...], np.dtype]:
+    """Promote the operands; the result has their common dtype (add, maximum)."""
+    d, _ = common_dtype(xs)
+    return (d,) * len(xs), d
+
+
+def floating(
+    op: str, xs: Sequence[object], **params: object
+) -> tuple[tuple[np.dtype, ...], np.dtype]:
+    """Promote, then to the default float if integral (exp, div, sigmoid)."""
+    d, weak = common_dtype(xs)
+    if not is_float(d):
+        d = float64 if weak else DEFAULT_FLOAT
+    return (d,) * len(xs), d
+
+
+def compare(
+    op: str, xs: Sequence[object], **params: object
+) -> tuple[tuple[np.dtype, ...], np.dtype]:
+    """Promote to compare; the result is bool (lt, eq)."""
+    d, _ = common_dtype(xs)
+    return (d,) * len(xs), bool_
+
+
+def logical(
+    op: str, xs: Sequence[object], **params: object
+) -> tuple[tuple[np.dtype, ...], np.dtype]:
+    """Bool in, bool out (logical_and)."""
+    return (bool_,) * len(xs), bool_
+
+
+def select(
+    op: str, xs: Sequence[object], **params: object
+) -> tuple[tuple[np.dtype, ...], np.dtype]:
+    """where(cond, x, y): a bool condition, the branches promoted together."""
+    cond = xs[0]
+    if not is_scalar(cond) and cond.dtype != bool_:  # type: ignore[attr-defined]
+        raise DTypeError(
+            f"{op}: condition must be a bool tensor, got {cond.dtype} (shape "  # type: ignore[attr-defined]
+            f"{tuple(cond.shape)}); compare to make one (x > 0), or convert with .bool()"  # type: ignore[attr-defined]
+        )
+    d, _ = common_dtype(xs[1:])
+    return (bool_, d, d), d
+
+
+def cast_operands(
+    typing: Typing, op: str, values: Sequence[object], params: dict
+) -> tuple[list[object], np.dtype]:
+    """Eager mode: arrays and Python numbers converted to the dtypes `typing` gives
+    (numbers become numpy scalars); also returns the result dtype."""
+    wanted, out = typing(op, values, **params)
+    cast: list[object] = []
+    for v, d in zip(values, wanted):
+        if type(v) is np.ndarray:
+            cast.append(v if v.dtype == d else v.astype(d))
+            continue
+        try:
+            cast.append(d.type(v))
+        except OverflowError:  # int32 tensor + 2**31, as PyTorch refuses
+            raise DTypeError(
+                f"{op}: the Python number {v} does not fit in {d}, the dtype the op "
+                "computes in; convert the tensor first (.long() or .double())"
+            ) from None
+    return cast, out
 
 
 def short_name(d: np.dtype) -> str:

@@ -92,7 +92,7 @@ def pretty(graph: Graph, show_source: bool = True) -> str:
         if isinstance(v, Literal):
             return repr(v)
         if v not in names:
-            names[v] = _var_name(len(names))
+            names[v] = var_name(len(names))
         return names[v]
 
     def decl(v: Var) -> str:
@@ -120,7 +120,7 @@ def pretty(graph: Graph, show_source: bool = True) -> str:
     return "\n".join([f"{{ lambda {head} ."] + body + [f"  in ( {outs} ) }}"])
 
 
-def _var_name(i: int) -> str:
+def var_name(i: int) -> str:
     letters = "abcdefghijklmnopqrstuvwxyz"
     s = ""
     i += 1
@@ -132,6 +132,24 @@ def _var_name(i: int) -> str:
 
 class TypeCheckError(AssertionError):
     """The graph breaks an IR invariant (a compiler bug, not a user error)."""
+
+
+def _check_explicit(e: Eqn) -> None:
+    """An elementwise equation's inputs are already in the dtypes its typing rule
+    converts them to, and already broadcast to its shape (code generators never
+    convert or broadcast)."""
+    wanted, _ = e.op.lowering.typing(e.op.name, [a.aval for a in e.inputs], **e.params)
+    for a, d in zip(e.inputs, wanted):
+        if a.aval.dtype != d:
+            raise TypeCheckError(
+                f"{e.op.name}: input {a!r} is {a.aval.dtype}, the op "
+                f"computes in {d} (a convert is missing)"
+            )
+        if isinstance(a, Var) and tuple(a.aval.shape) != tuple(e.outputs[0].aval.shape):
+            raise TypeCheckError(
+                f"{e.op.name}: input {a!r} is not broadcast to the result's "
+                f"shape {e.outputs[0].aval.shape}"
+            )
 
 
 def typecheck(graph: Graph) -> None:
@@ -160,6 +178,8 @@ def typecheck(graph: Graph) -> None:
     for e in graph.eqns:
         for a in e.inputs:
             check(a, f"{e.op.name}")
+        if e.op.elementwise:
+            _check_explicit(e)
         expected = e.op.abstract_eval(*[a.aval for a in e.inputs], **e.params)
         expected = (
             expected

@@ -79,6 +79,14 @@ def normalize_axes(dim: Any, ndim: int, op: str = "") -> tuple[int, ...]:
     return axes
 
 
+def reduction_axes(dim: Any, ndim: int, op: str = "") -> tuple[int, ...]:
+    """The axes a reduction runs over: `dim` normalised; None or an empty list of dims
+    means all of them, as in PyTorch."""
+    if isinstance(dim, (tuple, list)) and not dim:
+        dim = None
+    return normalize_axes(dim, ndim, op)
+
+
 def _shape_arg(shape: tuple[Any, ...], op: str = "shape") -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
@@ -357,7 +365,7 @@ class Operand:
         x = self if dtype is None else self.to(dtype)
         if x.dtype.kind in "biu" and dtype is None:
             x = x.to(dtypes.int64)
-        axes = normalize_axes(dim, x.ndim, "sum")
+        axes = reduction_axes(dim, x.ndim, "sum")
         return apply(
             "reduce_sum",
             x,
@@ -372,7 +380,7 @@ class Operand:
                 f"mean(): expected a floating point tensor, got {self.dtype} (shape "
                 f"{tuple(self.shape)}); convert it first with .float()"
             )
-        axes = normalize_axes(dim, self.ndim, "mean")
+        axes = reduction_axes(dim, self.ndim, "mean")
         return apply(
             "mean",
             self,
@@ -382,11 +390,11 @@ class Operand:
         )
 
     def amax(self, dim: Any = (), keepdim: bool = False) -> Any:
-        axes = normalize_axes(None if dim == () else dim, self.ndim, "amax")
+        axes = reduction_axes(dim, self.ndim, "amax")
         return apply("amax", self, axes=axes, keepdims=keepdim)
 
     def amin(self, dim: Any = (), keepdim: bool = False) -> Any:
-        axes = normalize_axes(None if dim == () else dim, self.ndim, "amin")
+        axes = reduction_axes(dim, self.ndim, "amin")
         return apply("amin", self, axes=axes, keepdims=keepdim)
 
     def max(self, dim: Any = None, keepdim: bool = False) -> Any:
@@ -420,7 +428,7 @@ class Operand:
         return self.min(normalize_axis(dim, self.ndim, "argmin"), keepdim).indices
 
     def logsumexp(self, dim: Any, keepdim: bool = False) -> Any:
-        axes = normalize_axes(dim, self.ndim, "logsumexp")
+        axes = reduction_axes(dim, self.ndim, "logsumexp")
         return apply("logsumexp", self, axes=axes, keepdims=keepdim)
 
     def softmax(self, dim: int) -> Any:
@@ -560,7 +568,19 @@ class Operand:
         from compiler.ops.index import parse_index
 
         spec, arrays, name = parse_index(self, key)
-        return apply("index", self, *arrays, spec=spec, name=name)
+        return apply("index" if arrays else "slice", self, *arrays, spec=spec, name=name)
+
+    def gather(self, dim: int, index: Any) -> Any:
+        """out[i][j] = self[i][index[i][j]] along `dim` (torch.gather); index values
+        outside 0..size-1 raise IndexError."""
+        return apply("gather", self, index, dim=normalize_axis(dim, self.ndim, "gather"))
+
+    def scatter_add(self, dim: int, index: Any, src: Any) -> Any:
+        """A copy of self with src[i][j] added at [i][index[i][j]] along `dim`
+        (torch.scatter_add); repeated indices accumulate."""
+        return apply(
+            "scatter_add", self, index, src, dim=normalize_axis(dim, self.ndim, "scatter_add")
+        )
 
     # ---- constants in the operand's own world (used by VJP rules) -------
     def full_like(self, value: float, shape: Any = None, dtype: Any = None) -> Any:

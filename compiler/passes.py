@@ -82,121 +82,180 @@ def cse(graph: Graph) -> Graph:
     return _rebuild(graph, env, eqns)
 
 
-def _is_lit(a: Atom, value: float) -> bool:
-    return isinstance(a, Literal) and a.value == value and not np.signbit(a.value)
-
-
-def _simplify_eqn(e: Eqn) -> Atom | Eqn | None:
-    """An atom that replaces the output, a cheaper equation, or None."""
-    name, ins, p = e.op.name, e.inputs, e.params
-    out = e.outputs[0]
-    same = [a for a in ins if a.aval == out.aval]
-    if name == "mul":
-        for x, y in ((ins[0], ins[1]), (ins[1], ins[0])):
-            if _is_lit(y, 1) and x.aval == out.aval:
-                return x
-    elif name == "safe_mul":
-        # g * d, unless g == 0 and d is inf or nan: a plain mul when neither can be
-        g, d = ins
-        if (
-            isinstance(g, Literal)
-            and g.value != 0
-            or isinstance(d, Literal)
-            and np.isfinite(d.value)
-        ):
-            mul = Eqn(OPS["mul"], ins, p, e.outputs, e.source_loc)
-            return _simplify_eqn(mul) or mul
-    elif name == "div":
-        if _is_lit(ins[1], 1) and ins[0].aval == out.aval:
-            return ins[0]
-    elif name == "sub":
-        if _is_lit(ins[1], 0) and ins[0].aval == out.aval:
-            return ins[0]
-    elif name == "pow_scalar":
-        if p["exponent"] == 1 and same:
-            return ins[0]
-        if p["exponent"] == 2 and ins[0].aval == out.aval:
-            return Eqn(OPS["mul"], [ins[0], ins[0]], {}, e.outputs, e.source_loc)
-    elif name in ("convert", "reshape", "broadcast_to", "copy"):
-        if ins[0].aval == out.aval:
-            return ins[0]
-    elif name == "transpose":
-        if p["perm"] == tuple(range(len(p["perm"]))):
-            return ins[0]
-    elif name == "reduce_sum":
-        # A float sum starts from +0.0: over no axes it turns -0.0 into 0.0.
-        if not p["axes"] and ins[0].aval.dtype.kind != "f" and ins[0].aval == out.aval:
-            return ins[0]
-    return None
-
-
-_KNOWN_THROUGH = ("reshape", "broadcast_to", "transpose", "copy", "convert")
-_ELEMENTWISE_KINDS = ("same", "float", "compare", "logical", "where")
-
-
-def _inline_constants(e: Eqn, known: dict[Var, Any]) -> Eqn:
-    """Replace inputs that are filled with one known value by scalar literals, where
-    another input already spans the output (so no broadcasting is lost)."""
-    if e.op.extra.get("kind") not in _ELEMENTWISE_KINDS:
-        return e
-    out_shape = e.outputs[0].aval.shape
-    if not any(
-        isinstance(a, Var) and a not in known and a.aval.shape == out_shape for a in e.inputs
-    ):
-        return e
-    ins = [
-        Literal(known[a], a.aval.dtype) if isinstance(a, Var) and a in known else a
-        for a in e.inputs
-    ]
-    return Eqn(e.op, ins, e.params, e.outputs, e.source_loc)
-
-
-def simplify(graph: Graph) -> Graph:
-    """Algebraic simplification (exact rewrites only, see the module docstring)."""
-    env: dict[Var, Atom] = {}
-    producer: dict[Var, Eqn] = {}
-    known: dict[Var, Any] = {}  # variables filled with one value
-    eqns = []
-    for e in graph.eqns:
-        e = Eqn(e.op, [_sub(env, a) for a in e.inputs], e.params, e.outputs, e.source_loc)
-        if e.op.name == "full":
-            known[e.outputs[0]] = e.params["value"]
-        elif e.op.name in _KNOWN_THROUGH and isinstance(e.inputs[0], Var) and e.inputs[0] in known:
-            # numpy's cast, as `convert` runs it (NaN to int does not raise)
-            with np.errstate(all="ignore"):
-                value = np.array(known[e.inputs[0]], e.inputs[0].aval.dtype)
-                known[e.outputs[0]] = value.astype(e.outputs[0].aval.dtype).item()
-        e = _inline_constants(e, known)
-        if e.op.name == "neg" and isinstance(e.inputs[0], Var):
-            inner = producer.get(e.inputs[0])
-            if inner is not None and inner.op.name == "neg":
-                env[e.outputs[0]] = inner.inputs[0]
-                continue
-        if not e.op.multiple_results:
-            r = _simplify_eqn(e)
-            if isinstance(r, Eqn):
-                e = r
-            elif r is not None:
-                env[e.outputs[0]] = r
-                continue
-        eqns.append(e)
-        for v in e.outputs:
-            producer[v] = e
-    return _rebuild(graph, env, eqns)
-
-
-def _rewrite(graph: Graph, rule: Callable[[Eqn], Atom | None]) -> Graph:
-    """Apply a per-equation rule: an atom replaces the equation's output, None keeps it."""
+def _rewrite(graph: Graph, rule: Callable[[Eqn], Atom | Eqn | None]) -> Graph:
+    """Apply a per-equation rule: an atom replaces the equation's output, an equation
+    replaces the equation, None keeps it."""
     env: dict[Var, Atom] = {}
     eqns = []
     for e in graph.eqns:
         e = Eqn(e.op, [_sub(env, a) for a in e.inputs], e.params, e.outputs, e.source_loc)
         replacement = rule(e)
-        if replacement is None:
+        if isinstance(replacement, Eqn):
+            eqns.append(replacement)
+        elif replacement is None:
             eqns.append(e)
         else:
             env[e.outputs[0]] = replacement
     return _rebuild(graph, env, eqns)
+
+
+# ---- simplify: a table of small named rules ----------------------------------------------
+# Each rule looks at one equation (its inputs already rewritten) and returns an atom that
+# replaces its output, a cheaper equation, or None. `producer` maps a variable to the
+# equation that computes it. Every rule is exact (see the module docstring).
+
+Rule = Callable[[Eqn, dict[Var, Eqn]], Atom | Eqn | None]
+RULES: dict[str, list[Rule]] = {}
+
+
+def rule(*ops: str) -> Callable[[Rule], Rule]:
+    """Register a simplification rule for equations of `ops`."""
+
+    def register(fn: Rule) -> Rule:
+        for op in ops:
+            RULES.setdefault(op, []).append(fn)
+        return fn
+
+    return register
+
+
+def _is_lit(a: Atom, value: float) -> bool:
+    return isinstance(a, Literal) and a.value == value and not np.signbit(a.value)
+
+
+def _same_type(a: Atom, e: Eqn) -> bool:
+    return a.aval == e.outputs[0].aval
+
+
+@rule("mul")
+def mul_by_one(e: Eqn, producer: dict[Var, Eqn]) -> Atom | None:
+    for x, y in ((e.inputs[0], e.inputs[1]), (e.inputs[1], e.inputs[0])):
+        if _is_lit(y, 1) and _same_type(x, e):
+            return x
+    return None
+
+
+@rule("safe_mul")
+def safe_mul_without_guard(e: Eqn, producer: dict[Var, Eqn]) -> Eqn | None:
+    """g * d, unless g == 0 and d is inf or nan: a plain mul when neither can be."""
+    g, d = e.inputs
+    if isinstance(g, Literal) and g.value != 0 or isinstance(d, Literal) and np.isfinite(d.value):
+        return Eqn(OPS["mul"], e.inputs, e.params, e.outputs, e.source_loc)
+    return None
+
+
+@rule("div")
+def div_by_one(e: Eqn, producer: dict[Var, Eqn]) -> Atom | None:
+    return e.inputs[0] if _is_lit(e.inputs[1], 1) and _same_type(e.inputs[0], e) else None
+
+
+@rule("sub")
+def sub_zero(e: Eqn, producer: dict[Var, Eqn]) -> Atom | None:
+    return e.inputs[0] if _is_lit(e.inputs[1], 0) and _same_type(e.inputs[0], e) else None
+
+
+@rule("neg")
+def neg_neg(e: Eqn, producer: dict[Var, Eqn]) -> Atom | None:
+    inner = producer.get(e.inputs[0]) if isinstance(e.inputs[0], Var) else None
+    return inner.inputs[0] if inner is not None and inner.op.name == "neg" else None
+
+
+@rule("pow_scalar")
+def pow_one(e: Eqn, producer: dict[Var, Eqn]) -> Atom | None:
+    return e.inputs[0] if e.params["exponent"] == 1 and _same_type(e.inputs[0], e) else None
+
+
+@rule("pow_scalar")
+def pow_two_is_a_product(e: Eqn, producer: dict[Var, Eqn]) -> Eqn | None:
+    x = e.inputs[0]
+    if e.params["exponent"] == 2 and _same_type(x, e):
+        return Eqn(OPS["mul"], [x, x], {}, e.outputs, e.source_loc)
+    return None
+
+
+@rule("convert", "reshape", "broadcast_to", "copy")
+def no_op(e: Eqn, producer: dict[Var, Eqn]) -> Atom | None:
+    return e.inputs[0] if _same_type(e.inputs[0], e) else None
+
+
+@rule("transpose")
+def identity_transpose(e: Eqn, producer: dict[Var, Eqn]) -> Atom | None:
+    return e.inputs[0] if e.params["perm"] == tuple(range(len(e.params["perm"]))) else None
+
+
+@rule("reduce_sum")
+def integer_sum_over_no_axes(e: Eqn, producer: dict[Var, Eqn]) -> Atom | None:
+    # A float sum starts from +0.0: over no axes it turns -0.0 into 0.0, so it stays.
+    x = e.inputs[0]
+    if not e.params["axes"] and x.aval.dtype.kind != "f" and _same_type(x, e):
+        return x
+    return None
+
+
+def simplify(graph: Graph) -> Graph:
+    """Algebraic simplification with the rules of `RULES` (exact rewrites only)."""
+    producer: dict[Var, Eqn] = {}
+
+    def apply_rules(e: Eqn) -> Atom | Eqn | None:
+        replaced = False
+        while not e.op.multiple_results:
+            for r in RULES.get(e.op.name, ()):
+                result = r(e, producer)
+                if result is not None:
+                    break
+            else:
+                break
+            if not isinstance(result, Eqn):
+                return result
+            e, replaced = result, True
+        for v in e.outputs:
+            producer[v] = e
+        return e if replaced else None
+
+    return _rewrite(graph, apply_rules)
+
+
+def inline_fills(graph: Graph) -> Graph:
+    """Constant propagation of filled values: a view of a fill, or an elementwise op
+    whose inputs are all fills or literals, is a fill too (a `full` equation); and an
+    elementwise op reads a filled input as a scalar literal where another input spans
+    the result (so no broadcast is lost)."""
+    known: dict[Var, Any] = {}
+
+    def propagate(e: Eqn) -> Eqn | None:
+        op, out = e.op, e.outputs[0]
+        if op.name == "full":
+            known[out] = e.params["value"]
+            return None
+        if op.multiple_results:
+            return None
+        ins = [known.get(a, a) if isinstance(a, Var) else a.value for a in e.inputs]
+        if op.view and isinstance(e.inputs[0], Var) and e.inputs[0] in known:
+            value = known[e.inputs[0]]
+        elif op.elementwise and e.inputs and not any(isinstance(v, Var) for v in ins):
+            with np.errstate(all="ignore"):  # numpy's result, as the op's impl gives it
+                args = [np.asarray(v, a.aval.dtype) for v, a in zip(ins, e.inputs)]
+                value = np.asarray(op.impl(*args, **e.params)).astype(out.aval.dtype).item()
+        else:
+            return _with_literals(e, known)
+        known[out] = value
+        params = {"shape": tuple(out.aval.shape), "dtype": out.aval.dtype, "value": value}
+        return Eqn(OPS["full"], [], params, e.outputs, e.source_loc)
+
+    return _rewrite(graph, propagate)
+
+
+def _with_literals(e: Eqn, known: dict[Var, Any]) -> Eqn | None:
+    if not e.op.elementwise or not any(isinstance(a, Var) and a in known for a in e.inputs):
+        return None
+    shape = e.outputs[0].aval.shape
+    if not any(isinstance(a, Var) and a not in known and a.aval.shape == shape for a in e.inputs):
+        return None
+    ins = [
+        Literal(known[a], a.aval.dtype) if isinstance(a, Var) and a in known else a
+        for a in e.inputs
+    ]
+    return Eqn(e.op, ins, e.params, e.outputs, e.source_loc)
 
 
 def _fold(e: Eqn) -> Atom | None:
@@ -223,6 +282,6 @@ def strip_stop_gradient(graph: Graph) -> Graph:
 
 def optimize(graph: Graph) -> Graph:
     """The standard pipeline, run before and after differentiation."""
-    for p in (fold_constants, simplify, cse, dce):
+    for p in (fold_constants, inline_fills, simplify, cse, dce):
         graph = p(graph)
     return graph

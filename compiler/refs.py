@@ -15,7 +15,6 @@ bound) only makes the text, and so the compile, specific to that size.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +77,8 @@ class Dim(int):
     def __add__(self, other: Any) -> Any:
         if type(other) is int and other == 0:
             return self
+        if type(other) is int and other < 0:
+            return self - -other
         return self._op(other, int.__add__, "({} + {})")
 
     def __radd__(self, other: Any) -> Any:
@@ -86,6 +87,10 @@ class Dim(int):
         return self._op(other, int.__add__, "({} + {})", swap=True)
 
     def __sub__(self, other: Any) -> Any:
+        if type(other) is int and other == 0:
+            return self
+        if type(other) is int and other < 0:
+            return self + -other
         return self._op(other, int.__sub__, "({} - {})")
 
     def __rsub__(self, other: Any) -> Any:
@@ -138,20 +143,17 @@ class Sizes:
             self._table[n] = d
         return d
 
+    def within(self, n: int, size: int) -> int:
+        """`n`, an index or length inside a dimension of `size` (a size expression):
+        as `size` or `size - 1`/`size - 2` when it is one of those (x[-1], x[1:],
+        x[:-1], x[1:-1]), else as `dim(n)`."""
+        n = int(n)
+        if isinstance(size, Dim) and 0 <= int(size) - n <= 2 and n > 1:
+            return size - (int(size) - n)
+        return self.dim(n)
+
     def dims(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(self.dim(n) for n in shape)
-
-    def literal(self, value: Any, dtype: np.dtype) -> str:
-        """A typed constant; an integral float equal to a size prints as that size
-        (a mean's divisor, say), so the text does not change with the batch size."""
-        dtype = np.dtype(dtype)
-        if dtype.kind == "f":
-            v = float(dtype.type(value))
-            if math.isfinite(v) and v > 1 and v == int(v) and v < 2**53:
-                d = self.dim(int(v))
-                if isinstance(d, Dim) and float(dtype.type(int(d))) == v:
-                    return f"np.{dtype.name}({d.expr})"
-        return literal(value, dtype)
 
 
 def c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -273,7 +275,7 @@ def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def adv_layout(
-    spec: tuple[Any, ...], arr_shapes: list[tuple[int, ...]]
+    spec: tuple[Any, ...], arr_shapes: list[tuple[int, ...]], dim: Any = int
 ) -> tuple[tuple[int, ...], list[tuple[Any, ...]]]:
     """numpy advanced indexing: (result shape, per result dim its origin).
 
@@ -296,12 +298,5 @@ def adv_layout(
             shape.append(bshape[o[1]])
         else:
             item = spec[o[1]]
-            shape.append(1 if item[0] == "new" else len(range(*item[1:])))
+            shape.append(1 if item[0] == "new" else dim(len(range(*item[1:]))))
     return tuple(shape), origins
-
-
-@dataclass(eq=False)
-class Item:
-    kind: str  # "group" | "matmul" | "gather" | "index_add" | "index_put" | "concat" | "arg"
-    pos: int
-    shape: tuple[int, ...] = ()

@@ -9,19 +9,24 @@ Tensors and on symbolic IR values alike) and `lowering` (how codegen emits it).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from compiler.dtypes import short_name
+from compiler.lowering import Composite, Elementwise, Lowering, View
 
 
 class AVal(NamedTuple):
-    """Abstract value: what is known about an array before running anything."""
+    """Abstract value: what is known about an array before running anything.
+
+    `weak`: a 0-d value standing for a Python number passed to a traced function;
+    it promotes like one (`compiler.dtypes.is_weak`)."""
 
     shape: tuple[int, ...]
     dtype: np.dtype
+    weak: bool = False
 
     @property
     def ndim(self) -> int:
@@ -53,32 +58,53 @@ def save_other(needs_grad: tuple[bool, ...]) -> tuple[bool, ...]:
 
 @dataclass(frozen=True, eq=False)
 class Op:
-    """One primitive. See the module docstring for the meaning of each rule.
+    """One primitive: its name and one rule per interpretation.
 
-    vjp(g, out, *inputs, **params) -> one cotangent (or None) per input. For ops
-    with several results, `g` and `out` are tuples. Inputs whose values the rule
-    does not need (per `saves`) arrive as `AVal`s in eager mode.
+    * `abstract_eval(*avals, **params)`: output AVal(s), or a clear error.
+    * `impl(*arrays, **params)`: numpy, for eager mode and the reference interpreter.
+      Elementwise ops receive their inputs already converted by their typing rule;
+      a `Composite` op's impl is its definition run on arrays (`compiler.evaluate`).
+    * `vjp(g, out, *inputs, **params)`: one cotangent (or None) per input, written
+      with Operand methods. For ops with several results, `g` and `out` are tuples.
+      Inputs whose values the rule does not need (per `saves`) arrive as `AVal`s in
+      eager mode. None: not differentiable.
+    * `lowering`: how backends emit it, one kind of `compiler.lowering`.
+    * `grad_fn`: PyTorch's name for the eager autograd node.
+    * `nullary`: the operand only chooses the world to build in (full, iota); it
+      is not an input of the equation.
     """
 
     name: str
     abstract_eval: Callable[..., AVal | tuple[AVal, ...]]
-    impl: Callable[..., Any]
+    impl: Callable[..., Any] | None
     vjp: Callable[..., tuple[Any, ...]] | None = None
     grad_fn: str | Callable[..., str] | None = None
-    lowering: Any = None
-    elementwise: bool = False
-    linear: bool = False
-    view: bool = False
+    lowering: Lowering | None = None
     multiple_results: bool = False
     saves: Callable[[tuple[bool, ...]], tuple[bool, ...]] = _save_all
     saves_out: bool = False
-    # codegen hint: a scalar-expression template for elementwise ops, "kernel" for
-    # runtime kernels, or "decompose" for ops that rewrite into others first.
-    extra: dict[str, Any] = field(default_factory=dict)
+    nullary: bool = False
+
+    def __post_init__(self) -> None:
+        if self.impl is None:
+            if not isinstance(self.lowering, Composite):
+                raise ValueError(f"op {self.name!r}: only composite ops may omit impl")
+            from compiler.evaluate import composite_impl
+
+            object.__setattr__(self, "impl", composite_impl(self))
 
     @property
     def differentiable(self) -> bool:
         return self.vjp is not None
+
+    @property
+    def elementwise(self) -> bool:
+        return isinstance(self.lowering, Elementwise)
+
+    @property
+    def view(self) -> bool:
+        """The result reads its input's memory (eager: shares it)."""
+        return isinstance(self.lowering, View)
 
     def grad_fn_name(self, params: dict[str, Any], avals: tuple[AVal, ...]) -> str:
         if callable(self.grad_fn):

@@ -35,19 +35,19 @@ __all__ = [
     "sigmoid",
     "threads",
     "HAVE_VMATH",
+    "VMATH_FUNCTIONS",
 ]
 
-#: fast-math flags of generated code: never nnan/ninf (NaN/inf must propagate), and not
-#: arcp: with it LLVM turned `0.5 / sqrt(x)` (sqrt's gradient) into an approximate
-#: reciprocal square root whose Newton step gives nan instead of inf at x = 0
-FASTMATH = frozenset({"reassoc", "contract", "afn", "nsz"})
+from runtime.flags import FASTMATH  # noqa: E402  (re-exported: generated code uses it)
 
-try:  # being written alongside this module; fall back to libm if it is not usable
-    from runtime.vmath import VMATH as _VMATH  # noqa: F401
+try:  # the vectorisable math; generated code falls back to libm if it is not usable
+    from runtime.vmath import VMATH as _VMATH
 
-    HAVE_VMATH = True
+    #: (function, dtype name) pairs with a vectorisable version in runtime.vmath
+    VMATH_FUNCTIONS = frozenset(_VMATH)
 except Exception:  # pragma: no cover - depends on the checkout
-    HAVE_VMATH = False
+    VMATH_FUNCTIONS = frozenset()
+HAVE_VMATH = bool(VMATH_FUNCTIONS)
 
 # plain njit functions: LLVM inlines them into the generated loops (cheaper to compile
 # than numba-level inline='always')
@@ -91,7 +91,7 @@ def _runtime_key() -> str:
     """Hash of the code generated modules call into (numba's cache does not track it)."""
     h = hashlib.sha256()
     here = Path(__file__).parent
-    for name in ("jit.py", "vmath.py"):
+    for name in ("jit.py", "vmath.py", "flags.py"):
         try:
             h.update((here / name).read_bytes())
         except OSError:

@@ -37,7 +37,7 @@ Method (shared by both dtypes, see ``_build``):
   0/1 when saturated, ``e**x`` (down to subnormals) for very negative ``x``.
 
 Fast-math: the functions are compiled (and meant to be inlined) with
-``FASTMATH = {reassoc, contract, arcp, afn, nsz}``.  ``reassoc`` would let LLVM
+``runtime.flags.FASTMATH = {reassoc, contract, afn, nsz}``.  ``reassoc`` would let LLVM
 fold ``(x - k*hi) - k*lo`` into ``x - k*(hi + lo)`` or ``q*s + (s - 1)`` into
 ``s*(q + 1) - 1``, which destroys the extra precision.  The few additions whose
 order matters go through ``_add_ordered``, an ``fadd`` carrying only the
@@ -72,8 +72,7 @@ from numba.extending import intrinsic
 
 __all__ = ["FASTMATH", "VMATH", "ULP_BOUND"]
 
-#: The fast-math flag subset the code generator uses (no nnan/ninf).
-FASTMATH = frozenset({"reassoc", "contract", "arcp", "afn", "nsz"})
+from runtime.flags import FASTMATH  # noqa: E402  (the flags of all generated code)
 
 _jit = numba.njit(error_model="numpy", fastmath=set(FASTMATH))
 

@@ -1224,6 +1224,37 @@ SPECS: list[OpSpec] = [
         grad_fn="IndexBackward0",
     ),
     S(
+        "gather",
+        lambda x, i: x.gather(1, i),
+        lambda x, i: np.take_along_axis(x, i, 1),
+        (A((3, 4)), A((3, 2), indices(0, 4))),
+        grad_fn="GatherBackward0",
+    ),
+    S(
+        "gather_dim0_repeated_smaller",
+        lambda x, i: lib(x).gather(x, 0, i),
+        lambda x, i: np.take_along_axis(x[:, :2], i, 0),
+        (A((3, 4)), A((5, 2), indices(0, 3))),
+        grad_fn="GatherBackward0",
+    ),
+    S(
+        "scatter_add",
+        lambda x, i, v: x.scatter_add(1, i, v),
+        lambda x, i, v: _scatter_add_ref(x, 1, i, v),
+        (A((3, 4)), A((3, 5), indices(0, 4)), A((3, 5))),
+        grad_fn="ScatterAddBackward0",
+    ),
+    # PyTorch's own backward fails when src is larger than index ("invalid gradient at
+    # index 1"): the oracle runs the equivalent with src cut to index's shape
+    S(
+        "scatter_add_larger_src",
+        lambda x, i, v: lib(x).scatter_add(x, 0, i, v),
+        lambda x, i, v: _scatter_add_ref(x, 0, i, v[:2, :3]),
+        (A((3, 4)), A((2, 3), indices(0, 3)), A((4, 4))),
+        grad_fn="ScatterAddBackward0",
+        torch_fn=lambda x, i, v: lib(x).scatter_add(x, 0, i, v[:2, :3]),
+    ),
+    S(
         "setitem_on_clone",
         lambda x, v: _setitem(x, v),
         lambda x, v: _setitem_ref(x, v),
@@ -1427,6 +1458,15 @@ SPECS: list[OpSpec] = [
         grad_fn="AddBackward0",
     ),
 ]
+
+
+def _scatter_add_ref(x: np.ndarray, dim: int, index: np.ndarray, src: np.ndarray) -> np.ndarray:
+    out = x.copy()
+    for pos in np.ndindex(*index.shape):
+        target = list(pos)
+        target[dim] = index[pos]
+        out[tuple(target)] += src[pos]
+    return out
 
 
 def _setitem(x: Any, v: Any) -> Any:

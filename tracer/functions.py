@@ -69,6 +69,8 @@ unsqueeze = _method("unsqueeze", "Insert a dim of size 1.")
 squeeze = _method("squeeze", "Remove dims of size 1.")
 broadcast_to = _method("broadcast_to", "Broadcast to `shape`.")
 pow = _method("pow", "Elementwise power.")
+gather = _method("gather", "Values along `dim` at `index` (torch.gather).")
+scatter_add = _method("scatter_add", "A copy with `src` added at `index` along `dim`.")
 maximum = _method("maximum", "Elementwise maximum (ties share the gradient).")
 minimum = _method("minimum", "Elementwise minimum (ties share the gradient).")
 

@@ -14,7 +14,6 @@ import numpy as np
 from compiler import dtypes, operand
 from compiler.errors import AutogradError, DTypeError, ShapeError, TraceError
 from compiler.operand import Operand, apply
-from compiler.ops.elementwise import elementwise_dtypes
 from compiler.ops.index import numpy_index, parse_index
 from compiler.registry import OPS, AVal
 from compiler.source import describe_location
@@ -23,7 +22,6 @@ from tracer._format import format_tensor, needs_dtype_suffix
 from tracer.grad_mode import is_grad_enabled
 
 _SCALAR_TYPES = (int, float, bool, np.number, np.bool_)
-_ELEMENTWISE_KINDS = ("same", "float", "compare", "logical", "where")
 
 
 class Tensor(Operand):
@@ -258,12 +256,11 @@ class Tensor(Operand):
         self, op_name: str, inputs: Sequence[Any], params: dict[str, Any], name: str | None
     ) -> Any:
         op = OPS[op_name]
-        if op.extra.get("nullary"):
+        if op.nullary:
             return Tensor(op.impl(**params))
         values = [x._data if isinstance(x, Tensor) else _as_value(x, op_name) for x in inputs]
-        kind = op.extra.get("kind")
-        if kind in _ELEMENTWISE_KINDS:
-            values = _promote(kind, op_name, values)
+        if op.elementwise:
+            values, _ = dtypes.cast_operands(op.lowering.typing, op_name, values, params)
         try:
             out = op.impl(*values, **params)
         except (ValueError, IndexError, TypeError, ArithmeticError) as e:
@@ -294,7 +291,7 @@ class Tensor(Operand):
     def _assign(self, result: Tensor, opname: str) -> Tensor:
         """Make `result` this tensor's new value, keeping the array (views see it)."""
         if result.dtype != self.dtype:
-            if dtypes._category(result.dtype) > dtypes._category(self.dtype):
+            if dtypes.category(result.dtype) > dtypes.category(self.dtype):
                 raise DTypeError(
                     f"{opname}: result type {result.dtype} can't be cast to the "
                     f"in-place output type {self.dtype} (a tensor of shape "
@@ -468,55 +465,6 @@ def _as_value(x: Any, op: str) -> Any:
         f"{op}: unsupported operand of type {type(x).__name__}; use a tensor, "
         "a Python number, or a (nested) list of numbers"
     )
-
-
-def _fast_compute_dtype(kind: str, values: list[Any]) -> np.dtype | None:
-    """The common case without the promotion tables: one array dtype, plus Python
-    scalars of a category no higher than it."""
-    dtype = None
-    for v in values:
-        if type(v) is np.ndarray:
-            if dtype is None:
-                dtype = v.dtype
-            elif v.dtype != dtype:
-                return None
-    if dtype is None or kind not in ("same", "compare", "float"):
-        return None
-    if kind == "float" and dtype.kind != "f":
-        return None
-    for v in values:
-        t = type(v)
-        if t is np.ndarray or t is bool:
-            continue
-        if t is float and dtype.kind == "f":
-            continue
-        if t is int and dtype.kind in "fiu":
-            continue
-        return None
-    return dtype
-
-
-def _promote(kind: str, op: str, values: list[Any]) -> list[Any]:
-    """Cast operands to the op's compute dtype (Python scalars become numpy scalars)."""
-    compute = _fast_compute_dtype(kind, values)
-    if compute is None:
-        compute, _ = elementwise_dtypes(kind, op, tuple(values))
-    cast = compute.type
-    start = 1 if kind == "where" else 0
-    out = values[:start]
-    for v in values[start:]:
-        if type(v) is np.ndarray:
-            out.append(v if v.dtype == compute else v.astype(compute))
-            continue
-        try:
-            out.append(cast(v))
-        except OverflowError:  # int32 tensor + 2**31, as PyTorch refuses
-            raise DTypeError(
-                f"{op}: the Python number {v} does not fit in {compute}, the "
-                "dtype the op computes in; convert the tensor first "
-                "(.long() or .double())"
-            ) from None
-    return out
 
 
 def _explain_failure(

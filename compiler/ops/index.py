@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from compiler import dtypes
+from compiler import dtypes, kernels
 from compiler.errors import ShapeError
-from compiler.registry import AVal, Op, register
+from compiler.lowering import Kernel, Layout, SizeNames, View
+from compiler.registry import AVal, Op, register, save_none
 
 # A static index spec is a tuple of items: ("int", i), ("slice", start, stop, step),
 # ("new",) or ("arr", k), where k numbers the index-array inputs of the op.
@@ -166,6 +167,13 @@ def _index_impl(x: np.ndarray, *arrays: np.ndarray, spec: tuple[Any, ...]) -> np
         ) from None
 
 
+def take(x: Any, arrays: Any, spec: tuple[Any, ...]) -> Any:
+    """x[spec]: a view (`slice`) without index tensors, a gather (`index`) with them."""
+    if arrays:
+        return apply_op("index", x, *arrays, spec=spec)
+    return apply_op("slice", x, spec=spec)
+
+
 def _index_vjp(g: Any, out: Any, x: Any, *arrays: Any, spec: tuple[Any, ...]) -> tuple[Any, ...]:
     return (
         apply_op("index_add", g, *arrays, spec=spec, shape=tuple(x.shape)),
@@ -179,6 +187,42 @@ def apply_op(op: str, *args: Any, **params: Any) -> Any:
     return apply(op, *args, **params)
 
 
+def _slice_layout(r: Layout, sizes: SizeNames, spec: tuple[Any, ...]) -> Layout:
+    """Basic indexing (ints, slices, None) as an affine map of the input's layout."""
+    shape, strides, off = [], [], r.offset
+    dim = 0
+    for item in spec:
+        if item[0] == "new":
+            shape.append(1)
+            strides.append(0)
+            continue
+        n, st = r.shape[dim], r.strides[dim]
+        if item[0] == "int":
+            off = off + sizes.within(item[1], n) * st
+        else:
+            _, start, stop, step = item
+            length = len(range(start, stop, step))
+            shape.append(sizes.within(length, n))
+            strides.append(st * step)
+            if length:
+                off = off + sizes.within(start, n) * st
+        dim += 1
+    return Layout(tuple(shape), tuple(strides), off)
+
+
+# x[key] with ints, slices, None and ...: a view
+register(
+    Op(
+        "slice",
+        _index_abstract,
+        _index_impl,
+        _index_vjp,
+        grad_fn="SliceBackward0",
+        lowering=View(_slice_layout),
+        saves=save_none,
+    )
+)
+# x[key] with index tensors (and bool masks, as the indices of their true elements)
 register(
     Op(
         "index",
@@ -186,9 +230,7 @@ register(
         _index_impl,
         _index_vjp,
         grad_fn="IndexBackward0",
-        lowering="view",
-        linear=True,
-        view=True,
+        lowering=Kernel(kernels.index),
         saves=lambda ng: (False,) + (True,) * (len(ng) - 1),
     )
 )
@@ -217,13 +259,9 @@ register(
         "index_add",
         _index_add_abstract,
         _index_add_impl,
-        lambda gg, out, g, *arrays, spec, shape: (
-            apply_op("index", gg, *arrays, spec=spec),
-            *([None] * len(arrays)),
-        ),
+        lambda gg, out, g, *arrays, spec, shape: (take(gg, arrays, spec), *([None] * len(arrays))),
         grad_fn="IndexAddBackward0",
-        lowering="kernel",
-        linear=True,
+        lowering=Kernel(kernels.index_add),
         saves=lambda ng: (False,) + (True,) * (len(ng) - 1),
     )
 )
@@ -259,7 +297,7 @@ def _index_put_vjp(
     g: Any, out: Any, x: Any, v: Any, *arrays: Any, spec: tuple[Any, ...]
 ) -> tuple[Any, ...]:
     gx = apply_op("index_put", g, g.full_like(0, shape=()), *arrays, spec=spec)
-    gv = apply_op("index", g, *arrays, spec=spec)
+    gv = take(g, arrays, spec)
     return (gx, gv, *([None] * len(arrays)))
 
 
@@ -270,7 +308,109 @@ register(
         _index_put_impl,
         _index_put_vjp,
         grad_fn="CopySlices",
-        lowering="kernel",
+        lowering=Kernel(kernels.index_put),
         saves=lambda ng: (False, False) + (True,) * (len(ng) - 2),
+    )
+)
+
+
+# ---- torch.gather and torch.scatter_add ------------------------------------------------
+
+
+def _gather_abstract(x: AVal, index: AVal, dim: int) -> AVal:
+    if not dtypes.is_int(index.dtype):
+        raise IndexError(f"gather: index must be an integer tensor, got {index.dtype}")
+    if index.ndim != x.ndim or any(
+        i > n for d, (i, n) in enumerate(zip(index.shape, x.shape)) if d != dim
+    ):
+        raise ShapeError(
+            f"gather: index of shape {tuple(index.shape)} does not fit input of shape "
+            f"{tuple(x.shape)} along dim {dim}: it needs as many dims, and no larger sizes "
+            "outside dim"
+        )
+    return AVal(tuple(index.shape), x.dtype)
+
+
+def _along(index: np.ndarray, dim: int, size: int, op: str) -> tuple[np.ndarray, ...]:
+    """numpy fancy indices addressing element index[i] along `dim` at position i."""
+    bad = (index < 0) | (index >= size)
+    if bad.any():
+        raise IndexError(
+            f"{op}: index {int(index[bad].flat[0])} is out of bounds for dimension {dim} "
+            f"with size {size}"
+        )
+    grids = np.indices(index.shape, sparse=True)
+    return tuple(index if d == dim else g for d, g in enumerate(grids))
+
+
+def _gather_impl(x: np.ndarray, index: np.ndarray, dim: int) -> np.ndarray:
+    if x.ndim == 0:  # a 0-d index, which must be 0
+        _along(index.reshape(1), 0, 1, "gather")
+        return x.copy()
+    return x[_along(index, dim, x.shape[dim], "gather")]
+
+
+def _gather_vjp(g: Any, out: Any, x: Any, index: Any, dim: int) -> tuple[Any, None]:
+    return apply_op("scatter_add", g.full_like(0, shape=tuple(x.shape)), index, g, dim=dim), None
+
+
+register(
+    Op(
+        "gather",
+        _gather_abstract,
+        _gather_impl,
+        _gather_vjp,
+        grad_fn="GatherBackward0",
+        lowering=Kernel(kernels.gather),
+        saves=lambda ng: (False, True),
+    )
+)
+
+
+def _scatter_add_abstract(x: AVal, index: AVal, src: AVal, dim: int) -> AVal:
+    if not dtypes.is_int(index.dtype):
+        raise IndexError(f"scatter_add: index must be an integer tensor, got {index.dtype}")
+    if not (index.ndim == x.ndim == src.ndim) or any(
+        i > s or (d != dim and i > n)
+        for d, (i, s, n) in enumerate(zip(index.shape, src.shape, x.shape))
+    ):
+        raise ShapeError(
+            f"scatter_add: index of shape {tuple(index.shape)} does not fit input of shape "
+            f"{tuple(x.shape)} and src of shape {tuple(src.shape)} along dim {dim}"
+        )
+    if src.dtype != x.dtype:
+        raise ShapeError(f"scatter_add: src is {src.dtype} but the input is {x.dtype}")
+    return AVal(tuple(x.shape), x.dtype)
+
+
+def _scatter_add_impl(x: np.ndarray, index: np.ndarray, src: np.ndarray, dim: int) -> np.ndarray:
+    out = x.copy()
+    part = src[tuple(slice(0, n) for n in index.shape)]
+    if x.ndim == 0:
+        _along(index.reshape(1), 0, 1, "scatter_add")
+        return out + part
+    np.add.at(out, _along(index, dim, x.shape[dim], "scatter_add"), part)
+    return out
+
+
+def _scatter_add_vjp(
+    g: Any, out: Any, x: Any, index: Any, src: Any, dim: int
+) -> tuple[Any, None, Any]:
+    gsrc = g.gather(dim, index)
+    if tuple(src.shape) != tuple(index.shape):  # src elements past index's shape are unused
+        spec = tuple(("slice", 0, n, 1) for n in index.shape)
+        gsrc = apply_op("index_add", gsrc, spec=spec, shape=tuple(src.shape))
+    return g, None, gsrc
+
+
+register(
+    Op(
+        "scatter_add",
+        _scatter_add_abstract,
+        _scatter_add_impl,
+        _scatter_add_vjp,
+        grad_fn="ScatterAddBackward0",
+        lowering=Kernel(kernels.scatter_add),
+        saves=lambda ng: (False, True, False),
     )
 )

@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from compiler import kernels
 from compiler.errors import DTypeError, ShapeError
+from compiler.lowering import Kernel
 from compiler.ops.elementwise import broadcast_shapes
 from compiler.registry import AVal, Op, has_value, register, save_other
 
@@ -93,7 +95,7 @@ register(
         _matmul_impl,
         _matmul_vjp,
         grad_fn=_matmul_name,
-        lowering="kernel",
+        lowering=Kernel(kernels.matmul, contiguous=kernels.blas_ready),
         saves=save_other,
     )
 )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from compiler import dtypes
 from compiler.errors import DTypeError, ShapeError
+from compiler.lowering import Composite
+from compiler.operand import apply
+from compiler.ops.elementwise import keep
+from compiler.ops.shape import count
 from compiler.registry import AVal, Op, register
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -28,44 +30,39 @@ def _nll_abstract(logp: AVal, target: AVal, reduction: str, ignore_index: int) -
     return AVal((logp.shape[0],) if reduction == "none" else (), logp.dtype)
 
 
-def _nll_impl(
-    logp: np.ndarray, target: np.ndarray, reduction: str, ignore_index: int
-) -> np.ndarray:
-    n, c = logp.shape
+def _nll(logp: Any, target: Any, reduction: str, ignore_index: int) -> Any:
     valid = target != ignore_index
-    bad = valid & ((target < 0) | (target >= c))
-    if bad.any():
-        raise IndexError(f"nll_loss: target {int(target[bad][0])} is out of bounds for {c} classes")
-    if c == 0:  # every target was ignored (or there are none)
-        picked = np.zeros(n, logp.dtype)
-    else:
-        picked = -logp[np.arange(n), np.where(valid, target, 0)] * valid
+    # an ignored target reads class 0 (if any), and its loss is then replaced by 0
+    safe = target.where(valid, 0).to(dtypes.int64).unsqueeze(1)
+    picked = logp.gather(1, safe).squeeze(1) if logp.shape[1] else logp.sum(1)
+    loss = -picked.where(valid, 0)
     if reduction == "none":
-        return picked.astype(logp.dtype, copy=False)
-    total = picked.sum(dtype=np.float64)
-    if reduction == "mean":
-        total = total / valid.sum()
-    return np.asarray(total, logp.dtype)
+        return loss
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    return total / valid.to(logp.dtype).sum()  # 0/0 = nan when every target is ignored
 
 
 def _nll_vjp(
     g: Any, out: Any, logp: Any, target: Any, reduction: str, ignore_index: int
 ) -> tuple[Any, None]:
-    valid = (target != ignore_index).to(g.dtype)
-    onehot = (target.unsqueeze(1) == g.iota(tuple(logp.shape), 1)).to(g.dtype)
-    w = valid if reduction != "mean" else valid / valid.sum()
-    scale = (g * w) if reduction == "none" else w * g
-    return -(onehot * scale.unsqueeze(1)), None
+    valid = target != ignore_index
+    if reduction == "mean":  # every target ignored: inf here, and `keep` gives 0 below
+        g = g / valid.to(g.dtype).sum()
+    onehot = (target.unsqueeze(1) == g.iota(tuple(logp.shape), 1)) & valid.unsqueeze(1)
+    gl = g.unsqueeze(1) if reduction == "none" else g
+    return keep(-gl, onehot), None
 
 
 register(
     Op(
         "nll_loss",
         _nll_abstract,
-        _nll_impl,
+        None,
         _nll_vjp,
         grad_fn="NllLossBackward0",
-        lowering="decompose",
+        lowering=Composite(_nll),
         saves=lambda ng: (False, True),
     )
 )
@@ -81,17 +78,21 @@ def _mse_abstract(x: AVal, y: AVal, reduction: str) -> AVal:
     return AVal(tuple(x.shape) if reduction == "none" else (), x.dtype)
 
 
-def _mse_impl(x: np.ndarray, y: np.ndarray, reduction: str) -> np.ndarray:
-    d = (x - y) ** 2
+def _mse(x: Any, y: Any, reduction: str) -> Any:
+    d = x - y
+    sq = d * d
     if reduction == "none":
-        return d
-    total = d.sum(dtype=np.float64)
-    return np.asarray(total / max(d.size, 1) if reduction == "mean" else total, x.dtype)
+        return sq
+    axes = tuple(range(sq.ndim))
+    total = apply("reduce_sum", sq, axes=axes, keepdims=False)
+    return total if reduction == "sum" else total / count(sq, axes)  # nan when empty
 
 
 def _mse_vjp(g: Any, out: Any, x: Any, y: Any, reduction: str) -> tuple[Any, Any]:
-    scale = g * 2 if reduction != "mean" else g * (2 / max(int(np.prod(x.shape)), 1))
-    gx = (x - y) * scale
+    d = x - y
+    if reduction == "mean":
+        g = g / count(d, tuple(range(d.ndim)))
+    gx = d * (g * 2)
     return gx, -gx
 
 
@@ -99,9 +100,9 @@ register(
     Op(
         "mse_loss",
         _mse_abstract,
-        _mse_impl,
+        None,
         _mse_vjp,
         grad_fn="MseLossBackward0",
-        lowering="decompose",
+        lowering=Composite(_mse),
     )
 )

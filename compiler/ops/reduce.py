@@ -1,4 +1,11 @@
-"""Reductions and the normalisations built on them (softmax, logsumexp)."""
+"""Reductions and the normalisations built on them (mean, softmax, logsumexp).
+
+mean, logsumexp, softmax and log_softmax are composites: each is defined once
+below with the Operand methods, and that definition is its numpy impl and its
+lowering alike. The normalisations work from max-shifted values, never from a
+rounded large result subtracted back from the inputs (so the answers stay right
+for inputs like 1e8 in float32).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from compiler import dtypes
+from compiler import dtypes, kernels
 from compiler.errors import DTypeError, ShapeError
+from compiler.lowering import MAX, MIN, SUM, Composite, Kernel, Reduction
+from compiler.operand import apply
+from compiler.ops.elementwise import keep
+from compiler.ops.shape import count
 from compiler.registry import AVal, Op, register, save_none
 
 
@@ -55,56 +66,47 @@ register(
         _sum_impl,
         lambda g, out, x, axes, keepdims: (expand_back(g, x.shape, axes, keepdims),),
         grad_fn="SumBackward0",
-        lowering="reduce",
-        linear=True,
+        lowering=Reduction(SUM),
         saves=save_none,
     )
 )
 
 
-def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
-    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+def _sum(x: Any, axes: tuple[int, ...], keepdims: bool = True) -> Any:
+    return apply("reduce_sum", x, axes=axes, keepdims=keepdims)
 
 
-def _require_float(x: np.ndarray) -> None:
-    """Eager impls don't run abstract_eval; raising here makes the caller run it for
-    its clear error (numpy would silently compute an integer softmax)."""
-    if x.dtype.kind != "f":
-        raise TypeError("expected a floating point array")
+def _max(x: Any, axes: tuple[int, ...]) -> Any:
+    return apply("amax", x, axes=axes, keepdims=True)
 
 
-def _mean_impl(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
-    _require_float(x)
-    n = _count(x.shape, axes)
-    return np.asarray(
-        _sum_impl(x, axes, keepdims) / x.dtype.type(n)
-        if n
-        else np.full(reduced_shape(x.shape, axes, keepdims), np.nan),
-        x.dtype,
-    )
+def _mean(x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    return _sum(x, axes, keepdims) / count(x, axes)
+
+
+def _mean_vjp(g: Any, out: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> tuple[Any]:
+    gx = expand_back(g, x.shape, axes, keepdims)
+    return (gx / count(gx, axes),)
 
 
 register(
     Op(
         "mean",
         _reduce_abstract("mean", float_only=True),
-        _mean_impl,
-        lambda g, out, x, axes, keepdims: (
-            expand_back(g / _count(x.shape, axes), x.shape, axes, keepdims),
-        ),
+        None,
+        _mean_vjp,
         grad_fn="MeanBackward0",
-        lowering="decompose",
-        linear=True,
+        lowering=Composite(_mean),
         saves=save_none,
     )
 )
 
 
 def _extremum_vjp(g: Any, out: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> tuple[Any]:
-    # Ties share the gradient evenly, as in PyTorch's amax/amin.
-    hit = (x == expand_back(out, x.shape, axes, keepdims)).to(g.dtype)
-    count = hit.sum(axes, keepdim=True) if axes else hit
-    return (expand_back(g, x.shape, axes, keepdims) * hit / count,)
+    # The gradient goes to the maximal elements; ties share it evenly, as in PyTorch.
+    hit = x == expand_back(out, x.shape, axes, keepdims)
+    ties = _sum(hit.to(dtypes.int64), axes)
+    return (keep(expand_back(g, x.shape, axes, keepdims) / ties, hit),)
 
 
 def _amax_impl(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
@@ -122,7 +124,7 @@ register(
         _amax_impl,
         _extremum_vjp,
         grad_fn="AmaxBackward0",
-        lowering="reduce",
+        lowering=Reduction(MAX),
         saves_out=True,
     )
 )
@@ -133,7 +135,7 @@ register(
         _amin_impl,
         _extremum_vjp,
         grad_fn="AminBackward0",
-        lowering="reduce",
+        lowering=Reduction(MIN),
         saves_out=True,
     )
 )
@@ -151,7 +153,7 @@ def _arg_abstract(name: str):
     return abstract_eval
 
 
-def _arg_impl(reduce: Any, arg: Any):
+def _arg_impl(arg: Any):
     def impl(x: np.ndarray, axis: int, keepdims: bool) -> tuple[np.ndarray, np.ndarray]:
         if x.ndim == 0:
             return x.copy(), np.zeros((), np.int64)
@@ -174,64 +176,61 @@ def _arg_vjp(
         return (gv,)
     if not keepdims:
         gv, idx = gv.unsqueeze(axis), idx.unsqueeze(axis)
-    onehot = idx == g[0].iota(tuple(x.shape), axis)
-    return (onehot.to(gv.dtype) * gv,)
+    return (keep(gv, idx == gv.iota(tuple(x.shape), axis)),)
 
 
-register(
-    Op(
-        "max_dim",
-        _arg_abstract("max"),
-        _arg_impl(np.max, np.argmax),
-        _arg_vjp,
-        grad_fn="MaxBackward0",
-        lowering="kernel",
-        multiple_results=True,
-        saves=save_none,
-        saves_out=True,
+for _name, _node, _arg, _largest in [
+    ("max_dim", "MaxBackward0", np.argmax, True),
+    ("min_dim", "MinBackward0", np.argmin, False),
+]:
+    register(
+        Op(
+            _name,
+            _arg_abstract(_name[:3]),
+            _arg_impl(_arg),
+            _arg_vjp,
+            grad_fn=_node,
+            lowering=Kernel(kernels.argreduce(_largest)),
+            multiple_results=True,
+            saves=save_none,
+            saves_out=True,
+        )
     )
-)
-register(
-    Op(
-        "min_dim",
-        _arg_abstract("min"),
-        _arg_impl(np.min, np.argmin),
-        _arg_vjp,
-        grad_fn="MinBackward0",
-        lowering="kernel",
-        multiple_results=True,
-        saves=save_none,
-        saves_out=True,
-    )
-)
 
 
-def _logsumexp_impl(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
-    _require_float(x)
-    if x.size == 0:
-        return np.full(reduced_shape(x.shape, axes, keepdims), -np.inf, x.dtype)
-    m = np.amax(x, axis=axes, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
-    s = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
-    return np.asarray(s if keepdims else np.squeeze(s, axes), x.dtype)
+def _shifted(x: Any, axes: tuple[int, ...]) -> Any:
+    """x minus its max over `axes` (a max of +-inf counts as 0, so that all -inf gives
+    -inf, not inf - inf = nan)."""
+    m = _max(x, axes)
+    return x - m.where(m.abs() < np.inf, 0)
+
+
+def _logsumexp(x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    shape = reduced_shape(tuple(x.shape), axes, keepdims)
+    if x.numel() == 0:
+        return x.full_like(-np.inf, shape=shape)
+    m = _max(x, axes)
+    m = m.where(m.abs() < np.inf, 0)
+    s = _sum((x - m).exp(), axes).log() + m
+    return s if keepdims else s.reshape(shape)
 
 
 def _logsumexp_vjp(g: Any, out: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> tuple[Any]:
-    return (
-        expand_back(g, x.shape, axes, keepdims)
-        * (x - expand_back(out, x.shape, axes, keepdims)).exp(),
-    )
+    # The gradient is the softmax of x over axes, from the shifted inputs: not
+    # exp(x - out), which loses everything when out is large and rounded (PyTorch's
+    # formula, wrong for [1e8, 1e8] in float32).
+    e = _shifted(x, axes).exp()
+    return (expand_back(g, x.shape, axes, keepdims) * (e / _sum(e, axes)),)
 
 
 register(
     Op(
         "logsumexp",
         _reduce_abstract("logsumexp", float_only=True),
-        _logsumexp_impl,
+        None,
         _logsumexp_vjp,
         grad_fn="LogsumexpBackward0",
-        lowering="decompose",
-        saves_out=True,
+        lowering=Composite(_logsumexp),
     )
 )
 
@@ -248,33 +247,29 @@ def _softmax_abstract(name: str):
     return abstract_eval
 
 
-def _softmax_impl(x: np.ndarray, axis: int) -> np.ndarray:
-    _require_float(x)
-    if x.size == 0:
-        return x.copy()
-    if x.ndim == 0:  # one element: softmax 1 (nan stays nan), as PyTorch
-        return (x - x + 1).astype(x.dtype)
-    e = np.exp(x - np.amax(x, axis=axis, keepdims=True))
-    return (e / np.sum(e, axis=axis, keepdims=True)).astype(x.dtype, copy=False)
+def _softmax(x: Any, axis: int) -> Any:
+    if x.numel() == 0:
+        return x.clone()
+    axes = (axis,) if x.ndim else ()
+    e = (x - _max(x, axes)).exp()
+    return e / _sum(e, axes)
 
 
-def _log_softmax_impl(x: np.ndarray, axis: int) -> np.ndarray:
-    _require_float(x)
-    if x.size == 0:
-        return x.copy()
-    if x.ndim == 0:
-        return (x - x).astype(x.dtype)
-    return (x - _logsumexp_impl(x, (axis,), True)).astype(x.dtype, copy=False)
+def _log_softmax(x: Any, axis: int) -> Any:
+    if x.numel() == 0:
+        return x.clone()
+    z = _shifted(x, (axis,) if x.ndim else ())
+    return z - _sum(z.exp(), (axis,) if x.ndim else ()).log()
 
 
 register(
     Op(
         "softmax",
         _softmax_abstract("softmax"),
-        _softmax_impl,
-        lambda g, out, x, axis: (out * (g - (g * out).sum(axis, keepdim=True)),),
+        None,
+        lambda g, out, x, axis: (out * (g - _sum(g * out, (axis,) if x.ndim else ())),),
         grad_fn="SoftmaxBackward0",
-        lowering="decompose",
+        lowering=Composite(_softmax),
         saves=save_none,
         saves_out=True,
     )
@@ -283,10 +278,10 @@ register(
     Op(
         "log_softmax",
         _softmax_abstract("log_softmax"),
-        _log_softmax_impl,
-        lambda g, out, x, axis: (g - out.exp() * g.sum(axis, keepdim=True),),
+        None,
+        lambda g, out, x, axis: (g - out.exp() * _sum(g, (axis,) if x.ndim else ()),),
         grad_fn="LogSoftmaxBackward0",
-        lowering="decompose",
+        lowering=Composite(_log_softmax),
         saves=save_none,
         saves_out=True,
     )

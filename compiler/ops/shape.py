@@ -1,5 +1,5 @@
-"""Shape primitives: reshape, transpose, broadcast_to, concatenate, and the
-constant makers (full, iota) that VJP rules use to build zeros and one-hots."""
+"""Shape primitives: reshape, transpose, broadcast_to, stop_gradient (views),
+concatenate, and the constants (full, iota, count) that rules build with."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from compiler import kernels
 from compiler.errors import DTypeError, ShapeError
+from compiler.lowering import Constant, Kernel, Layout, SizeNames, View
+from compiler.refs import c_strides
 from compiler.registry import AVal, Op, register, save_none
 
 
@@ -17,6 +20,19 @@ def _reshape_abstract(x: AVal, shape: tuple[int, ...]) -> AVal:
     return AVal(shape, x.dtype)
 
 
+def _reshape_layout(r: Layout, sizes: SizeNames, shape: tuple[int, ...]) -> Layout | None:
+    """Same elements in a new shape: affine when only size-1 dims come or go, or when
+    the input is laid out contiguously."""
+    out = tuple(sizes.dim(n) for n in shape)
+    kept = [(n, s) for n, s in zip(r.shape, r.strides) if n != 1]
+    if [n for n, _ in kept] == [n for n in out if n != 1]:
+        it = iter(s for _, s in kept)
+        return Layout(out, tuple(next(it) if n != 1 else 0 for n in out), r.offset)
+    if all(s == cs for (_, s), cs in zip(kept, c_strides(tuple(n for n, _ in kept)))):
+        return Layout(out, c_strides(out), r.offset)
+    return None
+
+
 register(
     Op(
         "reshape",
@@ -24,9 +40,7 @@ register(
         lambda x, shape: np.reshape(x, shape),
         lambda g, out, x, shape: (g.reshape(x.shape),),
         grad_fn="ViewBackward0",
-        lowering="view",
-        linear=True,
-        view=True,
+        lowering=View(_reshape_layout),
         saves=save_none,
     )
 )
@@ -36,6 +50,10 @@ def _transpose_abstract(x: AVal, perm: tuple[int, ...]) -> AVal:
     return AVal(tuple(x.shape[p] for p in perm), x.dtype)
 
 
+def _transpose_layout(r: Layout, sizes: SizeNames, perm: tuple[int, ...]) -> Layout:
+    return Layout(tuple(r.shape[p] for p in perm), tuple(r.strides[p] for p in perm), r.offset)
+
+
 register(
     Op(
         "transpose",
@@ -43,9 +61,7 @@ register(
         lambda x, perm: np.transpose(x, perm),
         lambda g, out, x, perm: (g.permute(*np.argsort(perm).tolist()),),
         grad_fn="PermuteBackward0",
-        lowering="view",
-        linear=True,
-        view=True,
+        lowering=View(_transpose_layout),
         saves=save_none,
     )
 )
@@ -66,6 +82,21 @@ def _broadcast_abstract(x: AVal, shape: tuple[int, ...]) -> AVal:
     return AVal(tuple(shape), x.dtype)
 
 
+def _broadcast_layout(r: Layout, sizes: SizeNames, shape: tuple[int, ...]) -> Layout:
+    """Right-aligned numpy broadcasting: stride 0 along new and stretched dims."""
+    lead = len(shape) - len(r.shape)
+    out, strides = [], []
+    for i, n in enumerate(shape):
+        k = i - lead
+        if k >= 0 and (r.shape[k] != 1 or n == 1):
+            out.append(r.shape[k])
+            strides.append(r.strides[k])
+        else:
+            out.append(sizes.dim(n))
+            strides.append(0)
+    return Layout(tuple(out), tuple(strides), r.offset)
+
+
 register(
     Op(
         "broadcast_to",
@@ -73,10 +104,20 @@ register(
         lambda x, shape: np.broadcast_to(x, shape),
         lambda g, out, x, shape: (g.sum_to(x.shape),),
         grad_fn="ExpandBackward0",
-        lowering="view",
-        linear=True,
-        view=True,
+        lowering=View(_broadcast_layout),
         saves=save_none,
+    )
+)
+
+# detach() and no_grad() inside a traced function: the identity, through which
+# differentiation does not pass
+register(
+    Op(
+        "stop_gradient",
+        lambda x: AVal(tuple(x.shape), x.dtype),
+        lambda x: x,
+        None,
+        lowering=View(lambda r, sizes: r),
     )
 )
 
@@ -120,27 +161,28 @@ register(
         lambda *xs, axis: np.concatenate(xs, axis),
         _concat_vjp,
         grad_fn="CatBackward0",
-        lowering="kernel",
-        linear=True,
+        lowering=Kernel(kernels.concatenate),
         saves=save_none,
     )
 )
+
+# ---- constants ------------------------------------------------------------------------
+# `full` and `iota` take an operand only to know which world to build in (`nullary`:
+# it is not an input of the equation).
 
 
 def _full_abstract(*_: Any, shape: tuple[int, ...], dtype: np.dtype, value: float) -> AVal:
     return AVal(tuple(shape), dtype)
 
 
-# `full` and `iota` take an operand only to know which world to build in; it is
-# not read (so the IR builder drops it).
 register(
     Op(
         "full",
         _full_abstract,
         lambda *_, shape, dtype, value: np.full(shape, value, dtype),
         None,
-        lowering="full",
-        extra={"nullary": True},
+        lowering=Constant(lambda c, e: c.const(c.lit(e.params["value"], e.params["dtype"]))),
+        nullary=True,
     )
 )
 
@@ -157,4 +199,44 @@ def _iota_impl(*_: Any, shape: tuple[int, ...], axis: int, dtype: np.dtype) -> n
     )
 
 
-register(Op("iota", _iota_abstract, _iota_impl, None, lowering="iota", extra={"nullary": True}))
+register(
+    Op(
+        "iota",
+        _iota_abstract,
+        _iota_impl,
+        None,
+        lowering=Constant(lambda c, e: c.iota(e.params["axis"])),
+        nullary=True,
+    )
+)
+
+
+def _count_abstract(x: AVal, axes: tuple[int, ...], dtype: np.dtype) -> AVal:
+    return AVal((), dtype)
+
+
+def _count_impl(x: np.ndarray, axes: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    return np.asarray(int(np.prod([x.shape[a] for a in axes], dtype=np.int64)), dtype)
+
+
+def count(x: Any, axes: tuple[int, ...], dtype: Any = None) -> Any:
+    """The number of elements of `x` over `axes`, as a 0-d value of `dtype` (x's by
+    default): the divisor of a mean. Compiled code reads it from the kernel's size
+    arguments, so the generated text does not depend on the sizes."""
+    from compiler.operand import apply
+
+    return apply("count", x, axes=tuple(axes), dtype=np.dtype(dtype or x.dtype))
+
+
+# reads only its input's shape, so it has no gradient
+register(
+    Op(
+        "count",
+        _count_abstract,
+        _count_impl,
+        None,
+        lowering=Constant(
+            lambda c, e: c.const(c.count(e.inputs[0], e.params["axes"], e.params["dtype"]))
+        ),
+    )
+)

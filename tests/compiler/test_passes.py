@@ -19,7 +19,15 @@ from compiler.autodiff import joint_vjp
 from compiler.builder import GraphBuilder
 from compiler.ir import Eqn, Graph, Literal, TypeCheckError, Var, typecheck
 from compiler.operand import apply
-from compiler.passes import cse, dce, fold_constants, optimize, simplify, strip_stop_gradient
+from compiler.passes import (
+    cse,
+    dce,
+    fold_constants,
+    inline_fills,
+    optimize,
+    simplify,
+    strip_stop_gradient,
+)
 from compiler.plan import to_plan
 from compiler.registry import OPS, AVal
 from runtime.interpreter import run
@@ -198,7 +206,7 @@ def test_fold_constants_leaves_equations_with_variable_inputs():
 # ---- simplification ---------------------------------------------------------------------
 
 REWRITES = [
-    # name, fn, ops left after simplify + dce
+    # name, fn, ops left after inline_fills + simplify + dce
     ("x*1", lambda x: x * 1, []),
     ("1*x", lambda x: 1.0 * x, []),
     ("x/1", lambda x: x / 1, []),
@@ -236,7 +244,7 @@ NOT_REWRITTEN = [
 )
 def test_simplify_rewrites_exactly(name, fn, left):
     g = stage(fn, AVal((8,), F32))
-    out = checked(lambda g: dce(simplify(g)), g)
+    out = checked(lambda g: dce(simplify(inline_fills(g))), g)
     assert op_names(out) == left
     if not left:
         assert out.outputs == [g.inputs[0]]
@@ -360,6 +368,12 @@ def _broken(kind: str) -> Graph:
         return Graph([x], [Eqn(neg, [x], {}, [y])], [y], {x: np.zeros(4, F32)})
     if kind == "constant not an input":
         return Graph([x], [Eqn(neg, [x], {}, [y])], [y], {z: np.zeros(3, F32)})
+    if kind == "elementwise input not converted":
+        w = Var(AVal((3,), np.dtype(np.float64)))
+        return Graph([x, w], [Eqn(mul, [x, w], {}, [y])], [y])
+    if kind == "elementwise input not broadcast":
+        w = Var(AVal((1,), F32))
+        return Graph([x, w], [Eqn(mul, [x, w], {}, [y])], [y])
     raise AssertionError(kind)
 
 
@@ -374,6 +388,8 @@ def _broken(kind: str) -> Graph:
         "bad literal",
         "constant of another shape",
         "constant not an input",
+        "elementwise input not converted",
+        "elementwise input not broadcast",
     ],
 )
 def test_typecheck_rejects_broken_graphs(kind):

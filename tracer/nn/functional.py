@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from compiler import dtypes
 from compiler.operand import Operand, apply
 from compiler.ops.nn import REDUCTIONS
 from tracer.functions import log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
+from tracer.tensor import Tensor
 
 
 def _check(op: str, reduction: str, **tensors: Any) -> None:
@@ -32,10 +34,27 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Any:
     return apply("add", input @ weight.t(), bias, name="AddmmBackward0")
 
 
+def _check_targets(input: Any, target: Any, ignore_index: int) -> None:
+    """Class labels must lie in 0..C-1 (or be ignore_index); checked on concrete
+    targets (traced code checks them in the kernel)."""
+    if not isinstance(target, Tensor) or not dtypes.is_int(target.dtype):
+        return
+    c = input.shape[-1] if input.ndim else 0
+    t = target._data
+    bad = (t != ignore_index) & ((t < 0) | (t >= c))
+    if bad.any():
+        raise IndexError(
+            f"nll_loss: target {int(t[bad].flat[0])} is out of bounds for {c} classes "
+            f"(input of shape {tuple(input.shape)}); labels must lie in 0..{c - 1}, or be "
+            f"ignore_index={ignore_index}"
+        )
+
+
 def nll_loss(input: Any, target: Any, reduction: str = "mean", ignore_index: int = -100) -> Any:
     """Negative log-likelihood of integer class labels; `input` holds log-probabilities
     of shape (N, C) with target (N,), or (C,) with a 0-d target (a 0-d loss)."""
     _check("nll_loss", reduction, input=input, target=target)
+    _check_targets(input, target, ignore_index)
     if input.ndim == 1:
         loss = apply(
             "nll_loss",

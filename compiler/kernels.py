@@ -1,0 +1,317 @@
+"""Code of the ops that lower to kernels of their own (`compiler.lowering.Kernel`).
+
+Each emitter writes one op's loops (or library call) through a `Writer`, the
+small interface the code generator gives it: lines, loops over a shape, reads
+through index maps, buffer names. Every size it prints comes from the kernel's
+size arguments where it can (`compiler.refs`), so the text does not change with
+the batch size. Outputs are allocated by the generator, before the kernel runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from compiler.ir import Eqn, Var
+from compiler.refs import Ref, adv_layout, broadcast_shapes, c_strides, cast, literal, size
+
+__all__ = [
+    "Writer",
+    "argreduce",
+    "blas_ready",
+    "concatenate",
+    "gather",
+    "index",
+    "index_add",
+    "index_put",
+    "matmul",
+    "scatter_add",
+]
+
+
+class Writer(Protocol):
+    """What a kernel emitter may call (implemented by `compiler.codegen`)."""
+
+    def line(self, text: str, indent: int = 0) -> None:
+        """Append a line of the kernel body, `indent` levels in."""
+
+    def loops(self, shape: tuple[int, ...], prefix: str, indent: int) -> tuple[list[str], int]:
+        """Open one loop per dim of `shape`; returns the index names and the body's
+        indentation."""
+
+    def read(self, r: Ref, idx: list[str]) -> str:
+        """The value of `r` at multi-index `idx` (one index per dim of `r`)."""
+
+    def arr(self, v: Var) -> str:
+        """The flat buffer holding `v`."""
+
+    def shape(self, v: Var) -> tuple[int, ...]:
+        """`v`'s shape, with sizes as the kernel's size expressions."""
+
+    def dim(self, n: int) -> int:
+        """A concrete size from a param (an index, an offset) as a size expression."""
+
+    def within(self, n: int, size: int) -> int:
+        """An index or length inside a dimension of `size` (size - 1, say)."""
+
+    def index_expr(self, offset: int, strides: list[int], idx: list[str]) -> str:
+        """`offset + sum(stride * index)` as code."""
+
+    def error(self, e: Eqn, what: str) -> str:
+        """The message of an error raised by the kernel of `e` (names the op and the
+        user's line)."""
+
+    def run_on_host(self) -> None:
+        """This item runs in the module's plain-Python entry (numpy's BLAS), not in
+        njit code."""
+
+
+# ---- matmul ---------------------------------------------------------------------------
+
+
+def blas_ready(r: Ref, e: Eqn) -> bool:
+    """Can BLAS read this matmul operand as it is (each matrix C- or F-contiguous)?"""
+    if e.outputs[0].aval.dtype.kind != "f" or r.kind != "mem":
+        return True  # the loop kernel reads anything
+    shape, strides = r.shape, r.strides
+    if len(shape) == 1:
+        return strides[0] == 1 or shape[0] == 1
+    m, k = shape[-2:]
+    sm, sk = strides[-2:]
+    c = (k == 1 or sk == 1) and (m == 1 or sm == k)
+    t = (m == 1 or sm == 1) and (k == 1 or sk == m)
+    return c or t
+
+
+def matmul(w: Writer, e: Eqn, refs: list[Ref]) -> None:
+    """Batched matmul: numpy's BLAS (np.dot into the output buffer) for floats, a loop
+    nest accumulating in 64 bits otherwise."""
+    out = e.outputs[0]
+    ra, rb = refs
+    a_sh, b_sh = ra.shape, rb.shape
+    a2 = a_sh if len(a_sh) > 1 else (1,) + a_sh
+    b2 = b_sh if len(b_sh) > 1 else b_sh + (1,)
+    sa = ra.strides if len(a_sh) > 1 else (0,) + tuple(ra.strides)
+    sb = rb.strides if len(b_sh) > 1 else tuple(rb.strides) + (0,)
+    M, K = a2[-2:]
+    N = b2[-1]
+    oshape = w.shape(out)
+    batch = tuple(oshape[: len(oshape) - (len(a_sh) > 1) - (len(b_sh) > 1)])
+    ra2 = Ref(ra.kind, a2, ra.dtype, ra.base, ra.offset, sa, ra.expr).broadcast(batch + (M, K))
+    rb2 = Ref(rb.kind, b2, rb.dtype, rb.base, rb.offset, sb, rb.expr).broadcast(batch + (K, N))
+    bidx, ind = w.loops(batch, "b", 0)
+    nb = len(batch)
+    ocs = c_strides(batch + (M, N))
+    oarr = w.arr(out)
+    dt = out.aval.dtype
+    if dt.kind == "f" and M * N * K > 0 and ra2.kind == rb2.kind == "mem":
+        w.run_on_host()  # numpy's np.dot: BLAS without numba's scipy requirement
+
+        def operand(r: Ref, rows: int, cols: int) -> str:
+            off = w.index_expr(r.offset, list(r.strides[:nb]), bidx)
+            s0, s1 = r.strides[nb:]
+            c = (cols == 1 or s1 == 1) and (rows == 1 or s0 == cols)
+            arr = w.arr(r.base)
+            whole = off == "0" and size(w.shape(r.base)) == rows * cols
+            src = arr if whole else f"{arr}[{off}:{off} + {rows * cols}]"
+            return f"{src}.reshape(({rows}, {cols}))" if c else f"{src}.reshape(({cols}, {rows})).T"
+
+        ooff = w.index_expr(0, list(ocs[:nb]), bidx)
+        osrc = oarr if not nb else f"{oarr}[{ooff}:{ooff} + {M * N}]"
+        w.line(
+            f"np.dot({operand(ra2, M, K)}, {operand(rb2, K, N)}, {osrc}.reshape(({M}, {N})))", ind
+        )
+        return
+    ad = np.dtype(np.float64) if dt.kind == "f" else np.dtype(np.int64)
+    w.line(f"for _m in range({M}):", ind)
+    w.line(f"for _n in range({N}):", ind + 1)
+    w.line(f"_acc = {literal(0, ad)}", ind + 2)
+    w.line(f"for _k in range({K}):", ind + 2)
+    av = w.read(ra2, bidx + ["_m", "_k"])
+    bv = w.read(rb2, bidx + ["_k", "_n"])
+    w.line(f"_acc += {cast(av, ra2.dtype, ad)} * {cast(bv, rb2.dtype, ad)}", ind + 3)
+    oi = w.index_expr(0, list(ocs), bidx + ["_m", "_n"])
+    w.line(f"{oarr}[{oi}] = {cast('_acc', ad, dt)}", ind + 2)
+
+
+# ---- indexing -------------------------------------------------------------------------
+
+
+def _indexed(
+    w: Writer, e: Eqn, spec: tuple[Any, ...], target: Ref, arr_refs: list[Ref], indent: int
+) -> tuple[list[str], tuple[int, ...], str, int]:
+    """Loops over the result of target[spec] (numpy advanced indexing); returns (loop
+    indices, result shape, flat offset expression into target, body indentation)."""
+    if arr_refs:
+        shape, origins = adv_layout(spec, [r.shape for r in arr_refs], w.dim)
+    else:  # basic indexing only: the result keeps the sliced and new dims in order
+        shape, origins, dim = (), [], 0
+        for k, item in enumerate(spec):
+            if item[0] == "new":
+                shape += (1,)
+            elif item[0] == "slice":
+                shape += (w.within(len(range(*item[1:])), target.shape[dim]),)
+            if item[0] != "int":
+                origins.append(("basic", k))
+            dim += item[0] != "new"
+    idx, ind = w.loops(shape, "j", indent)
+    bshape = broadcast_shapes(*[r.shape for r in arr_refs])
+    adv_idx = [idx[d] for d, o in enumerate(origins) if o[0] == "adv"]
+    pos = {o[1]: idx[d] for d, o in enumerate(origins) if o[0] == "basic"}
+    terms = [str(target.offset)] if target.offset else []
+    dim = 0
+    for k, item in enumerate(spec):
+        if item[0] == "new":
+            continue
+        st = target.strides[dim]
+        n = target.shape[dim]
+        if item[0] == "int":
+            terms.append(str(w.within(item[1], n) * st))
+        elif item[0] == "slice":
+            _, start, _, step = item
+            start = w.within(start, n)
+            expr = (
+                f"({start} + {step}*{pos[k]})"
+                if step != 1
+                else (f"({start} + {pos[k]})" if start else pos[k])
+            )
+            terms.append(f"{st}*{expr}" if st != 1 else expr)
+        else:
+            r = arr_refs[item[1]].broadcast(tuple(bshape))
+            t = f"_t{k}"
+            w.line(f"{t} = {w.read(r, adv_idx)}", ind)
+            w.line(f"if {t} < 0:", ind)
+            w.line(f"{t} += {n}", ind + 1)
+            w.line(f"if {t} < 0 or {t} >= {n}:", ind)
+            what = f"an index tensor holds a value out of range for dimension {dim}"
+            w.line(f"raise IndexError({w.error(e, what + ' of the indexed tensor')!r})", ind + 1)
+            terms.append(f"{st}*{t}" if st != 1 else t)
+        dim += 1
+    return idx, shape, " + ".join(terms) or "0", ind
+
+
+def index(w: Writer, e: Eqn, refs: list[Ref]) -> None:
+    """x[key] with index tensors: a gather loop."""
+    out = e.outputs[0]
+    idx, shape, src, ind = _indexed(w, e, e.params["spec"], refs[0], refs[1:], 0)
+    oi = w.index_expr(0, list(c_strides(shape)), idx)
+    x = refs[0]
+    val = (
+        x.expr
+        if x.kind == "const"
+        else f"np.{x.dtype.name}({src})"
+        if x.kind == "iota"
+        else f"{w.arr(x.base)}[{src}]"
+    )
+    w.line(f"{w.arr(out)}[{oi}] = {val}", ind)
+
+
+def index_add(w: Writer, e: Eqn, refs: list[Ref]) -> None:
+    """zeros(shape) with g added at [key]: repeated indices accumulate."""
+    out = e.outputs[0]
+    oarr = w.arr(out)
+    w.line(f"{oarr}[:] = 0")
+    target = Ref("mem", w.shape(out), out.aval.dtype, out, 0, c_strides(w.shape(out)))
+    idx, shape, dst, ind = _indexed(w, e, e.params["spec"], target, refs[1:], 0)
+    g = refs[0].broadcast(shape)
+    w.line(f"{oarr}[{dst}] += {w.read(g, idx)}", ind)
+
+
+def index_put(w: Writer, e: Eqn, refs: list[Ref]) -> None:
+    """A copy of x with v written at [key], in order (the last write wins)."""
+    out = e.outputs[0]
+    oarr = w.arr(out)
+    oshape = w.shape(out)
+    xi, ind = w.loops(oshape, "j", 0)
+    xb = refs[0].broadcast(oshape)
+    w.line(f"{oarr}[{w.index_expr(0, list(c_strides(oshape)), xi)}] = {w.read(xb, xi)}", ind)
+    target = Ref("mem", oshape, out.aval.dtype, out, 0, c_strides(oshape))
+    idx, shape, dst, ind = _indexed(w, e, e.params["spec"], target, refs[2:], 0)
+    v = refs[1].broadcast(shape)
+    w.line(f"{oarr}[{dst}] = {w.read(v, idx)}", ind)
+
+
+def _along(
+    w: Writer, e: Eqn, r_index: Ref, dim: int, n: int, ind: int, idx: list[str], what: str
+) -> list[str]:
+    """The multi-index into the indexed tensor: `idx` with dim `dim` replaced by the
+    index tensor's value there, bounds-checked (no wrap-around, as PyTorch)."""
+    w.line(f"_i = {w.read(r_index, idx)}", ind)
+    w.line(f"if _i < 0 or _i >= {n}:", ind)
+    message = f"{what} is out of range for dimension {dim}"
+    w.line(f"raise IndexError({w.error(e, message)!r})", ind + 1)
+    return idx[:dim] + ["_i"] + idx[dim + 1 :]
+
+
+def gather(w: Writer, e: Eqn, refs: list[Ref]) -> None:
+    """torch.gather: out[..., i, ...] = x[..., index[..., i, ...], ...] along `dim`."""
+    out = e.outputs[0]
+    x, ix = refs
+    dim = e.params["dim"]
+    shape = w.shape(out)
+    idx, ind = w.loops(shape, "j", 0)
+    src = _along(w, e, ix, dim, x.shape[dim], ind, idx, "an index")
+    w.line(f"{w.arr(out)}[{w.index_expr(0, list(c_strides(shape)), idx)}] = {w.read(x, src)}", ind)
+
+
+def scatter_add(w: Writer, e: Eqn, refs: list[Ref]) -> None:
+    """torch.scatter_add: a copy of x with src added at index along `dim`."""
+    out = e.outputs[0]
+    x, ix, src = refs
+    dim = e.params["dim"]
+    oshape = w.shape(out)
+    oarr = w.arr(out)
+    xi, ind = w.loops(oshape, "j", 0)
+    w.line(f"{oarr}[{w.index_expr(0, list(c_strides(oshape)), xi)}] = {w.read(x, xi)}", ind)
+    idx, ind = w.loops(ix.shape, "k", 0)
+    dst = _along(w, e, ix, dim, oshape[dim], ind, idx, "an index")
+    w.line(f"{oarr}[{w.index_expr(0, list(c_strides(oshape)), dst)}] += {w.read(src, idx)}", ind)
+
+
+# ---- concatenation and arg-reductions ---------------------------------------------------
+
+
+def concatenate(w: Writer, e: Eqn, refs: list[Ref]) -> None:
+    """One copy loop per piece, each at its offset along `axis`."""
+    out = e.outputs[0]
+    axis = e.params["axis"]
+    ocs = c_strides(w.shape(out))
+    start = 0
+    for r in refs:
+        idx, ind = w.loops(r.shape, "j", 0)
+        oi = w.index_expr(start * ocs[axis], list(ocs), idx)
+        w.line(f"{w.arr(out)}[{oi}] = {w.read(r, idx)}", ind)
+        start = start + r.shape[axis]
+
+
+def argreduce(largest: bool) -> Any:
+    """The emitter of (values, indices) of the max (`largest`) or min along `axis`:
+    the first extreme wins, and a NaN counts as the extreme (numpy's and PyTorch's
+    rule)."""
+    cmp = ">" if largest else "<"
+
+    def emit(w: Writer, e: Eqn, refs: list[Ref]) -> None:
+        vals, inds = e.outputs
+        x = refs[0]
+        axis = e.params["axis"]
+        va, ia = w.arr(vals), w.arr(inds)
+        if not x.shape:
+            w.line(f"{va}[0] = {w.read(x, [])}")
+            w.line(f"{ia}[0] = 0")
+            return
+        outer = tuple(s for d, s in enumerate(x.shape) if d != axis)
+        idx, ind = w.loops(outer, "j", 0)
+        w.line(f"_best = {w.read(x, idx[:axis] + ['0'] + idx[axis:])}", ind)
+        w.line("_arg = 0", ind)
+        w.line(f"for _k in range(1, {x.shape[axis]}):", ind)
+        w.line(f"_t = {w.read(x, idx[:axis] + ['_k'] + idx[axis:])}", ind + 1)
+        nan = " or (_t != _t and _best == _best)" if x.dtype.kind == "f" else ""
+        w.line(f"if _t {cmp} _best{nan}:", ind + 1)
+        w.line("_best = _t", ind + 2)
+        w.line("_arg = _k", ind + 2)
+        oi = w.index_expr(0, list(c_strides(outer)), idx)
+        w.line(f"{va}[{oi}] = _best", ind)
+        w.line(f"{ia}[{oi}] = _arg", ind)
+
+    return emit
