@@ -9,6 +9,7 @@ answers.
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -531,3 +532,76 @@ def test_always_call_hook_runs_when_forward_raises():
     with pytest.raises(ValueError, match="boom"):
         m(1)
     assert calls == ["always"]
+
+
+# ---- backward hooks -----------------------------------------------------------------
+
+
+def _backward_hook_script(nn, lib):
+    """Pre-hook triples grad_output, hook doubles grad_input; then a call whose input
+    needs no gradient. Returns what the hooks saw and the gradients."""
+    lin = nn.Linear(3, 2)
+    with lib.no_grad():
+        lin.weight.copy_(lib.tensor(np.arange(6.0, dtype=np.float32).reshape(2, 3)))
+        lin.bias.fill_(0.5)
+    seen = []
+
+    def as_lists(gs):
+        return [None if g is None else g.detach().numpy().tolist() for g in gs]
+
+    def hook(m, grad_input, grad_output):
+        seen.append(("hook", as_lists(grad_input), as_lists(grad_output)))
+        return tuple(None if g is None else g * 2 for g in grad_input)
+
+    def pre(m, grad_output):
+        seen.append(("pre", as_lists(grad_output)))
+        return (grad_output[0] * 3,)
+
+    lin.register_full_backward_hook(hook)
+    lin.register_full_backward_pre_hook(pre)
+    x = lib.tensor([[1.0, 2.0, 3.0]], requires_grad=True)
+    y = lin(x)
+    seen.append(("node", type(y.grad_fn).__name__))
+    y.sum().backward()
+    seen.append(("grads", x.grad.numpy().tolist(), lin.weight.grad.numpy().tolist()))
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        lin(lib.tensor([[1.0, 2.0, 3.0]])).sum().backward()
+    return seen
+
+
+def test_backward_hooks_see_and_replace_gradients():
+    seen = _backward_hook_script(nn, tracer)
+    # y = W x + b with W = [[0,1,2],[3,4,5]]: grad_output = 3 * ones (after the pre-hook),
+    # grad_input = W^T grad_output = [9, 15, 21], doubled by the hook into x.grad
+    assert seen == [
+        ("node", "BackwardHookFunctionBackward"),
+        ("pre", [[[1.0, 1.0]]]),
+        ("hook", [[[9.0, 15.0, 21.0]]], [[[3.0, 3.0]]]),
+        ("grads", [[18.0, 30.0, 42.0]], [[3.0, 6.0, 9.0], [3.0, 6.0, 9.0]]),
+        ("pre", [[[1.0, 1.0]]]),
+        ("hook", [None], [[[3.0, 3.0]]]),
+    ]
+
+
+def test_backward_hooks_match_torch():
+    torch = pytest.importorskip("torch")
+    assert _backward_hook_script(nn, tracer) == _backward_hook_script(torch.nn, torch)
+
+
+def test_backward_hook_must_return_one_gradient_per_input():
+    lin = nn.Linear(2, 1)
+    lin.register_full_backward_hook(lambda m, gi, go: (gi[0], gi[0]))
+    x = tracer.ones(1, 2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="invalid number of grad_input, got 2, but expected 1"):
+        lin(x).sum().backward()
+    assert x.grad is None
+
+
+def test_removed_backward_hook_no_longer_runs():
+    lin = nn.Linear(2, 1)
+    calls = []
+    handle = lin.register_full_backward_hook(lambda *a: calls.append(1))
+    handle.remove()
+    lin(tracer.ones(1, 2, requires_grad=True)).sum().backward()
+    assert calls == []
