@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from compiler import operand
+from compiler.errors import DTypeError, ShapeError, TraceError
 from compiler.operand import Operand, apply
+from compiler.ops.index import parse_index
 from compiler.ops.nn import REDUCTIONS
+from compiler.source import describe_location
+from tracer.creation import rand
 from tracer.functions import log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
+from tracer.grad_mode import no_grad
+from tracer.tensor import Tensor
 
 
 def _check(op: str, reduction: str, **tensors: Any) -> None:
@@ -71,8 +80,6 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
 
 
 def _tracing() -> bool:
-    from compiler import operand
-
     return operand.tracing.builder is not None
 
 
@@ -91,9 +98,6 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
     if not training or p == 0 or input.numel() == 0:
         return input
     if _tracing():
-        from compiler.errors import TraceError
-        from compiler.source import describe_location
-
         where = describe_location()
         raise TraceError(
             "dropout in training mode inside a traced function would draw its mask once, "
@@ -102,11 +106,6 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
             + "\nCall model.eval() (or pass training=False) before tracing, or apply dropout "
             "outside the traced function."
         )
-    import numpy as np
-
-    from tracer.creation import rand
-    from tracer.tensor import Tensor
-
     dtype = input.dtype if input.dtype.kind == "f" else np.dtype(np.float32)
     if p == 1:
         noise = Tensor(np.zeros(input.shape, dtype))
@@ -134,10 +133,6 @@ def embedding(
     [0, num_embeddings), ValueError for sparse=True or scale_grad_by_freq=True
     (not supported).
     """
-    import numpy as np
-
-    from compiler.errors import DTypeError
-    from compiler.ops.index import parse_index
 
     if not isinstance(input, Operand) or not isinstance(weight, Operand):
         raise TypeError("embedding(): input and weight must be tensors")
@@ -182,14 +177,8 @@ def embedding(
 def _renorm_rows(weight: Any, input: Any, max_norm: float, norm_type: float) -> None:
     """Rescale, in place, the rows of `weight` that `input` picks and whose norm exceeds
     `max_norm` to norm max_norm / (norm + 1e-7) * norm (PyTorch's embedding_renorm_)."""
-    import numpy as np
-
-    from tracer.grad_mode import no_grad
-    from tracer.tensor import Tensor
 
     if _tracing():
-        from compiler.errors import TraceError
-
         raise TraceError(
             "embedding(max_norm=...) rescales the weight in place, which a traced function "
             "cannot do; renormalise outside the traced function"
@@ -217,7 +206,6 @@ def layer_norm(
 
     Raises ShapeError when the input's trailing dims differ from normalized_shape.
     """
-    from compiler.errors import ShapeError
 
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(shape)
@@ -253,7 +241,6 @@ def bilinear(input1: Any, input2: Any, weight: Any, bias: Any = None) -> Any:
     Raises ShapeError when the leading dims of the inputs differ or the weight's
     shape is not (out, in1, in2).
     """
-    from compiler.errors import ShapeError
 
     if (
         weight.ndim != 3
