@@ -46,6 +46,7 @@ from tracer.creation import (
 from tracer.functions import *  # noqa: F403
 from tracer.functions import max, min, sum  # noqa: A004
 from tracer.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tracer.serialization import load, save
 from tracer.tensor import Tensor
 
 float = float32  # noqa: A001

@@ -618,3 +618,14 @@ def test_in_place_on_a_view_while_recording_raises_clearly():
     y = x * 1
     with pytest.raises(AutogradError, match="view"):
         y[1:].mul_(2)
+
+
+def test_retained_grad_sees_the_gradient_after_the_tensors_hooks():
+    # PyTorch runs a retain_grad() tensor's other hooks first, whatever the order
+    x = leaf()
+    y = x * 2
+    y.retain_grad()
+    y.register_hook(lambda g: g * 10)
+    y.sum().backward()
+    np.testing.assert_allclose(np_(y.grad), np.full(3, 10.0))
+    np.testing.assert_allclose(np_(x.grad), np.full(3, 20.0))

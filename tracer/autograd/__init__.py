@@ -74,6 +74,8 @@ class Node:
             if t is not None and t._grad_fn is self:
                 _accumulate_later(t, g)
 
+        retain.retains_grad = True  # type: ignore[attr-defined]
+
         self._register_pre_hook(tensor._output_nr, retain)
 
     def _rebase_output(self, old: Tensor, new: Tensor) -> None:
@@ -468,7 +470,9 @@ def _walk(
         gs = buffers.pop(node, None) or [None]
         if node._pre_hooks:
             for nr, hooks in node._pre_hooks.items():
-                for hook in list(hooks):
+                # as in PyTorch, .grad of a retain_grad() tensor sees the gradient after
+                # its other hooks, whatever the order they were registered in
+                for hook in sorted(hooks, key=lambda h: getattr(h, "retains_grad", False)):
                     if nr < len(gs) and gs[nr] is not None:
                         out = hook(gs[nr])
                         if out is not None:
@@ -594,3 +598,9 @@ def gradcheck(
 
 
 __all__ = ["backward", "grad", "gradcheck", "Node", "is_grad_enabled"]
+
+# Custom functions and the functional API build on the engine above.
+from tracer.autograd import functional  # noqa: E402
+from tracer.autograd.function import Function, FunctionCtx, once_differentiable  # noqa: E402
+
+__all__ += ["Function", "FunctionCtx", "functional", "once_differentiable"]

@@ -1,0 +1,44 @@
+"""The layers and containers of tracer.nn."""
+
+from tracer.nn.modules.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh, activation_module
+from tracer.nn.modules.container import (
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+)
+from tracer.nn.modules.dropout import Dropout
+from tracer.nn.modules.flatten import Flatten, Unflatten
+from tracer.nn.modules.linear import Bilinear, Identity, Linear
+from tracer.nn.modules.loss import CrossEntropyLoss, MSELoss, NLLLoss, loss_module
+from tracer.nn.modules.module import Module
+from tracer.nn.modules.normalization import LayerNorm
+from tracer.nn.modules.sparse import Embedding
+
+__all__ = [
+    "Bilinear",
+    "CrossEntropyLoss",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "Identity",
+    "LayerNorm",
+    "Linear",
+    "LogSoftmax",
+    "MSELoss",
+    "Module",
+    "ModuleDict",
+    "ModuleList",
+    "NLLLoss",
+    "ParameterDict",
+    "ParameterList",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "Unflatten",
+    "activation_module",
+    "loss_module",
+]

@@ -1,0 +1,140 @@
+"""`nn.Parameter` (a Tensor a Module registers as a parameter) and `nn.Buffer`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from compiler import dtypes
+from compiler.errors import DTypeError
+from tracer.tensor import Tensor
+
+__all__ = ["Buffer", "Parameter", "set_data", "tensor_typename"]
+
+# torch.typename of a tensor: `torch.FloatTensor`, ... (here `tracer.FloatTensor`).
+_TYPE_NAMES = {
+    "float16": "HalfTensor",
+    "float32": "FloatTensor",
+    "float64": "DoubleTensor",
+    "int8": "CharTensor",
+    "int16": "ShortTensor",
+    "int32": "IntTensor",
+    "int64": "LongTensor",
+    "uint8": "ByteTensor",
+    "bool": "BoolTensor",
+}
+
+
+def tensor_typename(t: Tensor) -> str:
+    """`tracer.FloatTensor` for a float32 tensor, as `torch.typename` names tensors."""
+    return "tracer." + _TYPE_NAMES.get(t.dtype.name, t.dtype.name)
+
+
+def typename(obj: Any) -> str:
+    """The name PyTorch's messages give an object: a tensor's type, else the class name."""
+    if isinstance(obj, Tensor):
+        return tensor_typename(obj)
+    cls = type(obj)
+    module = cls.__module__
+    return cls.__qualname__ if module in ("builtins", "") else f"{module}.{cls.__qualname__}"
+
+
+def set_data(t: Tensor, value: Any) -> None:
+    """`t.data = value`: `t` keeps its identity, `.grad`, `requires_grad` and version
+    counter, and from now on shares `value`'s memory (shape and dtype may change).
+
+    Raises TypeError when `value` is not a tensor, DTypeError when `t` requires grad and
+    `value` is not floating point.
+    """
+    if not isinstance(value, Tensor):
+        raise TypeError(
+            f"Variable data has to be a tensor, but got {type(value).__name__}; "
+            "wrap it with tracer.tensor(...)"
+        )
+    if t._requires_grad and not dtypes.is_float(value.dtype):
+        raise DTypeError(
+            f"cannot set the data of a tensor that requires grad to a {value.dtype} tensor "
+            f"(shape {tuple(value.shape)}): only floating point tensors can require gradients"
+        )
+    t._data = value._data
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module registers as a parameter when assigned as an attribute.
+
+    `Parameter(data, requires_grad=True)` shares `data`'s memory (and version counter),
+    detached from any graph. Ops on a Parameter give plain Tensors. Raises DTypeError
+    for a non-floating `data` with requires_grad=True, TypeError for a non-tensor.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Tensor | None = None, requires_grad: bool = True) -> None:
+        if data is None:
+            data = Tensor(np.empty((0,), dtypes.DEFAULT_FLOAT))
+        if not isinstance(data, Tensor):
+            raise TypeError(
+                f"Parameter(): data must be a tensor, got {type(data).__name__}; "
+                "wrap it with tracer.tensor(...)"
+            )
+        super().__init__(data._data, _version=data._version)
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @property
+    def data(self) -> Tensor:
+        return Tensor(self._data, _version=self._version)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        set_data(self, value)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_parameter, (self._data, self._requires_grad))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Parameter:
+        if id(self) in memo:
+            return memo[id(self)]
+        p = Parameter(Tensor(self._data.copy()), self._requires_grad)
+        memo[id(self)] = p
+        return p
+
+
+def _rebuild_parameter(data: np.ndarray, requires_grad: bool) -> Parameter:
+    return Parameter(Tensor(data), requires_grad)
+
+
+class Buffer(Tensor):
+    """Marks a tensor to be registered as a buffer when assigned to a Module attribute
+    (`self.running_mean = nn.Buffer(tracer.zeros(3), persistent=True)`).
+
+    It shares `data`'s memory and version counter, detached from any graph.
+    """
+
+    __slots__ = ("persistent",)
+
+    def __init__(self, data: Tensor | None = None, *, persistent: bool = True) -> None:
+        if data is None:
+            data = Tensor(np.empty((0,), dtypes.DEFAULT_FLOAT))
+        if not isinstance(data, Tensor):
+            raise TypeError(
+                f"Buffer(): data must be a tensor, got {type(data).__name__}; "
+                "wrap it with tracer.tensor(...)"
+            )
+        super().__init__(data._data, _version=data._version)
+        if data._requires_grad:
+            self._requires_grad = True
+        self.persistent = bool(persistent)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Buffer:
+        if id(self) in memo:
+            return memo[id(self)]
+        b = Buffer(Tensor(self._data.copy(), self._requires_grad), persistent=self.persistent)
+        memo[id(self)] = b
+        return b
