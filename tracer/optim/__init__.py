@@ -8,6 +8,7 @@
         sched.step()
 """
 
+from tracer.optim import lr_scheduler
 from tracer.optim.adam import Adam, Adamax, AdamW, NAdam, RAdam
 from tracer.optim.adaptive import Adadelta, Adagrad, RMSprop
 from tracer.optim.lbfgs import LBFGS
@@ -26,4 +27,5 @@ __all__ = [
     "Adagrad",
     "Adadelta",
     "LBFGS",
+    "lr_scheduler",
 ]
