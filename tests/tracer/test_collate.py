@@ -69,6 +69,24 @@ CASES = [
         lambda lib: [np.bool_(True), np.bool_(False)],
         ("tensor", "bool", (2,), [True, False]),
     ),
+    # mixed numpy scalars promote within the widest category; a Python float counts as
+    # float32, a Python int as int64
+    (
+        "numpy_mixed_floats",
+        lambda lib: [np.float32(1), np.float64(2)],
+        ("tensor", "float64", (2,), [1.0, 2.0]),
+    ),
+    (
+        "numpy_float32_and_int64",
+        lambda lib: [np.float32(1), np.int64(2)],
+        ("tensor", "float32", (2,), [1.0, 2.0]),
+    ),
+    (
+        "numpy_float32_and_python_float",
+        lambda lib: [np.float32(1), 2.0],
+        ("tensor", "float32", (2,), [1.0, 2.0]),
+    ),
+    ("numpy_int32_and_python_int", lambda lib: [np.int32(1), 2], ("tensor", "int64", (2,), [1, 2])),
     ("floats", lambda lib: [1.5, 2.0], ("tensor", "float64", (2,), [1.5, 2.0])),
     ("ints", lambda lib: [1, 2, 3], ("tensor", "int64", (3,), [1, 2, 3])),
     ("bools", lambda lib: [True, False], ("tensor", "bool", (2,), [True, False])),

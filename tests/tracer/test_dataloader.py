@@ -355,3 +355,9 @@ def test_the_usual_loop_is_warning_free():
         for _ in range(2):
             for _ in DataLoader(Range(9), batch_size=4, shuffle=True, num_workers=2):
                 pass
+
+
+def test_a_timeout_without_workers_is_refused_when_iterating():
+    loader = DataLoader(Range(4), timeout=1.0)
+    with pytest.raises(ValueError, match="with num_workers=0 it must be 0"):
+        iter(loader)

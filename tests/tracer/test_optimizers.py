@@ -456,3 +456,8 @@ def test_repr_matches_torch_with_two_groups():
     assert repr(optim.RMSprop(groups(tracer), lr=0.1)) == repr(
         torch.optim.RMSprop(groups(torch), lr=0.1)
     )
+
+
+def test_tensor_betas_are_refused_by_name():
+    with pytest.raises(TypeError, match=r"betas\[0\] is a tensor"):
+        optim.Adam([tracer.ones(2, requires_grad=True)], betas=(tracer.tensor(0.9), 0.999))

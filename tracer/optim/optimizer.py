@@ -323,6 +323,11 @@ def _check_betas(group: dict[str, Any], where: str) -> None:
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise ValueError(f"{where}: betas must be a pair (beta1, beta2), got {betas!r}")
     for i, beta in enumerate(betas):
+        if isinstance(beta, Tensor):
+            raise TypeError(
+                f"{where}: betas[{i}] is a tensor; give betas as Python numbers (PyTorch's "
+                "tensor betas serve CUDA graph capture, which tracegrad does not have)"
+            )
         _check_number({f"betas[{i}]": beta}, where, f"betas[{i}]", "in [0, 1)", _unit_interval)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from compiler import dtypes
 from compiler.errors import ShapeError
 from tracer.creation import as_tensor, from_numpy, tensor
 from tracer.functions import stack
@@ -60,6 +61,29 @@ def _same_kind(elem: Any, build: Callable[[Any], Any]) -> Any:
         return [build(i) for i in range(len(elem))]
 
 
+def _scalars_dtype(batch: Any) -> np.dtype:
+    """PyTorch's dtype for a list of numpy scalars (and Python numbers): the widest float
+    if any is a float, else the widest integer, else bool; a Python float counts as the
+    default float dtype and a Python int as int64."""
+    kinds = []
+    for b in batch:
+        if isinstance(b, (np.bool_, np.number)):
+            kinds.append(b.dtype)
+        elif isinstance(b, bool):
+            kinds.append(np.dtype(np.bool_))
+        elif isinstance(b, int):
+            kinds.append(np.dtype(np.int64))
+        elif isinstance(b, float):
+            kinds.append(np.dtype(dtypes.DEFAULT_FLOAT))
+        else:
+            raise _unsupported(type(b))
+    for category in ("fc", "iu"):
+        same = [d for d in kinds if d.kind in category]
+        if same:
+            return np.result_type(*same)
+    return np.dtype(np.bool_)
+
+
 def _stack(batch: list[Tensor]) -> Tensor:
     try:
         return stack(batch, 0)
@@ -85,9 +109,7 @@ def default_collate(batch: Any) -> Any:
             raise _unsupported(elem.dtype.str)
         return default_collate([as_tensor(b) for b in batch])
     if isinstance(elem, (np.bool_, np.number, np.object_)):
-        if all(type(b) is type(elem) for b in batch):  # keep their dtype
-            return from_numpy(np.array(batch))
-        return as_tensor(batch)
+        return from_numpy(np.array(batch, dtype=_scalars_dtype(batch)))
     if isinstance(elem, float):
         return tensor(batch, dtype=np.float64)
     if isinstance(elem, int):  # bool is an int: a list of bools gives a bool tensor

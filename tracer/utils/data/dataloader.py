@@ -203,6 +203,11 @@ class DataLoader(Generic[T_co]):
 
     def __iter__(self) -> _BaseLoaderIter:
         if self.num_workers == 0:
+            if self.timeout != 0:  # PyTorch fails here too (an AssertionError)
+                raise ValueError(
+                    f"DataLoader: timeout={self.timeout} limits the wait for worker threads; "
+                    "with num_workers=0 it must be 0"
+                )
             return _LoaderIter(self)
         return _ThreadedLoaderIter(self)
 
