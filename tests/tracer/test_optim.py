@@ -431,3 +431,25 @@ def test_matches_torch_optim_over_several_steps(name, kwargs, dtype):
     for ours_p, theirs_p in zip(ours, theirs):
         np.testing.assert_allclose(ours_p.detach().numpy(), theirs_p.detach().numpy(), **tol)
         assert ours_p.dtype == np.dtype(dtype)
+
+
+def test_a_user_defined_optimizer_written_for_pytorch_works():
+    class SignSGD(tracer.optim.Optimizer):
+        def __init__(self, params, step_size=0.1):
+            super().__init__(params, dict(step_size=step_size))
+
+        @tracer.no_grad()
+        def step(self, closure=None):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    self.state[p]["steps"] = self.state[p].get("steps", 0) + 1
+                    p.sub_(p.grad.sign() * group["step_size"])
+
+    p = tracer.tensor([1.0, -1.0], requires_grad=True)
+    opt = SignSGD([p])
+    p.grad = tracer.tensor([3.0, -0.5])
+    opt.step()
+    assert (p.tolist(), opt.state_dict()["state"]) == (
+        pytest.approx([0.9, -0.9]),
+        {0: {"steps": 1}},
+    )

@@ -154,8 +154,10 @@ class Optimizer:
             raise RuntimeError(f"{where}: fused=True and foreach=True cannot be used together")
 
     def _check(self, group: dict[str, Any], where: str) -> None:
-        """Raise ValueError/TypeError for a hyperparameter outside its domain."""
-        _check_number(group, where, "lr", ">= 0", lambda v: v >= 0)
+        """Raise ValueError/TypeError for a hyperparameter outside its domain (a subclass
+        of Optimizer written for PyTorch gets the lr check only, if it has an lr)."""
+        if "lr" in group:
+            _check_number(group, where, "lr", ">= 0", _at_least_zero)
 
     # ---- the step -------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
