@@ -20,7 +20,7 @@ from compiler.errors import (
     TracerError,
     TracerWarning,
 )
-from tracer import autograd, nn, optim
+from tracer import autograd, nn, optim, utils
 from tracer._format import set_printoptions
 from tracer.creation import (
     arange,

@@ -1,0 +1,406 @@
+"""The Optimizer base class: param groups, per-parameter state, step/zero_grad and
+state_dict/load_state_dict, with torch.optim's structure.
+
+A subclass declares its defaults, checks a group's hyperparameters in `_check`,
+creates a parameter's state in `_init_state` and updates one parameter in
+`_update`, so each optimizer's module holds its formula and nothing else.
+Parameters are updated in place under no_grad: they keep their identity (views
+see the new values) and their version counters advance.
+
+The helpers at the end (`lerp_`, `addcmul_`, `addcdiv_`) evaluate in PyTorch's
+order of operations, so float32 results round as torch.optim's do.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from compiler import dtypes
+from tracer.creation import tensor, zeros_like
+from tracer.grad_mode import enable_grad, no_grad
+from tracer.tensor import Tensor
+
+__all__ = ["Optimizer", "Params", "StateDict"]
+
+Params = Iterable[Tensor] | Iterable[tuple[str, Tensor]] | Iterable[dict[str, Any]]
+StateDict = dict[str, Any]
+
+# Hyperparameters PyTorch keeps in every group to pick one of its implementations.
+# Here there is one implementation: foreach and fused are accepted and change nothing.
+_CUDA_GRAPHS = "capturable=True is for CUDA graph capture; tracegrad runs on the CPU"
+_NOT_DIFFERENTIABLE = (
+    "differentiable=True (autograd through the optimizer step) is not supported: "
+    "tracegrad runs every step under no_grad"
+)
+
+
+def _mark_step_called(step: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap `step` to record that it ran: LR schedulers warn when they step first."""
+
+    @functools.wraps(step)
+    def wrapper(self: Optimizer, *args: Any, **kwargs: Any) -> Any:
+        self._opt_called = True
+        return step(self, *args, **kwargs)
+
+    return wrapper
+
+
+class Optimizer:
+    """Param groups and per-parameter state, shared by every optimizer.
+
+    `param_groups` is a list of dicts, each with "params" (a list of tensors) and
+    the group's hyperparameters; `state` maps a parameter to its dict of state.
+    """
+
+    defaults: dict[str, Any]
+    # state entries that stay float32 0-d tensors whatever the parameter's dtype (as
+    # PyTorch creates them); every other floating state tensor has the parameter's dtype
+    _scalar_state: tuple[str, ...] = ("step",)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = _mark_step_called(cls.__dict__["step"])  # type: ignore[method-assign]
+
+    def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
+        name = type(self).__name__
+        if isinstance(params, (Tensor, dict)):
+            raise TypeError(
+                f"{name}: params should be an iterable of tensors or of param-group dicts, "
+                f"got a single {type(params).__name__}; wrap it in a list"
+            )
+        self.defaults = defaults
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{name} got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    # ---- groups -----------------------------------------------------------------
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group: a dict with "params" (tensors, or (name, tensor) pairs as
+        `named_parameters()` gives) and hyperparameters overriding the defaults.
+
+        Raises TypeError/ValueError naming the group and parameter at fault; on error
+        the optimizer is unchanged.
+        """
+        name = type(self).__name__
+        where = f"{name}: param group {len(self.param_groups)}"
+        if not isinstance(param_group, dict):
+            raise TypeError(
+                f"{where} is a {type(param_group).__name__}; pass either tensors or "
+                "dicts with a 'params' key, not a mix"
+            )
+        if "params" not in param_group:
+            raise KeyError(f"{where} has no 'params' key")
+        params = param_group["params"]
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(
+                f"{where}: params is a set, whose order changes between runs (and the "
+                "order decides which state belongs to which parameter); use a list"
+            )
+        params = [params] if isinstance(params, Tensor) else list(params)
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        tensors = [p[1] if isinstance(p, tuple) else p for p in params]
+        if names and len(names) != len(tensors):
+            raise ValueError(f"{where}: either every parameter has a name or none has")
+        for i, p in enumerate(tensors):
+            if not isinstance(p, Tensor):
+                raise TypeError(
+                    f"{where}, param {i}: expected a tracer.Tensor, got {type(p).__name__}"
+                )
+            if not (p.is_leaf or p.retains_grad):
+                raise ValueError(
+                    f"{where}, param {i} (shape {tuple(p.shape)}): can't optimize a "
+                    f"non-leaf tensor (it was produced by {p.grad_fn.name()}); optimize "
+                    "the leaf it came from, or .detach() it and call .requires_grad_()"
+                )
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if len({id(p) for p in tensors}) != len(tensors) or any(id(p) in seen for p in tensors):
+            raise ValueError(
+                f"{where}: a parameter appears more than once (in this group or in an "
+                "earlier one); it would be updated twice per step"
+            )
+        if self.param_groups and bool(names) != ("param_names" in self.param_groups[0]):
+            raise ValueError(
+                f"{where}: either every param group has parameter names or none has "
+                "(pass named_parameters() to all groups, or parameters() to all)"
+            )
+        full = {**param_group, "params": tensors}
+        for key, value in self.defaults.items():
+            full.setdefault(key, value)
+        if names:
+            full["param_names"] = names
+        self._check_flags(full, where)
+        self._check(full, where)
+        param_group.update(full)  # PyTorch keeps the caller's dict as the group
+        self.param_groups.append(param_group)
+
+    def _check_flags(self, group: dict[str, Any], where: str) -> None:
+        if group.get("capturable"):
+            raise ValueError(f"{where}: {_CUDA_GRAPHS}; leave capturable=False")
+        if group.get("differentiable"):
+            raise ValueError(f"{where}: {_NOT_DIFFERENTIABLE}")
+        if group.get("fused") and group.get("foreach"):
+            raise RuntimeError(f"{where}: fused=True and foreach=True cannot be used together")
+
+    def _check(self, group: dict[str, Any], where: str) -> None:
+        """Raise ValueError/TypeError for a hyperparameter outside its domain (a subclass
+        of Optimizer written for PyTorch gets the lr check only, if it has an lr)."""
+        if "lr" in group:
+            _check_number(group, where, "lr", ">= 0", _at_least_zero)
+
+    # ---- the step -------------------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset every parameter's `.grad`: to None (the default), or to zeros in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.detach_()
+                    with no_grad():
+                        p.grad.zero_()
+
+    @_mark_step_called
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a `.grad`; return `closure()`'s loss if given.
+
+        `closure` re-evaluates the model and returns the loss; it runs with grad enabled,
+        before the update.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        self._update(p, p.grad, group)
+        return loss
+
+    def _state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        """`p`'s state, created by `_init_state` on first use."""
+        state = self.state[p]
+        if not state:
+            state.update(self._init_state(p, group))
+        return state
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not define _update")
+
+    # ---- saving and loading ---------------------------------------------------------
+    def state_dict(self) -> StateDict:
+        """{"state": {index: state}, "param_groups": [group with "params" as indices]}.
+
+        Parameters are numbered in the order of the groups, as PyTorch numbers them. As in
+        PyTorch the state tensors are the optimizer's own (not copies): take a
+        copy.deepcopy() to keep a snapshot while training goes on.
+        """
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            groups.append(packed)
+        state = {(index[id(p)] if isinstance(p, Tensor) else p): s for p, s in self.state.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: StateDict) -> None:
+        """Load what `state_dict()` returned (from this optimizer class, with groups of the
+        same sizes): hyperparameters and state are taken from it, parameters stay.
+
+        State tensors are copied (two optimizers loaded from one dict never share
+        buffers) and floating ones cast to their parameter's dtype. Raises ValueError
+        when the groups do not match; on error the optimizer is unchanged.
+        """
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise ValueError(
+                f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups' "
+                "(what optimizer.state_dict() returns)"
+            )
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"{name}.load_state_dict: the state dict has {len(saved_groups)} parameter "
+                f"group(s), this optimizer has {len(self.param_groups)}"
+            )
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            if len(group["params"]) != len(saved["params"]):
+                raise ValueError(
+                    f"{name}.load_state_dict: parameter group {i} has "
+                    f"{len(saved['params'])} parameter(s) in the state dict and "
+                    f"{len(group['params'])} in this optimizer"
+                )
+        params = {
+            saved_id: p
+            for group, saved in zip(self.param_groups, saved_groups)
+            for saved_id, p in zip(saved["params"], group["params"])
+        }
+        state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
+        for key, value in state_dict["state"].items():
+            if key in params:
+                p = params[key]
+                state[p] = {k: self._loaded(p, k, v) for k, v in value.items()}
+            else:
+                state[key] = _copy(value, None)
+        groups = []
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            new = {k: _copy(v, None) for k, v in saved.items()}
+            new["params"] = group["params"]
+            if "param_names" in group and "param_names" not in new:
+                new["param_names"] = group["param_names"]
+            self._check_flags(new, f"{name}.load_state_dict: param group {i}")
+            self._check(new, f"{name}.load_state_dict: param group {i}")
+            groups.append(new)
+        self.state, self.param_groups = state, groups
+
+    def _loaded(self, p: Tensor, key: str, value: Any) -> Any:
+        if key in self._scalar_state:
+            if not isinstance(value, Tensor):  # a plain number from an older format
+                return tensor(float(value))
+            return _copy(value, None)
+        return _copy(value, p.dtype if dtypes.is_float(p.dtype) else None)
+
+    def __repr__(self) -> str:
+        text = f"{type(self).__name__} ("
+        for i, group in enumerate(self.param_groups):
+            text += f"\nParameter Group {i}\n"
+            text += "".join(f"    {k}: {group[k]}\n" for k in sorted(group) if k != "params")
+        return text + ")"
+
+
+def _copy(value: Any, dtype: np.dtype | None) -> Any:
+    """A deep copy of a state value; floating tensors cast to `dtype` when it is given."""
+    if isinstance(value, Tensor):
+        data = value.detach()
+        if dtype is not None and dtypes.is_float(value.dtype):
+            data = data.to(dtype)
+        return data.clone()
+    if isinstance(value, dict):
+        return {k: _copy(v, dtype) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copy(v, dtype) for v in value)
+    return value
+
+
+# ---- hyperparameter checks ------------------------------------------------------------
+
+
+def _check_number(
+    group: dict[str, Any], where: str, key: str, domain: str, ok: Callable[[Any], bool]
+) -> None:
+    """Refuse group[key] unless it is a real number (or one-element tensor) with ok(v)."""
+    value = group[key]
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"{where}: {key} as a tensor must have one element")
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{where}: {key} must be a number, got {value!r}")
+    if not ok(value):
+        raise ValueError(f"{where}: invalid {key}={value!r}; it must be {domain}")
+
+
+def _check_betas(group: dict[str, Any], where: str) -> None:
+    betas = group["betas"]
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{where}: betas must be a pair (beta1, beta2), got {betas!r}")
+    for i, beta in enumerate(betas):
+        if isinstance(beta, Tensor):
+            raise TypeError(
+                f"{where}: betas[{i}] is a tensor; give betas as Python numbers (PyTorch's "
+                "tensor betas serve CUDA graph capture, which tracegrad does not have)"
+            )
+        _check_number({f"betas[{i}]": beta}, where, f"betas[{i}]", "in [0, 1)", _unit_interval)
+
+
+def _unit_interval(v: float) -> bool:
+    return 0 <= v < 1
+
+
+def _at_least_zero(v: float) -> bool:
+    return v >= 0
+
+
+def _scalar(value: Any) -> float:
+    """A hyperparameter as a Python number (PyTorch also takes one-element tensors)."""
+    return value.item() if isinstance(value, Tensor) else value
+
+
+# ---- the arithmetic of PyTorch's update kernels -----------------------------------------
+
+
+def advance_step(state: dict[str, Any]) -> float:
+    """Add one to state["step"] (a float32 0-d tensor, as in PyTorch) and return it."""
+    state["step"].add_(1)
+    return state["step"].item()
+
+
+def new_step() -> Tensor:
+    """A fresh step counter: a 0-d tensor of the default float dtype holding 0."""
+    return tensor(0.0)
+
+
+def zeros_buffer(state: dict[str, Any], key: str, p: Tensor) -> Tensor:
+    """state[key], created as zeros like `p` if missing (an option switched on mid-run)."""
+    if key not in state:
+        state[key] = zeros_like(p)
+    return state[key]
+
+
+def lerp_(a: Tensor, b: Tensor, weight: float) -> Tensor:
+    """a <- a + weight * (b - a) in place, written as PyTorch's lerp kernel writes it:
+    from the other end, b - (b - a) * (1 - weight), when |weight| >= 0.5."""
+    w = a.dtype.type(weight)  # the kernel computes 1 - weight in the tensor's dtype
+    if abs(w) < 0.5:
+        return a.add_((b - a) * w)
+    return a.copy_(b - (b - a) * (1 - w))
+
+
+def addcmul_(t: Tensor, a: Tensor, b: Tensor, value: float = 1.0) -> Tensor:
+    """t <- t + value * a * b in place (PyTorch's addcmul_, same order of products)."""
+    return t.add_(a * value * b)
+
+
+def addcdiv_(t: Tensor, a: Tensor, b: Tensor, value: float = 1.0) -> Tensor:
+    """t <- t + value * a / b in place (PyTorch's addcdiv_, same order of operations)."""
+    return t.add_(a * value / b)
+
+
+def decayed_grad(p: Tensor, grad: Tensor, group: dict[str, Any]) -> Tensor:
+    """The gradient an update formula sees: negated when maximizing, plus the L2 term
+    weight_decay * p unless the decay is decoupled (then the parameter shrinks directly
+    by a factor 1 - lr * weight_decay)."""
+    g = -grad if group["maximize"] else grad
+    weight_decay = group["weight_decay"]
+    if weight_decay != 0:
+        if group.get("decoupled_weight_decay"):
+            p.mul_(1 - _scalar(group["lr"]) * weight_decay)
+        else:
+            g = g.add(p, alpha=weight_decay)
+    return g
+
+
+def bias_correction(beta: float, step: float) -> float:
+    """1 - beta**step: the weight an exponential average started at zero has after `step`
+    updates."""
+    return 1 - beta**step
