@@ -20,6 +20,8 @@ from compiler.registry import OPS, AVal
 from compiler.source import describe_location
 from tracer import autograd
 from tracer._format import format_tensor, needs_dtype_suffix
+from tracer.devices import CPU, as_cpu, cuda_unavailable, is_device_like
+from tracer.devices import device as Device
 from tracer.grad_mode import is_grad_enabled
 
 _SCALAR_TYPES = (int, float, bool, np.number, np.bool_)
@@ -94,8 +96,21 @@ class Tensor(Operand):
         return Tensor(self._data, _version=self._version)
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> Device:
+        """Always `device(type='cpu')`."""
+        return CPU
+
+    @property
+    def is_cpu(self) -> bool:
+        return True
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def get_device(self) -> int:
+        """-1, PyTorch's answer for a CPU tensor."""
+        return -1
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set `requires_grad` on a leaf in place (floating point dtypes only)."""
@@ -158,6 +173,23 @@ class Tensor(Operand):
         self._grad_fn = None
         self._requires_grad = False
         return self
+
+    # ---- device and dtype conversion ---------------------------------------
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """`to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other_tensor)`, with keywords
+        `dtype=`, `device=`, `non_blocking=` (ignored), `copy=` and `memory_format=`
+        (ignored). Returns this tensor when nothing changes (unless copy=True). A device
+        other than the CPU raises DeviceError."""
+        dtype, copy = _parse_to(args, kwargs)
+        out = self if dtype is None or dtype == self.dtype else Operand.to(self, dtype)
+        return out.clone() if copy and out is self else out
+
+    def cpu(self, memory_format: Any = None) -> Tensor:
+        """This tensor (it is on the CPU)."""
+        return self
+
+    def cuda(self, device: Any = None, non_blocking: bool = False, **kwargs: Any) -> Tensor:
+        raise cuda_unavailable("Tensor.cuda()")
 
     # ---- conversion -----------------------------------------------------
     def numpy(self) -> np.ndarray:
@@ -449,6 +481,32 @@ class Tensor(Operand):
             ),
             "__setitem__",
         )
+
+
+def _parse_to(args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[np.dtype | None, bool]:
+    """The dtype (None: unchanged) and copy flag of a `Tensor.to(...)` call; checks that
+    any device given is the CPU."""
+    unknown = set(kwargs) - {"dtype", "device", "non_blocking", "copy", "memory_format"}
+    if unknown:
+        raise TypeError(f"to() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+    dtype, device = kwargs.get("dtype"), kwargs.get("device")
+    rest = list(args)
+    if rest and isinstance(rest[0], Tensor):
+        other = rest.pop(0)
+        dtype = other.dtype if dtype is None else dtype
+    elif rest and (rest[0] is None or is_device_like(rest[0]) or isinstance(rest[0], int)):
+        device = rest.pop(0)
+        if rest and not isinstance(rest[0], bool):
+            dtype = rest.pop(0)
+    elif rest:
+        dtype = rest.pop(0)
+    flags = dict(zip(("non_blocking", "copy"), rest))
+    if len(rest) > 2:
+        raise TypeError(f"to() takes at most 4 positional arguments ({len(args)} given)")
+    if device is not None:
+        as_cpu(device, "Tensor.to()")
+    copy = bool(kwargs.get("copy", flags.get("copy", False)))
+    return (None if dtype is None else dtypes.canonical(dtype)), copy
 
 
 def _rebuild(data: np.ndarray, requires_grad: bool) -> Tensor:
