@@ -31,15 +31,15 @@ from tracer.creation import (
     from_numpy,
     full,
     full_like,
+    get_default_dtype,
     linspace,
-    manual_seed,
+    logspace,
     ones,
     ones_like,
-    rand,
-    randint,
-    randn,
-    randperm,
+    set_default_dtype,
     tensor,
+    tril_indices,
+    triu_indices,
     zeros,
     zeros_like,
 )
@@ -47,6 +47,27 @@ from tracer.devices import DeviceError, device, get_default_device, set_default_
 from tracer.functions import *  # noqa: F403
 from tracer.functions import max, min, sum  # noqa: A004
 from tracer.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tracer.random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
+from tracer.sampling import (
+    bernoulli,
+    multinomial,
+    normal,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+)
 from tracer.tensor import Tensor
 
 float = float32  # noqa: A001

@@ -191,6 +191,85 @@ class Tensor(Operand):
     def cuda(self, device: Any = None, non_blocking: bool = False, **kwargs: Any) -> Tensor:
         raise cuda_unavailable("Tensor.cuda()")
 
+    # ---- new tensors like this one --------------------------------------------
+    def new_zeros(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """Zeros of the given size, with this tensor's dtype unless `dtype`."""
+        from tracer import creation
+
+        return creation.new_filled(self, "new_zeros", 0, size, dtype, device, requires_grad)
+
+    def new_ones(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """Ones of the given size, with this tensor's dtype unless `dtype`."""
+        from tracer import creation
+
+        return creation.new_filled(self, "new_ones", 1, size, dtype, device, requires_grad)
+
+    def new_empty(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """A tensor of the given size and this tensor's dtype (zero-filled, see empty())."""
+        from tracer import creation
+
+        return creation.new_filled(self, "new_empty", 0, size, dtype, device, requires_grad)
+
+    def new_full(
+        self,
+        size: Any,
+        fill_value: Any,
+        dtype: Any = None,
+        device: Any = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
+        """`fill_value` in the given size, with this tensor's dtype unless `dtype`."""
+        from tracer import creation
+
+        return creation.new_full(self, size, fill_value, dtype, device, requires_grad)
+
+    def new_tensor(
+        self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """A copy of `data` with this tensor's dtype unless `dtype` (floats into an integer
+        dtype are truncated, as in PyTorch)."""
+        from tracer import creation
+
+        return creation.new_tensor(self, data, dtype, device, requires_grad)
+
+    # ---- random fills (PyTorch's CPU streams, see tracer.sampling) ---------------
+    def uniform_(self, from_: float = 0.0, to: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with samples of U[from_, to) (also accepts from= as a keyword)."""
+        from tracer import sampling
+
+        return sampling.uniform_(self, from_, to, generator)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with samples of N(mean, std**2)."""
+        from tracer import sampling
+
+        return sampling.normal_(self, mean, std, generator)
+
+    def random_(self, *args: Any, generator: Any = None, **kwargs: Any) -> Tensor:
+        """Fill with integers: random_() over the dtype's range, random_(to) in [0, to),
+        random_(from, to) in [from, to) (to=None: up to the dtype's maximum)."""
+        from tracer import sampling
+
+        return sampling.random_(self, *args, generator=generator, **kwargs)
+
+    def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> Tensor:
+        """Fill with 0/1 draws, 1 with probability p (a number or a broadcastable tensor)."""
+        from tracer import sampling
+
+        return sampling.bernoulli_(self, p, generator)
+
+    def exponential_(self, lambd: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with samples of Exp(lambd)."""
+        from tracer import sampling
+
+        return sampling.exponential_(self, lambd, generator)
+
     # ---- conversion -----------------------------------------------------
     def numpy(self) -> np.ndarray:
         if self.requires_grad:

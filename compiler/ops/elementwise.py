@@ -48,7 +48,7 @@ def elementwise_dtypes(kind: str, op: str, xs: tuple[Any, ...]) -> tuple[np.dtyp
     if kind == "same":
         return common, common
     if kind == "float":
-        d = common if dtypes.is_float(common) else dtypes.DEFAULT_FLOAT
+        d = common if dtypes.is_float(common) else dtypes.default_float()
         return d, d
     if kind == "compare":
         return common, dtypes.bool_
@@ -279,7 +279,7 @@ def _pow_scalar_abstract(x: AVal, exponent: float) -> AVal:
     if d == dtypes.bool_:
         raise DTypeError(f"pow: {_NO_BOOL['pow']} (a tensor of shape {tuple(x.shape)})")
     if isinstance(exponent, float) and not dtypes.is_float(d):
-        d = dtypes.DEFAULT_FLOAT
+        d = dtypes.default_float()
     if dtypes.is_int(d) and not np.iinfo(d).min <= exponent <= np.iinfo(d).max:
         raise DTypeError(
             f"pow: the exponent {exponent} does not fit in {d} (a tensor of "
@@ -296,7 +296,7 @@ def _pow_scalar_impl(x: np.ndarray, exponent: float) -> np.ndarray:
     if isinstance(exponent, int) and exponent < 0 and not dtypes.is_float(x.dtype):
         raise ValueError("pow: integers to negative integer powers are not allowed")
     if isinstance(exponent, float) and not dtypes.is_float(x.dtype):
-        x = x.astype(dtypes.DEFAULT_FLOAT)  # as _pow_scalar_abstract says (numpy: float64)
+        x = x.astype(dtypes.default_float())  # as _pow_scalar_abstract says (numpy: float64)
     return np.power(x, x.dtype.type(exponent) if dtypes.is_float(x.dtype) else exponent)
 
 

@@ -85,11 +85,60 @@ def test_bad_devices_are_refused(args, error):
         tracer.device(*args)
 
 
-# ---- .to() -------------------------------------------------------------------------------
+# ---- device= and .to() ------------------------------------------------------------------
+CPU_SPELLINGS = ["cpu", "cpu:0", tracer.device("cpu"), tracer.device("cpu", 0), None]
+CREATORS = {
+    "tensor": lambda d: tracer.tensor([1.0], device=d),
+    "as_tensor": lambda d: tracer.as_tensor([1.0], device=d),
+    "zeros": lambda d: tracer.zeros(2, device=d),
+    "ones": lambda d: tracer.ones(2, device=d),
+    "empty": lambda d: tracer.empty(2, device=d),
+    "full": lambda d: tracer.full((2,), 3.0, device=d),
+    "zeros_like": lambda d: tracer.zeros_like(tracer.ones(2), device=d),
+    "ones_like": lambda d: tracer.ones_like(tracer.ones(2), device=d),
+    "empty_like": lambda d: tracer.empty_like(tracer.ones(2), device=d),
+    "full_like": lambda d: tracer.full_like(tracer.ones(2), 2.0, device=d),
+    "arange": lambda d: tracer.arange(3, device=d),
+    "linspace": lambda d: tracer.linspace(0, 1, 3, device=d),
+    "logspace": lambda d: tracer.logspace(0, 1, 3, device=d),
+    "eye": lambda d: tracer.eye(2, device=d),
+    "tril_indices": lambda d: tracer.tril_indices(2, 2, device=d),
+    "triu_indices": lambda d: tracer.triu_indices(2, 2, device=d),
+    "rand": lambda d: tracer.rand(2, device=d),
+    "randn": lambda d: tracer.randn(2, device=d),
+    "randint": lambda d: tracer.randint(0, 3, (2,), device=d),
+    "randperm": lambda d: tracer.randperm(3, device=d),
+    "rand_like": lambda d: tracer.rand_like(tracer.ones(2), device=d),
+    "randn_like": lambda d: tracer.randn_like(tracer.ones(2), device=d),
+    "randint_like": lambda d: tracer.randint_like(tracer.ones(2), 3, device=d),
+    "normal": lambda d: tracer.normal(0.0, 1.0, size=(2,), device=d),
+    "new_zeros": lambda d: tracer.ones(2).new_zeros(2, device=d),
+    "new_ones": lambda d: tracer.ones(2).new_ones(2, device=d),
+    "new_empty": lambda d: tracer.ones(2).new_empty(2, device=d),
+    "new_full": lambda d: tracer.ones(2).new_full((2,), 1.0, device=d),
+    "new_tensor": lambda d: tracer.ones(2).new_tensor([1.0], device=d),
+}
+
+
+@pytest.mark.parametrize("spelling", CPU_SPELLINGS, ids=repr)
+@pytest.mark.parametrize("name", sorted(CREATORS))
+def test_every_creation_function_accepts_the_cpu(name, spelling):
+    assert CREATORS[name](spelling).device == tracer.device("cpu")
+
+
+@pytest.mark.parametrize("other", ["cuda", "cuda:0", tracer.device("mps"), "meta"], ids=str)
+@pytest.mark.parametrize("name", sorted(CREATORS))
+def test_every_creation_function_refuses_other_devices_with_the_way_out(name, other):
+    with pytest.raises(tracer.DeviceError) as info:
+        CREATORS[name](other)
+    message = str(info.value)
+    assert "runs on the CPU" in message and "tracer.cuda.is_available()" in message
+
+
 def test_device_errors_are_caught_by_pytorchs_exception_types():
     for kind in (RuntimeError, AssertionError):
         with pytest.raises(kind):
-            tracer.zeros(2).to("cuda")
+            tracer.zeros(2, device="cuda")
 
 
 def test_a_tensor_is_on_the_cpu():
@@ -139,6 +188,12 @@ def test_moving_to_another_device_raises_and_changes_nothing(call):
     assert x.tolist() == [1.0, 2.0] and x.dtype == np.float32
 
 
+def test_the_device_agnostic_idiom_picks_the_cpu():
+    device = "cuda" if tracer.cuda.is_available() else "cpu"
+    x = tracer.randn(3, device=device).to(device)
+    assert x.device.type == "cpu"
+
+
 AVAILABILITY = {
     "cuda.is_available": (lambda: tracer.cuda.is_available(), False),
     "cuda.device_count": (lambda: tracer.cuda.device_count(), 0),
@@ -184,3 +239,9 @@ def test_the_default_device_is_the_cpu():
     assert tracer.get_default_device() == tracer.device("cpu")
     with pytest.raises(tracer.DeviceError):
         tracer.set_default_device("cuda")
+
+
+def test_a_generator_lives_on_the_cpu():
+    assert tracer.Generator().device == tracer.device("cpu")
+    with pytest.raises(tracer.DeviceError):
+        tracer.Generator(device="cuda")
