@@ -390,10 +390,12 @@ def _arange_float(start: float, step: float, n: int, d: np.dtype) -> np.ndarray:
     v = _VECTOR_BYTES // d.itemsize
     vec_end = (n // (2 * v)) * 2 * v  # the loop handles two vectors at a time
     out = np.empty(n, d)
-    bases = fma(st, np.arange(0, vec_end, v, dtype=acc), s).astype(d).astype(acc)
-    k = np.arange(v, dtype=acc)
-    out[:vec_end] = fma(k[None, :], st, bases[:, None]).astype(d).reshape(-1)
-    out[vec_end:] = fma(st, np.arange(vec_end, n, dtype=acc), s).astype(d)
+    if vec_end:
+        bases = fma(st, np.arange(0, vec_end, v, dtype=acc), s).astype(d).astype(acc)
+        k = np.arange(v, dtype=acc)
+        out[:vec_end] = fma(k[None, :], st, bases[:, None]).astype(d).reshape(-1)
+    if vec_end < n:
+        out[vec_end:] = fma(st, np.arange(vec_end, n, dtype=acc), s).astype(d)
     return out
 
 

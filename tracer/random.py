@@ -14,10 +14,12 @@ into PyTorch's numbers are in `tracer._distributions`.
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import os
 import struct
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -31,6 +33,7 @@ from tracer.tensor import Tensor
 __all__ = [
     "Generator",
     "default_generator",
+    "fork_rng",
     "get_rng_state",
     "initial_seed",
     "manual_seed",
@@ -239,6 +242,21 @@ def get_rng_state() -> Tensor:
 def set_rng_state(new_state: Tensor) -> None:
     """Restore the default generator's state from `get_rng_state()`."""
     default_generator.set_state(new_state)
+
+
+@contextlib.contextmanager
+def fork_rng(devices: Any = None, enabled: bool = True, **kwargs: Any) -> Iterator[None]:
+    """Run the block with the default generator's state saved and restored afterwards, so
+    draws inside it do not change the stream outside (PyTorch's torch.random.fork_rng;
+    there are no other devices' generators to fork)."""
+    if not enabled:
+        yield
+        return
+    state = default_generator.get_state()
+    try:
+        yield
+    finally:
+        default_generator.set_state(state)
 
 
 def generator_or_default(generator: Any, op: str) -> Generator:

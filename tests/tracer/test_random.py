@@ -322,6 +322,15 @@ def test_seed_reseeds_from_entropy_and_reports_the_seed():
     assert tracer.initial_seed() == s and 0 <= s < 2**64
 
 
+def test_fork_rng_restores_the_default_stream():
+    tracer.manual_seed(6)
+    expected = tracer.randn(5).numpy()
+    tracer.manual_seed(6)
+    with tracer.random.fork_rng():
+        tracer.randn(100)
+    assert np.array_equal(tracer.randn(5).numpy(), expected)
+
+
 def test_manual_seed_returns_the_default_generator():
     assert tracer.manual_seed(0) is tracer.default_generator
 
