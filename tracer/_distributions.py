@@ -24,12 +24,15 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from runtime import libm
 from tracer._floatmath import fma32, fma64, log_f32, sincos_f32
+
+if TYPE_CHECKING:
+    from tracer.random import Generator
 
 __all__ = [
     "bernoulli_scalar",
@@ -56,7 +59,7 @@ def _locked(sampler: Callable) -> Callable:
     another thread's draws cannot interleave with this tensor's."""
 
     @functools.wraps(sampler)
-    def run(gen, *args: Any) -> Any:
+    def run(gen: Generator, *args: Any) -> Any:
         with gen._lock:
             return sampler(gen, *args)
 
@@ -91,7 +94,7 @@ def iteration_order(a: np.ndarray, like: np.ndarray) -> np.ndarray:
 
 
 # ---- uniform ------------------------------------------------------------------------
-def _unit(gen, n: int, dtype: np.dtype) -> np.ndarray:
+def _unit(gen: Generator, n: int, dtype: np.dtype) -> np.ndarray:
     """n uniform values in [0, 1) as PyTorch's uniform_real_distribution makes them: float32
     with 24 random bits for float32 and float16 tensors, float64 with 53 bits else."""
     if dtype == np.float64:
@@ -100,7 +103,7 @@ def _unit(gen, n: int, dtype: np.dtype) -> np.ndarray:
 
 
 @_locked
-def uniform(gen, n: int, dtype: np.dtype, low: float, high: float) -> np.ndarray:
+def uniform(gen: Generator, n: int, dtype: np.dtype, low: float, high: float) -> np.ndarray:
     """n samples of U[low, high) in `dtype` (a float dtype)."""
     x = _unit(gen, n, dtype)
     if low == 0 and high == 1:
@@ -122,7 +125,7 @@ def _scale(z: np.ndarray, mean: float, std: float, fma: Callable) -> np.ndarray:
     return fma(z, std, mean)
 
 
-def _serial_normals(gen, n: int) -> np.ndarray:
+def _serial_normals(gen: Generator, n: int) -> np.ndarray:
     """n standard normals (float64) from the scalar Box-Muller transform: each pair of
     uniform doubles gives r cos(theta), and r sin(theta) is cached for the next call."""
     out = np.empty(n)
@@ -169,7 +172,7 @@ def _box_muller_blocks(u: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return out.reshape(-1)
 
 
-def _normal_fill(gen, n: int, dtype: np.dtype) -> np.ndarray:
+def _normal_fill(gen: Generator, n: int, dtype: np.dtype) -> np.ndarray:
     """Standard normals (float32 for float32/float16, float64 else) by the vectorised path
     (n >= 16)."""
     unit = np.dtype(np.float64 if dtype == np.float64 else np.float32)
@@ -185,7 +188,7 @@ def _normal_fill(gen, n: int, dtype: np.dtype) -> np.ndarray:
 
 
 @_locked
-def normal(gen, out: np.ndarray, mean: float, std: float) -> None:
+def normal(gen: Generator, out: np.ndarray, mean: float, std: float) -> None:
     """Fill `out` (a float array, any layout) with N(mean, std**2) samples, in place."""
     n = out.size
     dtype = out.dtype
@@ -202,7 +205,7 @@ def normal(gen, out: np.ndarray, mean: float, std: float) -> None:
 
 # ---- integers -----------------------------------------------------------------------
 @_locked
-def random_from_to(gen, n: int, dtype: np.dtype, range_: int, base: int) -> np.ndarray:
+def random_from_to(gen: Generator, n: int, dtype: np.dtype, range_: int, base: int) -> np.ndarray:
     """n integers in [base, base + range_) as `dtype`: word % range_ + base."""
     words = gen.random64(n) if range_ >= 1 << 28 else gen.random32(n).astype(np.uint64)
     v = (words % np.uint64(range_) + np.uint64(base % 2**64)).view(np.int64)
@@ -210,13 +213,13 @@ def random_from_to(gen, n: int, dtype: np.dtype, range_: int, base: int) -> np.n
 
 
 @_locked
-def random_full_range(gen, n: int, dtype: np.dtype) -> np.ndarray:
+def random_full_range(gen: Generator, n: int, dtype: np.dtype) -> np.ndarray:
     """n integers over all of int64 (a 64-bit value read as signed), as `dtype`."""
     return gen.random64(n).view(np.int64).astype(dtype)
 
 
 @_locked
-def random_default(gen, n: int, dtype: np.dtype) -> np.ndarray:
+def random_default(gen: Generator, n: int, dtype: np.dtype) -> np.ndarray:
     """`random_()` without bounds: [0, 2**digits] for float dtypes (digits of the mantissa,
     inclusive), [0, max] for integer dtypes, {False, True} for bool."""
     if dtype == np.bool_:
@@ -234,20 +237,20 @@ def random_default(gen, n: int, dtype: np.dtype) -> np.ndarray:
 
 # ---- other distributions ------------------------------------------------------------
 @_locked
-def exponential(gen, n: int, dtype: np.dtype, lambd: float) -> np.ndarray:
+def exponential(gen: Generator, n: int, dtype: np.dtype, lambd: float) -> np.ndarray:
     """n samples of Exp(lambd): (-1 / lambd) * log1p(-u) for uniform doubles u."""
     u = _unit(gen, n, np.dtype(np.float64))
     return ((-1.0 / lambd) * libm.log1p(-u)).astype(dtype)
 
 
 @_locked
-def bernoulli_scalar(gen, n: int, dtype: np.dtype, p: float) -> np.ndarray:
+def bernoulli_scalar(gen: Generator, n: int, dtype: np.dtype, p: float) -> np.ndarray:
     """n draws of (u < p) for uniform doubles u, as `dtype`."""
     return (_unit(gen, n, np.dtype(np.float64)) < p).astype(dtype)
 
 
 @_locked
-def bernoulli_tensor(gen, p: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def bernoulli_tensor(gen: Generator, p: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """One draw of (u < p[i]) per element of the flat float array `p`: u a uniform double for
     float64 p, a uniform float otherwise."""
     unit = np.dtype(np.float64 if p.dtype == np.float64 else np.float32)
@@ -255,7 +258,7 @@ def bernoulli_tensor(gen, p: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 @_locked
-def randperm(gen, n: int) -> np.ndarray:
+def randperm(gen: Generator, n: int) -> np.ndarray:
     """A random permutation of range(n) (int64): Fisher-Yates with 32-bit words below
     2**32 / 20 elements, the inside-out variant with 64-bit values above."""
     if n < _RANDPERM_SMALL:
@@ -271,7 +274,7 @@ def randperm(gen, n: int) -> np.ndarray:
 
 
 @_locked
-def multinomial(gen, probs: np.ndarray, n_sample: int, replacement: bool) -> np.ndarray:
+def multinomial(gen: Generator, probs: np.ndarray, n_sample: int, replacement: bool) -> np.ndarray:
     """Category indices (int64, shape (rows, n_sample)) for the rows of the 2-D float array
     `probs` (checked by the caller: finite, non-negative, each row with a positive sum).
 

@@ -245,7 +245,11 @@ def _int_arg(v: Any, what: str, op: str) -> int:
 
 def _update_from(frm: int, d: np.dtype) -> int:
     """The smallest `from` a float dtype can hold exactly (PyTorch's update_from)."""
-    plus1 = int(d.type(frm + 1))
+    with np.errstate(over="ignore"):
+        rounded = d.type(frm + 1)
+    if not np.isfinite(rounded):  # beyond the dtype: _check_in_range warns
+        return frm
+    plus1 = int(rounded)
     if plus1 < frm:
         n = abs(frm + 1).bit_length() - 1
         frm = plus1 + (1 << (n - np.finfo(d).nmant))
@@ -254,7 +258,11 @@ def _update_from(frm: int, d: np.dtype) -> int:
 
 def _update_to(to: int, d: np.dtype) -> int:
     """The largest `to` a float dtype can hold exactly (PyTorch's update_to)."""
-    minus1 = int(d.type(to - 1))
+    with np.errstate(over="ignore"):
+        rounded = d.type(to - 1)
+    if not np.isfinite(rounded):
+        return to
+    minus1 = int(rounded)
     if minus1 >= to:
         n = abs(to - 1).bit_length() - 1
         to = minus1 - (1 << (n - np.finfo(d).nmant))
