@@ -270,9 +270,13 @@ def _update_to(to: int, d: np.dtype) -> int:
 
 
 def _check_in_range(frm: int, to_inc: int, d: np.dtype, op: str) -> None:
-    """`from` and `to - 1` must be values of dtype `d` (a warning for float dtypes beyond
-    2**digits, as in PyTorch)."""
+    """`from` and `to - 1` must be values of dtype `d` (for float dtypes, finite values; a
+    warning beyond 2**digits, where not every integer is a float, as in PyTorch)."""
     if d.kind == "f":
+        big = float(np.finfo(d).max)
+        for name, v in (("from", frm), ("to - 1", to_inc)):
+            if not -big <= v <= big:
+                raise ValueError(f"{op}: {name} = {v} is out of bounds for {d}")
         digits = np.finfo(d).nmant + 1
         lo, hi = -(2**digits), 2**digits
         for name, v in (("from", frm), ("to - 1", to_inc)):

@@ -412,6 +412,11 @@ def test_bernoulli_of_zero_and_one_are_certain():
     assert tracer.bernoulli(tracer.tensor([0.0, 1.0] * 50)).tolist() == [0.0, 1.0] * 50
 
 
+def test_integers_a_float_dtype_cannot_all_hold_warn_as_in_pytorch():
+    with pytest.warns(tracer.TracerWarning, match=r"out of bounds \[-\(2\^24\), 2\^24\]"):
+        tracer.randint(0, 2**24 + 2, (3,), dtype=tracer.float32)
+
+
 def test_random_respects_its_bounds():
     tracer.manual_seed(0)
     x = tracer.zeros(N, dtype=tracer.int64).random_(-5, 17).numpy()
@@ -440,6 +445,10 @@ BAD_CALLS = {
     ),
     "randint_requires_grad": (lambda: tracer.randint(0, 3, (3,), requires_grad=True), TypeError),
     "randperm_negative": (lambda: tracer.randperm(-1), ValueError),
+    "random_beyond_float16": (
+        lambda: tracer.zeros(3, dtype=tracer.float16).random_(-100000, 10),
+        ValueError,
+    ),
     "randperm_too_many_for_float16": (
         lambda: tracer.randperm(2**11 + 2, dtype=tracer.float16),
         ValueError,
