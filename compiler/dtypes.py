@@ -18,15 +18,28 @@ int8 = np.dtype("int8")
 uint8 = np.dtype("uint8")
 bool_ = np.dtype("bool")
 
-DEFAULT_FLOAT = float32
 DEFAULT_INT = int64
 SUPPORTED = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)
+
+_default_float = [float32]  # set by tracer.set_default_dtype
+
+
+def default_float() -> np.dtype:
+    """The dtype of Python floats and of float tensors made without a dtype (float32 unless
+    tracer.set_default_dtype changed it)."""
+    return _default_float[0]
+
+
+def set_default_float(d: np.dtype) -> None:
+    if d.kind != "f":
+        raise DTypeError(f"the default dtype must be a floating point dtype, got {d}")
+    _default_float[0] = d
 
 
 def canonical(dtype: object) -> np.dtype:
     """Normalise a user dtype (np.float32, 'float64', tracer.int64, float...) to np.dtype."""
-    if dtype is float:
-        return DEFAULT_FLOAT
+    if dtype is float:  # Python's float is a double, as in PyTorch (dtype=float -> float64)
+        return float64
     if dtype is int:
         return DEFAULT_INT
     if dtype is bool:
@@ -104,7 +117,7 @@ def scalar_dtype(value: object) -> np.dtype:
     if isinstance(value, (int, np.integer)):
         return DEFAULT_INT
     if isinstance(value, (float, np.floating)):
-        return DEFAULT_FLOAT
+        return default_float()
     raise DTypeError(f"expected a number, got {type(value).__name__}")
 
 
@@ -149,7 +162,7 @@ def _default_of(weak: object) -> np.dtype:
     """The dtype a weak value takes against tensors of a lower category (the default
     dtype of its category, as a Python number of that kind would)."""
     c = category(weak.dtype)  # type: ignore[attr-defined]
-    return DEFAULT_FLOAT if c == 2 else DEFAULT_INT if c == 1 else bool_
+    return default_float() if c == 2 else DEFAULT_INT if c == 1 else bool_
 
 
 def common_dtype(xs: Sequence[object]) -> tuple[np.dtype, bool]:
@@ -207,7 +220,7 @@ def floating(
     """Promote, then to the default float if integral (exp, div, sigmoid)."""
     d, weak = common_dtype(xs)
     if not is_float(d):
-        d = float64 if weak else DEFAULT_FLOAT
+        d = float64 if weak else default_float()
     return (d,) * len(xs), d
 
 

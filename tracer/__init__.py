@@ -20,7 +20,7 @@ from compiler.errors import (
     TracerError,
     TracerWarning,
 )
-from tracer import autograd, nn, optim, utils
+from tracer import accelerator, autograd, backends, cuda, nn, optim, utils
 from tracer._format import set_printoptions
 from tracer.creation import (
     arange,
@@ -31,21 +31,43 @@ from tracer.creation import (
     from_numpy,
     full,
     full_like,
+    get_default_dtype,
     linspace,
-    manual_seed,
+    logspace,
     ones,
     ones_like,
-    rand,
-    randint,
-    randn,
-    randperm,
+    set_default_dtype,
     tensor,
+    tril_indices,
+    triu_indices,
     zeros,
     zeros_like,
 )
+from tracer.devices import DeviceError, device, get_default_device, set_default_device
 from tracer.functions import *  # noqa: F403
 from tracer.functions import max, min, sum  # noqa: A004
 from tracer.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tracer.random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
+from tracer.sampling import (
+    bernoulli,
+    multinomial,
+    normal,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+)
 from tracer.serialization import load, save
 from tracer.tensor import Tensor
 

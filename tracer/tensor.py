@@ -19,6 +19,8 @@ from compiler.registry import OPS, AVal
 from compiler.source import describe_location
 from tracer import autograd
 from tracer._format import format_tensor, needs_dtype_suffix
+from tracer.devices import CPU, as_cpu, cuda_unavailable, is_device_like
+from tracer.devices import device as Device
 from tracer.grad_mode import is_grad_enabled
 
 _SCALAR_TYPES = (int, float, bool, np.number, np.bool_)
@@ -92,8 +94,21 @@ class Tensor(Operand):
         return Tensor(self._data, _version=self._version)
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> Device:
+        """Always `device(type='cpu')`."""
+        return CPU
+
+    @property
+    def is_cpu(self) -> bool:
+        return True
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def get_device(self) -> int:
+        """-1, PyTorch's answer for a CPU tensor."""
+        return -1
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set `requires_grad` on a leaf in place (floating point dtypes only)."""
@@ -156,6 +171,102 @@ class Tensor(Operand):
         self._grad_fn = None
         self._requires_grad = False
         return self
+
+    # ---- device and dtype conversion ---------------------------------------
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """`to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other_tensor)`, with keywords
+        `dtype=`, `device=`, `non_blocking=` (ignored), `copy=` and `memory_format=`
+        (ignored). Returns this tensor when nothing changes (unless copy=True). A device
+        other than the CPU raises DeviceError."""
+        dtype, copy = _parse_to(args, kwargs)
+        out = self if dtype is None or dtype == self.dtype else Operand.to(self, dtype)
+        return out.clone() if copy and out is self else out
+
+    def cpu(self, memory_format: Any = None) -> Tensor:
+        """This tensor (it is on the CPU)."""
+        return self
+
+    def cuda(self, device: Any = None, non_blocking: bool = False, **kwargs: Any) -> Tensor:
+        raise cuda_unavailable("Tensor.cuda()")
+
+    # ---- new tensors like this one --------------------------------------------
+    def new_zeros(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """Zeros of the given size, with this tensor's dtype unless `dtype`."""
+        from tracer import creation
+
+        return creation.new_filled(self, "new_zeros", 0, size, dtype, device, requires_grad)
+
+    def new_ones(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """Ones of the given size, with this tensor's dtype unless `dtype`."""
+        from tracer import creation
+
+        return creation.new_filled(self, "new_ones", 1, size, dtype, device, requires_grad)
+
+    def new_empty(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """A tensor of the given size and this tensor's dtype (zero-filled, see empty())."""
+        from tracer import creation
+
+        return creation.new_filled(self, "new_empty", 0, size, dtype, device, requires_grad)
+
+    def new_full(
+        self,
+        size: Any,
+        fill_value: Any,
+        dtype: Any = None,
+        device: Any = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
+        """`fill_value` in the given size, with this tensor's dtype unless `dtype`."""
+        from tracer import creation
+
+        return creation.new_full(self, size, fill_value, dtype, device, requires_grad)
+
+    def new_tensor(
+        self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """A copy of `data` with this tensor's dtype unless `dtype` (floats into an integer
+        dtype are truncated, as in PyTorch)."""
+        from tracer import creation
+
+        return creation.new_tensor(self, data, dtype, device, requires_grad)
+
+    # ---- random fills (PyTorch's CPU streams, see tracer.sampling) ---------------
+    def uniform_(self, from_: float = 0.0, to: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with samples of U[from_, to) (also accepts from= as a keyword)."""
+        from tracer import sampling
+
+        return sampling.uniform_(self, from_, to, generator)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with samples of N(mean, std**2)."""
+        from tracer import sampling
+
+        return sampling.normal_(self, mean, std, generator)
+
+    def random_(self, *args: Any, generator: Any = None, **kwargs: Any) -> Tensor:
+        """Fill with integers: random_() over the dtype's range, random_(to) in [0, to),
+        random_(from, to) in [from, to) (to=None: up to the dtype's maximum)."""
+        from tracer import sampling
+
+        return sampling.random_(self, *args, generator=generator, **kwargs)
+
+    def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> Tensor:
+        """Fill with 0/1 draws, 1 with probability p (a number or a broadcastable tensor)."""
+        from tracer import sampling
+
+        return sampling.bernoulli_(self, p, generator)
+
+    def exponential_(self, lambd: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with samples of Exp(lambd)."""
+        from tracer import sampling
+
+        return sampling.exponential_(self, lambd, generator)
 
     # ---- conversion -----------------------------------------------------
     def numpy(self) -> np.ndarray:
@@ -446,6 +557,32 @@ class Tensor(Operand):
             ),
             "__setitem__",
         )
+
+
+def _parse_to(args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[np.dtype | None, bool]:
+    """The dtype (None: unchanged) and copy flag of a `Tensor.to(...)` call; checks that
+    any device given is the CPU."""
+    unknown = set(kwargs) - {"dtype", "device", "non_blocking", "copy", "memory_format"}
+    if unknown:
+        raise TypeError(f"to() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+    dtype, device = kwargs.get("dtype"), kwargs.get("device")
+    rest = list(args)
+    if rest and isinstance(rest[0], Tensor):
+        other = rest.pop(0)
+        dtype = other.dtype if dtype is None else dtype
+    elif rest and (rest[0] is None or is_device_like(rest[0]) or isinstance(rest[0], int)):
+        device = rest.pop(0)
+        if rest and not isinstance(rest[0], bool):
+            dtype = rest.pop(0)
+    elif rest:
+        dtype = rest.pop(0)
+    flags = dict(zip(("non_blocking", "copy"), rest))
+    if len(rest) > 2:
+        raise TypeError(f"to() takes at most 4 positional arguments ({len(args)} given)")
+    if device is not None:
+        as_cpu(device, "Tensor.to()")
+    copy = bool(kwargs.get("copy", flags.get("copy", False)))
+    return (None if dtype is None else dtypes.canonical(dtype)), copy
 
 
 def _rebuild(data: np.ndarray, requires_grad: bool) -> Tensor:

@@ -280,7 +280,7 @@ def _pow_scalar_typing(
     if d == dtypes.bool_:
         raise DTypeError(f"pow: {_POW_BOOL} (a tensor of shape {tuple(x.shape)})")
     if isinstance(exponent, float) and not dtypes.is_float(d):
-        d = dtypes.float64 if is_weak(x) else dtypes.DEFAULT_FLOAT
+        d = dtypes.float64 if is_weak(x) else dtypes.default_float()
     if dtypes.is_int(d) and not np.iinfo(d).min <= exponent <= np.iinfo(d).max:
         raise DTypeError(
             f"pow: the exponent {exponent} does not fit in {d} (a tensor of "

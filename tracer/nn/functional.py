@@ -12,9 +12,9 @@ from compiler.operand import Operand, apply
 from compiler.ops.index import parse_index
 from compiler.ops.nn import REDUCTIONS
 from compiler.source import describe_location
-from tracer.creation import rand
 from tracer.functions import log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
 from tracer.grad_mode import no_grad
+from tracer.sampling import rand
 from tracer.tensor import Tensor
 
 

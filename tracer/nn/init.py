@@ -1,5 +1,7 @@
 """`nn.init`: fill a tensor in place (under no_grad) from PyTorch's initialisation
-formulas, drawing from the library's global generator (`tracer.manual_seed`).
+formulas, drawing as PyTorch draws (`tensor.uniform_`, `tensor.normal_`) from the
+library's generator (`tracer.manual_seed`, or `generator=`), so a seeded script gets
+PyTorch's initial weights.
 
 Each function returns the tensor it filled, so it also works on a Parameter that
 requires grad.
@@ -17,7 +19,7 @@ import numpy as np
 
 from compiler import dtypes
 from compiler.errors import DTypeError
-from tracer import creation
+from tracer import sampling
 from tracer.grad_mode import no_grad
 from tracer.tensor import Tensor
 
@@ -105,11 +107,6 @@ def _check(tensor: Any, name: str, generator: Any, random: bool = True) -> None:
             f"nn.init.{name}: random initialisation needs a floating point tensor, got "
             f"{tensor.dtype} (shape {tuple(tensor.shape)}); convert it with .float()"
         )
-    if generator is not None:
-        raise ValueError(
-            f"nn.init.{name}: generator= is not supported; the draws come from the global "
-            "generator (seed it with tracer.manual_seed)"
-        )
 
 
 def _write(tensor: Tensor, values: np.ndarray) -> Tensor:
@@ -118,26 +115,32 @@ def _write(tensor: Tensor, values: np.ndarray) -> Tensor:
     return tensor
 
 
-def _uniform(shape: tuple[int, ...], dtype: np.dtype, low: float, high: float) -> np.ndarray:
-    u = creation.rand(*shape, dtype=dtype)._data
-    return (u * np.float64(high - low) + np.float64(low)).astype(dtype)
+def _uniform(
+    shape: tuple[int, ...], dtype: np.dtype, low: float, high: float, generator: Any = None
+) -> np.ndarray:
+    """U(low, high) samples drawn as PyTorch's `tensor.uniform_(low, high)` draws them."""
+    t = Tensor(np.empty(shape, dtype))
+    return sampling.uniform_(t, low, high, generator=generator)._data
 
 
-def _normal(shape: tuple[int, ...], dtype: np.dtype, mean: float, std: float) -> np.ndarray:
-    z = creation.randn(*shape, dtype=dtype)._data
-    return (z * np.float64(std) + np.float64(mean)).astype(dtype)
+def _normal(
+    shape: tuple[int, ...], dtype: np.dtype, mean: float, std: float, generator: Any = None
+) -> np.ndarray:
+    """N(mean, std**2) samples drawn as PyTorch's `tensor.normal_(mean, std)` draws them."""
+    t = Tensor(np.empty(shape, dtype))
+    return sampling.normal_(t, mean, std, generator=generator)._data
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = None) -> Tensor:
     """Fill with samples of U(a, b)."""
     _check(tensor, "uniform_", generator)
-    return _write(tensor, _uniform(tensor.shape, tensor.dtype, a, b))
+    return _write(tensor, _uniform(tensor.shape, tensor.dtype, a, b, generator))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Any = None) -> Tensor:
     """Fill with samples of N(mean, std**2)."""
     _check(tensor, "normal_", generator)
-    return _write(tensor, _normal(tensor.shape, tensor.dtype, mean, std))
+    return _write(tensor, _normal(tensor.shape, tensor.dtype, mean, std, generator))
 
 
 def trunc_normal_(
@@ -159,7 +162,7 @@ def trunc_normal_(
         )
     normal = NormalDist()
     lo, hi = normal.cdf((a - mean) / std), normal.cdf((b - mean) / std)
-    p = _uniform(tensor.shape, dtypes.float64, lo, hi)
+    p = _uniform(tensor.shape, dtypes.float64, lo, hi, generator)
     # inv_cdf needs 0 < p < 1; the clamp below restores the bounds
     p = np.clip(p, np.nextafter(0.0, 1.0), np.nextafter(1.0, 0.0))
     z = np.frompyfunc(normal.inv_cdf, 1, 1)(p).astype(np.float64) if p.size else p
@@ -220,7 +223,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Any = None) ->
     _check(tensor, "xavier_uniform_", generator)
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = math.sqrt(3.0) * gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return _write(tensor, _uniform(tensor.shape, tensor.dtype, -bound, bound))
+    return _write(tensor, _uniform(tensor.shape, tensor.dtype, -bound, bound, generator))
 
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
@@ -228,7 +231,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> 
     _check(tensor, "xavier_normal_", generator)
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return _write(tensor, _normal(tensor.shape, tensor.dtype, 0.0, std))
+    return _write(tensor, _normal(tensor.shape, tensor.dtype, 0.0, std, generator))
 
 
 def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> float | None:
@@ -253,7 +256,7 @@ def kaiming_uniform_(
     if std is None:
         return tensor
     bound = math.sqrt(3.0) * std
-    return _write(tensor, _uniform(tensor.shape, tensor.dtype, -bound, bound))
+    return _write(tensor, _uniform(tensor.shape, tensor.dtype, -bound, bound, generator))
 
 
 def kaiming_normal_(
@@ -268,7 +271,7 @@ def kaiming_normal_(
     std = _kaiming_std(tensor, a, mode, nonlinearity)
     if std is None:
         return tensor
-    return _write(tensor, _normal(tensor.shape, tensor.dtype, 0.0, std))
+    return _write(tensor, _normal(tensor.shape, tensor.dtype, 0.0, std, generator))
 
 
 def orthogonal_(tensor: Tensor, gain: float = 1, generator: Any = None) -> Tensor:
@@ -285,7 +288,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator: Any = None) -> Tenso
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = _normal((rows, cols), tensor.dtype, 0.0, 1.0)
+    flat = _normal((rows, cols), tensor.dtype, 0.0, 1.0, generator)
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -305,9 +308,9 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any =
         )
     rows, cols = tensor.shape
     zeros = int(math.ceil(sparsity * rows))
-    values = _normal(tensor.shape, tensor.dtype, 0.0, std)
+    values = _normal(tensor.shape, tensor.dtype, 0.0, std, generator)
     for col in range(cols):
-        values[creation.randperm(rows)._data[:zeros], col] = 0
+        values[sampling.randperm(rows, generator=generator)._data[:zeros], col] = 0
     return _write(tensor, values)
 
 

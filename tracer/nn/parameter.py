@@ -72,7 +72,7 @@ class Parameter(Tensor):
 
     def __init__(self, data: Tensor | None = None, requires_grad: bool = True) -> None:
         if data is None:
-            data = Tensor(np.empty((0,), dtypes.DEFAULT_FLOAT))
+            data = Tensor(np.empty((0,), dtypes.default_float()))
         if not isinstance(data, Tensor):
             raise TypeError(
                 f"Parameter(): data must be a tensor, got {type(data).__name__}; "
@@ -121,7 +121,7 @@ class Buffer(Tensor):
 
     def __init__(self, data: Tensor | None = None, *, persistent: bool = True) -> None:
         if data is None:
-            data = Tensor(np.empty((0,), dtypes.DEFAULT_FLOAT))
+            data = Tensor(np.empty((0,), dtypes.default_float()))
         if not isinstance(data, Tensor):
             raise TypeError(
                 f"Buffer(): data must be a tensor, got {type(data).__name__}; "

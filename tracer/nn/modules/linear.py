@@ -20,7 +20,7 @@ def factory_dtype(device: Any, dtype: Any, where: str) -> Any:
     the CPU."""
     if device is not None:
         check_cpu(device, where)
-    return dtypes.DEFAULT_FLOAT if dtype is None else dtypes.canonical(dtype)
+    return dtypes.default_float() if dtype is None else dtypes.canonical(dtype)
 
 
 class Identity(Module):

@@ -74,7 +74,7 @@ def _scalars_dtype(batch: Any) -> np.dtype:
         elif isinstance(b, int):
             kinds.append(np.dtype(np.int64))
         elif isinstance(b, float):
-            kinds.append(np.dtype(dtypes.DEFAULT_FLOAT))
+            kinds.append(np.dtype(dtypes.default_float()))
         else:
             raise _unsupported(type(b))
     for category in ("fc", "iu"):
