@@ -1,99 +1,35 @@
 """The operator mixin shared by eager Tensors and symbolic IR values.
 
-Every method forwards to `apply(op_name, *inputs, **params)`, which hands the
-call to the highest-priority operand among the inputs (`_bind`). Eager Tensors
+Every method forwards to `apply(op_name, *inputs, **params)` (compiler.dispatch),
+which hands the call to the highest-priority operand among the inputs (`_bind`). Eager Tensors
 run numpy and record autograd nodes; symbolic values record IR equations. This
 is what lets one VJP rule, written with these methods, serve both worlds.
 """
 
 from __future__ import annotations
 
-import operator
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from compiler import dtypes
-from compiler.errors import DTypeError, ShapeError
+from compiler.args import (  # noqa: F401  (normalize_axis, ... are re-exported)
+    MinMax,
+    infer_reshape,
+    int_arg,
+    is_number,
+    normalize_axes,
+    normalize_axis,
+    reduction_axes,
+    shape_arg,
+)
+from compiler.dispatch import apply, tracing  # noqa: F401  (re-exported)
+from compiler.errors import ShapeError
+from compiler.methods.reductions import ReductionMethods
 
 
-class _TraceState(threading.local):
-    builder: Any = None
-
-
-# The builder of the trace running on this thread, if any. While it is set, ops on
-# concrete tensors are staged too (their inputs captured by reference), so a result
-# such as `w * 2` is recomputed on every call instead of frozen at trace time.
-tracing = _TraceState()
-
-
-def apply(op: str, *inputs: Any, name: str | None = None, **params: Any) -> Any:
-    """Run primitive `op` in the world of its highest-priority operand.
-
-    `name` overrides the eager grad_fn name (t() and transpose() share a primitive
-    but PyTorch names their nodes TBackward0 and TransposeBackward0).
-    """
-    anchor = None
-    for x in inputs:
-        if isinstance(x, Operand) and (anchor is None or x._priority > anchor._priority):
-            anchor = x
-    if anchor is None:
-        raise TypeError(f"{op}: expected at least one tensor argument, got {inputs!r}")
-    builder = tracing.builder
-    if builder is not None and anchor._priority < 2:
-        return builder.bind(op, inputs, params)
-    return anchor._bind(op, inputs, params, name)
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float, np.number)) and not isinstance(x, (bool, np.bool_))
-
-
-def _int_arg(value: Any, what: str, op: str) -> int:
-    """`value` as an int (ints, numpy ints, one-element integer tensors), or a TypeError
-    naming the op: a float or a string is refused, not truncated."""
-    if isinstance(value, (bool, np.bool_)) or not hasattr(value, "__index__"):
-        raise TypeError(f"{op}: {what} must be an int, got {value!r} ({type(value).__name__})")
-    return operator.index(value)
-
-
-def normalize_axis(axis: int, ndim: int, op: str = "") -> int:
-    axis = _int_arg(axis, "dim", op)
-    if not -max(ndim, 1) <= axis < max(ndim, 1):
-        raise IndexError(
-            f"{op}: dim {axis} is out of range for a tensor of {ndim} dimension"
-            f"{'' if ndim == 1 else 's'} (expected {-max(ndim, 1)} to {max(ndim, 1) - 1})"
-        )
-    return axis % max(ndim, 1)
-
-
-def normalize_axes(dim: Any, ndim: int, op: str = "") -> tuple[int, ...]:
-    if dim is None:
-        return tuple(range(ndim))
-    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
-    axes = tuple(sorted({normalize_axis(d, ndim, op) for d in dims}))
-    if ndim == 0:
-        return ()
-    return axes
-
-
-def reduction_axes(dim: Any, ndim: int, op: str = "") -> tuple[int, ...]:
-    """The axes a reduction runs over: `dim` normalised; None or an empty list of dims
-    means all of them, as in PyTorch."""
-    if isinstance(dim, (tuple, list)) and not dim:
-        dim = None
-    return normalize_axes(dim, ndim, op)
-
-
-def _shape_arg(shape: tuple[Any, ...], op: str = "shape") -> tuple[int, ...]:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return tuple(_int_arg(s, "sizes", op) for s in shape)
-
-
-class Operand:
+class Operand(ReductionMethods):
     """Mixin: PyTorch-named methods over `apply`. Subclasses provide `shape`,
     `dtype`, `_bind`, `_const` (wrap a numpy array as an operand of the same
     world) and `_priority`."""
@@ -161,7 +97,7 @@ class Operand:
 
     def __rtruediv__(self, other: Any) -> Any:
         # PyTorch computes `2 / x` as x.reciprocal() * 2: its node is a MulBackward0
-        return apply("div", other, self, name="MulBackward0" if _is_number(other) else None)
+        return apply("div", other, self, name="MulBackward0" if is_number(other) else None)
 
     def __pow__(self, other: Any) -> Any:
         if isinstance(other, (int, float)) and not isinstance(other, bool):
@@ -326,7 +262,7 @@ class Operand:
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
         for bound in (min, max):
-            if bound is not None and not _is_number(bound):
+            if bound is not None and not is_number(bound):
                 raise TypeError(
                     f"clamp: min and max must be Python numbers, got {bound!r} "
                     f"({type(bound).__name__})"
@@ -360,83 +296,6 @@ class Operand:
     def clone(self) -> Any:
         return apply("copy", self)
 
-    # ---- reductions -----------------------------------------------------
-    def sum(self, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Any:
-        x = self if dtype is None else self.to(dtype)
-        if x.dtype.kind in "biu" and dtype is None:
-            x = x.to(dtypes.int64)
-        axes = reduction_axes(dim, x.ndim, "sum")
-        return apply(
-            "reduce_sum",
-            x,
-            axes=axes,
-            keepdims=keepdim,
-            name="SumBackward0" if dim is None else "SumBackward1",
-        )
-
-    def mean(self, dim: Any = None, keepdim: bool = False) -> Any:
-        if not dtypes.is_float(self.dtype):
-            raise DTypeError(
-                f"mean(): expected a floating point tensor, got {self.dtype} (shape "
-                f"{tuple(self.shape)}); convert it first with .float()"
-            )
-        axes = reduction_axes(dim, self.ndim, "mean")
-        return apply(
-            "mean",
-            self,
-            axes=axes,
-            keepdims=keepdim,
-            name="MeanBackward0" if dim is None else "MeanBackward1",
-        )
-
-    def amax(self, dim: Any = (), keepdim: bool = False) -> Any:
-        axes = reduction_axes(dim, self.ndim, "amax")
-        return apply("amax", self, axes=axes, keepdims=keepdim)
-
-    def amin(self, dim: Any = (), keepdim: bool = False) -> Any:
-        axes = reduction_axes(dim, self.ndim, "amin")
-        return apply("amin", self, axes=axes, keepdims=keepdim)
-
-    def max(self, dim: Any = None, keepdim: bool = False) -> Any:
-        if dim is None:
-            return apply(
-                "amax", self, axes=tuple(range(self.ndim)), keepdims=False, name="MaxBackward1"
-            )
-        if isinstance(dim, Operand):  # torch.max(a, b) is maximum
-            return self.maximum(dim)
-        axis = normalize_axis(dim, self.ndim, "max")
-        return _MinMax(*apply("max_dim", self, axis=axis, keepdims=keepdim))
-
-    def min(self, dim: Any = None, keepdim: bool = False) -> Any:
-        if dim is None:
-            return apply(
-                "amin", self, axes=tuple(range(self.ndim)), keepdims=False, name="MinBackward1"
-            )
-        if isinstance(dim, Operand):
-            return self.minimum(dim)
-        axis = normalize_axis(dim, self.ndim, "min")
-        return _MinMax(*apply("min_dim", self, axis=axis, keepdims=keepdim))
-
-    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Any:
-        if dim is None:
-            return self.reshape(-1).argmax(0)
-        return self.max(normalize_axis(dim, self.ndim, "argmax"), keepdim).indices
-
-    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Any:
-        if dim is None:
-            return self.reshape(-1).argmin(0)
-        return self.min(normalize_axis(dim, self.ndim, "argmin"), keepdim).indices
-
-    def logsumexp(self, dim: Any, keepdim: bool = False) -> Any:
-        axes = reduction_axes(dim, self.ndim, "logsumexp")
-        return apply("logsumexp", self, axes=axes, keepdims=keepdim)
-
-    def softmax(self, dim: int) -> Any:
-        return apply("softmax", self, axis=normalize_axis(dim, self.ndim, "softmax"))
-
-    def log_softmax(self, dim: int) -> Any:
-        return apply("log_softmax", self, axis=normalize_axis(dim, self.ndim, "log_softmax"))
-
     # ---- linear algebra -------------------------------------------------
     def matmul(self, other: Any) -> Any:
         return apply("matmul", self, other)
@@ -454,7 +313,7 @@ class Operand:
 
     # ---- shapes ---------------------------------------------------------
     def reshape(self, *shape: Any) -> Any:
-        new = _infer_reshape(tuple(self.shape), _shape_arg(shape, "reshape"))
+        new = infer_reshape(tuple(self.shape), shape_arg(shape, "reshape"))
         return apply("reshape", self, shape=new, name=self._reshape_name(new))
 
     def _reshape_name(self, shape: tuple[int, ...]) -> str:
@@ -462,7 +321,7 @@ class Operand:
         return "ViewBackward0"
 
     def view(self, *shape: Any) -> Any:
-        new = _infer_reshape(tuple(self.shape), _shape_arg(shape, "view"))
+        new = infer_reshape(tuple(self.shape), shape_arg(shape, "view"))
         return apply("reshape", self, shape=new, name="ViewBackward0")
 
     def view_as(self, other: Any) -> Any:
@@ -497,10 +356,10 @@ class Operand:
         return apply("reshape", self, shape=shape, name=name)
 
     def permute(self, *dims: Any) -> Any:
-        perm = tuple(normalize_axis(d, self.ndim, "permute") for d in _shape_arg(dims, "permute"))
+        perm = tuple(normalize_axis(d, self.ndim, "permute") for d in shape_arg(dims, "permute"))
         if sorted(perm) != list(range(self.ndim)):
             raise ValueError(
-                f"permute: {_shape_arg(dims)} is not a permutation of the "
+                f"permute: {shape_arg(dims)} is not a permutation of the "
                 f"{self.ndim} dims of a tensor of shape {tuple(self.shape)}"
             )
         return apply("transpose", self, perm=perm, name="PermuteBackward0")
@@ -531,7 +390,7 @@ class Operand:
         return self.transpose(-2, -1)
 
     def expand(self, *sizes: Any) -> Any:
-        sizes = _shape_arg(sizes, "expand")
+        sizes = shape_arg(sizes, "expand")
         if len(sizes) < self.ndim:
             raise ShapeError(
                 f"expand: the number of sizes ({len(sizes)}) must be at least "
@@ -545,7 +404,7 @@ class Operand:
         return self.expand(other.shape)
 
     def broadcast_to(self, shape: Any, name: str = "ExpandBackward0") -> Any:
-        shape = _shape_arg(
+        shape = shape_arg(
             (shape,) if isinstance(shape, (tuple, list)) else (shape,), "broadcast_to"
         )
         if shape == tuple(self.shape):
@@ -604,40 +463,3 @@ class Operand:
 
 
 Operand.type_as = lambda self, other: self.to(other.dtype)  # type: ignore[assignment,method-assign]
-
-
-class _MinMax(tuple):
-    """(values, indices), like torch.return_types.max."""
-
-    __slots__ = ()
-
-    def __new__(cls, values: Any, indices: Any) -> _MinMax:
-        return super().__new__(cls, (values, indices))
-
-    @property
-    def values(self) -> Any:
-        return self[0]
-
-    @property
-    def indices(self) -> Any:
-        return self[1]
-
-
-def _infer_reshape(old: tuple[int, ...], new: tuple[int, ...]) -> tuple[int, ...]:
-    size = int(np.prod(old, dtype=np.int64))
-    if new.count(-1) > 1:
-        raise ShapeError(f"reshape: only one dimension can be -1, got {new}")
-    if -1 in new:
-        rest = int(np.prod([n for n in new if n != -1], dtype=np.int64))
-        if rest == 0 or size % rest:
-            raise ShapeError(
-                f"reshape: shape {list(new)} is invalid for input of shape "
-                f"{tuple(old)} ({size} elements)"
-            )
-        new = tuple(size // rest if n == -1 else n for n in new)
-    if int(np.prod(new, dtype=np.int64)) != size or any(n < 0 for n in new):
-        raise ShapeError(
-            f"reshape: shape {list(new)} is invalid for input of shape "
-            f"{tuple(old)} ({size} elements)"
-        )
-    return new

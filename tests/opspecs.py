@@ -18,6 +18,7 @@ unchanged on PyTorch.
 
 from __future__ import annotations
 
+import importlib
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -1494,6 +1495,14 @@ def _setitem_mask_ref(x: np.ndarray, v: np.ndarray) -> np.ndarray:
     y[x < 0] = v
     return y
 
+
+# ---- op families with spec tables of their own ------------------------------------------
+# Each module `tests/opspecs_<family>.py` builds its rows with this module's helpers
+# (`from opspecs import A, S, real, ...`) and defines SPECS; it is imported only through
+# here, after every helper above exists.
+FAMILIES: tuple[str, ...] = ()
+for _family in FAMILIES:
+    SPECS += importlib.import_module(_family).SPECS
 
 BY_NAME: dict[str, OpSpec] = {s.name: s for s in SPECS}
 assert len(BY_NAME) == len(SPECS), "duplicate spec names"

@@ -1,8 +1,4 @@
-"""Module-level ops (`tracer.exp(x)`, `tracer.where(c, a, b)`, `tracer.cat(...)`).
-
-Each forwards to the operand's method or to `apply`, so the same function works
-on eager tensors and, inside @trace, on symbolic ones.
-"""
+"""The core module-level ops: arithmetic, math, reductions, shapes, cat/stack."""
 
 from __future__ import annotations
 
@@ -14,6 +10,61 @@ import numpy as np
 from compiler import dtypes
 from compiler.errors import ShapeError
 from compiler.operand import Operand, apply, normalize_axis
+
+__all__ = [
+    "abs",
+    "add",
+    "amax",
+    "amin",
+    "argmax",
+    "argmin",
+    "broadcast_to",
+    "cat",
+    "clamp",
+    "clip",
+    "concat",
+    "cos",
+    "div",
+    "dot",
+    "exp",
+    "flatten",
+    "gather",
+    "is_tensor",
+    "log",
+    "log1p",
+    "log_softmax",
+    "logsumexp",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "mm",
+    "mul",
+    "neg",
+    "numel",
+    "permute",
+    "pow",
+    "relu",
+    "reshape",
+    "scatter_add",
+    "sigmoid",
+    "sign",
+    "sin",
+    "softmax",
+    "sqrt",
+    "square",
+    "squeeze",
+    "stack",
+    "sub",
+    "sum",
+    "t",
+    "tanh",
+    "transpose",
+    "unsqueeze",
+    "where",
+]
 
 
 def _operand(x: Any) -> Any:

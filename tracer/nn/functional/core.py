@@ -1,4 +1,5 @@
-"""PyTorch's `torch.nn.functional` subset: activations and losses."""
+"""The core of `tracer.nn.functional`: linear, the basic activations, cross-entropy
+and the other first losses, dropout, embedding, layer_norm, bilinear."""
 
 from __future__ import annotations
 
@@ -12,10 +13,26 @@ from compiler.operand import Operand, apply
 from compiler.ops.index import parse_index
 from compiler.ops.nn import REDUCTIONS
 from compiler.source import describe_location
-from tracer.functions import log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
+from tracer.functions import log_softmax, relu, sigmoid, softmax, tanh
 from tracer.grad_mode import no_grad
 from tracer.sampling import rand
 from tracer.tensor import Tensor
+
+__all__ = [
+    "bilinear",
+    "cross_entropy",
+    "dropout",
+    "embedding",
+    "layer_norm",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "nll_loss",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]
 
 
 def _check(op: str, reduction: str, **tensors: Any) -> None:
