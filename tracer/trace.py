@@ -29,7 +29,7 @@ from compiler.registry import AVal
 from compiler.source import traceback_location
 from tracer import autograd
 from tracer.grad_mode import enable_grad, is_grad_enabled
-from tracer.pytree import describe, flatten, static, unflatten
+from tracer.pytree import LEAF, TreeDef, flatten, static
 from tracer.tensor import Tensor
 
 
@@ -46,10 +46,10 @@ class _Traced:
     """One staged signature: the optimised graph and how to call it."""
 
     graph: Graph
-    out_tree: Any
+    out_tree: TreeDef
     captured: list[Tensor]
     consts: list[np.ndarray]
-    arg_trees: tuple[Any, ...]
+    arg_trees: tuple[TreeDef, ...]
     # How to read each captured tensor afresh: the closure cell or global name it
     # was found under (so rebinding `w = ...` outside is seen), or None.
     sources: list[Callable[[Any], Any] | None] = field(default_factory=list)
@@ -70,18 +70,6 @@ class _Diff:
     out_avals: tuple[AVal, ...]
     connected: tuple[bool, ...] = ()  # per wrt input: do the outputs depend on it?
     active_outputs: tuple[bool, ...] = ()  # per output: does it depend on a wrt input?
-
-
-def _count(tree: Any) -> int:
-    if tree == "*":
-        return 1
-    if tree[0] in ("tuple",):
-        return sum(_count(t) for t in tree[2])
-    if tree[0] in ("list",):
-        return sum(_count(t) for t in tree[1])
-    if tree[0] == "dict":
-        return sum(_count(t) for t in tree[2])
-    return 0
 
 
 class _Staged:
@@ -135,7 +123,7 @@ class _Staged:
             # the common call, tensors only: the same key as the general path below
             return (
                 (
-                    ("*",) * len(args),
+                    (LEAF,) * len(args),
                     (),
                     tuple((a._data.shape, a._data.dtype, a.requires_grad) for a in args),
                 ),
@@ -200,8 +188,8 @@ class _Staged:
         trees, kw, _ = key
         b = GraphBuilder(is_grad_enabled)
         syms = iter([b.new_input(AVal(tuple(t.shape), t.dtype)) for t in leaves])
-        args = [unflatten(t, syms) for t in trees]
-        kwargs = {k: unflatten(t, syms) for k, t in kw}
+        args = [t.unflatten(syms) for t in trees]
+        kwargs = {k: t.unflatten(syms) for k, t in kw}
         outer, operand.tracing.builder = operand.tracing.builder, b
         try:
             with enable_grad():
@@ -328,24 +316,12 @@ def _capture_sources(
 def _static_objects(key: Any) -> list[Any]:
     """Static arguments that are objects with attributes (`self` of a method)."""
     trees, kw, _ = key
-    out: list[Any] = []
-
-    def walk(tree: Any) -> None:
-        if tree == "*":
-            return
-        if tree[0] == "static":
-            if hasattr(tree[2].value, "__dict__") and not isinstance(tree[2].value, type):
-                out.append(tree[2].value)
-        elif tree[0] in ("tuple", "dict"):
-            for t in tree[2]:
-                walk(t)
-        elif tree[0] == "list":
-            for t in tree[1]:
-                walk(t)
-
-    for t in list(trees) + [t for _, t in kw]:
-        walk(t)
-    return out
+    return [
+        v
+        for t in list(trees) + [t for _, t in kw]
+        for v in t.static_values()
+        if hasattr(v, "__dict__") and not isinstance(v, type)
+    ]
 
 
 def _attribute_reader(obj: Any, name: str) -> Callable[[Any], Any]:
@@ -389,8 +365,8 @@ def _diff(old: Any, new: Any, argname: Callable[[int], str]) -> str:
             if okd.get(k) != nkd.get(k):
                 parts.append(f"keyword argument {k!r}: {_show(okd.get(k))} -> {_show(nkd.get(k))}")
         return "; ".join(parts)
-    paths = [p for i, t in enumerate(ntrees) for p in describe(t, argname(i))] + [
-        p for k, t in nkw for p in describe(t, k)
+    paths = [p for i, t in enumerate(ntrees) for p in t.leaf_paths(argname(i))] + [
+        p for k, t in nkw for p in t.leaf_paths(k)
     ]
     parts = []
     for path, (s0, d0, r0), (s1, d1, r1) in zip(paths, oavals, navals):
@@ -403,23 +379,8 @@ def _diff(old: Any, new: Any, argname: Callable[[int], str]) -> str:
     return "; ".join(parts)
 
 
-def _show(tree: Any) -> str:
-    if tree is None:
-        return "not passed"
-    if tree == "*":
-        return "tensor"
-    if isinstance(tree, tuple) and tree and tree[0] == "static":
-        return repr(tree[2])
-    if isinstance(tree, tuple) and tree and tree[0] in ("tuple", "list"):
-        kids = tree[2] if tree[0] == "tuple" else tree[1]
-        return (
-            ("(" if tree[0] == "tuple" else "[")
-            + ", ".join(_show(k) for k in kids)
-            + (")" if tree[0] == "tuple" else "]")
-        )
-    if isinstance(tree, tuple) and tree and tree[0] == "dict":
-        return "{" + ", ".join(f"{k!r}: {_show(t)}" for k, t in zip(tree[1], tree[2])) + "}"
-    return repr(tree)
+def _show(tree: TreeDef | None) -> str:
+    return "not passed" if tree is None else str(tree)
 
 
 def _fresh(outs: list[np.ndarray], arrays: list[np.ndarray]) -> list[np.ndarray]:
@@ -472,7 +433,7 @@ class TracedFunction(_Staged):
             if any(mask):
                 return self._call_with_grad(entry, inputs, arrays, mask)
         outs = _run(entry.exe or self._forward_exe(entry), arrays)
-        return unflatten(entry.out_tree, iter([Tensor(o) for o in outs]))
+        return entry.out_tree.unflatten(iter([Tensor(o) for o in outs]))
 
     def _diff(self, entry: _Traced, mask: tuple[bool, ...]) -> _Diff:
         d = entry.diffs.get(mask)
@@ -529,7 +490,7 @@ class TracedFunction(_Staged):
         for i, t in enumerate(outs):
             if d.active_outputs[i]:
                 t._grad_fn, t._output_nr = node, i
-        return unflatten(entry.out_tree, iter(outs))
+        return entry.out_tree.unflatten(iter(outs))
 
     def ir(self, *args: Any, **kwargs: Any) -> str:
         """The optimised forward graph for these arguments, as text."""
@@ -667,7 +628,7 @@ class ValueAndGrad(_Staged):
                 f"one floating-point scalar; it returned {shapes or 'nothing'}. "
                 "Reduce it with .sum() or .mean()."
             )
-        starts = np.cumsum([0] + [_count(t) for t in entry.arg_trees]).tolist()
+        starts = np.cumsum([0] + [t.num_leaves for t in entry.arg_trees]).tolist()
         wrt = [False] * len(g.inputs)
         for i in self._nums:
             if i >= len(entry.arg_trees):
@@ -708,7 +669,7 @@ class ValueAndGrad(_Staged):
         outs = _run(exe, arrays)
         value = Tensor(outs[0])
         grads = iter([Tensor(o) for o in outs[1:]])
-        per_arg = tuple(unflatten(entry.arg_trees[i], grads, statics=False) for i in self._nums)
+        per_arg = tuple(entry.arg_trees[i].unflatten(grads, statics=False) for i in self._nums)
         g = per_arg[0] if isinstance(self.argnums, int) else per_arg
         return (value, g) if self.has_value else g
 
