@@ -13,6 +13,7 @@ import numpy as np
 from compiler import dtypes, operand
 from compiler.errors import DTypeError, TraceError
 from compiler.source import describe_location
+from tracer._quiet import quiet
 from tracer.tensor import Tensor
 
 _rng = np.random.default_rng()
@@ -81,11 +82,14 @@ def _check_ragged(data: Any, path: tuple[int, ...] = ()) -> None:
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Build a tensor from nested lists, numbers, a numpy array or a tensor (copied)."""
     if isinstance(data, Tensor):
-        arr = np.array(data._data, dtype=None if dtype is None else dtypes.canonical(dtype))
+        with quiet():  # 1e300 into float32 is inf, as in PyTorch
+            arr = np.array(data._data, dtype=None if dtype is None else dtypes.canonical(dtype))
         return _make(arr, requires_grad)
     if isinstance(data, np.generic):  # a numpy scalar keeps its dtype, as in PyTorch
         data = np.asarray(data)
     if isinstance(data, np.ndarray):
+        if not data.dtype.isnative:  # big-endian data: the same values, native order
+            data = data.astype(data.dtype.newbyteorder("="))
         if data.dtype.kind not in "biuf":
             raise DTypeError(
                 f"tensor(): numpy arrays of dtype {data.dtype} are not supported; "
@@ -97,7 +101,8 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
                 "pass dtype=... (tracer.float64, tracer.int64, ...) to convert"
             )
         target = data.dtype if dtype is None else dtypes.canonical(dtype)
-        return _make(np.array(data, dtype=target), requires_grad)
+        with quiet():
+            return _make(np.array(data, dtype=target), requires_grad)
     inferred = _infer_python(data)  # also refuses data that is not numbers
     target = inferred if dtype is None else dtypes.canonical(dtype)
     if isinstance(data, (list, tuple)):
@@ -108,7 +113,8 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         )
         _check_ragged(data)
     try:
-        arr = np.array(data, dtype=target)
+        with quiet():
+            arr = np.array(data, dtype=target)
     except (ValueError, TypeError, OverflowError) as e:
         raise ValueError(
             f"tensor(): could not build a {target} tensor from the data: {e}"
@@ -128,6 +134,12 @@ def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing memory with `array`."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy(): expected a numpy array, got {type(array).__name__}")
+    if not array.dtype.isnative:  # ValueError, as PyTorch
+        raise ValueError(
+            f"from_numpy(): the array's dtype {array.dtype.str} is not in the machine's byte "
+            "order, so a tensor cannot share its memory; copy it with tracer.tensor(array), "
+            "or convert it first: array.astype(array.dtype.newbyteorder('='))"
+        )
     dtypes.canonical(array.dtype)
     return Tensor(array)
 

@@ -20,6 +20,7 @@ from compiler.registry import OPS, AVal
 from compiler.source import describe_location
 from tracer import autograd
 from tracer._format import format_tensor, needs_dtype_suffix
+from tracer._quiet import quiet, quiet_enter, quiet_exit
 from tracer.grad_mode import is_grad_enabled
 
 _SCALAR_TYPES = (int, float, bool, np.number, np.bool_)
@@ -262,13 +263,16 @@ class Tensor(Operand):
             return Tensor(op.impl(**params))
         values = [x._data if isinstance(x, Tensor) else _as_value(x, op_name) for x in inputs]
         kind = op.extra.get("kind")
-        if kind in _ELEMENTWISE_KINDS:
-            values = _promote(kind, op_name, values)
+        token = quiet_enter()  # log(0) is -inf without a numpy warning, as in PyTorch
         try:
+            if kind in _ELEMENTWISE_KINDS:
+                values = _promote(kind, op_name, values)
             out = op.impl(*values, **params)
         except (ValueError, IndexError, TypeError, ArithmeticError) as e:
             _explain_failure(op, values, params, e)
             raise
+        finally:
+            quiet_exit(token)
         if op.multiple_results:
             outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in out)
         else:
@@ -371,7 +375,7 @@ class Tensor(Operand):
                 f"{type(value).__name__}"
             )
         try:
-            with np.errstate(all="ignore"):
+            with quiet():
                 converted = self.dtype.type(value)
         except (OverflowError, ValueError):  # 2**64 or nan into an integer tensor
             raise ValueError(
