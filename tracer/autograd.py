@@ -28,6 +28,7 @@ from compiler.builder import Sym
 from compiler.errors import AutogradError, TraceError
 from compiler.operand import Operand
 from compiler.registry import AVal, Op
+from tracer._data import array_from
 from tracer._quiet import quiet
 from tracer.grad_mode import is_grad_enabled, set_grad_enabled
 
@@ -194,7 +195,16 @@ class AccumulateGrad(Node):
 
 
 def _edge(x: Any) -> tuple[Node | None, int]:
-    if not _is_tensor(x) or not x.requires_grad:
+    if not _is_tensor(x):
+        return (None, 0)
+    if x._graph_at is not None and x._graph_at != x._version[1]:
+        raise AutogradError(
+            f"a view (a {x.dtype} tensor of shape {tuple(x.shape)}) is used after the tensor "
+            "it views was modified by an in-place operation that records gradients; its "
+            "grad_fn still describes the old value, so its gradient would be wrong. Take "
+            "the view again after the in-place update, or .clone() before updating."
+        )
+    if not x.requires_grad:
         return (None, 0)
     if x._grad_fn is not None:
         return (x._grad_fn, x._output_nr)
@@ -285,7 +295,7 @@ def _check_root(t: Tensor, g: Any) -> Tensor:
         return t._const(np.ones(t.shape, t.dtype))
     _not_traced(g, "a gradient")
     if not _is_tensor(g):
-        g = t._const(dtypes.operand_array(g, "backward() gradient").astype(t.dtype))
+        g = t._const(array_from(g, t.dtype))
     elif g.dtype != t.dtype:  # the gradient of a float32 output is float32
         g = g._const(g._data.astype(t.dtype))
     if tuple(g.shape) != tuple(t.shape):

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from compiler import dtypes, operand
-from compiler.errors import DTypeError, TraceError
+from compiler.errors import TraceError
 from compiler.source import describe_location
-from tracer._quiet import quiet
+from tracer._data import array_from
 from tracer.tensor import Tensor
 
 _rng = np.random.default_rng()
@@ -32,94 +32,9 @@ def _make(data: np.ndarray, requires_grad: bool) -> Tensor:
     return t
 
 
-def _infer_python(data: Any) -> np.dtype:
-    """PyTorch's dtype inference for nested Python data: float beats int beats bool."""
-    kinds: set[str] = set()
-    stack = [data]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif isinstance(item, Tensor):
-            kinds.add(item.dtype.kind)
-        elif isinstance(item, np.ndarray):
-            kinds.add(item.dtype.kind)
-        elif isinstance(item, (bool, np.bool_)):
-            kinds.add("b")
-        elif isinstance(item, (int, np.integer)):
-            kinds.add("i")
-        elif isinstance(item, (float, np.floating)):
-            kinds.add("f")
-        else:
-            raise DTypeError(
-                f"tensor(): could not convert {item!r} ({type(item).__name__}) to "
-                "a number; data must be numbers or nested lists of numbers"
-            )
-    if "f" in kinds:
-        return dtypes.DEFAULT_FLOAT
-    if "i" in kinds or "u" in kinds:
-        return dtypes.DEFAULT_INT
-    return dtypes.bool_ if kinds else dtypes.DEFAULT_FLOAT
-
-
-def _check_ragged(data: Any, path: tuple[int, ...] = ()) -> None:
-    """Find the first sublist whose length differs from its siblings'."""
-    stack = [(data, path)]
-    while stack:
-        item, p = stack.pop()
-        if isinstance(item, (list, tuple)):
-            lengths = {len(x) if isinstance(x, (list, tuple)) else None for x in item}
-            if len(lengths) > 1:
-                desc = sorted(str(n) if n is not None else "a scalar" for n in lengths)
-                where = "".join(f"[{i}]" for i in p) or "the top level"
-                raise ValueError(
-                    f"tensor(): ragged nested sequence at {where}: its elements "
-                    f"have lengths {', '.join(desc)}; all must have the same length"
-                )
-            stack.extend((x, p + (i,)) for i, x in enumerate(item))
-
-
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Build a tensor from nested lists, numbers, a numpy array or a tensor (copied)."""
-    if isinstance(data, Tensor):
-        with quiet():  # 1e300 into float32 is inf, as in PyTorch
-            arr = np.array(data._data, dtype=None if dtype is None else dtypes.canonical(dtype))
-        return _make(arr, requires_grad)
-    if isinstance(data, np.generic):  # a numpy scalar keeps its dtype, as in PyTorch
-        data = np.asarray(data)
-    if isinstance(data, np.ndarray):
-        if not data.dtype.isnative:  # big-endian data: the same values, native order
-            data = data.astype(data.dtype.newbyteorder("="))
-        if data.dtype.kind not in "biuf":
-            raise DTypeError(
-                f"tensor(): numpy arrays of dtype {data.dtype} are not supported; "
-                "tensors hold bool, integer or floating point numbers"
-            )
-        if dtype is None and data.dtype not in dtypes.SUPPORTED:
-            raise DTypeError(
-                f"tensor(): numpy arrays of dtype {data.dtype} are not supported; "
-                "pass dtype=... (tracer.float64, tracer.int64, ...) to convert"
-            )
-        target = data.dtype if dtype is None else dtypes.canonical(dtype)
-        with quiet():
-            return _make(np.array(data, dtype=target), requires_grad)
-    inferred = _infer_python(data)  # also refuses data that is not numbers
-    target = inferred if dtype is None else dtypes.canonical(dtype)
-    if isinstance(data, (list, tuple)):
-        data = (
-            [x.tolist() if isinstance(x, (Tensor, np.ndarray)) else x for x in data]
-            if any(isinstance(x, (Tensor, np.ndarray)) for x in data)
-            else data
-        )
-        _check_ragged(data)
-    try:
-        with quiet():
-            arr = np.array(data, dtype=target)
-    except (ValueError, TypeError, OverflowError) as e:
-        raise ValueError(
-            f"tensor(): could not build a {target} tensor from the data: {e}"
-        ) from None
-    return _make(arr, requires_grad)
+    return _make(array_from(data, dtype), requires_grad)
 
 
 def as_tensor(data: Any, dtype: Any = None) -> Tensor:

@@ -15,7 +15,7 @@ from compiler import dtypes, operand
 from compiler.errors import AutogradError, DTypeError, ShapeError, TraceError
 from compiler.operand import Operand, apply
 from compiler.ops.elementwise import elementwise_dtypes
-from compiler.ops.index import numpy_index, parse_index
+from compiler.ops.index import numpy_index, parse_index, put
 from compiler.registry import OPS, AVal
 from compiler.source import describe_location
 from tracer import autograd
@@ -38,6 +38,7 @@ class Tensor(Operand):
         "grad",
         "_version",
         "_base",
+        "_graph_at",
         "_accumulator",
         "_hooks",
         "_retains_grad",
@@ -59,8 +60,12 @@ class Tensor(Operand):
         self._grad_fn = _grad_fn
         self._output_nr = _output_nr
         self.grad: Tensor | None = None
-        self._version = [0] if _version is None else _version  # shared with views
+        # shared with views: [data version (in-place writes), graph version (in-place
+        # writes recorded for autograd)]
+        self._version = [0, 0] if _version is None else _version
         self._base = _base
+        # a view made by a view op: the graph version its grad_fn was made at
+        self._graph_at: int | None = None
         self._accumulator: Any = None
         self._hooks: list[Callable[[Tensor], Any]] | None = None
         self._retains_grad = False
@@ -281,9 +286,7 @@ class Tensor(Operand):
             base = inputs[0]
             root = base._base if base._base is not None else base
             tensors = tuple(
-                Tensor(o, _version=base._version, _base=root)
-                if np.may_share_memory(o, base._data)
-                else Tensor(o)
+                _view(o, base, root) if np.may_share_memory(o, base._data) else Tensor(o)
                 for o in outs
             )
         else:
@@ -295,6 +298,10 @@ class Tensor(Operand):
         return tensors if op.multiple_results else tensors[0]
 
     # ---- in-place ops ---------------------------------------------------
+    # Recorded like PyTorch: the tensor keeps its identity and its data, and its node
+    # becomes the op's (AddBackward0, FillBackward2, CopySlices, ...), whose inputs
+    # lead back to the node it had. So y = x * 2; y.zero_() still depends on x (with
+    # gradient 0), as in PyTorch.
     def _assign(self, result: Tensor, opname: str) -> Tensor:
         """Make `result` this tensor's new value, keeping the array (views see it)."""
         if result.dtype != self.dtype:
@@ -312,9 +319,11 @@ class Tensor(Operand):
                 f"shape {tuple(self.shape)} ({self.dtype}); use the out-of-place "
                 "op (x = x + y)"
             )
-        self._data[...] = result._data
+        with quiet():  # a float64 result too large for float32 becomes inf
+            self._data[...] = result._data
         self._version[0] += 1
         if result._grad_fn is not None:
+            self._version[1] += 1  # views taken before now have a stale grad_fn
             self._grad_fn, self._output_nr = result._grad_fn, result._output_nr
             self._grad_fn._rebase_output(result, self)
             if self._retains_grad:  # retain_grad() follows the tensor to its new node
@@ -350,28 +359,50 @@ class Tensor(Operand):
             )
         return record
 
+    def _old(self, copy: bool) -> Tensor:
+        """This tensor's value before an in-place op, as the op's input: its node is
+        this tensor's node. `copy` when the op may save its input for backward (PyTorch
+        saves `original_self`); the data changes in place next."""
+        data = self._data.copy() if copy else self._data
+        return Tensor(data, self._requires_grad, self._grad_fn, self._output_nr)
+
     def _inplace(self, opname: str, fn: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
-        record = self._check_inplace(opname, others)
-        if not record:
+        if not self._check_inplace(opname, others):
             from tracer.grad_mode import no_grad
 
             with no_grad():
                 return self._assign(fn(Tensor(self._data)), opname)
-        # The op's node may save its input (mul_ by a tensor that requires grad): give it
-        # the value before the change, as PyTorch saves `original_self`.
-        old = Tensor(self._data.copy(), self._requires_grad, self._grad_fn, self._output_nr)
-        return self._assign(fn(old), opname)
+        return self._assign(fn(self._old(copy=True)), opname)
+
+    def _replace(self, opname: str, value: Any, name: str) -> Tensor:
+        """Record `self = value` (broadcast): the node `name` sends the gradient to
+        `value` and 0 to the old value, selected, not multiplied by 0 (a nan or inf
+        gradient must not reach the old value)."""
+        return self._assign(apply("where", False, self._old(copy=False), value, name=name), opname)
 
     def zero_(self) -> Tensor:
-        return self.fill_(0)
+        """Set every element to 0 (ZeroBackward0: no gradient reaches the old value)."""
+        return self._fill("fill_", 0, "ZeroBackward0")  # zero_ is fill_(0)
 
     def fill_(self, value: Any) -> Tensor:
-        self._check_inplace("fill_")
+        """Set every element to `value`, a number or a 0-d tensor (whose gradient is the
+        sum of this tensor's gradient: FillBackward3)."""
         if isinstance(value, Tensor):
+            if value.ndim != 0:
+                raise ShapeError(
+                    f"fill_ only supports a 0-dimension value tensor, but got one of shape "
+                    f"{tuple(value.shape)}; use copy_ to copy a tensor, or index it first"
+                )
+            if self._check_inplace("fill_", (value,)):
+                return self._replace("fill_", value.to(self.dtype), "FillBackward3")
             value = value.item()
+        return self._fill("fill_", value, "FillBackward2")
+
+    def _fill(self, opname: str, value: Any, name: str) -> Tensor:
+        record = self._check_inplace(opname)
         if not _is_numberlike(value):
             raise TypeError(
-                f"fill_: the value must be a number or a one-element tensor, got "
+                f"{opname}: the value must be a number or a one-element tensor, got "
                 f"{type(value).__name__}"
             )
         try:
@@ -379,15 +410,20 @@ class Tensor(Operand):
                 converted = self.dtype.type(value)
         except (OverflowError, ValueError):  # 2**64 or nan into an integer tensor
             raise ValueError(
-                f"fill_: {value!r} does not fit in {self.dtype} (a tensor of "
+                f"{opname}: {value!r} does not fit in {self.dtype} (a tensor of "
                 f"shape {tuple(self.shape)})"
             ) from None
+        if record:
+            return self._replace(opname, Tensor(np.asarray(converted)), name)
         self._data[...] = converted
         self._version[0] += 1
-        self._grad_fn = None
         return self
 
     def copy_(self, src: Any) -> Tensor:
+        """Copy `src` (broadcast, converted to this tensor's dtype) into this tensor
+        (CopyBackwards: the gradient goes to `src`, 0 to the old value)."""
+        if operand.tracing.builder is not None:
+            self._check_inplace("copy_")  # refused: it would run once, when tracing
         src = src if isinstance(src, Tensor) else Tensor(dtypes.operand_array(src, "copy_"))
         record = self._check_inplace("copy_", (src,))
         try:
@@ -399,17 +435,16 @@ class Tensor(Operand):
                 f"copy_: source of shape {tuple(src.shape)} cannot be broadcast "
                 f"to destination of shape {tuple(self.shape)}"
             ) from None
-        if not record:
+        if record:
+            return self._replace("copy_", src.to(self.dtype), "CopyBackwards")
+        with quiet():
             self._data[...] = src._data.astype(self.dtype, copy=False)
-            self._version[0] += 1
-            return self
-        new = src.broadcast_to(self.shape).to(self.dtype).clone()
-        self._data[...] = new._data
         self._version[0] += 1
-        self._grad_fn, self._output_nr = new._grad_fn, 0
         return self
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        if operand.tracing.builder is not None:
+            self._check_inplace("__setitem__")  # refused: it would run once, when tracing
         if not isinstance(value, Tensor):
             value = Tensor(
                 np.asarray(value, dtype=self.dtype)
@@ -434,7 +469,8 @@ class Tensor(Operand):
                     f"broadcast to the indexed shape {np.shape(target)} of a "
                     f"tensor of shape {tuple(self.shape)}"
                 ) from None
-            self._data[index] = value._data
+            with quiet():  # repeated indices: the last write wins, as in the op
+                put(self._data, value._data, spec, tuple(a._data for a in arrays))
             self._version[0] += 1
             return
         old = Tensor(self._data, self._requires_grad, self._grad_fn, self._output_nr, self._version)
@@ -453,6 +489,12 @@ class Tensor(Operand):
             ),
             "__setitem__",
         )
+
+
+def _view(data: np.ndarray, base: Tensor, root: Tensor) -> Tensor:
+    t = Tensor(data, _version=base._version, _base=root)
+    t._graph_at = base._version[1]
+    return t
 
 
 def _rebuild(data: np.ndarray, requires_grad: bool) -> Tensor:

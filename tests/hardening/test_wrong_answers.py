@@ -94,3 +94,351 @@ def test_the_users_own_numpy_code_still_warns_and_keeps_its_settings():
         with pytest.raises(FloatingPointError):
             np.log(np.zeros(1))
     assert np.geterr()["divide"] == "warn"
+
+
+# ---- backends: traced code on the interpreter and compiled ---------------------------
+
+
+@pytest.fixture(params=["interpreter", "compiled"])
+def backend(request, monkeypatch):
+    """Run traced functions on the reference interpreter, then through numba."""
+    if request.param == "interpreter":
+        monkeypatch.setenv("TRACER_DISABLE_JIT", "1")
+    else:
+        monkeypatch.delenv("TRACER_DISABLE_JIT", raising=False)
+    return request.param
+
+
+DTYPES = [tracer.float32, tracer.float64]
+
+
+def grads_of(fn, *values, dtype):
+    """Eager: fn(*leaves) -> scalar loss; the leaves' gradients."""
+    leaves = [tracer.tensor(v, dtype=dtype, requires_grad=True) for v in values]
+    fn(*leaves).backward()
+    return [leaf.grad.numpy() for leaf in leaves]
+
+
+# ---- kind 3: a scatter with repeated indices: the last write wins, and only it
+# receives a gradient -----------------------------------------------------------------
+
+W = [1.0, 10.0, 100.0]
+
+
+def issue_example(v):
+    x = tracer.zeros(3, dtype=v.dtype) * v[0]
+    x[[0, 0]] = v
+    return x.sum()
+
+
+# The buffers are clones: inside a trace, a clone of a concrete tensor is a traced
+# value, which can be updated in place.
+
+
+def scalar_broadcast(s):
+    x = tracer.zeros(3, dtype=s.dtype).clone()
+    x[[1, 1, 2]] = s  # x = [0, s, s]
+    return (x * tracer.tensor(W, dtype=s.dtype)).sum()
+
+
+def slice_and_array(v):
+    x = tracer.zeros(2, 3, dtype=v.dtype).clone()
+    x[:, [0, 2, 0]] = v  # per row: x[r, 0] = v[r, 2] (the later write), x[r, 2] = v[r, 1]
+    return (x * tracer.arange(6, dtype=v.dtype).reshape(2, 3)).sum()
+
+
+def two_arrays(v):
+    x = tracer.zeros(2, 2, dtype=v.dtype).clone()
+    x[[0, 0, 1], [1, 1, 0]] = v  # (0, 1) written twice: v[1] stays
+    return (x * tracer.tensor([[1.0, 10.0], [100.0, 1000.0]], dtype=v.dtype)).sum()
+
+
+def base_requires_grad(p, v):
+    x = p * 1
+    x[[2, 2]] = v  # x = [p0, p1, v1]
+    return (x * tracer.tensor(W, dtype=p.dtype)).sum()
+
+
+SCATTERS = [
+    ("the issue's example", issue_example, ([1.0, 2.0],), [[0.0, 1.0]]),
+    ("a broadcast scalar", scalar_broadcast, (3.0,), [110.0]),
+    ("slice and array", slice_and_array, (np.ones((2, 3)),), [[[0, 2, 0], [0, 5, 3]]]),
+    ("two index arrays", two_arrays, ([1.0, 2.0, 3.0],), [[0.0, 10.0, 100.0]]),
+    (
+        "the overwritten base",
+        base_requires_grad,
+        ([1.0, 2.0, 3.0], [4.0, 5.0]),
+        [[1, 10, 0], [0, 100]],
+    ),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,fn,args,expected", SCATTERS, ids=[c[0] for c in SCATTERS])
+def test_duplicate_index_writes_differentiate_the_last_write_eagerly(
+    name, fn, args, expected, dtype
+):
+    for got, want in zip(grads_of(fn, *args, dtype=dtype), expected):
+        np.testing.assert_array_equal(got, np.asarray(want, dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,fn,args,expected", SCATTERS, ids=[c[0] for c in SCATTERS])
+def test_duplicate_index_writes_differentiate_the_last_write_traced(
+    name, fn, args, expected, dtype, monkeypatch
+):
+    monkeypatch.setenv("TRACER_DISABLE_JIT", "1")
+    tensors = [tracer.tensor(a, dtype=dtype) for a in args]
+    grads = tracer.grad(fn, argnums=tuple(range(len(args))))(*tensors)
+    for got, want in zip(grads, expected):
+        np.testing.assert_array_equal(got.numpy(), np.asarray(want, dtype))
+
+
+def test_duplicate_writes_from_an_index_tensor_argument_compiled(backend):
+    # the indices are an input: which write wins is only known when the kernel runs
+    def f(v, idx):
+        x = tracer.zeros(4, dtype=v.dtype).clone()
+        x[idx] = v
+        return (x * tracer.tensor([1.0, 10.0, 100.0, 1000.0], dtype=v.dtype)).sum()
+
+    vg = tracer.value_and_grad(f)
+    v = tracer.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+    value, g = vg(v, tracer.tensor([3, 0, 3, 1, 0]))  # x = [5, 4, 0, 3]
+    assert value.item() == 5 + 40 + 3000
+    np.testing.assert_array_equal(g.numpy(), [0, 0, 1000, 10, 1])
+    value, g = vg(v, tracer.tensor([2, 2, 2, 2, 2]))  # same kernel, other duplicates
+    assert value.item() == 500
+    np.testing.assert_array_equal(g.numpy(), [0, 0, 0, 0, 100])
+
+
+def test_a_nan_gradient_of_the_overwritten_write_does_not_reach_the_value():
+    v = tracer.tensor([1.0, 2.0], requires_grad=True)
+    x = tracer.zeros(2)
+    x[[0, 0]] = v
+    (x * tracer.tensor([NAN, 1.0])).sum().backward()  # the gradient at x[0] is nan
+    np.testing.assert_array_equal(v.grad.numpy(), [0.0, NAN])  # v[0] was overwritten
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_last_duplicate_write_wins_in_the_forward(dtype):
+    n = 1000
+    values = np.arange(n, dtype=dtype)
+    plain = tracer.zeros(3, dtype=dtype)  # no gradient: numpy assignment, made explicit
+    plain[[0] * n] = values
+    recorded = tracer.zeros(3, dtype=dtype, requires_grad=True) * 1  # the index_put op
+    recorded[tracer.tensor([0] * n)] = tracer.tensor(values)
+    two_d = tracer.zeros(2, 2, dtype=dtype)
+    two_d[[1, 1, 0, 1], [0, 0, 1, 0]] = tracer.tensor([1.0, 2.0, 3.0, 4.0], dtype=dtype)
+    assert plain.tolist() == [n - 1, 0, 0]
+    assert recorded.tolist() == [n - 1, 0, 0]
+    assert two_d.tolist() == [[0, 3], [4, 0]]
+
+
+def test_the_last_duplicate_write_wins_compiled(backend):
+    f = tracer.trace(lambda v, idx: _put(tracer.zeros(3, dtype=v.dtype).clone(), idx, v))
+    v = tracer.arange(200.0)
+    assert f(v, tracer.tensor([1] * 200)).tolist() == [0, 199, 0]
+
+
+def _put(x, idx, v):
+    x[idx] = v
+    return x
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        lambda buf, v: buf.__setitem__([0, 1], v),
+        lambda buf, v: buf.copy_(v),
+        lambda buf, v: buf.add_(v),
+    ],
+    ids=["setitem", "copy_", "add_"],
+)
+def test_updating_a_concrete_tensor_with_a_traced_value_says_why_and_how(update):
+    buf = tracer.zeros(2)
+
+    @tracer.trace
+    def f(v):
+        update(buf, v)
+        return buf * 1
+
+    with pytest.raises(tracer.TraceError, match="in-place update of a concrete tensor") as info:
+        f(tracer.ones(2))
+    assert "Return the new value from the function" in str(info.value)
+    assert buf.tolist() == [0.0, 0.0]
+
+
+# ---- kind 4: in-place ops on a tensor with history keep its history -----------------
+
+X = [1.0, 2.0, 3.0]
+ONES = [1.0, 1.0, 1.0]
+
+
+def tensor_args(*values, dtype=tracer.float32):
+    return [tracer.tensor(v, dtype=dtype) for v in values]
+
+
+# (name, update of y = x * 2 with x = [1, 2, 3] (lib: tracer, or torch as the oracle),
+# its grad_fn, d sum(y) / dx)
+INPLACE = [
+    ("zero_", lambda y, lib: y.zero_(), "ZeroBackward0", [0, 0, 0]),
+    ("fill_ a number", lambda y, lib: y.fill_(3.0), "FillBackward2", [0, 0, 0]),
+    ("fill_ a 0-d tensor", lambda y, lib: y.fill_(lib.tensor(3.0)), "FillBackward3", [0, 0, 0]),
+    ("copy_", lambda y, lib: y.copy_(lib.tensor([7.0, 8.0, 9.0])), "CopyBackwards", [0, 0, 0]),
+    ("copy_ an int", lambda y, lib: y.copy_(lib.tensor(4)), "CopyBackwards", [0, 0, 0]),
+    ("add_", lambda y, lib: y.add_(1), "AddBackward0", [2, 2, 2]),
+    ("+=", lambda y, lib: y.__iadd__(lib.tensor(ONES)), "AddBackward0", [2, 2, 2]),
+    ("sub_ alpha", lambda y, lib: y.sub_(lib.tensor(ONES), alpha=2), "SubBackward0", [2, 2, 2]),
+    ("mul_", lambda y, lib: y.mul_(3), "MulBackward0", [6, 6, 6]),
+    ("div_", lambda y, lib: y.div_(2), "DivBackward0", [1, 1, 1]),
+    ("pow_", lambda y, lib: y.pow_(2), "PowBackward0", [8, 16, 24]),  # d (2x)^2 = 8x
+    ("clamp_", lambda y, lib: y.clamp_(0, 5), "ClampBackward1", [2, 2, 0]),  # y = 2, 4, 6
+    ("clip_", lambda y, lib: y.clip_(max=3), "ClampBackward1", [2, 0, 0]),
+    ("neg_", lambda y, lib: y.neg_(), "NegBackward0", [-2, -2, -2]),
+    ("relu_", lambda y, lib: y.relu_(), "ReluBackward0", [2, 2, 2]),
+    ("sqrt_", lambda y, lib: y.sqrt_(), "SqrtBackward0", [1 / math.sqrt(2 * v) for v in X]),
+    ("setitem an int", lambda y, lib: y.__setitem__(0, 5.0), "CopySlices", [0, 2, 2]),
+    ("setitem a slice", lambda y, lib: y.__setitem__(slice(1, None), 0.0), "CopySlices", [2, 0, 0]),
+    (
+        "setitem a list",
+        lambda y, lib: y.__setitem__([0, 2], lib.tensor([5.0, 6.0])),
+        "IndexPutBackward0",
+        [0, 2, 0],
+    ),
+    (
+        "setitem a mask",
+        lambda y, lib: y.__setitem__(lib.tensor([True, False, True]), 0.0),
+        "IndexPutBackward0",
+        [0, 2, 0],
+    ),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,update,node,grad", INPLACE, ids=[c[0] for c in INPLACE])
+def test_in_place_ops_on_a_non_leaf_keep_its_history(name, update, node, grad, dtype):
+    x = tracer.tensor(X, dtype=dtype, requires_grad=True)
+    y = x * 2
+    assert update(y, tracer) in (y, None)  # the op returns the tensor (setitem: nothing)
+    assert y.grad_fn.name() == node and not y.is_leaf
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.asarray(grad, dtype), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name,update,node,grad", INPLACE, ids=[c[0] for c in INPLACE])
+def test_in_place_ops_match_pytorch(name, update, node, grad):
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (tracer, torch):
+        x = lib.tensor(X, requires_grad=True)
+        y = x * 2
+        update(y, lib)
+        y.sum().backward()
+        results.append(
+            (y.grad_fn.name().removeprefix("torch::autograd::"), y.tolist(), x.grad.tolist())
+        )
+    assert results[0] == pytest.approx(results[1])
+
+
+def test_fill_with_a_0d_tensor_sends_it_the_sum_of_the_gradient():
+    x = tracer.tensor(X, requires_grad=True)
+    v = tracer.tensor(4.0, dtype=tracer.float64, requires_grad=True)
+    y = x * 2
+    y.fill_(v)
+    (y * tracer.tensor(W)).sum().backward()
+    assert y.tolist() == [4.0, 4.0, 4.0] and y.dtype == tracer.float32
+    assert (v.grad.item(), v.grad.dtype) == (111.0, tracer.float64)
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])
+
+
+def test_copy_into_a_leaf_sends_the_gradient_to_the_broadcast_source():
+    y = tracer.zeros(2, 3)
+    src = tracer.tensor([1.0, 2.0, 3.0], dtype=tracer.float64, requires_grad=True)
+    y.copy_(src)
+    assert (y.grad_fn.name(), y.is_leaf) == ("CopyBackwards", False)
+    (y * tracer.arange(6.0).reshape(2, 3)).sum().backward()
+    np.testing.assert_array_equal(src.grad.numpy(), [3.0, 5.0, 7.0])  # column sums
+
+
+def test_a_nan_gradient_does_not_reach_a_value_that_was_overwritten():
+    x = tracer.tensor(X, requires_grad=True)
+    y = x * 2
+    y.zero_()
+    (y * NAN).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])
+
+
+def test_an_update_under_no_grad_keeps_the_recorded_history():
+    # as PyTorch: the update is not recorded, y keeps MulBackward0
+    x = tracer.tensor(X, requires_grad=True)
+    y = x * 2
+    with tracer.no_grad():
+        y.zero_()
+    assert y.grad_fn.name() == "MulBackward0" and y.requires_grad
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
+
+
+def test_fill_refuses_a_tensor_with_dimensions():
+    with pytest.raises(tracer.ShapeError, match="0-dimension value tensor, but got one of shape"):
+        tracer.zeros(3).fill_(tracer.tensor([1.0]))
+
+
+@pytest.mark.parametrize(
+    "update",
+    [lambda y: y.mul_(3), lambda y: y.zero_(), lambda y: y.__setitem__(2, 0.0)],
+    ids=["mul_", "zero_", "setitem"],
+)
+def test_a_view_taken_before_a_recorded_in_place_update_is_refused_not_wrong(update):
+    # PyTorch regenerates the view's grad_fn; here using the stale view raises
+    x = tracer.tensor(X, requires_grad=True)
+    y = x * 2
+    view = y[0:2]
+    update(y)
+    with pytest.raises(tracer.AutogradError, match="view .* used after the tensor it views"):
+        view.sum().backward()
+    fresh = y[0:2]  # a view taken after the update is right
+    fresh.sum().backward()
+    expected = {"mul_": [6.0, 6.0, 0.0], "zero_": [0.0, 0.0, 0.0], "setitem": [2.0, 2.0, 0.0]}
+    assert x.grad.tolist() in expected.values()
+
+
+def test_in_place_updates_without_recording_leave_views_usable():
+    p = tracer.tensor(X, requires_grad=True)
+    w = p[0:2]
+    with tracer.no_grad():
+        p.sub_(1.0)  # an optimizer step
+    (w * 3).sum().backward()
+    np.testing.assert_array_equal(p.grad.numpy(), [3.0, 3.0, 0.0])
+
+
+# traced: in-place updates of traced values rebind them to the result. With x = [1, 2,
+# 3], v = 4 and loss = sum(W * y): (name, y, d loss / dx, d loss / dv)
+TRACED_INPLACE = [
+    ("zero_", lambda x, v: (x * 2).zero_(), [0, 0, 0], 0),
+    ("fill_ 0-d", lambda x, v: (x * 2).fill_(v), [0, 0, 0], 111),  # y = [v, v, v]
+    ("copy_", lambda x, v: (x * 2).copy_(v * x), [4, 40, 400], 321),  # y = v x
+    ("setitem", lambda x, v: _set(x * 2, [0, 0], v), [0, 20, 200], 1),  # y = [v, 2x1, 2x2]
+    ("clamp_", lambda x, v: (x * 2).clamp_(0, 5), [2, 20, 0], 0),  # y = [2, 4, 5]
+    ("add_", lambda x, v: (x * 2).add_(v), [2, 20, 200], 111),
+]
+
+
+def _set(y, key, value):
+    y[key] = value
+    return y
+
+
+@pytest.mark.parametrize("name,update,gx,gv", TRACED_INPLACE, ids=[c[0] for c in TRACED_INPLACE])
+def test_in_place_ops_differentiate_the_same_eagerly_and_traced(name, update, gx, gv, monkeypatch):
+    monkeypatch.setenv("TRACER_DISABLE_JIT", "1")
+
+    def loss(x, v):
+        return (update(x, v) * tracer.tensor(W)).sum()
+
+    x, v = tracer.tensor(X, requires_grad=True), tracer.tensor(4.0, requires_grad=True)
+    loss(x, v).backward()
+    traced_gx, traced_gv = tracer.grad(loss, argnums=(0, 1))(x.detach(), v.detach())
+    for got_x, got_v in ((x.grad, v.grad), (traced_gx, traced_gv)):
+        np.testing.assert_array_equal(got_x.numpy(), np.asarray(gx, np.float32))
+        assert (0.0 if got_v is None else got_v.item()) == gv
