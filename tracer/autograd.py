@@ -268,6 +268,7 @@ def _describe(t: Tensor) -> str:
 
 def _not_traced(x: Any, what: str) -> None:
     if isinstance(x, Sym):
+        x._live()  # a value of a finished trace: say that instead
         raise TraceError(
             f"backward()/autograd.grad() on a traced value ({what}) inside a traced function "
             "is not supported. Differentiate the traced function from outside (call "

@@ -29,6 +29,9 @@ def _make(data: np.ndarray, requires_grad: bool) -> Tensor:
     t = Tensor(data)
     if requires_grad:
         t.requires_grad_(True)
+    builder = operand.tracing.builder
+    if builder is not None:  # made inside a traced function: a constant of its code
+        builder.made_inside.add(id(t))
     return t
 
 

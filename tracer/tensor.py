@@ -97,6 +97,8 @@ class Tensor(Operand):
 
     @property
     def data(self) -> Tensor:
+        if operand.tracing.builder is not None:  # inside a trace: read at every call
+            return apply("stop_gradient", self)
         return Tensor(self._data, _version=self._version)
 
     @property
@@ -158,6 +160,8 @@ class Tensor(Operand):
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph."""
+        if operand.tracing.builder is not None:  # inside a trace: read at every call
+            return apply("stop_gradient", self)
         return Tensor(self._data, _version=self._version, _base=self)
 
     def detach_(self) -> Tensor:
