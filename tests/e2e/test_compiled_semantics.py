@@ -350,3 +350,15 @@ def test_an_out_of_range_index_in_compiled_code_names_the_op_and_the_line():
     assert f(x, tracer.tensor([3, 0])).tolist() == [2.0, 2.0]
     with pytest.raises(IndexError, match=r"index: .*out of range.*test_compiled_semantics\.py:\d+"):
         f(x, tracer.tensor([4, 0]))
+
+
+def test_a_rebound_captured_parameter_is_used_by_the_compiled_code():
+    # issue 10, kind 7: the example, compiled, through trace and value_and_grad
+    params = {"w": tracer.ones(3)}
+    f = tracer.trace(lambda x: (x * params["w"]).sum())
+    vg = tracer.value_and_grad(lambda x: (x * params["w"] ** 2).sum())
+    assert f(tracer.ones(3)).item() == 3.0 and vg(tracer.ones(3))[0].item() == 3.0
+    params = {"w": tracer.full((3,), 5.0)}
+    assert f(tracer.ones(3)).item() == 15.0
+    value, grad = vg(tracer.ones(3))
+    assert value.item() == 75.0 and grad.tolist() == [25.0, 25.0, 25.0]

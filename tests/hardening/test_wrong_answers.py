@@ -194,7 +194,8 @@ def test_duplicate_index_writes_differentiate_the_last_write_traced(
         np.testing.assert_array_equal(got.numpy(), np.asarray(want, dtype))
 
 
-def test_duplicate_writes_from_an_index_tensor_argument_compiled(backend):
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_duplicate_writes_from_an_index_tensor_argument_compiled(backend, dtype):
     # the indices are an input: which write wins is only known when the kernel runs
     def f(v, idx):
         x = tracer.zeros(4, dtype=v.dtype).clone()
@@ -202,7 +203,7 @@ def test_duplicate_writes_from_an_index_tensor_argument_compiled(backend):
         return (x * tracer.tensor([1.0, 10.0, 100.0, 1000.0], dtype=v.dtype)).sum()
 
     vg = tracer.value_and_grad(f)
-    v = tracer.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+    v = tracer.tensor([1.0, 2.0, 3.0, 4.0, 5.0], dtype=dtype)
     value, g = vg(v, tracer.tensor([3, 0, 3, 1, 0]))  # x = [5, 4, 0, 3]
     assert value.item() == 5 + 40 + 3000
     np.testing.assert_array_equal(g.numpy(), [0, 0, 1000, 10, 1])
@@ -442,3 +443,21 @@ def test_in_place_ops_differentiate_the_same_eagerly_and_traced(name, update, gx
     for got_x, got_v in ((x.grad, v.grad), (traced_gx, traced_gv)):
         np.testing.assert_array_equal(got_x.numpy(), np.asarray(gx, np.float32))
         assert (0.0 if got_v is None else got_v.item()) == gv
+
+
+def test_in_place_updates_in_compiled_code_differentiate_as_eagerly(backend):
+    def loss(x, v):
+        y = x * 2
+        y[[0, 0]] = v  # y = [v, 4, 6]
+        z = x * 3
+        z.zero_()
+        w = x * 1
+        w.fill_(v)  # w = [v, v, v]
+        return (y * tracer.tensor(W)).sum() + z.sum() + (w * tracer.tensor(W)).sum()
+
+    value, (gx, gv) = tracer.value_and_grad(loss, argnums=(0, 1))(
+        tracer.tensor(X), tracer.tensor(4.0)
+    )
+    assert value.item() == 4 + 40 + 600 + 4 * 111
+    np.testing.assert_array_equal(gx.numpy(), [0.0, 20.0, 200.0])
+    assert gv.item() == 1 + 111
