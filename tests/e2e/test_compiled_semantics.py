@@ -184,6 +184,14 @@ def test_a_kernel_refusing_its_arguments_raises_our_error_not_numbas():
     assert "TRACER_DISABLE_JIT=1" in str(info.value) and "float32[3]" in str(info.value)
 
 
+def test_a_read_only_gradient_flows_into_the_compiled_backward():
+    x = tracer.tensor([0.0, 1.0, 2.0], requires_grad=True)
+    out = tracer.trace(lambda x: (x * 2).exp())(x)
+    out.backward(gradient=tracer.from_numpy(_read_only(np.array([1.0, 2.0, 3.0], np.float32))))
+    expected = 2 * np.exp(2 * np.array([0.0, 1.0, 2.0])) * [1.0, 2.0, 3.0]  # d exp(2x) = 2 e^2x
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-6)
+
+
 def test_the_kernel_never_writes_into_a_caller_array_it_was_given():
     x = np.arange(4.0, dtype=np.float32)
     before = x.copy()

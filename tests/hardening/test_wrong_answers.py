@@ -153,6 +153,12 @@ def two_arrays(v):
     return (x * tracer.tensor([[1.0, 10.0], [100.0, 1000.0]], dtype=v.dtype)).sum()
 
 
+def negative_alias(v):
+    x = tracer.zeros(3, dtype=v.dtype).clone()
+    x[[0, -3]] = v  # -3 is 0 again
+    return (x * tracer.tensor(W, dtype=v.dtype)).sum()
+
+
 def base_requires_grad(p, v):
     x = p * 1
     x[[2, 2]] = v  # x = [p0, p1, v1]
@@ -164,6 +170,7 @@ SCATTERS = [
     ("a broadcast scalar", scalar_broadcast, (3.0,), [110.0]),
     ("slice and array", slice_and_array, (np.ones((2, 3)),), [[[0, 2, 0], [0, 5, 3]]]),
     ("two index arrays", two_arrays, ([1.0, 2.0, 3.0],), [[0.0, 10.0, 100.0]]),
+    ("a negative index aliasing", negative_alias, ([1.0, 2.0],), [[0.0, 1.0]]),
     (
         "the overwritten base",
         base_requires_grad,
