@@ -195,16 +195,7 @@ class AccumulateGrad(Node):
 
 
 def _edge(x: Any) -> tuple[Node | None, int]:
-    if not _is_tensor(x):
-        return (None, 0)
-    if x._graph_at is not None and x._graph_at != x._version[1]:
-        raise AutogradError(
-            f"a view (a {x.dtype} tensor of shape {tuple(x.shape)}) is used after the tensor "
-            "it views was modified by an in-place operation that records gradients; its "
-            "grad_fn still describes the old value, so its gradient would be wrong. Take "
-            "the view again after the in-place update, or .clone() before updating."
-        )
-    if not x.requires_grad:
+    if not _is_tensor(x) or not x.requires_grad:  # requires_grad refreshes a stale view
         return (None, 0)
     if x._grad_fn is not None:
         return (x._grad_fn, x._output_nr)

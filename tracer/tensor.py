@@ -21,7 +21,7 @@ from compiler.source import describe_location
 from tracer import autograd
 from tracer._format import format_tensor, needs_dtype_suffix
 from tracer._quiet import quiet, quiet_enter, quiet_exit
-from tracer.grad_mode import is_grad_enabled
+from tracer.grad_mode import enable_grad, is_grad_enabled
 
 _SCALAR_TYPES = (int, float, bool, np.number, np.bool_)
 _ELEMENTWISE_KINDS = ("same", "float", "compare", "logical", "where")
@@ -39,6 +39,7 @@ class Tensor(Operand):
         "_version",
         "_base",
         "_graph_at",
+        "_view_of",
         "_accumulator",
         "_hooks",
         "_retains_grad",
@@ -64,8 +65,10 @@ class Tensor(Operand):
         # writes recorded for autograd)]
         self._version = [0, 0] if _version is None else _version
         self._base = _base
-        # a view made by a view op: the graph version its grad_fn was made at
+        # a view made by a view op: the graph version its grad_fn was made at, and how
+        # to make it again from its parent (see _refresh_view)
         self._graph_at: int | None = None
+        self._view_of: tuple[Any, ...] | None = None
         self._accumulator: Any = None
         self._hooks: list[Callable[[Tensor], Any]] | None = None
         self._retains_grad = False
@@ -81,15 +84,37 @@ class Tensor(Operand):
 
     @property
     def grad_fn(self) -> autograd.Node | None:
+        if self._graph_at is not None and self._graph_at != self._version[1]:
+            self._refresh_view()
         return self._grad_fn
 
     @property
     def is_leaf(self) -> bool:
-        return self._grad_fn is None
+        return self.grad_fn is None
 
     @property
     def requires_grad(self) -> bool:
+        if self._graph_at is not None and self._graph_at != self._version[1]:
+            self._refresh_view()
         return self._requires_grad or self._grad_fn is not None
+
+    def _refresh_view(self) -> None:
+        """This view's base was changed by an in-place op that recorded a node: make the
+        view's node again from the base's current one (as PyTorch does), so gradients
+        through the view see the update. The data is shared already."""
+        parent, op_name, others, params, name, grad_mode = self._view_of  # type: ignore[misc]
+        if not grad_mode:
+            raise AutogradError(
+                f"a view (a {self.dtype} tensor of shape {tuple(self.shape)}) was made under "
+                "no_grad(), and the tensor it views was then modified in place with "
+                "gradients recorded; whether the view should follow that update is "
+                "ambiguous, so it cannot be used (as in PyTorch). Make the view and the "
+                "update both inside no_grad() (not recorded), or both outside."
+            )
+        with enable_grad():
+            fresh = apply(op_name, parent, *others, name=name, **params)  # refreshes parent
+        self._graph_at = self._version[1]
+        self._grad_fn, self._output_nr = fresh._grad_fn, fresh._output_nr
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
@@ -231,7 +256,7 @@ class Tensor(Operand):
         suffixes = []
         if needs_dtype_suffix(self._data):
             suffixes.append(f"dtype=tracer.{self.dtype.name}")
-        if self._grad_fn is not None:
+        if self.grad_fn is not None:
             suffixes.append(f"grad_fn=<{self._grad_fn.name()}>")
         elif self._requires_grad:
             suffixes.append("requires_grad=True")
@@ -289,8 +314,9 @@ class Tensor(Operand):
         if op.view:
             base = inputs[0]
             root = base._base if base._base is not None else base
+            how = (base, op_name, inputs[1:], params, name, is_grad_enabled())
             tensors = tuple(
-                _view(o, base, root) if np.may_share_memory(o, base._data) else Tensor(o)
+                _view(o, root, how) if np.may_share_memory(o, base._data) else Tensor(o)
                 for o in outs
             )
         else:
@@ -495,9 +521,11 @@ class Tensor(Operand):
         )
 
 
-def _view(data: np.ndarray, base: Tensor, root: Tensor) -> Tensor:
-    t = Tensor(data, _version=base._version, _base=root)
-    t._graph_at = base._version[1]
+def _view(data: np.ndarray, root: Tensor, how: tuple[Any, ...]) -> Tensor:
+    """A view of `how[0]` (`root` the tensor that owns the memory), made by `how`:
+    (parent, op name, other inputs, params, grad_fn name, grad mode)."""
+    t = Tensor(data, _version=root._version, _base=root)
+    t._graph_at, t._view_of = root._version[1], how
     return t
 
 
