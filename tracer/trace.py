@@ -175,6 +175,10 @@ class _Staged:
 
     # ---- signatures -----------------------------------------------------
     def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, list[Any]]:
+        if operand.tracing.builder is not None:
+            # called while another function is traced: inline it there (even on concrete
+            # tensors, whose values must then be read at each call of the outer one)
+            raise _Nested
         if not kwargs and not self.static_argnums and all(type(a) is Tensor for a in args):
             # the common call, tensors only: the same key as the general path below
             return (
@@ -675,9 +679,8 @@ class ValueAndGrad(_Staged):
             entry, leaves, captured = self._lookup(args, kwargs)
         except _Nested:
             raise TraceError(
-                "tracer.grad / tracer.value_and_grad called on traced values inside another "
-                "traced function is not supported; differentiate the outer function "
-                "instead"
+                "tracer.grad / tracer.value_and_grad called inside another traced function "
+                "is not supported; differentiate the outer function instead"
             ) from None
         exe, _ = self._joint(entry)
         arrays = [t._data for t in leaves] + [t._data for t in captured] + entry.consts

@@ -853,3 +853,14 @@ def test_workloads_traced_equal_eager_through_all_entry_points(name, fn, make, d
         assert_close(g2, w, err_msg=f"grad, input {i}")
     for t, a in zip(plain, arrays):
         np.testing.assert_array_equal(t.numpy(), a)
+
+
+def test_a_traced_function_called_on_captured_tensors_inside_another_is_inlined():
+    w = tracer.ones(3)
+    inner = tracer.trace(lambda w: w * 2)
+    outer = tracer.trace(lambda x: (x * inner(w)).sum())  # inner(w): no traced value
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # w is found and read again: nothing to warn
+        assert outer(ONES).item() == 6.0
+    w.mul_(5)
+    assert outer(ONES).item() == 30.0
