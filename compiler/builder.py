@@ -49,6 +49,12 @@ class GraphBuilder:
         self.grad_enabled = grad_enabled
         self.location: str | None = None  # overrides the user's line (autodiff)
         self.warn_above = warn_above
+        # Set by the tracer: the traced function's name, ids of the concrete tensors
+        # made while it ran (constants of its code), and whether the trace is over
+        # (its values then have escaped if anything uses them).
+        self.name = "the function"
+        self.made_inside: set[int] = set()
+        self.closed = False
 
     def new_input(self, aval: AVal) -> Sym:
         v = Var(aval)
@@ -83,6 +89,8 @@ class GraphBuilder:
 
     def _atom(self, x: Any, op: str = "traced op") -> Atom | Any:
         if isinstance(x, Sym):
+            if x.builder is not self and x.builder.closed:
+                raise x._escaped()
             if x.builder is not self:
                 raise TraceError(
                     "a traced value escaped from another trace (was it stored in a global "
@@ -286,7 +294,31 @@ class Sym(Operand):
     def all(self) -> Sym:
         return (self == 0).sum() == 0
 
+    def _escaped(self) -> TraceError:
+        """The error for a value of a finished trace that is used again."""
+        b = self.builder
+        made = next((e.source_loc for e in b.eqns if self.var in e.outputs), None)
+        return TraceError(
+            f"a traced value (shape {tuple(self.shape)}, {self.dtype}) escaped from another "
+            f"trace: it was made while tracing {b.name}()"
+            + (f", at {made}," if made else "")
+            + " and is used after that trace finished"
+            + (f"\n  used at {describe_location()}" if describe_location() else "")
+            + "\nWhile tracing, tensors are placeholders that exist only inside the traced "
+            "function; this one was stored outside it (appended to an outer list, assigned "
+            "to a global or an attribute). Return it from the function instead: the outputs "
+            "of a traced function are real tensors."
+        )
+
+    def _live(self) -> None:
+        if self.builder.closed:
+            raise self._escaped()
+
+    def _no_concrete(self, what: str, fix: str) -> TraceError:
+        return self._escaped() if self.builder.closed else _no_concrete(what, fix)
+
     def backward(self, *args: Any, **kwargs: Any) -> None:
+        self._live()
         raise _traced_error(
             "backward() inside a traced function is not supported",
             "Differentiate the traced function from outside (call backward() on its "
@@ -296,6 +328,7 @@ class Sym(Operand):
     def _bind(
         self, op: str, inputs: Sequence[Any], params: dict[str, Any], name: str | None
     ) -> Any:
+        self._live()
         return self.builder.bind(op, inputs, params)
 
     def _const(self, value: np.ndarray) -> Sym:
@@ -311,6 +344,7 @@ class Sym(Operand):
         return Sym(self.builder, atom)
 
     def detach(self) -> Sym:
+        self._live()
         self.builder._atom(self)  # a stale view may not be read
         return Sym(self.builder, self.builder.emit("stop_gradient", [self.var], {})[0], self)
 
@@ -386,6 +420,7 @@ class Sym(Operand):
 
     # ---- in-place ops: rebind to the out-of-place result ----------------------
     def _check_mutable(self, what: str) -> None:
+        self._live()
         if self.var in self.builder.inputs:
             raise _traced_error(
                 f"{what}: in-place modification of an argument of a traced function is not "
@@ -446,30 +481,30 @@ class Sym(Operand):
 
     # ---- Python needs a concrete value ------------------------------------
     def __bool__(self) -> bool:
-        raise _no_concrete(
+        raise self._no_concrete(
             "bool() of a tensor (an `if`, `while`, `and`/`or` or `not`)", _CONTROL_FLOW_FIX
         )
 
     def __float__(self) -> float:
-        raise _no_concrete("float()", _CONTROL_FLOW_FIX)
+        raise self._no_concrete("float()", _CONTROL_FLOW_FIX)
 
     def __int__(self) -> int:
-        raise _no_concrete("int()", _CONTROL_FLOW_FIX)
+        raise self._no_concrete("int()", _CONTROL_FLOW_FIX)
 
     def __index__(self) -> int:
-        raise _no_concrete("using a tensor as a Python index", _CONTROL_FLOW_FIX)
+        raise self._no_concrete("using a tensor as a Python index", _CONTROL_FLOW_FIX)
 
     def item(self) -> Any:
-        raise _no_concrete(".item()", _CONTROL_FLOW_FIX)
+        raise self._no_concrete(".item()", _CONTROL_FLOW_FIX)
 
     def tolist(self) -> Any:
-        raise _no_concrete(".tolist()", _CONTROL_FLOW_FIX)
+        raise self._no_concrete(".tolist()", _CONTROL_FLOW_FIX)
 
     def numpy(self) -> np.ndarray:
-        raise _no_concrete(".numpy()", _NUMPY_FIX)
+        raise self._no_concrete(".numpy()", _NUMPY_FIX)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        raise _no_concrete("converting to a numpy array", _NUMPY_FIX)
+        raise self._no_concrete("converting to a numpy array", _NUMPY_FIX)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         if not self.shape:

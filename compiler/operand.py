@@ -209,6 +209,41 @@ class Operand(ReductionMethods):
     def clamp_(self, min: float | None = None, max: float | None = None) -> Any:
         return self._inplace("clamp_", lambda s: s.clamp(min, max))
 
+    clip_ = clamp_
+
+    def neg_(self) -> Any:
+        return self._inplace("neg_", lambda s: -s)
+
+    def abs_(self) -> Any:
+        return self._inplace("abs_", lambda s: s.abs())
+
+    def exp_(self) -> Any:
+        return self._inplace("exp_", lambda s: s.exp())
+
+    def log_(self) -> Any:
+        return self._inplace("log_", lambda s: s.log())
+
+    def log1p_(self) -> Any:
+        return self._inplace("log1p_", lambda s: s.log1p())
+
+    def sqrt_(self) -> Any:
+        return self._inplace("sqrt_", lambda s: s.sqrt())
+
+    def sin_(self) -> Any:
+        return self._inplace("sin_", lambda s: s.sin())
+
+    def cos_(self) -> Any:
+        return self._inplace("cos_", lambda s: s.cos())
+
+    def tanh_(self) -> Any:
+        return self._inplace("tanh_", lambda s: s.tanh())
+
+    def sigmoid_(self) -> Any:
+        return self._inplace("sigmoid_", lambda s: s.sigmoid())
+
+    def relu_(self) -> Any:
+        return self._inplace("relu_", lambda s: s.relu())
+
     def __iadd__(self, other: Any) -> Any:
         return self.add_(other)
 

@@ -4,7 +4,8 @@ Generated modules (see compiler/codegen.py) import the helpers below and, when
 it is importable and passes its tests, the vectorisable math of
 `runtime.vmath`. `load_graph_module` imports generated source through the disk
 cache (`runtime.cache.load_module`); `CompiledGraph` is the Python-side caller:
-it flattens the inputs to contiguous 1-D arrays, preallocates the outputs
+it flattens the inputs to contiguous 1-D arrays (copying the few that numba's
+signature cannot take as they are), preallocates the outputs
 and calls the module's entry once (an njit kernel, or a Python function that
 runs njit parts and numpy's BLAS).
 
@@ -138,8 +139,12 @@ class CompiledGraph:
             raise TypeError(f"compiled graph takes {len(self.inputs)} inputs, got {len(arrays)}")
         flat = []
         for a, (shape, dtype) in zip(arrays, self.inputs):
-            if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous:
-                a = np.ascontiguousarray(a, dtype=dtype)
+            # The kernel's signature takes C-contiguous, aligned, writeable arrays of the
+            # native dtype (`flags.carray`). Anything else that numpy can read (a
+            # read-only buffer, a broadcast or strided view, another byte order) is
+            # copied into that form; the common case costs one flags check.
+            if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.carray:
+                a = np.array(a, dtype=dtype, order="C")
             if a.shape != shape:
                 raise ValueError(
                     f"compiled graph input {len(flat)}: expected shape {shape}, "
@@ -147,7 +152,15 @@ class CompiledGraph:
                 )
             flat.append(a.ravel())
         bufs = [np.empty(shape, dtype) for shape, dtype in self._bufs]
-        self.kernel(*self.sizes, *flat, *[b.ravel() for b in bufs])
+        try:
+            self.kernel(*self.sizes, *flat, *[b.ravel() for b in bufs])
+        except TypeError as e:  # numba's dispatcher refused the arguments: our bug
+            raise TypeError(
+                "the compiled kernel refused its inputs ("
+                + ", ".join(f"{a.dtype}{list(a.shape)}" for a in flat)
+                + "); this is a bug in tracegrad, please report it. TRACER_DISABLE_JIT=1 "
+                "runs the same graph on the reference interpreter meanwhile."
+            ) from e
         if self._simple:
             return bufs
         results: list[np.ndarray] = []

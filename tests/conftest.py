@@ -1,17 +1,43 @@
 """Shared fixtures. `tests/` is on sys.path (rootdir conftest), so tests can
-`import opspecs`."""
+`import opspecs`.
+
+The suite compiles into a temporary cache directory, never the user's: this module
+points TRACER_CACHE_DIR at a directory made for the session before any test runs.
+pytest-xdist workers and the subprocesses that tests start inherit the variable, so
+they share that directory; it is removed when the session's main process exits.
+"""
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 import pytest
 
 import tracer
 from compiler.registry import OPS, AVal
 from tracer.tensor import Tensor
+
+
+def _use_session_cache() -> None:
+    if "PYTEST_XDIST_WORKER" in os.environ:  # a worker: its controller already set it
+        return
+    path = tempfile.mkdtemp(prefix="tracegrad-tests-cache-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    os.environ["TRACER_CACHE_DIR"] = path
+    # numba's machine code goes next to the generated modules, not to a user's
+    # NUMBA_CACHE_DIR (read at each compile; the variable matters for subprocesses)
+    os.environ.pop("NUMBA_CACHE_DIR", None)
+    numba.config.CACHE_DIR = ""
+
+
+_use_session_cache()
 
 
 @dataclass

@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from compiler import dtypes
+from compiler import dtypes, operand
 from compiler.errors import DTypeError, TracerWarning
 from runtime import libm
+from tracer._data import array_from
 from tracer._floatmath import fma32, fma64
 from tracer.devices import as_cpu
 from tracer.tensor import Tensor
@@ -55,6 +56,9 @@ def _make(data: np.ndarray, requires_grad: bool, device: Any = None, op: str = "
     t = Tensor(data)
     if requires_grad:
         t.requires_grad_(True)
+    builder = operand.tracing.builder
+    if builder is not None:  # made inside a traced function: a constant of its code
+        builder.made_inside.add(id(t))
     return t
 
 
@@ -114,83 +118,6 @@ def _number(value: Any, what: str, op: str) -> int | float:
     return value
 
 
-# ---- from data ----------------------------------------------------------------------
-def _infer_python(data: Any) -> np.dtype:
-    """PyTorch's dtype inference for nested Python data: float beats int beats bool."""
-    kinds: set[str] = set()
-    stack = [data]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif isinstance(item, (Tensor, np.ndarray)):
-            kinds.add(item.dtype.kind)
-        elif isinstance(item, (bool, np.bool_)):
-            kinds.add("b")
-        elif isinstance(item, (int, np.integer)):
-            kinds.add("i")
-        elif isinstance(item, (float, np.floating)):
-            kinds.add("f")
-        else:
-            raise DTypeError(
-                f"tensor(): could not convert {item!r} ({type(item).__name__}) to "
-                "a number; data must be numbers or nested lists of numbers"
-            )
-    if "f" in kinds:
-        return dtypes.default_float()
-    if "i" in kinds or "u" in kinds:
-        return dtypes.DEFAULT_INT
-    return dtypes.bool_ if kinds else dtypes.default_float()
-
-
-def _check_ragged(data: Any, path: tuple[int, ...] = ()) -> None:
-    """Find the first sublist whose length differs from its siblings'."""
-    stack = [(data, path)]
-    while stack:
-        item, p = stack.pop()
-        if isinstance(item, (list, tuple)):
-            lengths = {len(x) if isinstance(x, (list, tuple)) else None for x in item}
-            if len(lengths) > 1:
-                desc = sorted(str(n) if n is not None else "a scalar" for n in lengths)
-                where = "".join(f"[{i}]" for i in p) or "the top level"
-                raise ValueError(
-                    f"tensor(): ragged nested sequence at {where}: its elements "
-                    f"have lengths {', '.join(desc)}; all must have the same length"
-                )
-            stack.extend((x, p + (i,)) for i, x in enumerate(item))
-
-
-def _array(data: Any, dtype: Any, op: str) -> np.ndarray:
-    """A new array holding `data` (a tensor, numpy array or scalar, or nested lists)."""
-    if isinstance(data, Tensor):
-        return np.array(data._data, dtype=None if dtype is None else dtypes.canonical(dtype))
-    if isinstance(data, np.generic):  # a numpy scalar keeps its dtype, as in PyTorch
-        data = np.asarray(data)
-    if isinstance(data, np.ndarray):
-        if data.dtype.kind not in "biuf":
-            raise DTypeError(
-                f"{op}(): numpy arrays of dtype {data.dtype} are not supported; "
-                "tensors hold bool, integer or floating point numbers"
-            )
-        if dtype is None and data.dtype not in dtypes.SUPPORTED:
-            raise DTypeError(
-                f"{op}(): numpy arrays of dtype {data.dtype} are not supported; "
-                "pass dtype=... (tracer.float64, tracer.int64, ...) to convert"
-            )
-        return np.array(data, dtype=data.dtype if dtype is None else dtypes.canonical(dtype))
-    inferred = _infer_python(data)  # also refuses data that is not numbers
-    target = inferred if dtype is None else dtypes.canonical(dtype)
-    if isinstance(data, (list, tuple)):
-        if any(isinstance(x, (Tensor, np.ndarray)) for x in data):
-            data = [x.tolist() if isinstance(x, (Tensor, np.ndarray)) else x for x in data]
-        _check_ragged(data)
-    try:
-        with np.errstate(all="ignore"):
-            return np.array(data, dtype=target)
-    except (ValueError, TypeError, OverflowError) as e:
-        raise ValueError(f"{op}(): could not build a {target} tensor from the data: {e}") from None
-
-
 def tensor(
     data: Any,
     dtype: Any = None,
@@ -212,7 +139,7 @@ def tensor(
             TracerWarning,
             stacklevel=2,
         )
-    return _make(_array(data, dtype, "tensor"), requires_grad, device, "tensor")
+    return _make(array_from(data, dtype, "tensor"), requires_grad, device, "tensor")
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
@@ -224,13 +151,19 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
         return data if d is None or d == data.dtype else data.to(d)
     if isinstance(data, np.ndarray) and (d is None or d == data.dtype):
         return from_numpy(data)
-    return _make(_array(data, d, "as_tensor"), False)
+    return _make(array_from(data, d, "as_tensor"), False)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing memory with `array`: writes to either show in the other."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy(): expected a numpy array, got {type(array).__name__}")
+    if not array.dtype.isnative:  # ValueError, as PyTorch
+        raise ValueError(
+            f"from_numpy(): the array's dtype {array.dtype.str} is not in the machine's byte "
+            "order, so a tensor cannot share its memory; copy it with tracer.tensor(array), "
+            "or convert it first: array.astype(array.dtype.newbyteorder('='))"
+        )
     dtypes.canonical(array.dtype)
     return Tensor(array)
 
@@ -637,5 +570,58 @@ def new_tensor(
             TracerWarning,
             stacklevel=3,
         )
-    arr = _array(data, _like_dtype(self, dtype), "new_tensor")
+    arr = array_from(data, _like_dtype(self, dtype), "new_tensor")
     return _make(arr, requires_grad, device, "new_tensor")
+
+
+# ---- Tensor methods that make new tensors ---------------------------------------------
+# They live with the functions they call (tracer.tensor cannot import this module, which
+# imports it); `import tracer` attaches them.
+
+
+def _method_new_zeros(
+    self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """Zeros of the given size, with this tensor's dtype unless `dtype`."""
+    return new_filled(self, "new_zeros", 0, size, dtype, device, requires_grad)
+
+
+def _method_new_ones(
+    self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """Ones of the given size, with this tensor's dtype unless `dtype`."""
+    return new_filled(self, "new_ones", 1, size, dtype, device, requires_grad)
+
+
+def _method_new_empty(
+    self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """A tensor of the given size and this tensor's dtype (zero-filled, see empty())."""
+    return new_filled(self, "new_empty", 0, size, dtype, device, requires_grad)
+
+
+def _method_new_full(
+    self,
+    size: Any,
+    fill_value: Any,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """`fill_value` in the given size, with this tensor's dtype unless `dtype`."""
+    return new_full(self, size, fill_value, dtype, device, requires_grad)
+
+
+def _method_new_tensor(
+    self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """A copy of `data` with this tensor's dtype unless `dtype` (floats into an integer
+    dtype are truncated, as in PyTorch)."""
+    return new_tensor(self, data, dtype, device, requires_grad)
+
+
+Tensor.new_zeros = _method_new_zeros  # type: ignore[attr-defined]
+Tensor.new_ones = _method_new_ones  # type: ignore[attr-defined]
+Tensor.new_empty = _method_new_empty  # type: ignore[attr-defined]
+Tensor.new_full = _method_new_full  # type: ignore[attr-defined]
+Tensor.new_tensor = _method_new_tensor  # type: ignore[attr-defined]

@@ -1,15 +1,29 @@
-"""Flatten nested arguments (tuples, lists, dicts) into tensor leaves + a hashable
-structure that also carries the static values (numbers, strings, None)."""
+"""Pytrees: nested tuples, lists and dicts of tensors and static values.
+
+`flatten(obj, leaves)` appends the tensor leaves of `obj` to `leaves` and returns a
+`TreeDef`: the structure without the tensors, hashable (it is part of a traced
+function's cache key) and carrying the static values (numbers, strings, None).
+`TreeDef.unflatten` rebuilds the structure from new leaves.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from compiler.operand import Operand
+from tracer.creation import from_numpy
 
 _STATIC = (int, float, bool, str, bytes, type(None), np.number, np.bool_, np.dtype)
+
+# TreeDef kinds
+LEAF_KIND = "leaf"  # a tensor
+TUPLE = "tuple"  # meta: the tuple's class when it is not `tuple` (a namedtuple), else None
+LIST = "list"
+DICT = "dict"  # meta: the keys, in order
+STATIC = "static"  # meta: a Static holding the value
 
 
 class Static:
@@ -45,32 +59,93 @@ def _canonical(v: Any) -> Any:
     return (type(v).__name__, v)
 
 
-def static(value: Any) -> tuple[str, str, Static]:
+class TreeDef(NamedTuple):
+    """One node of a structure: its kind, what the kind needs to rebuild it (`meta`),
+    and its children."""
+
+    kind: str
+    meta: Any = None
+    children: tuple[TreeDef, ...] = ()
+
+    @property
+    def num_leaves(self) -> int:
+        if self.kind == LEAF_KIND:
+            return 1
+        return sum(c.num_leaves for c in self.children)
+
+    def unflatten(self, leaves: Iterator[Any], statics: bool = True) -> Any:
+        """The structure with its tensors taken, in order, from the iterator `leaves`.
+        With `statics=False` the static values become None (a gradient structure)."""
+        kind = self.kind
+        if kind == LEAF_KIND:
+            return next(leaves)
+        if kind == STATIC:
+            return self.meta.value if statics else None
+        items = [c.unflatten(leaves, statics) for c in self.children]
+        if kind == LIST:
+            return items
+        if kind == DICT:
+            return dict(zip(self.meta, items))
+        cls = self.meta
+        if cls is None:
+            return tuple(items)
+        return cls(*items) if hasattr(cls, "_fields") else cls(items)
+
+    def leaf_paths(self, prefix: str = "") -> list[str]:
+        """Where each leaf sits (`x[0]['w']`), in flatten order, for messages."""
+        if self.kind == LEAF_KIND:
+            return [prefix or "value"]
+        if self.kind == DICT:
+            keys = [f"[{k!r}]" for k in self.meta]
+        else:
+            keys = [f"[{i}]" for i in range(len(self.children))]
+        return [p for k, c in zip(keys, self.children) for p in c.leaf_paths(prefix + k)]
+
+    def static_values(self) -> Iterator[Any]:
+        """The static values in the structure, depth first."""
+        if self.kind == STATIC:
+            yield self.meta.value
+        for c in self.children:
+            yield from c.static_values()
+
+    def __str__(self) -> str:
+        """`(tensor, [tensor, 2])`: the structure as a user wrote it."""
+        if self.kind == LEAF_KIND:
+            return "tensor"
+        if self.kind == STATIC:
+            return repr(self.meta)
+        if self.kind == DICT:
+            return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(self.meta, self.children)) + "}"
+        inner = ", ".join(str(c) for c in self.children)
+        return f"[{inner}]" if self.kind == LIST else f"({inner})"
+
+
+LEAF = TreeDef(LEAF_KIND)
+
+
+def static(value: Any) -> TreeDef:
     """The structure node of a static value."""
-    return ("static", type(value).__name__, Static(value))
+    return TreeDef(STATIC, Static(value))
 
 
-def flatten(obj: Any, leaves: list[Any], as_leaf: type = Operand) -> Any:
-    """Append tensor leaves of `obj` to `leaves`; return its structure (hashable)."""
+def flatten(obj: Any, leaves: list[Any], as_leaf: type = Operand) -> TreeDef:
+    """Append the tensor leaves of `obj` to `leaves` (numpy arrays become tensors);
+    return its structure. Raises TypeError for an unhashable object that is not a
+    tuple, list or dict."""
     if isinstance(obj, as_leaf):
         leaves.append(obj)
-        return "*"
+        return LEAF
     if isinstance(obj, np.ndarray):
-        from tracer.creation import from_numpy
-
-        leaves.append(from_numpy(obj))
-        return "*"
+        leaves.append(from_numpy(_native(obj)))
+        return LEAF
     if isinstance(obj, tuple):
-        return (
-            "tuple",
-            type(obj) if type(obj) is not tuple else None,
-            tuple(flatten(x, leaves, as_leaf) for x in obj),
-        )
+        kids = tuple(flatten(x, leaves, as_leaf) for x in obj)
+        return TreeDef(TUPLE, type(obj) if type(obj) is not tuple else None, kids)
     if isinstance(obj, list):
-        return ("list", tuple(flatten(x, leaves, as_leaf) for x in obj))
+        return TreeDef(LIST, None, tuple(flatten(x, leaves, as_leaf) for x in obj))
     if isinstance(obj, dict):
         keys = tuple(obj)
-        return ("dict", keys, tuple(flatten(obj[k], leaves, as_leaf) for k in keys))
+        return TreeDef(DICT, keys, tuple(flatten(obj[k], leaves, as_leaf) for k in keys))
     if isinstance(obj, _STATIC):
         return static(obj)
     try:
@@ -84,36 +159,7 @@ def flatten(obj: Any, leaves: list[Any], as_leaf: type = Operand) -> Any:
     return static(obj)
 
 
-def unflatten(tree: Any, leaves: Any, statics: bool = True) -> Any:
-    """Rebuild a structure from `flatten`, taking leaves from the iterator `leaves`.
-    With `statics=False` the static values become None (a gradient structure)."""
-    if tree == "*":
-        return next(leaves)
-    kind = tree[0]
-    if kind == "tuple":
-        items = tuple(unflatten(t, leaves, statics) for t in tree[2])
-        return (
-            tree[1](*items)
-            if tree[1] is not None and hasattr(tree[1], "_fields")
-            else tree[1](items)
-            if tree[1] is not None
-            else items
-        )
-    if kind == "list":
-        return [unflatten(t, leaves, statics) for t in tree[1]]
-    if kind == "dict":
-        return {k: unflatten(t, leaves, statics) for k, t in zip(tree[1], tree[2])}
-    return tree[2].value if statics else None
-
-
-def describe(tree: Any, path: str = "") -> list[str]:
-    """Paths of the leaves, in flatten order (for messages)."""
-    if tree == "*":
-        return [path or "value"]
-    kind = tree[0]
-    if kind in ("tuple", "list"):
-        kids = tree[2] if kind == "tuple" else tree[1]
-        return [p for i, t in enumerate(kids) for p in describe(t, f"{path}[{i}]")]
-    if kind == "dict":
-        return [p for k, t in zip(tree[1], tree[2]) for p in describe(t, f"{path}[{k!r}]")]
-    return []
+def _native(a: np.ndarray) -> np.ndarray:
+    """A numpy argument in native byte order (a copy if it was not): the traced
+    function reads its values, its outputs never alias it."""
+    return a if a.dtype.isnative else a.astype(a.dtype.newbyteorder("="))

@@ -599,3 +599,41 @@ def exponential_(t: Tensor, lambd: Any = 1.0, generator: Any = None) -> Tensor:
     return _fill_inplace(
         t, "exponential_", lambda a: dist.fill(a, lambda n: dist.exponential(gen, n, d, lam))
     )
+
+
+# ---- Tensor methods: random fills -------------------------------------------------------
+# They live with the samplers (tracer.tensor cannot import this module, which imports it);
+# `import tracer` attaches them.
+
+
+def _method_uniform_(self, from_: float = 0.0, to: float = 1.0, *, generator: Any = None) -> Tensor:
+    """Fill with samples of U[from_, to) (also accepts from= as a keyword)."""
+    return uniform_(self, from_, to, generator)
+
+
+def _method_normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+    """Fill with samples of N(mean, std**2)."""
+    return normal_(self, mean, std, generator)
+
+
+def _method_random_(self, *args: Any, generator: Any = None, **kwargs: Any) -> Tensor:
+    """Fill with integers: random_() over the dtype's range, random_(to) in [0, to),
+    random_(from, to) in [from, to) (to=None: up to the dtype's maximum)."""
+    return random_(self, *args, generator=generator, **kwargs)
+
+
+def _method_bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> Tensor:
+    """Fill with 0/1 draws, 1 with probability p (a number or a broadcastable tensor)."""
+    return bernoulli_(self, p, generator)
+
+
+def _method_exponential_(self, lambd: float = 1.0, *, generator: Any = None) -> Tensor:
+    """Fill with samples of Exp(lambd)."""
+    return exponential_(self, lambd, generator)
+
+
+Tensor.uniform_ = _method_uniform_  # type: ignore[attr-defined]
+Tensor.normal_ = _method_normal_  # type: ignore[attr-defined]
+Tensor.random_ = _method_random_  # type: ignore[attr-defined]
+Tensor.bernoulli_ = _method_bernoulli_  # type: ignore[attr-defined]
+Tensor.exponential_ = _method_exponential_  # type: ignore[attr-defined]

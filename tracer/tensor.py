@@ -14,14 +14,15 @@ import numpy as np
 from compiler import dtypes, operand
 from compiler.errors import AutogradError, DTypeError, ShapeError, TraceError
 from compiler.operand import Operand, apply
-from compiler.ops.index import numpy_index, parse_index
+from compiler.ops.index import numpy_index, parse_index, put
 from compiler.registry import OPS, AVal
 from compiler.source import describe_location
 from tracer import autograd
 from tracer._format import format_tensor, needs_dtype_suffix
+from tracer._quiet import quiet, quiet_enter, quiet_exit
 from tracer.devices import CPU, as_cpu, cuda_unavailable, is_device_like
 from tracer.devices import device as Device
-from tracer.grad_mode import is_grad_enabled
+from tracer.grad_mode import enable_grad, is_grad_enabled
 
 _SCALAR_TYPES = (int, float, bool, np.number, np.bool_)
 
@@ -37,6 +38,8 @@ class Tensor(Operand):
         "grad",
         "_version",
         "_base",
+        "_graph_at",
+        "_view_of",
         "_accumulator",
         "_hooks",
         "_retains_grad",
@@ -58,8 +61,14 @@ class Tensor(Operand):
         self._grad_fn = _grad_fn
         self._output_nr = _output_nr
         self.grad: Tensor | None = None
-        self._version = [0] if _version is None else _version  # shared with views
+        # shared with views: [data version (in-place writes), graph version (in-place
+        # writes recorded for autograd)]
+        self._version = [0, 0] if _version is None else _version
         self._base = _base
+        # a view made by a view op: the graph version its grad_fn was made at, and how
+        # to make it again from its parent (see _refresh_view)
+        self._graph_at: int | None = None
+        self._view_of: tuple[Any, ...] | None = None
         self._accumulator: Any = None
         self._hooks: list[Callable[[Tensor], Any]] | None = None
         self._retains_grad = False
@@ -75,15 +84,37 @@ class Tensor(Operand):
 
     @property
     def grad_fn(self) -> autograd.Node | None:
+        if self._graph_at is not None and self._graph_at != self._version[1]:
+            self._refresh_view()
         return self._grad_fn
 
     @property
     def is_leaf(self) -> bool:
-        return self._grad_fn is None
+        return self.grad_fn is None
 
     @property
     def requires_grad(self) -> bool:
+        if self._graph_at is not None and self._graph_at != self._version[1]:
+            self._refresh_view()
         return self._requires_grad or self._grad_fn is not None
+
+    def _refresh_view(self) -> None:
+        """This view's base was changed by an in-place op that recorded a node: make the
+        view's node again from the base's current one (as PyTorch does), so gradients
+        through the view see the update. The data is shared already."""
+        parent, op_name, others, params, name, grad_mode = self._view_of  # type: ignore[misc]
+        if not grad_mode:
+            raise AutogradError(
+                f"a view (a {self.dtype} tensor of shape {tuple(self.shape)}) was made under "
+                "no_grad(), and the tensor it views was then modified in place with "
+                "gradients recorded; whether the view should follow that update is "
+                "ambiguous, so it cannot be used (as in PyTorch). Make the view and the "
+                "update both inside no_grad() (not recorded), or both outside."
+            )
+        with enable_grad():
+            fresh = apply(op_name, parent, *others, name=name, **params)  # refreshes parent
+        self._graph_at = self._version[1]
+        self._grad_fn, self._output_nr = fresh._grad_fn, fresh._output_nr
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
@@ -91,6 +122,8 @@ class Tensor(Operand):
 
     @property
     def data(self) -> Tensor:
+        if operand.tracing.builder is not None:  # inside a trace: read at every call
+            return apply("stop_gradient", self)
         return Tensor(self._data, _version=self._version)
 
     @property
@@ -165,6 +198,8 @@ class Tensor(Operand):
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph."""
+        if operand.tracing.builder is not None:  # inside a trace: read at every call
+            return apply("stop_gradient", self)
         return Tensor(self._data, _version=self._version, _base=self)
 
     def detach_(self) -> Tensor:
@@ -188,85 +223,6 @@ class Tensor(Operand):
 
     def cuda(self, device: Any = None, non_blocking: bool = False, **kwargs: Any) -> Tensor:
         raise cuda_unavailable("Tensor.cuda()")
-
-    # ---- new tensors like this one --------------------------------------------
-    def new_zeros(
-        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
-    ) -> Tensor:
-        """Zeros of the given size, with this tensor's dtype unless `dtype`."""
-        from tracer import creation
-
-        return creation.new_filled(self, "new_zeros", 0, size, dtype, device, requires_grad)
-
-    def new_ones(
-        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
-    ) -> Tensor:
-        """Ones of the given size, with this tensor's dtype unless `dtype`."""
-        from tracer import creation
-
-        return creation.new_filled(self, "new_ones", 1, size, dtype, device, requires_grad)
-
-    def new_empty(
-        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
-    ) -> Tensor:
-        """A tensor of the given size and this tensor's dtype (zero-filled, see empty())."""
-        from tracer import creation
-
-        return creation.new_filled(self, "new_empty", 0, size, dtype, device, requires_grad)
-
-    def new_full(
-        self,
-        size: Any,
-        fill_value: Any,
-        dtype: Any = None,
-        device: Any = None,
-        requires_grad: bool = False,
-    ) -> Tensor:
-        """`fill_value` in the given size, with this tensor's dtype unless `dtype`."""
-        from tracer import creation
-
-        return creation.new_full(self, size, fill_value, dtype, device, requires_grad)
-
-    def new_tensor(
-        self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
-    ) -> Tensor:
-        """A copy of `data` with this tensor's dtype unless `dtype` (floats into an integer
-        dtype are truncated, as in PyTorch)."""
-        from tracer import creation
-
-        return creation.new_tensor(self, data, dtype, device, requires_grad)
-
-    # ---- random fills (PyTorch's CPU streams, see tracer.sampling) ---------------
-    def uniform_(self, from_: float = 0.0, to: float = 1.0, *, generator: Any = None) -> Tensor:
-        """Fill with samples of U[from_, to) (also accepts from= as a keyword)."""
-        from tracer import sampling
-
-        return sampling.uniform_(self, from_, to, generator)
-
-    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
-        """Fill with samples of N(mean, std**2)."""
-        from tracer import sampling
-
-        return sampling.normal_(self, mean, std, generator)
-
-    def random_(self, *args: Any, generator: Any = None, **kwargs: Any) -> Tensor:
-        """Fill with integers: random_() over the dtype's range, random_(to) in [0, to),
-        random_(from, to) in [from, to) (to=None: up to the dtype's maximum)."""
-        from tracer import sampling
-
-        return sampling.random_(self, *args, generator=generator, **kwargs)
-
-    def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> Tensor:
-        """Fill with 0/1 draws, 1 with probability p (a number or a broadcastable tensor)."""
-        from tracer import sampling
-
-        return sampling.bernoulli_(self, p, generator)
-
-    def exponential_(self, lambd: float = 1.0, *, generator: Any = None) -> Tensor:
-        """Fill with samples of Exp(lambd)."""
-        from tracer import sampling
-
-        return sampling.exponential_(self, lambd, generator)
 
     # ---- conversion -----------------------------------------------------
     def numpy(self) -> np.ndarray:
@@ -330,7 +286,7 @@ class Tensor(Operand):
         suffixes = []
         if needs_dtype_suffix(self._data):
             suffixes.append(f"dtype=tracer.{self.dtype.name}")
-        if self._grad_fn is not None:
+        if self.grad_fn is not None:
             suffixes.append(f"grad_fn=<{self._grad_fn.name()}>")
         elif self._requires_grad:
             suffixes.append("requires_grad=True")
@@ -370,13 +326,16 @@ class Tensor(Operand):
         if op.nullary:
             return Tensor(op.impl(**params))
         values = [x._data if isinstance(x, Tensor) else _as_value(x, op_name) for x in inputs]
-        if op.elementwise:
-            values, _ = dtypes.cast_operands(op.lowering.typing, op_name, values, params)
+        token = quiet_enter()  # log(0) is -inf without a numpy warning, as in PyTorch
         try:
+            if op.elementwise:
+                values, _ = dtypes.cast_operands(op.lowering.typing, op_name, values, params)
             out = op.impl(*values, **params)
         except (ValueError, IndexError, TypeError, ArithmeticError) as e:
             _explain_failure(op, values, params, e)
             raise
+        finally:
+            quiet_exit(token)
         if op.multiple_results:
             outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in out)
         else:
@@ -384,10 +343,9 @@ class Tensor(Operand):
         if op.view:
             base = inputs[0]
             root = base._base if base._base is not None else base
+            how = (base, op_name, inputs[1:], params, name, is_grad_enabled())
             tensors = tuple(
-                Tensor(o, _version=base._version, _base=root)
-                if np.may_share_memory(o, base._data)
-                else Tensor(o)
+                _view(o, root, how) if np.may_share_memory(o, base._data) else Tensor(o)
                 for o in outs
             )
         else:
@@ -399,6 +357,10 @@ class Tensor(Operand):
         return tensors if op.multiple_results else tensors[0]
 
     # ---- in-place ops ---------------------------------------------------
+    # Recorded like PyTorch: the tensor keeps its identity and its data, and its node
+    # becomes the op's (AddBackward0, FillBackward2, CopySlices, ...), whose inputs
+    # lead back to the node it had. So y = x * 2; y.zero_() still depends on x (with
+    # gradient 0), as in PyTorch.
     def _assign(self, result: Tensor, opname: str) -> Tensor:
         """Make `result` this tensor's new value, keeping the array (views see it)."""
         if result.dtype != self.dtype:
@@ -416,9 +378,11 @@ class Tensor(Operand):
                 f"shape {tuple(self.shape)} ({self.dtype}); use the out-of-place "
                 "op (x = x + y)"
             )
-        self._data[...] = result._data
+        with quiet():  # a float64 result too large for float32 becomes inf
+            self._data[...] = result._data
         self._version[0] += 1
         if result._grad_fn is not None:
+            self._version[1] += 1  # views taken before now have a stale grad_fn
             self._grad_fn, self._output_nr = result._grad_fn, result._output_nr
             self._grad_fn._rebase_output(result, self)
             if self._retains_grad:  # retain_grad() follows the tensor to its new node
@@ -454,44 +418,71 @@ class Tensor(Operand):
             )
         return record
 
+    def _old(self, copy: bool) -> Tensor:
+        """This tensor's value before an in-place op, as the op's input: its node is
+        this tensor's node. `copy` when the op may save its input for backward (PyTorch
+        saves `original_self`); the data changes in place next."""
+        data = self._data.copy() if copy else self._data
+        return Tensor(data, self._requires_grad, self._grad_fn, self._output_nr)
+
     def _inplace(self, opname: str, fn: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
-        record = self._check_inplace(opname, others)
-        if not record:
+        if not self._check_inplace(opname, others):
             from tracer.grad_mode import no_grad
 
             with no_grad():
                 return self._assign(fn(Tensor(self._data)), opname)
-        # The op's node may save its input (mul_ by a tensor that requires grad): give it
-        # the value before the change, as PyTorch saves `original_self`.
-        old = Tensor(self._data.copy(), self._requires_grad, self._grad_fn, self._output_nr)
-        return self._assign(fn(old), opname)
+        return self._assign(fn(self._old(copy=True)), opname)
+
+    def _replace(self, opname: str, value: Any, name: str) -> Tensor:
+        """Record `self = value` (broadcast): the node `name` sends the gradient to
+        `value` and 0 to the old value, selected, not multiplied by 0 (a nan or inf
+        gradient must not reach the old value)."""
+        return self._assign(apply("where", False, self._old(copy=False), value, name=name), opname)
 
     def zero_(self) -> Tensor:
-        return self.fill_(0)
+        """Set every element to 0 (ZeroBackward0: no gradient reaches the old value)."""
+        return self._fill("fill_", 0, "ZeroBackward0")  # zero_ is fill_(0)
 
     def fill_(self, value: Any) -> Tensor:
-        self._check_inplace("fill_")
+        """Set every element to `value`, a number or a 0-d tensor (whose gradient is the
+        sum of this tensor's gradient: FillBackward3)."""
         if isinstance(value, Tensor):
+            if value.ndim != 0:
+                raise ShapeError(
+                    f"fill_ only supports a 0-dimension value tensor, but got one of shape "
+                    f"{tuple(value.shape)}; use copy_ to copy a tensor, or index it first"
+                )
+            if self._check_inplace("fill_", (value,)):
+                return self._replace("fill_", value.to(self.dtype), "FillBackward3")
             value = value.item()
+        return self._fill("fill_", value, "FillBackward2")
+
+    def _fill(self, opname: str, value: Any, name: str) -> Tensor:
+        record = self._check_inplace(opname)
         if not _is_numberlike(value):
             raise TypeError(
-                f"fill_: the value must be a number or a one-element tensor, got "
+                f"{opname}: the value must be a number or a one-element tensor, got "
                 f"{type(value).__name__}"
             )
         try:
-            with np.errstate(all="ignore"):
+            with quiet():
                 converted = self.dtype.type(value)
         except (OverflowError, ValueError):  # 2**64 or nan into an integer tensor
             raise ValueError(
-                f"fill_: {value!r} does not fit in {self.dtype} (a tensor of "
+                f"{opname}: {value!r} does not fit in {self.dtype} (a tensor of "
                 f"shape {tuple(self.shape)})"
             ) from None
+        if record:
+            return self._replace(opname, Tensor(np.asarray(converted)), name)
         self._data[...] = converted
         self._version[0] += 1
-        self._grad_fn = None
         return self
 
     def copy_(self, src: Any) -> Tensor:
+        """Copy `src` (broadcast, converted to this tensor's dtype) into this tensor
+        (CopyBackwards: the gradient goes to `src`, 0 to the old value)."""
+        if operand.tracing.builder is not None:
+            self._check_inplace("copy_")  # refused: it would run once, when tracing
         src = src if isinstance(src, Tensor) else Tensor(dtypes.operand_array(src, "copy_"))
         record = self._check_inplace("copy_", (src,))
         try:
@@ -503,17 +494,16 @@ class Tensor(Operand):
                 f"copy_: source of shape {tuple(src.shape)} cannot be broadcast "
                 f"to destination of shape {tuple(self.shape)}"
             ) from None
-        if not record:
+        if record:
+            return self._replace("copy_", src.to(self.dtype), "CopyBackwards")
+        with quiet():
             self._data[...] = src._data.astype(self.dtype, copy=False)
-            self._version[0] += 1
-            return self
-        new = src.broadcast_to(self.shape).to(self.dtype).clone()
-        self._data[...] = new._data
         self._version[0] += 1
-        self._grad_fn, self._output_nr = new._grad_fn, 0
         return self
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        if operand.tracing.builder is not None:
+            self._check_inplace("__setitem__")  # refused: it would run once, when tracing
         if not isinstance(value, Tensor):
             value = Tensor(
                 np.asarray(value, dtype=self.dtype)
@@ -538,7 +528,8 @@ class Tensor(Operand):
                     f"broadcast to the indexed shape {np.shape(target)} of a "
                     f"tensor of shape {tuple(self.shape)}"
                 ) from None
-            self._data[index] = value._data
+            with quiet():  # repeated indices: the last write wins, as in the op
+                put(self._data, value._data, spec, tuple(a._data for a in arrays))
             self._version[0] += 1
             return
         old = Tensor(self._data, self._requires_grad, self._grad_fn, self._output_nr, self._version)
@@ -583,6 +574,14 @@ def _parse_to(args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[np.dtype | N
         as_cpu(device, "Tensor.to()")
     copy = bool(kwargs.get("copy", flags.get("copy", False)))
     return (None if dtype is None else dtypes.canonical(dtype)), copy
+
+
+def _view(data: np.ndarray, root: Tensor, how: tuple[Any, ...]) -> Tensor:
+    """A view of `how[0]` (`root` the tensor that owns the memory), made by `how`:
+    (parent, op name, other inputs, params, grad_fn name, grad mode)."""
+    t = Tensor(data, _version=root._version, _base=root)
+    t._graph_at, t._view_of = root._version[1], how
+    return t
 
 
 def _rebuild(data: np.ndarray, requires_grad: bool) -> Tensor:

@@ -22,14 +22,15 @@ from compiler import dtypes, operand
 from compiler.autodiff import Split, active_vars, joint_vjp, split
 from compiler.backend import Executable, lower
 from compiler.builder import GraphBuilder, Sym
-from compiler.errors import AutogradError, TraceError, TracerError
+from compiler.errors import AutogradError, TraceError, TracerError, TracerWarning
 from compiler.ir import Graph, Var, pretty
 from compiler.passes import optimize, strip_stop_gradient
 from compiler.registry import AVal
-from compiler.source import traceback_location
+from compiler.source import traceback_location, warn_at_user_line
 from tracer import autograd
+from tracer.capture import MISSING, Source, ValueGuard, find_sources, value_guards
 from tracer.grad_mode import enable_grad, is_grad_enabled
-from tracer.pytree import describe, flatten, static, unflatten
+from tracer.pytree import LEAF, TreeDef, flatten, static
 from tracer.tensor import Tensor
 
 
@@ -46,19 +47,74 @@ class _Traced:
     """One staged signature: the optimised graph and how to call it."""
 
     graph: Graph
-    out_tree: Any
+    out_tree: TreeDef
     captured: list[Tensor]
     consts: list[np.ndarray]
-    arg_trees: tuple[Any, ...]
-    # How to read each captured tensor afresh: the closure cell or global name it
-    # was found under (so rebinding `w = ...` outside is seen), or None.
-    sources: list[Callable[[Any], Any] | None] = field(default_factory=list)
+    arg_trees: tuple[TreeDef, ...]
+    # Where each captured tensor lives (read afresh at each call, so `w = ...` or
+    # `params["w"] = ...` outside is seen), or None: read by reference (tracer.capture)
+    sources: list[Source | None] = field(default_factory=list)
+    guards: list[ValueGuard] = field(default_factory=list)  # numbers etc. read directly
     exe: Executable | None = None
     diffs: dict[tuple[bool, ...], _Diff] = field(default_factory=dict)
     joint: tuple[Executable, Graph] | None = None  # value_and_grad's joint graph
+    checked: bool = field(init=False)  # anything to check at each call
+    captured_avals: list[AVal] = field(init=False)
 
-    def current_captured(self) -> list[Any]:
-        return [c if src is None else src(c) for c, src in zip(self.captured, self.sources)]
+    def __post_init__(self) -> None:
+        self.checked = bool(self.captured or self.guards)
+        n = len(self.graph.inputs) - len(self.captured) - len(self.consts)
+        self.captured_avals = [v.aval for v in self.graph.inputs[n : n + len(self.captured)]]
+
+    def current_captured(self) -> list[Tensor] | None:
+        """The captured tensors as the function would read them now; None when the
+        graph no longer fits what it would read (a captured name holds a tensor of
+        another shape or dtype, or something else; a number it read changed)."""
+        for guard in self.guards:
+            if not guard.holds():
+                return None
+        out = []
+        for c, src, aval in zip(self.captured, self.sources, self.captured_avals):
+            t = c if src is None else src.read()
+            if t is not c and (
+                type(t) is not Tensor or t._data.shape != aval.shape or t._data.dtype != aval.dtype
+            ):
+                return None
+            out.append(t)
+        return out
+
+    def why_stale(self) -> str:
+        """What current_captured() found changed, for explain()."""
+        for g in self.guards:
+            if not g.holds():
+                now = g.source.read()
+                shown = "unset" if now is MISSING else _short(now)
+                return (
+                    f"{g.source.path}, read from outside the function, changed: "
+                    f"{_short(g.value)} -> {shown}"
+                )
+        for c, src, aval in zip(self.captured, self.sources, self.captured_avals):
+            t = c if src is None else src.read()
+            if t is c:
+                continue
+            if t is MISSING:
+                return f"{src.path}, a tensor captured from outside the function, is gone"
+            if not isinstance(t, Tensor):
+                return (
+                    f"{src.path}, a tensor captured from outside the function, now holds "
+                    f"a {type(t).__name__}"
+                )
+            if t.shape != aval.shape:
+                return (
+                    f"a tensor captured from outside the function changed shape: "
+                    f"{src.path} {aval.shape} -> {t.shape}"
+                )
+            if t.dtype != aval.dtype:
+                return (
+                    f"a tensor captured from outside the function changed dtype: "
+                    f"{src.path} {aval.dtype} -> {t.dtype}"
+                )
+        return "a value captured from outside the function changed"
 
 
 @dataclass
@@ -70,18 +126,6 @@ class _Diff:
     out_avals: tuple[AVal, ...]
     connected: tuple[bool, ...] = ()  # per wrt input: do the outputs depend on it?
     active_outputs: tuple[bool, ...] = ()  # per output: does it depend on a wrt input?
-
-
-def _count(tree: Any) -> int:
-    if tree == "*":
-        return 1
-    if tree[0] in ("tuple",):
-        return sum(_count(t) for t in tree[2])
-    if tree[0] in ("list",):
-        return sum(_count(t) for t in tree[1])
-    if tree[0] == "dict":
-        return sum(_count(t) for t in tree[2])
-    return 0
 
 
 class _Staged:
@@ -131,11 +175,15 @@ class _Staged:
 
     # ---- signatures -----------------------------------------------------
     def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, list[Any]]:
+        if operand.tracing.builder is not None:
+            # called while another function is traced: inline it there (even on concrete
+            # tensors, whose values must then be read at each call of the outer one)
+            raise _Nested
         if not kwargs and not self.static_argnums and all(type(a) is Tensor for a in args):
             # the common call, tensors only: the same key as the general path below
             return (
                 (
-                    ("*",) * len(args),
+                    (LEAF,) * len(args),
                     (),
                     tuple((a._data.shape, a._data.dtype, a.requires_grad) for a in args),
                 ),
@@ -168,40 +216,38 @@ class _Staged:
         tensors as they are now."""
         key, leaves = self._signature(args, kwargs)
         entry = self._cache.get(key)
-        if entry is not None and not entry.captured:
-            self._hits += 1
-            return entry, leaves, []
         if entry is not None:
+            if not entry.checked:
+                self._hits += 1
+                return entry, leaves, []
             captured = entry.current_captured()
-            if all(
-                isinstance(c, Tensor) and tuple(c.shape) == v.aval.shape and c.dtype == v.aval.dtype
-                for c, v in zip(captured, self._captured_vars(entry))
-            ):
+            if captured is not None:
                 self._hits += 1
                 return entry, leaves, captured
         with self._lock:  # threads meeting one new signature trace it once
             again = self._cache.get(key)
             if again is not None and again is not entry:
-                self._hits += 1
-                return again, leaves, again.current_captured()
+                captured = again.current_captured()
+                if captured is not None:
+                    self._hits += 1
+                    return again, leaves, captured
+                entry = again
             self._misses += 1
-            self._explain = self._why(key, entry is not None)
+            self._explain = (
+                f"retraced: {entry.why_stale()}" if entry is not None else self._why(key)
+            )
             entry = self._trace(key, leaves)
             self._cache[key] = entry
         return entry, leaves, list(entry.captured)
-
-    @staticmethod
-    def _captured_vars(entry: _Traced) -> list[Any]:
-        n = len(entry.graph.inputs) - len(entry.captured) - len(entry.consts)
-        return entry.graph.inputs[n : n + len(entry.captured)]
 
     def _trace(self, key: Any, leaves: list[Any]) -> _Traced:
         t0 = time.perf_counter()
         trees, kw, _ = key
         b = GraphBuilder(is_grad_enabled)
         syms = iter([b.new_input(AVal(tuple(t.shape), t.dtype)) for t in leaves])
-        args = [unflatten(t, syms) for t in trees]
-        kwargs = {k: unflatten(t, syms) for k, t in kw}
+        args = [t.unflatten(syms) for t in trees]
+        kwargs = {k: t.unflatten(syms) for k, t in kw}
+        b.name = getattr(self.fn, "__name__", "the function")
         outer, operand.tracing.builder = operand.tracing.builder, b
         try:
             with enable_grad():
@@ -210,28 +256,34 @@ class _Staged:
             raise _with_user_line(e) from None
         finally:
             operand.tracing.builder = outer
+            b.closed = True  # a traced value used from now on has escaped the trace
         out_leaves: list[Any] = []
         out_tree = flatten(out, out_leaves)
         atoms = [b._atom(o) for o in out_leaves]
         b.check_captured_unchanged()
+        captured = [c for _, c in b.captured]
+        statics = self._static_args(key)
+        sources = find_sources(self.fn, captured, statics)
+        _warn_unfollowed(b, captured, sources, b.name)
         graph = optimize(b.graph(atoms))
         self._trace_s += time.perf_counter() - t0
-        captured = [c for _, c in b.captured]
         return _Traced(
             graph,
             out_tree,
             captured,
             list(b.consts.values()),
             trees,
-            _capture_sources(self.fn, captured, _static_objects(key)),
+            sources,
+            value_guards(self.fn, statics),
         )
 
-    def _why(self, key: Any, stale_capture: bool) -> str:
-        if stale_capture:
-            return (
-                "retraced: a tensor captured from outside the function changed shape or "
-                "dtype (or its name now holds something else)"
-            )
+    def _static_args(self, key: Any) -> list[tuple[str, Any]]:
+        """(argument name, value) of the static arguments (`self` of a method, ...)."""
+        trees, kw, _ = key
+        named = [(self._argname(i), t) for i, t in enumerate(trees)] + list(kw)
+        return [(name, v) for name, t in named for v in t.static_values()]
+
+    def _why(self, key: Any) -> str:
         if not self._cache:
             return "first call: traced for this signature"
         return "retraced: " + min((_diff(old, key, self._argname) for old in self._cache), key=len)
@@ -291,87 +343,30 @@ def _with_user_line(e: Exception) -> Exception:
     return new.with_traceback(e.__traceback__)
 
 
-def _capture_sources(
-    fn: Any, captured: list[Tensor], objects: Sequence[Any] = ()
-) -> list[Callable[[Any], Any] | None]:
-    """For each captured tensor, a reader of the closure cell or global name of `fn`, or
-    the attribute of a static argument (`self.w`), that held it: so that a later
-    `w = new_tensor` outside is seen at the next call."""
-    fn = getattr(fn, "__func__", fn)
-    code = getattr(fn, "__code__", None)
-    sources: list[Callable[[Any], Any] | None] = [None] * len(captured)
-    if code is None or not captured:
-        return sources
-    index = {id(t): i for i, t in enumerate(captured)}
-
-    def found(obj: Any, reader: Callable[[Any], Any]) -> None:
-        i = index.get(id(obj))
-        if i is not None and sources[i] is None:
-            sources[i] = reader
-
-    for cell in getattr(fn, "__closure__", None) or ():
-        try:
-            found(cell.cell_contents, _cell_reader(cell))
-        except ValueError:  # an empty cell
+def _warn_unfollowed(
+    b: GraphBuilder, captured: list[Tensor], sources: list[Source | None], name: str
+) -> None:
+    """Warn about captured tensors that the function reached by a way that
+    find_sources could not follow (tensors it made itself are constants of its code)."""
+    for (var, t), src in zip(b.captured, sources):
+        if src is not None or id(t) in b.made_inside:
             continue
-    glob = getattr(fn, "__globals__", {})
-    for name in _global_names(code):
-        if name in glob:
-            found(glob[name], _global_reader(glob, name))
-    for obj in objects:
-        for name, value in getattr(obj, "__dict__", {}).items():
-            if isinstance(value, Tensor):
-                found(value, _attribute_reader(obj, name))
-    return sources
+        used = next((e.source_loc for e in b.eqns if var in e.inputs and e.source_loc), "")
+        warn_at_user_line(
+            f"tracer.trace({name}): a {t.dtype} tensor of shape {tuple(t.shape)} "
+            + (f"used at {used} " if used else "")
+            + "comes from outside the function by a way tracing cannot follow (it is not "
+            "a closure variable, a global, a default or static argument, or an item or "
+            "attribute reached from one). The compiled code reads that tensor object at "
+            "every call, so its in-place updates are seen, but not a new tensor put in its "
+            "place. Pass it as an argument to the function instead.",
+            TracerWarning,
+        )
 
 
-def _static_objects(key: Any) -> list[Any]:
-    """Static arguments that are objects with attributes (`self` of a method)."""
-    trees, kw, _ = key
-    out: list[Any] = []
-
-    def walk(tree: Any) -> None:
-        if tree == "*":
-            return
-        if tree[0] == "static":
-            if hasattr(tree[2].value, "__dict__") and not isinstance(tree[2].value, type):
-                out.append(tree[2].value)
-        elif tree[0] in ("tuple", "dict"):
-            for t in tree[2]:
-                walk(t)
-        elif tree[0] == "list":
-            for t in tree[1]:
-                walk(t)
-
-    for t in list(trees) + [t for _, t in kw]:
-        walk(t)
-    return out
-
-
-def _attribute_reader(obj: Any, name: str) -> Callable[[Any], Any]:
-    return lambda default: getattr(obj, name, default)
-
-
-def _cell_reader(cell: Any) -> Callable[[Any], Any]:
-    def read(default: Any) -> Any:
-        try:
-            return cell.cell_contents
-        except ValueError:
-            return default
-
-    return read
-
-
-def _global_reader(glob: dict[str, Any], name: str) -> Callable[[Any], Any]:
-    return lambda default: glob.get(name, default)
-
-
-def _global_names(code: Any) -> set[str]:
-    names = set(code.co_names)
-    for c in code.co_consts:
-        if hasattr(c, "co_names"):
-            names |= _global_names(c)
-    return names
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _diff(old: Any, new: Any, argname: Callable[[int], str]) -> str:
@@ -389,8 +384,8 @@ def _diff(old: Any, new: Any, argname: Callable[[int], str]) -> str:
             if okd.get(k) != nkd.get(k):
                 parts.append(f"keyword argument {k!r}: {_show(okd.get(k))} -> {_show(nkd.get(k))}")
         return "; ".join(parts)
-    paths = [p for i, t in enumerate(ntrees) for p in describe(t, argname(i))] + [
-        p for k, t in nkw for p in describe(t, k)
+    paths = [p for i, t in enumerate(ntrees) for p in t.leaf_paths(argname(i))] + [
+        p for k, t in nkw for p in t.leaf_paths(k)
     ]
     parts = []
     for path, (s0, d0, r0), (s1, d1, r1) in zip(paths, oavals, navals):
@@ -403,23 +398,8 @@ def _diff(old: Any, new: Any, argname: Callable[[int], str]) -> str:
     return "; ".join(parts)
 
 
-def _show(tree: Any) -> str:
-    if tree is None:
-        return "not passed"
-    if tree == "*":
-        return "tensor"
-    if isinstance(tree, tuple) and tree and tree[0] == "static":
-        return repr(tree[2])
-    if isinstance(tree, tuple) and tree and tree[0] in ("tuple", "list"):
-        kids = tree[2] if tree[0] == "tuple" else tree[1]
-        return (
-            ("(" if tree[0] == "tuple" else "[")
-            + ", ".join(_show(k) for k in kids)
-            + (")" if tree[0] == "tuple" else "]")
-        )
-    if isinstance(tree, tuple) and tree and tree[0] == "dict":
-        return "{" + ", ".join(f"{k!r}: {_show(t)}" for k, t in zip(tree[1], tree[2])) + "}"
-    return repr(tree)
+def _show(tree: TreeDef | None) -> str:
+    return "not passed" if tree is None else str(tree)
 
 
 def _fresh(outs: list[np.ndarray], arrays: list[np.ndarray]) -> list[np.ndarray]:
@@ -472,7 +452,7 @@ class TracedFunction(_Staged):
             if any(mask):
                 return self._call_with_grad(entry, inputs, arrays, mask)
         outs = _run(entry.exe or self._forward_exe(entry), arrays)
-        return unflatten(entry.out_tree, iter([Tensor(o) for o in outs]))
+        return entry.out_tree.unflatten(iter([Tensor(o) for o in outs]))
 
     def _diff(self, entry: _Traced, mask: tuple[bool, ...]) -> _Diff:
         d = entry.diffs.get(mask)
@@ -529,7 +509,7 @@ class TracedFunction(_Staged):
         for i, t in enumerate(outs):
             if d.active_outputs[i]:
                 t._grad_fn, t._output_nr = node, i
-        return unflatten(entry.out_tree, iter(outs))
+        return entry.out_tree.unflatten(iter(outs))
 
     def ir(self, *args: Any, **kwargs: Any) -> str:
         """The optimised forward graph for these arguments, as text."""
@@ -548,7 +528,7 @@ class TracedFunction(_Staged):
         """The generated code that runs for these arguments: the forward kernel, or when
         an input requires grad, the forward-with-residuals and the backward kernels."""
         entry, leaves = self._entry(args, kwargs)
-        inputs = leaves + entry.current_captured()
+        inputs = leaves + (entry.current_captured() or entry.captured)
         mask = tuple(t.requires_grad for t in inputs)
         if is_grad_enabled() and any(mask):
             d = self._diff(entry, mask)
@@ -570,7 +550,7 @@ class TracedFunction(_Staged):
 
     def _split_for(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Split:
         entry, leaves = self._entry(args, kwargs)
-        inputs = leaves + entry.current_captured()
+        inputs = leaves + (entry.current_captured() or entry.captured)
         mask = tuple(t.requires_grad for t in inputs)
         if not any(mask):
             mask = tuple(dtypes.is_float(t.dtype) for t in inputs)
@@ -667,7 +647,7 @@ class ValueAndGrad(_Staged):
                 f"one floating-point scalar; it returned {shapes or 'nothing'}. "
                 "Reduce it with .sum() or .mean()."
             )
-        starts = np.cumsum([0] + [_count(t) for t in entry.arg_trees]).tolist()
+        starts = np.cumsum([0] + [t.num_leaves for t in entry.arg_trees]).tolist()
         wrt = [False] * len(g.inputs)
         for i in self._nums:
             if i >= len(entry.arg_trees):
@@ -699,16 +679,15 @@ class ValueAndGrad(_Staged):
             entry, leaves, captured = self._lookup(args, kwargs)
         except _Nested:
             raise TraceError(
-                "tracer.grad / tracer.value_and_grad called on traced values inside another "
-                "traced function is not supported; differentiate the outer function "
-                "instead"
+                "tracer.grad / tracer.value_and_grad called inside another traced function "
+                "is not supported; differentiate the outer function instead"
             ) from None
         exe, _ = self._joint(entry)
         arrays = [t._data for t in leaves] + [t._data for t in captured] + entry.consts
         outs = _run(exe, arrays)
         value = Tensor(outs[0])
         grads = iter([Tensor(o) for o in outs[1:]])
-        per_arg = tuple(unflatten(entry.arg_trees[i], grads, statics=False) for i in self._nums)
+        per_arg = tuple(entry.arg_trees[i].unflatten(grads, statics=False) for i in self._nums)
         g = per_arg[0] if isinstance(self.argnums, int) else per_arg
         return (value, g) if self.has_value else g
 

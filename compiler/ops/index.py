@@ -282,12 +282,42 @@ def _index_put_abstract(x: AVal, v: AVal, *arrays: AVal, spec: tuple[Any, ...]) 
     return AVal(tuple(x.shape), x.dtype)
 
 
+def put(out: np.ndarray, v: Any, spec: tuple[Any, ...], arrays: tuple[np.ndarray, ...]) -> None:
+    """`out[spec] = v` in place, with a defined result for repeated indices: of several
+    writes to one element, the last in the C order of the indexed shape wins (numpy
+    does not promise an order; the compiled kernel writes in that order too)."""
+    idx = numpy_index(spec, arrays)
+    if arrays:
+        where = _write_positions(out.shape, idx).reshape(-1)
+        # the last write to each element: the first of the reversed writes
+        _, first = np.unique(where[::-1], return_index=True)
+        if first.size < where.size:
+            last = where.size - 1 - first
+            values = np.broadcast_to(v, np.shape(out[idx])).reshape(-1)
+            out[np.unravel_index(where[last], out.shape)] = values[last]
+            return
+    out[idx] = v
+
+
+def _write_positions(shape: tuple[int, ...], idx: tuple[Any, ...]) -> np.ndarray:
+    """For each element that `a[idx]` selects from an array of `shape`, its flat (C
+    order) position in that array, laid out in the shape of a[idx]."""
+    stride, total = 1, np.zeros((), np.int64)
+    for d in reversed(range(len(shape))):
+        along = (np.arange(shape[d], dtype=np.int64) * stride).reshape(
+            [-1 if k == d else 1 for k in range(len(shape))]
+        )
+        total = total + np.broadcast_to(along, shape)[idx]
+        stride *= shape[d]
+    return np.asarray(total)
+
+
 def _index_put_impl(
     x: np.ndarray, v: np.ndarray, *arrays: np.ndarray, spec: tuple[Any, ...]
 ) -> np.ndarray:
     out = x.copy()
     try:
-        out[numpy_index(spec, arrays)] = v
+        put(out, v, spec, arrays)
     except IndexError as e:
         raise IndexError(f"setitem: {e} (tensor of shape {x.shape})") from None
     return out
@@ -296,8 +326,18 @@ def _index_put_impl(
 def _index_put_vjp(
     g: Any, out: Any, x: Any, v: Any, *arrays: Any, spec: tuple[Any, ...]
 ) -> tuple[Any, ...]:
+    # the written elements of x were overwritten: no gradient reaches them
     gx = apply_op("index_put", g, g.full_like(0, shape=()), *arrays, spec=spec)
     gv = take(g, arrays, spec)
+    if arrays:
+        # With repeated indices only the write that won (the last) reaches the output;
+        # the others get 0. Which one won, asked of index_put itself: number the
+        # writes, scatter the numbers, read back the number that stayed.
+        n = int(np.prod(gv.shape, dtype=np.int64))
+        ids = g.iota((n,), 0).reshape(tuple(gv.shape))
+        kept = apply_op("index_put", g.full_like(-1, dtype=dtypes.int64), ids, *arrays, spec=spec)
+        won = take(kept, arrays, spec) == ids
+        gv = apply_op("where", won, gv, 0)  # select: a nan from a lost write stays out
     return (gx, gv, *([None] * len(arrays)))
 
 

@@ -12,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 from trace_helpers import assert_close
@@ -116,6 +117,87 @@ def test_non_contiguous_inputs():
     got, expected = tracer.trace(f)(x, y), f(x, y)
     for g, e in zip(got, expected):
         assert_close(g, e)
+
+
+def _read_only(a):
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+def _unaligned(n):
+    raw = bytearray(1 + 4 * n)
+    a = np.frombuffer(raw, dtype=np.float32, offset=1, count=n)  # misaligned, writeable
+    a[:] = np.arange(1.0, n + 1)
+    return a
+
+
+_BASE = np.arange(1.0, 13.0, dtype=np.float32)
+
+# Inputs eager mode accepts: numpy arrays and the library's own views (issue 10, kind 5)
+ODD_INPUTS = {
+    "frombuffer (read-only)": lambda: np.frombuffer(_BASE.tobytes(), dtype=np.float32),
+    "read-only array": lambda: _read_only(_BASE),
+    "unaligned": lambda: _unaligned(6),
+    "strided": lambda: _BASE[::3],
+    "negative strides": lambda: _BASE[::-1],
+    "transposed 2-d": lambda: _BASE.reshape(3, 4).T,
+    "Fortran order": lambda: np.asfortranarray(_BASE.reshape(3, 4)),
+    "broadcast view (read-only)": lambda: np.broadcast_to(np.float32(2.5), (4,)),
+    "big-endian": lambda: _BASE.astype(">f4"),
+    "big-endian float64": lambda: _BASE.astype(">f8"),
+    "0 elements": lambda: np.zeros(0, np.float32),
+    "0 rows": lambda: np.zeros((0, 3), np.float32),
+    "0-d": lambda: np.array(3.0, np.float32),
+    "expand()": lambda: tracer.tensor([1.5]).expand(4),
+    ".T": lambda: tracer.tensor(_BASE.reshape(3, 4)).T,
+    "from_numpy(read-only)": lambda: tracer.from_numpy(_read_only(_BASE)),
+    "a slice": lambda: tracer.tensor(_BASE)[1::4],
+    "detach() of expand()": lambda: tracer.tensor([1.5], requires_grad=True).expand(4).detach(),
+}
+
+
+@pytest.mark.parametrize("make", ODD_INPUTS.values(), ids=ODD_INPUTS.keys())
+def test_compiled_functions_take_every_input_eager_mode_takes(make):
+    x = make()
+    values = np.asarray(x, dtype=np.float64)  # the same numbers, in float64
+    expected_sum, expected_grad = (values * values).sum(), 2 * values
+
+    out = tracer.trace(lambda x: (x * x).sum())(x)
+    np.testing.assert_allclose(out.item(), expected_sum, rtol=1e-6)
+    value, grad = tracer.value_and_grad(lambda x: (x * x).sum())(x)
+    np.testing.assert_allclose(value.item(), expected_sum, rtol=1e-6)
+    np.testing.assert_allclose(grad.numpy(), expected_grad, rtol=1e-6)
+    leaf = tracer.tensor(values, dtype=grad.dtype, requires_grad=True)
+    tracer.trace(lambda x: (x * x).sum())(leaf).backward()  # the autograd-node path
+    np.testing.assert_allclose(leaf.grad.numpy(), expected_grad, rtol=1e-6)
+
+
+def test_a_kernel_refusing_its_arguments_raises_our_error_not_numbas():
+    @numba.njit("void(int64[::1], float64[::1])")
+    def kernel(x, out):  # declared for int64, called with float32: a planner bug
+        out[:] = x
+
+    graph = jit.CompiledGraph(kernel, [((3,), np.float32)], [("buf", (3,), np.float64)])
+    with pytest.raises(TypeError, match="this is a bug in tracegrad") as info:
+        graph([np.ones(3, np.float32)])
+    assert "TRACER_DISABLE_JIT=1" in str(info.value) and "float32[3]" in str(info.value)
+
+
+def test_a_read_only_gradient_flows_into_the_compiled_backward():
+    x = tracer.tensor([0.0, 1.0, 2.0], requires_grad=True)
+    out = tracer.trace(lambda x: (x * 2).exp())(x)
+    out.backward(gradient=tracer.from_numpy(_read_only(np.array([1.0, 2.0, 3.0], np.float32))))
+    expected = 2 * np.exp(2 * np.array([0.0, 1.0, 2.0])) * [1.0, 2.0, 3.0]  # d exp(2x) = 2 e^2x
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-6)
+
+
+def test_the_kernel_never_writes_into_a_caller_array_it_was_given():
+    x = np.arange(4.0, dtype=np.float32)
+    before = x.copy()
+    out = tracer.trace(lambda x: x * 2)(x)
+    out[0] = 100.0
+    np.testing.assert_array_equal(x, before)
 
 
 @pytest.mark.parametrize("parallel", ["", "1"])
@@ -276,3 +358,15 @@ def test_an_out_of_range_index_in_compiled_code_names_the_op_and_the_line():
     assert f(x, tracer.tensor([3, 0])).tolist() == [2.0, 2.0]
     with pytest.raises(IndexError, match=r"index: .*out of range.*test_compiled_semantics\.py:\d+"):
         f(x, tracer.tensor([4, 0]))
+
+
+def test_a_rebound_captured_parameter_is_used_by_the_compiled_code():
+    # issue 10, kind 7: the example, compiled, through trace and value_and_grad
+    params = {"w": tracer.ones(3)}
+    f = tracer.trace(lambda x: (x * params["w"]).sum())
+    vg = tracer.value_and_grad(lambda x: (x * params["w"] ** 2).sum())
+    assert f(tracer.ones(3)).item() == 3.0 and vg(tracer.ones(3))[0].item() == 3.0
+    params = {"w": tracer.full((3,), 5.0)}
+    assert f(tracer.ones(3)).item() == 15.0
+    value, grad = vg(tracer.ones(3))
+    assert value.item() == 75.0 and grad.tolist() == [25.0, 25.0, 25.0]

@@ -9,6 +9,7 @@ batched matmul, broadcasting) through all three entry points.
 
 from __future__ import annotations
 
+import warnings
 from collections import namedtuple
 
 import numpy as np
@@ -174,6 +175,226 @@ def test_an_eager_op_on_a_captured_tensor_is_recomputed_on_every_call():
     f(tracer.ones(2))
     w.mul_(10)
     assert f(tracer.ones(2)).tolist() == [20.0, 40.0]
+
+
+# Issue 10, kind 7: a compiled function never computes with a value the user's code
+# would no longer read. Captured tensors are re-read along the path the function
+# reaches them by; numbers it reads are checked.
+
+ONES = tracer.ones(3)
+PARAMS = {"w": tracer.ones(3)}
+
+
+def dict_param_sum(x):
+    return (x * PARAMS["w"]).sum()
+
+
+def test_the_issues_example_a_rebound_dict_of_parameters_is_read_again():
+    global PARAMS
+    saved = PARAMS
+    try:
+        f = tracer.trace(dict_param_sum)
+        assert f(ONES).item() == 3.0
+        PARAMS = {"w": tracer.full((3,), 5.0)}  # a new dict under the global name
+        assert f(ONES).item() == 15.0
+        PARAMS["w"] = tracer.full((3,), 7.0)  # a new tensor in the dict
+        assert f(ONES).item() == 21.0
+        assert f.cache_info()[:2] == (2, 1)  # same shapes: the same compiled code
+    finally:
+        PARAMS = saved
+
+
+class Box:
+    pass
+
+
+def test_tensors_deep_in_lists_and_objects_are_read_again():
+    model = Box()
+    model.layers = [Box(), Box()]
+    model.layers[1].w = tracer.ones(3)
+    weights = [tracer.ones(3), tracer.ones(3)]
+    f = tracer.trace(lambda x: (x * model.layers[1].w).sum() + (x * weights[1]).sum())
+    assert f(ONES).item() == 6.0
+    model.layers[1].w = tracer.full((3,), 2.0)
+    weights[1] = tracer.full((3,), 10.0)
+    assert f(ONES).item() == 36.0
+    assert f.cache_info().misses == 1
+
+
+HELPER_W = tracer.ones(3)
+
+
+def scaled_by_helper_w(x):
+    return x * HELPER_W
+
+
+def test_a_tensor_read_by_a_helper_function_is_read_again():
+    global HELPER_W
+    saved = HELPER_W
+    try:
+        f = tracer.trace(lambda x: scaled_by_helper_w(x).sum())
+        assert f(ONES).item() == 3.0
+        HELPER_W = tracer.full((3,), 3.0)
+        assert f(ONES).item() == 9.0
+    finally:
+        HELPER_W = saved
+
+
+def test_a_captured_tensor_of_another_shape_retraces_and_says_where():
+    params = {"w": tracer.ones(3)}
+    f = tracer.trace(lambda x: (x * params["w"]).sum())
+    f(ONES)
+    params["w"] = tracer.ones(1) * 4
+    assert f(ONES).item() == 12.0
+    assert f.explain() == (
+        "retraced: a tensor captured from outside the function changed shape: "
+        "params['w'] (3,) -> (1,)"
+    )
+    params["w"] = 2.0  # not a tensor any more: traced again, as eagerly
+    assert f(ONES).item() == 6.0
+    assert "params['w'], a tensor captured from outside the function, now holds a float" in (
+        f.explain()
+    )
+
+
+def test_a_captured_path_that_no_longer_resolves_retraces_and_fails_as_eagerly():
+    params = {"w": tracer.ones(3)}
+    f = tracer.trace(lambda x: (x * params["w"]).sum())
+    f(ONES)
+    del params["w"]
+    with pytest.raises(KeyError, match="'w'"):
+        f(ONES)
+
+
+def test_value_and_grad_differentiates_the_parameters_the_function_reads_now():
+    params = {"w": tracer.ones(3, requires_grad=True)}
+    x = tracer.tensor([1.0, 2.0, 3.0])
+    f = tracer.trace(lambda x: (x * params["w"] ** 2).sum())
+    f(x).backward()
+    assert params["w"].grad.tolist() == [2.0, 4.0, 6.0]  # d/dw = 2 w x
+    params["w"] = tracer.full((3,), 3.0, requires_grad=True)
+    out = f(x)
+    out.backward()
+    assert out.item() == 54.0 and params["w"].grad.tolist() == [6.0, 12.0, 18.0]
+
+
+LR = 0.5
+
+
+def lr_scaled(x):
+    return (x * LR).sum()
+
+
+def test_numbers_read_from_outside_are_checked_at_each_call():
+    global LR
+    hp = {"lr": 0.5}
+    cfg = Box()
+    cfg.lr = 0.5
+    closure_lr = 0.5
+    fns = {
+        "global": tracer.trace(lr_scaled),
+        "closure": tracer.trace(lambda x: (x * closure_lr).sum()),
+        "dict item": tracer.trace(lambda x: (x * hp["lr"]).sum()),
+        "attribute": tracer.trace(lambda x: (x * cfg.lr).sum()),
+    }
+    saved = LR
+    try:
+        assert [f(ONES).item() for f in fns.values()] == [1.5] * 4
+        LR = closure_lr = hp["lr"] = cfg.lr = 2.0
+        assert [f(ONES).item() for f in fns.values()] == [6.0] * 4
+        assert fns["dict item"].explain() == (
+            "retraced: hp['lr'], read from outside the function, changed: 0.5 -> 2.0"
+        )
+        LR = closure_lr = hp["lr"] = cfg.lr = 2.0  # equal values: nothing to retrace
+        assert [f(ONES).item() for f in fns.values()] == [6.0] * 4
+        assert [f.cache_info().misses for f in fns.values()] == [2] * 4
+    finally:
+        LR = saved
+
+
+def test_a_rebound_numpy_array_read_from_outside_retraces():
+    table = np.ones(3, np.float32)
+    f = tracer.trace(lambda x: (x * table).sum())
+    assert f(ONES).item() == 3.0
+    table = np.full(3, 4.0, np.float32)
+    assert f(ONES).item() == 12.0
+
+
+class Scaler:
+    def __init__(self):
+        self.w = tracer.ones(3)
+        self.gain = 1.0
+
+    @tracer.trace
+    def __call__(self, x):
+        return (x * self.w * self.gain).sum()
+
+
+def test_a_traced_method_sees_new_attribute_values():
+    s = Scaler()
+    assert s(ONES).item() == 3.0
+    s.gain = 10.0
+    s.w = tracer.full((3,), 2.0)
+    assert s(ONES).item() == 60.0
+
+
+def test_a_detached_captured_tensor_is_read_again():
+    w = tracer.ones(3)
+    f = tracer.trace(lambda x: (x * w.detach()).sum())
+    assert f(ONES).item() == 3.0
+    w = tracer.full((3,), 9.0)
+    assert f(ONES).item() == 27.0
+
+
+def test_a_tensor_made_inside_the_function_is_a_constant_without_warning():
+    f = tracer.trace(lambda x: (x * tracer.tensor([1.0, 2.0, 3.0])).sum())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert f(ONES).item() == 6.0
+        assert f(ONES).item() == 6.0
+
+
+def test_a_captured_tensor_reached_by_an_unfollowable_way_warns_and_is_read_by_reference():
+    hidden = [{tracer.ones(3)}]  # inside a set: no path to re-read
+    f = tracer.trace(lambda x: (x * next(iter(hidden[0]))).sum())
+    with pytest.warns(tracer.TracerWarning, match="Pass it as an argument") as record:
+        assert f(ONES).item() == 3.0
+    assert "float32 tensor of shape (3,)" in str(record[0].message)
+    next(iter(hidden[0])).mul_(2)  # in-place updates are still seen
+    assert f(ONES).item() == 6.0
+
+
+# a traced value that escapes its trace fails at its first use, saying what happened
+ESCAPED_USES = {
+    "an op": lambda t: t + 1,
+    "float()": lambda t: float(t.sum()),
+    ".numpy()": lambda t: t.numpy(),
+    "np.asarray": lambda t: np.asarray(t),
+    "tracer.tensor": lambda t: tracer.tensor(t),
+    "an op with an eager tensor": lambda t: tracer.ones(3) * t,
+    "in-place": lambda t: t.add_(1),
+    "backward()": lambda t: t.sum().backward(),
+    "autograd.grad": lambda t: tracer.autograd.grad(t, [t]),
+}
+
+
+@pytest.mark.parametrize("use", ESCAPED_USES.values(), ids=ESCAPED_USES.keys())
+def test_a_traced_value_stored_outside_its_trace_fails_at_first_use(use):
+    kept = []
+
+    @tracer.trace
+    def f(x):
+        kept.append(x * 2)  # the mistake
+        return x.sum()
+
+    f(ONES)
+    with pytest.raises(tracer.TraceError) as info:
+        use(kept[0])
+    message = str(info.value)
+    assert "escaped from another trace: it was made while tracing f()" in message
+    assert "made while tracing f(), at test_trace_semantics.py:" in message  # where it was made
+    assert "after that trace finished" in message and "Return it from the function" in message
+    assert "inside @tracer.trace" not in message
 
 
 @pytest.mark.xfail(
@@ -632,3 +853,14 @@ def test_workloads_traced_equal_eager_through_all_entry_points(name, fn, make, d
         assert_close(g2, w, err_msg=f"grad, input {i}")
     for t, a in zip(plain, arrays):
         np.testing.assert_array_equal(t.numpy(), a)
+
+
+def test_a_traced_function_called_on_captured_tensors_inside_another_is_inlined():
+    w = tracer.ones(3)
+    inner = tracer.trace(lambda w: w * 2)
+    outer = tracer.trace(lambda x: (x * inner(w)).sum())  # inner(w): no traced value
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # w is found and read again: nothing to warn
+        assert outer(ONES).item() == 6.0
+    w.mul_(5)
+    assert outer(ONES).item() == 30.0

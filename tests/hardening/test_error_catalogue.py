@@ -705,3 +705,88 @@ def test_13_no_grad_is_the_fix():
     with tracer.no_grad():
         x -= 0.5
     assert (x.tolist(), x.requires_grad, x.is_leaf) == ([0.5, 1.5, 2.5], True, True)
+
+
+# ---- 14. a traced value used after its trace -------------------------------------------------
+
+
+def test_14_a_traced_value_used_after_its_trace():
+    kept = []
+
+    @tracer.trace
+    def f(x):
+        kept.append(x * 2)  # line: escape
+        return x.sum()
+
+    f(tracer.ones(3))
+    message = raises(
+        TraceError,
+        lambda: kept[0] + 1,  # line: escaped_use
+        "(shape (3,), float32)",
+        "escaped from another trace",
+        f"made while tracing f(), at {HERE.name}:{LINES['escape']},",
+        "used after that trace finished",
+        at("escaped_use"),
+        "Return it from the function",
+    )
+    assert "inside @tracer.trace" not in message
+
+
+def test_14_returning_the_value_is_the_fix():
+    @tracer.trace
+    def f(x):
+        return x.sum(), x * 2
+
+    _, doubled = f(tracer.ones(3))
+    assert (doubled + 1).tolist() == [3.0, 3.0, 3.0]
+
+
+# ---- 15. a view made under no_grad(), then its base changed with gradients recorded -----
+
+
+def test_15_a_no_grad_view_of_a_base_changed_with_gradients_recorded():
+    x = leaf()
+    y = x * 2
+    with tracer.no_grad():
+        v = y[0:2]
+    y.mul_(3)
+    raises(
+        AutogradError,
+        lambda: v.sum(),
+        "a view (a float32 tensor of shape (2,))",
+        "made under no_grad()",
+        "modified in place with gradients recorded",
+        "both inside no_grad()",
+    )
+
+
+def test_15_a_view_made_with_gradients_recorded_follows_the_update():
+    x = leaf()
+    y = x * 2
+    v = y[0:2]
+    y.mul_(3)
+    v.sum().backward()
+    assert x.grad.tolist() == [6.0, 6.0, 0.0]
+
+
+# ---- warnings --------------------------------------------------------------------------------
+
+
+def test_warning_a_captured_tensor_tracing_cannot_read_again():
+    hidden = {tracer.ones(3)}  # a set: no item to read again
+
+    @tracer.trace
+    def f(x):
+        return x * next(iter(hidden))  # line: unfollowed
+
+    with pytest.warns(tracer.TracerWarning) as record:
+        f(tracer.ones(3))
+    message = str(record[0].message)
+    for fragment in (
+        "tracer.trace(f)",
+        "float32 tensor of shape (3,)",
+        f"used at {HERE.name}:{LINES['unfollowed']}",
+        "in-place updates are seen",
+        "Pass it as an argument",
+    ):
+        assert fragment in message

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -282,3 +283,13 @@ def test_clear_cache_waits_for_a_loader(cdir):
         assert Path(m.__file__).exists() and t.is_alive()
     t.join(5)
     assert not t.is_alive() and list(cdir.iterdir()) == []
+
+
+def test_the_test_suite_compiles_into_a_temporary_directory_not_the_users_cache():
+    # tests/conftest.py points TRACER_CACHE_DIR at a directory made for the session;
+    # xdist workers and the subprocesses tests start inherit it
+    used = Path(os.environ["TRACER_CACHE_DIR"]).resolve()
+    assert used.is_relative_to(Path(tempfile.gettempdir()).resolve())
+    assert not used.is_relative_to(cache._default_dir().resolve())
+    assert cache_dir().resolve() == used
+    assert "NUMBA_CACHE_DIR" not in os.environ and not numba.config.CACHE_DIR

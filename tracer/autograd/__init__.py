@@ -5,6 +5,11 @@ e.g. `SubBackward0`). backward() walks the nodes reachable from the roots in an
 iterative, deterministic order (latest-created first once all consumers are
 done), calling each op's registry VJP rule and summing gradients back to each
 input's shape in one place.
+
+The engine never names the Tensor class (tracer.tensor imports this module, not the
+reverse): it makes new tensors in the world of one it was given, with the Operand
+protocol's `_const` (as VJP rules do), and tells eager tensors from traced values by
+their class.
 """
 
 from __future__ import annotations
@@ -19,14 +24,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from compiler import dtypes
-from compiler.errors import AutogradError
+from compiler.builder import Sym
+from compiler.errors import AutogradError, TraceError
+from compiler.operand import Operand
 from compiler.registry import AVal, Op
+from tracer._data import array_from
+from tracer._quiet import quiet
 from tracer.grad_mode import is_grad_enabled, set_grad_enabled
 
 if TYPE_CHECKING:
     from tracer.tensor import Tensor
 
 _sequence = itertools.count()
+
+
+def _is_tensor(x: Any) -> bool:
+    """An eager tensor (not a traced value, not a number)."""
+    return isinstance(x, Operand) and not isinstance(x, Sym)
 
 
 class RemovableHandle:
@@ -88,8 +102,6 @@ class OpNode(Node):
     __slots__ = ("op", "params", "_saved", "_versions", "_out", "_out_version", "_metas", "_freed")
 
     def apply(self, grads: list[Any], create_graph: bool, retain: bool) -> Sequence[Any]:
-        from tracer.tensor import Tensor
-
         if self._freed:
             raise AutogradError(
                 f"trying to backward through the graph a second time: the values saved by "
@@ -119,23 +131,28 @@ class OpNode(Node):
                         f"{version}). Use an out-of-place op (y = y + 1 instead of y += 1), "
                         "or .clone() the output before changing it."
                     )
+            like = next(g for g in grads if g is not None)
             outs = tuple(
-                Tensor(o, _grad_fn=self if create_graph else None, _output_nr=i)
-                for i, o in enumerate(self._out)
+                self._saved_output(like, o, i, create_graph) for i, o in enumerate(self._out)
             )
             out = outs if self.op.multiple_results else outs[0]
         else:
             out = None
         g = grads if self.op.multiple_results else grads[0]
-        # VJP rules compute branches that where() then masks (pow's log x at x == 0):
-        # their inf/nan are not the user's, so numpy must not warn about them.
-        with set_grad_enabled(create_graph), np.errstate(all="ignore"):
+        with set_grad_enabled(create_graph):
             result = self.op.vjp(g, out, *inputs, **self.params)
             result = [_fit(c, meta) for c, meta in zip(result, self._metas)]
         if not retain and (any(v is not None for v in self._versions) or self._out is not None):
             self._saved = self._out = None
             self._freed = True
         return result
+
+    def _saved_output(self, like: Tensor, value: np.ndarray, nr: int, create_graph: bool) -> Tensor:
+        """Output `nr` of the op as a tensor (for the VJP rule), made from its saved array."""
+        t = like._const(value)
+        if create_graph:
+            t._grad_fn, t._output_nr = self, nr
+        return t
 
 
 def _show_avals(metas: Sequence[AVal | None]) -> str:
@@ -180,9 +197,7 @@ class AccumulateGrad(Node):
 
 
 def _edge(x: Any) -> tuple[Node | None, int]:
-    from tracer.tensor import Tensor
-
-    if not isinstance(x, Tensor) or not x.requires_grad:
+    if not _is_tensor(x) or not x.requires_grad:  # requires_grad refreshes a stale view
         return (None, 0)
     if x._grad_fn is not None:
         return (x._grad_fn, x._output_nr)
@@ -201,16 +216,15 @@ def record(
     needs: tuple[bool, ...],
     outputs: tuple[Tensor, ...],
 ) -> None:
-    """Attach a node for `op` to `outputs` (called by Tensor._bind in grad mode)."""
-    from tracer.tensor import Tensor
-
-    avals = tuple(AVal(tuple(x.shape), x.dtype) if isinstance(x, Tensor) else x for x in inputs)
+    """Attach a node for `op` to `outputs` (called by Tensor._bind in grad mode, whose
+    operands are eager tensors, numbers and arrays: never traced values)."""
+    avals = tuple(AVal(tuple(x.shape), x.dtype) if isinstance(x, Operand) else x for x in inputs)
     node = node_class(name or op.grad_fn_name(params, avals))(tuple(_edge(x) for x in inputs))
     node.op, node.params = op, params
     keep = op.saves(needs)
     saved, versions = [], []
     for x, k, aval in zip(inputs, keep, avals):
-        if isinstance(x, Tensor):
+        if isinstance(x, Operand):
             if k:
                 saved.append(x)
                 versions.append(x._version[0])
@@ -222,7 +236,7 @@ def record(
             versions.append(None)
     node._saved, node._versions = saved, versions
     node._metas = tuple(
-        a if isinstance(x, Tensor) and n else None for x, a, n in zip(inputs, avals, needs)
+        a if isinstance(x, Operand) and n else None for x, a, n in zip(inputs, avals, needs)
     )
     if op.saves_out:
         node._out = tuple(t._data for t in outputs)
@@ -245,10 +259,19 @@ def _describe(t: Tensor) -> str:
     return f"a {t.dtype} tensor of shape {tuple(t.shape)}{made}"
 
 
-def _check_root(t: Tensor, g: Any) -> Tensor:
-    from tracer.tensor import Tensor
+def _not_traced(x: Any, what: str) -> None:
+    if isinstance(x, Sym):
+        x._live()  # a value of a finished trace: say that instead
+        raise TraceError(
+            f"backward()/autograd.grad() on a traced value ({what}) inside a traced function "
+            "is not supported. Differentiate the traced function from outside (call "
+            "backward() on its result), or use tracer.grad / tracer.value_and_grad."
+        )
 
-    if not isinstance(t, Tensor):
+
+def _check_root(t: Tensor, g: Any) -> Tensor:
+    _not_traced(t, "an output")
+    if not _is_tensor(t):
         raise TypeError(f"backward()/grad(): outputs must be tensors, got {type(t).__name__}")
     if not t.requires_grad:
         raise AutogradError(
@@ -263,13 +286,12 @@ def _check_root(t: Tensor, g: Any) -> Tensor:
                 f"called on {_describe(t)}. Reduce it first (loss.sum().backward()) or pass "
                 "gradient=tracer.ones_like(loss)."
             )
-        return Tensor(np.ones(t.shape, t.dtype))
-    if not isinstance(g, Tensor):
-        from tracer.creation import tensor
-
-        g = tensor(g, dtype=t.dtype)
+        return t._const(np.ones(t.shape, t.dtype))
+    _not_traced(g, "a gradient")
+    if not _is_tensor(g):
+        g = t._const(array_from(g, t.dtype))
     elif g.dtype != t.dtype:  # the gradient of a float32 output is float32
-        g = Tensor(g._data.astype(t.dtype))
+        g = g._const(g._data.astype(t.dtype))
     if tuple(g.shape) != tuple(t.shape):
         raise AutogradError(
             f"mismatch in shape: gradient has shape {tuple(g.shape)} but the output it is the "
@@ -308,17 +330,16 @@ def grad(
     allow_unused: bool = False,
 ) -> tuple[Tensor | None, ...]:
     """Gradients of `outputs` with respect to `inputs`, returned instead of accumulated."""
-    from tracer.tensor import Tensor
-
     roots, grads = _roots(outputs, grad_outputs)
-    single = isinstance(inputs, Tensor)
+    single = isinstance(inputs, Operand)
     if not single and not isinstance(inputs, (list, tuple)):
         raise TypeError(
             f"grad(): inputs must be a tensor or a sequence of tensors, got {type(inputs).__name__}"
         )
     inputs = [inputs] if single else list(inputs)
     for x in inputs:
-        if not isinstance(x, Tensor):
+        _not_traced(x, "an input")
+        if not _is_tensor(x):
             raise TypeError(f"grad(): inputs must be tensors, got {type(x).__name__}")
         if not x.requires_grad:
             raise AutogradError(
@@ -347,15 +368,13 @@ def grad(
 
 
 def _roots(tensors: Any, grads: Any) -> tuple[list[Tensor], list[Tensor]]:
-    from tracer.tensor import Tensor
-
-    if not isinstance(tensors, (Tensor, list, tuple)):
+    if not isinstance(tensors, (Operand, list, tuple)):
         raise TypeError(
             f"backward()/grad(): outputs must be a tensor or a sequence of "
             f"tensors, got {type(tensors).__name__}"
         )
-    roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
-    if grads is None or isinstance(grads, Tensor) or not isinstance(grads, (list, tuple)):
+    roots = [tensors] if isinstance(tensors, Operand) else list(tensors)
+    if grads is None or isinstance(grads, Operand) or not isinstance(grads, (list, tuple)):
         grads = [grads] * len(roots) if len(roots) == 1 or grads is None else grads
     if len(grads) != len(roots):
         raise AutogradError(
@@ -384,14 +403,13 @@ def _accumulate_later(t: Tensor, g: Tensor) -> None:
 
 
 def _accumulate(t: Tensor, g: Tensor) -> None:
-    from tracer.tensor import Tensor
-
     if t.grad is None:
-        t.grad = g if g._grad_fn is not None else Tensor(np.array(g._data, copy=True))
+        t.grad = g if g._grad_fn is not None else g._const(np.array(g._data, copy=True))
     elif g._grad_fn is not None or t.grad._grad_fn is not None:
         t.grad = t.grad + g
     else:
-        t.grad._data += g._data
+        with quiet():  # inf + -inf is nan, as in PyTorch: no numpy warning
+            t.grad._data += g._data
         t.grad._version[0] += 1
 
 
@@ -504,11 +522,10 @@ def _walk(
 
 
 def _fill_missing(node: OpNode, gs: list[Any]) -> list[Any]:
-    from tracer.tensor import Tensor
-
     if node._out is None:
         return gs
-    return [g if g is not None else Tensor(np.zeros_like(o)) for g, o in zip(gs, node._out)]
+    like = next(g for g in gs if g is not None)
+    return [g if g is not None else like._const(np.zeros_like(o)) for g, o in zip(gs, node._out)]
 
 
 def _add(buffers: dict[Node, list[Any]], node: Node, nr: int, g: Any) -> None:
@@ -548,10 +565,8 @@ def gradcheck(
     Checks the vector-Jacobian product with every output's gradient set to ones and
     the Jacobian column by column, so a wrong entry cannot hide behind a sum.
     """
-    from tracer.tensor import Tensor
-
-    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-    diff = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    inputs = (inputs,) if isinstance(inputs, Operand) else tuple(inputs)
+    diff = [x for x in inputs if _is_tensor(x) and x.requires_grad]
     for x in diff:
         if x.dtype != np.float64:
             raise AutogradError(
@@ -561,7 +576,7 @@ def gradcheck(
 
     def outputs() -> list[Tensor]:
         out = fn(*inputs)
-        return [out] if isinstance(out, Tensor) else [o for o in out if isinstance(o, Tensor)]
+        return [out] if _is_tensor(out) else [o for o in out if _is_tensor(o)]
 
     with set_grad_enabled(True):
         outs = outputs()
@@ -571,7 +586,7 @@ def gradcheck(
         for j in range(out._data.size):
             seed = np.zeros(out.shape, out.dtype)
             seed.flat[j] = 1
-            analytic = grad([out], diff, [Tensor(seed)], retain_graph=True, allow_unused=True)
+            analytic = grad([out], diff, [out._const(seed)], retain_graph=True, allow_unused=True)
             for x, a in zip(diff, analytic):
                 numeric = np.zeros(x.shape)
                 flat = x._data.reshape(-1)
