@@ -38,8 +38,17 @@ class GraphBuilder:
     """
 
     def __init__(
-        self, grad_enabled: Callable[[], bool] = lambda: True, warn_above: int | None = LARGE_TRACE
+        self,
+        grad_enabled: Callable[[], bool] = lambda: True,
+        warn_above: int | None = LARGE_TRACE,
+        parent: GraphBuilder | None = None,
     ) -> None:
+        # A builder with a parent stages a sub-graph (a branch or a loop body): values of
+        # the enclosing traces that it uses become inputs of the sub-graph (`closure`: each
+        # such input, and the parent's value it stands for).
+        self.parent = parent
+        self.closure: list[tuple[Var, Atom]] = []
+        self._closure_ids: dict[int, Var] = {}
         self.inputs: list[Var] = []
         self.eqns: list[Eqn] = []
         self.consts: dict[Var, np.ndarray] = {}
@@ -62,6 +71,8 @@ class GraphBuilder:
         return Sym(self, v)
 
     def const(self, value: np.ndarray) -> Sym:
+        if self.parent is not None:  # constants belong to the outermost graph
+            return Sym(self, self._close_over(self.parent.const(value).var))
         v = Var(AVal(tuple(value.shape), value.dtype))
         self.consts[v] = value
         return Sym(self, v)
@@ -87,8 +98,26 @@ class GraphBuilder:
                     "function and assign it outside."
                 )
 
+    def _encloses(self, other: GraphBuilder) -> bool:
+        b = self.parent
+        while b is not None:
+            if b is other:
+                return True
+            b = b.parent
+        return False
+
+    def _close_over(self, outer: Atom) -> Var:
+        """An input of this sub-graph standing for `outer`, a value of the parent."""
+        var = self._closure_ids.get(id(outer))
+        if var is None:
+            var = self._closure_ids[id(outer)] = Var(outer.aval)
+            self.closure.append((var, outer))
+        return var
+
     def _atom(self, x: Any, op: str = "traced op") -> Atom | Any:
         if isinstance(x, Sym):
+            if x.builder is not self and self._encloses(x.builder):
+                return self._close_over(self.parent._atom(x, op))
             if x.builder is not self and x.builder.closed:
                 raise x._escaped()
             if x.builder is not self:
@@ -100,10 +129,14 @@ class GraphBuilder:
                 raise _no_concrete_view()
             return x.var
         if isinstance(x, Operand):
+            if self.parent is not None:  # captured by the outermost trace, passed in
+                return self._close_over(self.parent._atom(x, op))
             return self.capture(x)
         if isinstance(x, _SCALARS):
             return x
         if isinstance(x, (np.ndarray, list, tuple)):
+            if self.parent is not None:
+                return self._close_over(self.parent._atom(x, op))
             return self.const(dtypes.operand_array(x, op)).var
         raise TypeError(
             f"{op}: unsupported operand of type {type(x).__name__} in traced code; "
@@ -222,13 +255,11 @@ def _no_concrete(what: str, fix: str) -> TraceError:
     )
 
 
-_STATIC_FIX = (
-    "make the argument static (a Python number, or static_argnums=... / "
-    "static_argnames=... in tracer.trace)"
-)
+_STATIC_FIX = "make the argument static (static_argnums=... / static_argnames=... in tracer.trace)"
 _CONTROL_FLOW_FIX = (
     "Python control flow cannot depend on traced values. Use tracer.where(cond, a, b) "
-    "to select values, or " + _STATIC_FIX + "."
+    "to select values, tracer.cond(pred, true_fn, false_fn, *operands) to choose a branch, "
+    "tracer.while_loop / tracer.fori_loop / tracer.scan for loops, or " + _STATIC_FIX + "."
 )
 _NUMPY_FIX = (
     "Use tracer ops on traced tensors instead of numpy (tracer.exp, tracer.where(cond, a, "

@@ -22,6 +22,7 @@ from compiler.errors import (
 )
 from tracer import accelerator, autograd, backends, cuda, nn, optim, utils
 from tracer._format import set_printoptions
+from tracer.control import cond, fori_loop, scan, switch, while_loop
 from tracer.creation import (
     arange,
     as_tensor,

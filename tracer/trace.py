@@ -12,6 +12,7 @@ import inspect
 import threading
 import time
 import types
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -136,9 +137,13 @@ class _Staged:
         fn: Callable[..., Any],
         static_argnums: int | Sequence[int] = (),
         static_argnames: str | Sequence[str] = (),
+        cache_size: int = 64,
     ) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
+            raise ValueError(f"cache_size must be a positive int, got {cache_size!r}")
+        self.cache_size = cache_size
         self.static_argnums = frozenset(
             (static_argnums,) if isinstance(static_argnums, int) else static_argnums
         )
@@ -163,7 +168,8 @@ class _Staged:
         self.static_argnums |= {
             i for i, n in enumerate(self._argnames) if n in self.static_argnames
         }
-        self._cache: dict[Any, _Traced] = {}
+        # signature -> staged entry, least recently used first (at most cache_size)
+        self._cache: OrderedDict[Any, _Traced] = OrderedDict()
         self._lock = threading.RLock()
         self._hits = self._misses = 0
         self._trace_s = self._compile_s = 0.0
@@ -193,10 +199,12 @@ class _Staged:
         trees = []
         for i, a in enumerate(args):
             trees.append(
-                _static(a, self._argname(i)) if i in self.static_argnums else flatten(a, leaves)
+                _static(a, self._argname(i))
+                if i in self.static_argnums
+                else flatten(a, leaves, numbers=True)
             )
         kw = tuple(
-            (k, _static(v, k) if k in self.static_argnames else flatten(v, leaves))
+            (k, _static(v, k) if k in self.static_argnames else flatten(v, leaves, numbers=True))
             for k, v in sorted(kwargs.items())
         )
         if any(isinstance(leaf, Sym) for leaf in leaves):
@@ -219,10 +227,12 @@ class _Staged:
         if entry is not None:
             if not entry.checked:
                 self._hits += 1
+                self._cache.move_to_end(key)
                 return entry, leaves, []
             captured = entry.current_captured()
             if captured is not None:
                 self._hits += 1
+                self._cache.move_to_end(key)
                 return entry, leaves, captured
         with self._lock:  # threads meeting one new signature trace it once
             again = self._cache.get(key)
@@ -237,14 +247,22 @@ class _Staged:
                 f"retraced: {entry.why_stale()}" if entry is not None else self._why(key)
             )
             entry = self._trace(key, leaves)
-            self._cache[key] = entry
+            self._store(key, entry)
         return entry, leaves, list(entry.captured)
+
+    def _store(self, key: Any, entry: _Traced) -> None:
+        """Cache `entry`, evicting the least recently used past `cache_size`."""
+        self._cache[key] = entry
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
 
     def _trace(self, key: Any, leaves: list[Any]) -> _Traced:
         t0 = time.perf_counter()
         trees, kw, _ = key
         b = GraphBuilder(is_grad_enabled)
-        syms = iter([b.new_input(AVal(tuple(t.shape), t.dtype)) for t in leaves])
+        weak = [w for t in (*trees, *(t for _, t in kw)) for w in t.weak_leaves()]
+        syms = iter([b.new_input(AVal(tuple(t.shape), t.dtype, w)) for t, w in zip(leaves, weak)])
         args = [t.unflatten(syms) for t in trees]
         kwargs = {k: t.unflatten(syms) for k, t in kw}
         b.name = getattr(self.fn, "__name__", "the function")
@@ -311,7 +329,8 @@ class _Staged:
             raise TraceError("ir()/grad_ir() need concrete arguments, not traced values") from None
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._cache[key] = self._trace(key, leaves)
+            entry = self._trace(key, leaves)
+            self._store(key, entry)
         return entry, leaves
 
 
@@ -598,14 +617,20 @@ def trace(
     *,
     static_argnums: int | Sequence[int] = (),
     static_argnames: str | Sequence[str] = (),
+    cache_size: int = 64,
 ) -> Any:
     """Stage `fn` into a graph on its first call for each input signature.
 
     Usable as `@trace`, `@trace(static_argnums=1)` or `trace(fn, static_argnums=...)`.
+    Tensors, numpy arrays and Python numbers (ints and floats) are traced: a new value
+    reuses the compiled code; a new shape or dtype traces again. Strings, None, bools and
+    the arguments named in `static_argnums`/`static_argnames` are static: part of the
+    signature, each value traced once. At most `cache_size` signatures are kept (the
+    least recently used is dropped). Raises ValueError for a bad cache_size.
     """
     if fn is None:
-        return lambda f: TracedFunction(f, static_argnums, static_argnames)
-    return TracedFunction(fn, static_argnums, static_argnames)
+        return lambda f: TracedFunction(f, static_argnums, static_argnames, cache_size)
+    return TracedFunction(fn, static_argnums, static_argnames, cache_size)
 
 
 class ValueAndGrad(_Staged):
@@ -657,8 +682,8 @@ class ValueAndGrad(_Staged):
             if starts[i] == starts[i + 1]:
                 raise TypeError(
                     f"cannot differentiate with respect to argument "
-                    f"{self._argname(i)!r}: it holds no tensor (Python numbers "
-                    "are static); pass it as a tensor"
+                    f"{self._argname(i)!r}: it holds no tensor or number (it is static: a "
+                    "string, None, a bool, or named in static_argnums); pass a tensor"
                 )
             for j in range(starts[i], starts[i + 1]):
                 if not dtypes.is_float(g.inputs[j].aval.dtype):
