@@ -190,9 +190,12 @@ class Constant:
 
 @dataclass(frozen=True)
 class Control:
-    """`kind`: "cond", "scan", "while" or "while_vjp" (how the sub-graphs are called)."""
+    """`kind`: "cond", "scan", "while", "while_vjp" or "call" (how the sub-graphs are
+    called); `graphs`: the params holding the graphs the lowering runs (a Graph, or a
+    tuple of them: a cond's branches)."""
 
     kind: str
+    graphs: tuple[str, ...]
 
 
 Lowering = Elementwise | Reduction | View | Kernel | Composite | Constant | Control

@@ -44,6 +44,7 @@ from tracer.creation import (
     zeros,
     zeros_like,
 )
+from tracer.custom import custom_vjp
 from tracer.devices import DeviceError, device, get_default_device, set_default_device
 from tracer.functions import *  # noqa: F403
 from tracer.functions import max, min, sum  # noqa: A004

@@ -204,7 +204,17 @@ def _while_vjp(plan: KernelPlan, item: ControlCall, subs: dict[str, _Sub]) -> li
     return lines
 
 
+def _call(plan: KernelPlan, item: ControlCall, subs: dict[str, _Sub]) -> list[str]:
+    """A function called once (custom_vjp's forward): its kernel writes the outputs."""
+    e = item.eqn
+    n_fwd, n_bwd = e.params["n_fwd"], e.params["n_bwd"]
+    ins = [_arr(plan, r.base) for r in item.refs]
+    args = ins[:n_fwd] + ins[n_fwd + n_bwd :]
+    return [subs["body"].call(args + [_arr(plan, v) for v in e.outputs])]
+
+
 _WRITERS: dict[str, Callable[[KernelPlan, ControlCall, dict[str, _Sub]], list[str]]] = {
+    "call": _call,
     "cond": _cond,
     "scan": _scan,
     "while": _while,

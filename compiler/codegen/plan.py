@@ -361,7 +361,8 @@ class _Planner:
             refs.append(r)
         base = f"{self.prefix}{self.names[e.outputs[0]]}_"
         subs: dict[str, KernelPlan] = {}
-        for key, value in e.params.items():
+        for key in e.op.lowering.graphs:
+            value = e.params[key]
             graphs = value if isinstance(value, tuple) else (value,)
             for j, g in enumerate(graphs):
                 if isinstance(g, Graph):

@@ -160,7 +160,7 @@ register(
         _cond_impl,
         _cond_vjp,
         grad_fn="CondBackward0",
-        lowering=Control("cond"),
+        lowering=Control("cond", ("branches",)),
         multiple_results=True,
     )
 )
@@ -322,7 +322,7 @@ register(
         _scan_impl,
         _scan_vjp,
         grad_fn="ScanBackward0",
-        lowering=Control("scan"),
+        lowering=Control("scan", ("body",)),
         multiple_results=True,
         with_residuals=_scan_with_residuals,
     )
@@ -418,7 +418,7 @@ register(
         _while_impl,
         _while_vjp,
         grad_fn="WhileBackward0",
-        lowering=Control("while"),
+        lowering=Control("while", ("cond", "body")),
         multiple_results=True,
     )
 )
@@ -465,7 +465,95 @@ register(
         _while_vjp_abstract,
         _while_vjp_impl,
         None,
-        lowering=Control("while_vjp"),
+        lowering=Control("while_vjp", ("cond", "body", "back")),
         multiple_results=True,
+    )
+)
+
+
+# ---- custom_vjp_call: a function whose derivative the user wrote ------------------------
+# inputs: the values the forward and backward close over, then the arguments. `body` is
+# the forward (consts, args -> n_out outputs); `body_res` the same also returning the
+# residuals the user's backward reads (it becomes `body` when differentiated); `bwd`
+# (bwd consts, residuals, cotangents -> one gradient per argument) is the VJP:
+# tracer.custom_vjp and autograd.Function under a trace.
+
+
+def _custom_parts(
+    ins: tuple[Any, ...], n_fwd: int, n_bwd: int
+) -> tuple[list[Any], list[Any], list[Any]]:
+    return list(ins[:n_fwd]), list(ins[n_fwd : n_fwd + n_bwd]), list(ins[n_fwd + n_bwd :])
+
+
+def _custom_abstract(
+    *ins: AVal,
+    body: Graph,
+    body_res: Graph,
+    bwd: Graph,
+    n_fwd: int,
+    n_bwd: int,
+    n_out: int,
+    save: bool,
+) -> tuple[AVal, ...]:
+    fc, _, args = _custom_parts(ins, n_fwd, n_bwd)
+    _check_inputs("custom_vjp", "forward", body, fc + args)
+    return tuple(_avals(body.outputs))
+
+
+def _custom_impl(
+    *ins: np.ndarray,
+    body: Graph,
+    body_res: Graph,
+    bwd: Graph,
+    n_fwd: int,
+    n_bwd: int,
+    n_out: int,
+    save: bool,
+) -> tuple[np.ndarray, ...]:
+    fc, _, args = _custom_parts(ins, n_fwd, n_bwd)
+    return tuple(run_graph(body, fc + args))
+
+
+def _custom_with_residuals(e: Eqn) -> Eqn:
+    if e.params["save"]:
+        return e
+    body_res = e.params["body_res"]
+    extra = [
+        Var(AVal(tuple(a.aval.shape), a.aval.dtype)) for a in body_res.outputs[len(e.outputs) :]
+    ]
+    params = {**e.params, "body": body_res, "save": True}  # the forward keeping residuals
+    return Eqn(e.op, e.inputs, params, e.outputs + extra, e.source_loc)
+
+
+def _custom_vjp(
+    g: tuple[Any, ...],
+    out: tuple[Any, ...],
+    *ins: Any,
+    body: Graph,
+    body_res: Graph,
+    bwd: Graph,
+    n_fwd: int,
+    n_bwd: int,
+    n_out: int,
+    save: bool,
+) -> tuple[Any, ...]:
+    if not save:
+        raise AssertionError("custom_vjp's VJP needs its residuals (with_residuals)")
+    _, bc, args = _custom_parts(ins, n_fwd, n_bwd)
+    builder = next(x for x in (*g, *out) if hasattr(x, "builder")).builder
+    grads = inline(builder, bwd, bc + list(out[n_out:]) + list(g[:n_out]))
+    return (*[None] * (n_fwd + n_bwd), *grads)
+
+
+register(
+    Op(
+        "custom_vjp_call",
+        _custom_abstract,
+        _custom_impl,
+        _custom_vjp,
+        grad_fn="CustomVjpBackward0",
+        lowering=Control("call", ("body",)),
+        multiple_results=True,
+        with_residuals=_custom_with_residuals,
     )
 )
