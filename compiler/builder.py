@@ -64,6 +64,14 @@ class GraphBuilder:
         self.name = "the function"
         self.made_inside: set[int] = set()
         self.closed = False
+        # A loop body or condition runs many times per call: set to what it is ("the
+        # body of while_loop") so that random numbers, which would repeat, are refused.
+        self.repeats: str | None = None
+        # Captured inputs that are random keys: a fresh one is drawn at each call.
+        self.random_keys: dict[Var, Callable[[], Any]] = {}
+        # Objects whose plain attributes the traced code may have read (the modules it
+        # called: `self.training`, `self.p`), by id; the tracer guards them.
+        self.observed: dict[int, Any] = {}
 
     def new_input(self, aval: AVal) -> Sym:
         v = Var(aval)
@@ -85,6 +93,35 @@ class GraphBuilder:
             self.captured.append((var, x))
             self._captured_versions.append(_version(x))
         return var
+
+    def random_key(self, first: Operand, draw: Callable[[], Operand], op: str) -> Sym:
+        """A 0-d int64 key input of the outermost trace, `first` for this trace and
+        `draw()` on every later call of the compiled function. Raises TraceError inside a
+        loop body, where one key per call would repeat the numbers at every step."""
+        b: GraphBuilder | None = self
+        root = self
+        while b is not None:
+            if b.repeats is not None:
+                where = describe_location()
+                raise TraceError(
+                    f"{op}() inside {b.repeats} would draw the same numbers at every step"
+                    + (f"\n  at {where}" if where else "")
+                    + "\nDraw all of them before the loop (one row per step, e.g. "
+                    f"tracer.{op}(steps, ...)) and pass them in: as xs of scan, or indexed "
+                    "by the step counter."
+                )
+            root, b = b, b.parent
+        var = root.capture(first)
+        root.random_keys[var] = draw
+        return Sym(root, var)
+
+    def observe(self, obj: Any) -> None:
+        """Note that the traced code reads `obj`'s attributes (recorded on the
+        outermost trace, which is the one whose cache entry depends on them)."""
+        root = self
+        while root.parent is not None:
+            root = root.parent
+        root.observed.setdefault(id(obj), obj)
 
     def check_captured_unchanged(self) -> None:
         """Refuse a trace that updated a captured tensor in place after using it: the

@@ -79,10 +79,13 @@ def _stage(
     fn: Callable[..., Any],
     trees: Sequence[TreeDef],
     avals: Sequence[Sequence[AVal]],
+    repeats: str | None = None,
 ) -> _Staged:
-    """Trace `fn(*args)` on new symbolic inputs of the given structures and avals."""
+    """Trace `fn(*args)` on new symbolic inputs of the given structures and avals
+    (`repeats`: what it is, when it runs many times per call: a loop body)."""
     child = GraphBuilder(b.grad_enabled, warn_above=None, parent=b)
     child.name = b.name
+    child.repeats = repeats
     args = []
     for tree, group in zip(trees, avals):
         syms = iter([child.new_input(a) for a in group])
@@ -230,7 +233,7 @@ def _stage_carry_fn(
         trees, groups = [tree], [avals]
         if extra is not None:
             trees, groups = [tree, extra[0]], [avals, extra[1]]
-        s = _stage(b, fn, trees, groups)
+        s = _stage(b, fn, trees, groups, repeats=f"the body of {what}")
         out_tree, out_avals = s.out_tree, s.out_avals
         if extra is not None:  # scan: (carry, y)
             if out_tree.kind != "tuple" or len(out_tree.children) != 2:
@@ -273,7 +276,7 @@ def while_loop(
     tree, leaves = _leaves(b, init_val)
     body, leaves = _stage_carry_fn(b, "while_loop", body_fun, tree, leaves)
     avals = [AVal(tuple(x.shape), np.dtype(x.dtype)) for x in leaves]
-    cnd = _stage(b, cond_fun, [tree], [avals])
+    cnd = _stage(b, cond_fun, [tree], [avals], repeats="the condition of while_loop")
     p = cnd.out_avals
     if len(p) != 1 or p[0].shape != () or p[0].dtype != np.bool_:
         raise _error(

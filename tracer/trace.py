@@ -29,7 +29,7 @@ from compiler.passes import optimize, strip_stop_gradient
 from compiler.registry import AVal
 from compiler.source import traceback_location, warn_at_user_line
 from tracer import autograd
-from tracer.capture import MISSING, Source, ValueGuard, find_sources, value_guards
+from tracer.capture import MISSING, Source, StateGuard, ValueGuard, find_sources, value_guards
 from tracer.grad_mode import enable_grad, is_grad_enabled
 from tracer.pytree import LEAF, TreeDef, flatten, static
 from tracer.tensor import Tensor
@@ -55,7 +55,7 @@ class _Traced:
     # Where each captured tensor lives (read afresh at each call, so `w = ...` or
     # `params["w"] = ...` outside is seen), or None: read by reference (tracer.capture)
     sources: list[Source | None] = field(default_factory=list)
-    guards: list[ValueGuard] = field(default_factory=list)  # numbers etc. read directly
+    guards: list[ValueGuard | StateGuard] = field(default_factory=list)  # numbers etc.
     exe: Executable | None = None
     diffs: dict[tuple[bool, ...], _Diff] = field(default_factory=dict)
     joint: tuple[Executable, Graph] | None = None  # value_and_grad's joint graph
@@ -87,6 +87,13 @@ class _Traced:
     def why_stale(self) -> str:
         """What current_captured() found changed, for explain()."""
         for g in self.guards:
+            if isinstance(g, StateGuard):
+                changed = g.changed()
+                if changed is not None:
+                    name, old, new = changed
+                    shown = "unset" if new is MISSING else _short(new)
+                    return f"{name}, read while tracing, changed: {_short(old)} -> {shown}"
+                continue
             if not g.holds():
                 now = g.source.read()
                 shown = "unset" if now is MISSING else _short(now)
@@ -282,6 +289,9 @@ class _Staged:
         captured = [c for _, c in b.captured]
         statics = self._static_args(key)
         sources = find_sources(self.fn, captured, statics)
+        for i, (var, _) in enumerate(b.captured):
+            if var in b.random_keys:  # a new key from the generator at every call
+                sources[i] = Source("a random key", b.random_keys[var])
         _warn_unfollowed(b, captured, sources, b.name)
         graph = optimize(b.graph(atoms))
         self._trace_s += time.perf_counter() - t0
@@ -292,7 +302,8 @@ class _Staged:
             list(b.consts.values()),
             trees,
             sources,
-            value_guards(self.fn, statics),
+            value_guards(self.fn, statics)
+            + ([StateGuard.of(list(b.observed.values()))] if b.observed else []),
         )
 
     def _static_args(self, key: Any) -> list[tuple[str, Any]]:

@@ -294,7 +294,7 @@ def _traced_apply(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, 
     `forward`'s graph and whose VJP is `backward`'s (tracer.custom.stage_custom_vjp).
     Tensor arguments are traced; the others (numbers, strings) reach forward as they
     are, as in eager mode."""
-    from tracer.custom import stage_custom_vjp
+    from tracer.custom_staging import stage_custom_vjp
 
     custom_setup = cls.setup_context is not Function.setup_context
     if kwargs or custom_setup:

@@ -10,6 +10,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from compiler.dispatch import tracing
 from tracer.autograd import Function
 from tracer.grad_mode import is_grad_enabled
 from tracer.tensor import Tensor
@@ -101,6 +102,8 @@ class HooksMixin:
         return handle
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if tracing.builder is not None:  # the trace depends on our attributes
+            tracing.builder.observe(self)
         if not (
             self._forward_pre_hooks
             or self._forward_hooks

@@ -11,6 +11,7 @@ from typing import Any
 
 from compiler import dtypes
 from compiler.errors import DTypeError
+from tracer.capture import attribute_assigned
 from tracer.grad_mode import no_grad
 from tracer.nn.modules.hooks import HooksMixin, RemovableHandle
 from tracer.nn.modules.state_dict import StateDictMixin
@@ -221,6 +222,7 @@ class Module(HooksMixin, StateDictMixin):
             else:
                 buffers[name] = value
             return
+        attribute_assigned()  # traced functions that called this module check again
         object.__setattr__(self, name, value)
 
     def _forget(self, name: str, keep: str) -> None:
