@@ -602,7 +602,13 @@ def trace(
     """Stage `fn` into a graph on its first call for each input signature.
 
     Usable as `@trace`, `@trace(static_argnums=1)` or `trace(fn, static_argnums=...)`.
+    Given a tensor instead of a function, `trace(x)` is PyTorch's torch.trace: the sum
+    of the main diagonal of the matrix x.
     """
+    if isinstance(fn, operand.Operand):
+        if static_argnums != () or static_argnames != ():
+            raise TypeError("trace(matrix) takes no static_argnums/static_argnames")
+        return fn.trace()
     if fn is None:
         return lambda f: TracedFunction(f, static_argnums, static_argnames)
     return TracedFunction(fn, static_argnums, static_argnames)
