@@ -184,12 +184,20 @@ def _count(g: Any, index: Any, dim: int) -> Any:
     return apply_op("scatter_add", g.zeros_like(), index, ones, dim=dim)
 
 
-def _others_product(c: Any, zeros: Any, nonzero_product: Any) -> Any:
-    """The product of the other factors of a product, for each factor c: from the
-    number of zero factors and the product of the nonzero ones (no division by 0)."""
-    safe = c.where(c != 0, 1)
-    none_zero = (nonzero_product / safe).where(zeros == 0, 0)
-    return apply_op("where", c == 0, nonzero_product.where(zeros == 1, 0), none_zero)
+def _others_product(c: Any, zeros: Any, nonzero_product: Any, zero_sum: Any) -> Any:
+    """For each factor c of a product, the product of the other factors, from the number
+    of zero factors, the product of the nonzero ones and the sum of the zero ones (0,
+    but its derivative reaches each zero factor). No division by 0, and the derivative
+    is right too where factors are 0: the terms that vanish there keep the factor that
+    makes them vanish (prod of the others = P / c * z0 with one zero z0 elsewhere)."""
+    p = nonzero_product
+    at_zero = c == 0
+    over_c = p / c.where(~at_zero, 1)
+    one = apply_op("where", at_zero, p, over_c * zero_sum)
+    two = keep(p * (zero_sum - c), at_zero)
+    return apply_op(
+        "where", zeros == 0, over_c, apply_op("where", zeros == 1, one, keep(two, zeros == 2))
+    )
 
 
 def _scatter_reduce_vjp(
@@ -213,22 +221,30 @@ def _scatter_reduce_vjp(
         share = g / wins.where(wins > 0, 1)
         gx = keep(share, x_won | ~touched)
         gsrc = keep(along(share, index, dim), src_won)
-    else:  # prod, correct with zeros among the factors
-        x_nz = x.where(x != 0, 1)
-        src_nz = srcp.where(srcp != 0, 1)
+    else:  # prod, correct with zeros among the factors (to second order)
+        x_zero, src_zero = x == 0, srcp == 0
         nz = apply_op(
-            "scatter_reduce", x_nz, index, src_nz, dim=dim, reduce="prod", include_self=include_self
-        )
-        zeros = apply_op(
-            "scatter_add",
-            (x == 0).to(g.dtype) if include_self else g.zeros_like(),
+            "scatter_reduce",
+            x.where(~x_zero, 1),
             index,
-            (srcp == 0).to(g.dtype),
+            srcp.where(~src_zero, 1),
             dim=dim,
+            reduce="prod",
+            include_self=include_self,
         )
-        gx = g * _others_product(x, zeros, nz) if include_self else drop(g, touched)
+        own = (lambda t: t) if include_self else (lambda t: t.zeros_like())
+        zeros = apply_op(
+            "scatter_add", own(x_zero.to(g.dtype)), index, src_zero.to(g.dtype), dim=dim
+        )
+        zero_sum = apply_op(
+            "scatter_add", own(keep(x, x_zero)), index, keep(srcp, src_zero), dim=dim
+        )
+        if include_self:
+            gx = g * _others_product(x, zeros, nz, zero_sum)
+        else:
+            gx = drop(g, touched)
         gsrc = along(g, index, dim) * _others_product(
-            srcp, along(zeros, index, dim), along(nz, index, dim)
+            srcp, along(zeros, index, dim), along(nz, index, dim), along(zero_sum, index, dim)
         )
     return gx, None, pad_to(gsrc, tuple(src.shape))
 
