@@ -233,7 +233,9 @@ def _pad_impl(
     return np.ascontiguousarray(out, x.dtype)
 
 
-def _pad_name(avals: tuple[AVal, ...], pads: Any, mode: str, value: float, dims: int) -> str:
+def _pad_name(
+    avals: tuple[AVal, ...], pads: Any = (), mode: str = "constant", value: float = 0, dims: int = 1
+) -> str:
     if mode == "constant":
         return "ConstantPadNdBackward0"
     if mode == "circular":
@@ -274,7 +276,9 @@ def _pad_adjoint_impl(
     return out
 
 
-def _pad_adjoint_name(avals: tuple[AVal, ...], pads: Any, mode: str, dims: int, shape: Any) -> str:
+def _pad_adjoint_name(
+    avals: tuple[AVal, ...], pads: Any = (), mode: str = "constant", dims: int = 1, shape: Any = ()
+) -> str:
     if mode == "constant":
         return "ConstantPadNdBackward0"
     if mode == "circular":
