@@ -330,7 +330,8 @@ class Operand(ReductionMethods, IndexingMethods, ShapeMethods):
     def bool(self) -> Any:
         return self.to(dtypes.bool_)
 
-    def clone(self) -> Any:
+    def clone(self, *, memory_format: Any = None) -> Any:
+        """A copy (every copy here is contiguous; memory_format is accepted and ignored)."""
         return apply("copy", self)
 
     # ---- linear algebra -------------------------------------------------
