@@ -214,7 +214,7 @@ def roll(w: Writer, e: Eqn, refs: list[Ref]) -> None:
     idx, ind = w.loops(shape, "j", 0)
     src = list(idx)
     for a, s in zip(e.params["axes"], e.params["shifts"]):
-        w.line(f"_r{a} = ({idx[a]} + {-s}) % {x.shape[a]}", ind)
+        w.line(f"_r{a} = ({idx[a]} + {-s}) % ({x.shape[a]})", ind)
         src[a] = f"_r{a}"
     w.line(f"{_store(w, out, shape, idx)} = {w.read(x, src)}", ind)
 
@@ -244,13 +244,13 @@ def pad_source(
             w.line(f"if {s} < 0:", ind)
             w.line(f"{s} = -{s}", ind + 1)
             w.line(f"if {s} >= {m}:", ind)
-            w.line(f"{s} = {2 * (m - 1)} - {s}", ind + 1)
+            w.line(f"{s} = ({2 * (m - 1)}) - {s}", ind + 1)
         elif mode == "replicate":
             w.line(f"{s} = min(max({j} + {-before}, 0), {m - 1})", ind)
         else:  # circular: wraps inside the part of the input that is kept
             start = max(-before, 0)
             kept = m - start - max(-after, 0)
-            w.line(f"{s} = {start} + ({j} + {-max(before, 0)}) % {kept}", ind)
+            w.line(f"{s} = {start} + ({j} + {-max(before, 0)}) % ({kept})", ind)
         src.append(s)
     return src, conds
 
