@@ -19,12 +19,18 @@ from compiler import dtypes
 from compiler.args import is_number, normalize_axis
 from compiler.dispatch import apply, tracing
 from compiler.errors import DTypeError, ShapeError, TraceError
-from compiler.ops.elementwise import broadcast_shapes
-from compiler.ops.scatter import REDUCES
-from compiler.ops.shape import count
 from compiler.source import describe_location
 
 __all__ = ["IndexingMethods", "as_index", "concrete", "values_of"]
+
+REDUCES = ("sum", "prod", "mean", "amax", "amin")  # scatter_reduce's (compiler.ops.scatter)
+
+
+def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+    # compiler.ops imports compiler.operand, which this module is a base of: import late
+    from compiler.ops.elementwise import broadcast_shapes as shapes_of
+
+    return shapes_of(op, *shapes)
 
 
 def values_of(x: Any) -> np.ndarray | None:
@@ -94,6 +100,8 @@ def _in_range(index: Any, n: int, op: str, dim: int, negative: bool = False) -> 
 def _wrap(index: Any, x: Any, axis: int) -> Any:
     """Negative indices counted from the end of x's dim `axis` (its size read from the
     kernel's sizes, not baked in as a number)."""
+    from compiler.ops.shape import count
+
     n = count(x, (axis,) if x.ndim else (), dtypes.int64)
     return apply("where", index < 0, index + n, index)
 
