@@ -251,7 +251,7 @@ def gather(w: Writer, e: Eqn, refs: list[Ref]) -> None:
     dim = e.params["dim"]
     shape = w.shape(out)
     idx, ind = w.loops(shape, "j", 0)
-    src = _along(w, e, ix, dim, x.shape[dim], ind, idx, "an index")
+    src = _along(w, e, ix, dim, x.shape[dim] if x.shape else 1, ind, idx, "an index")
     w.line(f"{w.arr(out)}[{w.index_expr(0, list(c_strides(shape)), idx)}] = {w.read(x, src)}", ind)
 
 
@@ -265,7 +265,7 @@ def scatter_add(w: Writer, e: Eqn, refs: list[Ref]) -> None:
     xi, ind = w.loops(oshape, "j", 0)
     w.line(f"{oarr}[{w.index_expr(0, list(c_strides(oshape)), xi)}] = {w.read(x, xi)}", ind)
     idx, ind = w.loops(ix.shape, "k", 0)
-    dst = _along(w, e, ix, dim, oshape[dim], ind, idx, "an index")
+    dst = _along(w, e, ix, dim, oshape[dim] if oshape else 1, ind, idx, "an index")
     w.line(f"{oarr}[{w.index_expr(0, list(c_strides(oshape)), dst)}] += {w.read(src, idx)}", ind)
 
 

@@ -26,10 +26,12 @@ from compiler.args import (  # noqa: F401  (normalize_axis, ... are re-exported)
 )
 from compiler.dispatch import apply, tracing  # noqa: F401  (re-exported)
 from compiler.errors import ShapeError
+from compiler.methods.indexing import IndexingMethods
 from compiler.methods.reductions import ReductionMethods
+from compiler.methods.shapes import ShapeMethods
 
 
-class Operand(ReductionMethods):
+class Operand(ReductionMethods, IndexingMethods, ShapeMethods):
     """Mixin: PyTorch-named methods over `apply`. Subclasses provide `shape`,
     `dtype`, `_bind`, `_const` (wrap a numpy array as an operand of the same
     world) and `_priority`."""
@@ -328,7 +330,8 @@ class Operand(ReductionMethods):
     def bool(self) -> Any:
         return self.to(dtypes.bool_)
 
-    def clone(self) -> Any:
+    def clone(self, *, memory_format: Any = None) -> Any:
+        """A copy (every copy here is contiguous; memory_format is accepted and ignored)."""
         return apply("copy", self)
 
     # ---- linear algebra -------------------------------------------------
@@ -387,7 +390,7 @@ class Operand(ReductionMethods):
         else:
             axes = normalize_axes(dim, self.ndim, "squeeze")
             shape = tuple(s for i, s in enumerate(self.shape) if not (i in axes and s == 1))
-            name = "SqueezeBackward1"
+            name = "SqueezeBackward2" if isinstance(dim, (tuple, list)) else "SqueezeBackward1"
         return apply("reshape", self, shape=shape, name=name)
 
     def permute(self, *dims: Any) -> Any:
@@ -463,18 +466,6 @@ class Operand(ReductionMethods):
 
         spec, arrays, name = parse_index(self, key)
         return apply("index" if arrays else "slice", self, *arrays, spec=spec, name=name)
-
-    def gather(self, dim: int, index: Any) -> Any:
-        """out[i][j] = self[i][index[i][j]] along `dim` (torch.gather); index values
-        outside 0..size-1 raise IndexError."""
-        return apply("gather", self, index, dim=normalize_axis(dim, self.ndim, "gather"))
-
-    def scatter_add(self, dim: int, index: Any, src: Any) -> Any:
-        """A copy of self with src[i][j] added at [i][index[i][j]] along `dim`
-        (torch.scatter_add); repeated indices accumulate."""
-        return apply(
-            "scatter_add", self, index, src, dim=normalize_axis(dim, self.ndim, "scatter_add")
-        )
 
     # ---- constants in the operand's own world (used by VJP rules) -------
     def full_like(self, value: float, shape: Any = None, dtype: Any = None) -> Any:

@@ -638,7 +638,13 @@ def trace(
     the arguments named in `static_argnums`/`static_argnames` are static: part of the
     signature, each value traced once. At most `cache_size` signatures are kept (the
     least recently used is dropped). Raises ValueError for a bad cache_size.
+    Given a tensor instead of a function, `trace(x)` is PyTorch's torch.trace: the sum
+    of the main diagonal of the matrix x.
     """
+    if isinstance(fn, operand.Operand):
+        if static_argnums != () or static_argnames != ():
+            raise TypeError("trace(matrix) takes no static_argnums/static_argnames")
+        return fn.trace()
     if fn is None:
         return lambda f: TracedFunction(f, static_argnums, static_argnames, cache_size)
     return TracedFunction(fn, static_argnums, static_argnames, cache_size)

@@ -4,9 +4,11 @@ from compiler.ops import (  # noqa: F401
     control,
     elementwise,
     index,
+    layout,
     linalg,
     nn,
     random,
     reduce,
+    scatter,
     shape,
 )

@@ -58,7 +58,7 @@ def parse_index(x: Any, key: Any) -> tuple[tuple[Any, ...], list[Any], str]:
             spec.append(("int", int(k) % size))
             dim += 1
         elif _is_bool_mask(k):
-            mask = np.asarray(k)  # data-dependent shape: needs a concrete value
+            mask = _mask_values(k)  # data-dependent shape: needs a concrete value
             expect = tuple(x.shape[dim : dim + mask.ndim])
             if mask.shape != expect:
                 raise IndexError(
@@ -113,6 +113,22 @@ def _grad_fn_name(spec: list[tuple[Any, ...]], shape: tuple[int, ...]) -> str:
             name = "SliceBackward0"
         dim += 1
     return name
+
+
+def _mask_values(k: Any) -> np.ndarray:
+    """A boolean mask's values. A tensor mask inside a trace is refused (its values
+    would be read once, when tracing, and frozen into the graph), unless the traced
+    function made it itself."""
+    from compiler.methods.indexing import concrete
+    from compiler.operand import Operand
+
+    if not isinstance(k, Operand):
+        return np.asarray(k)
+    fix = (
+        "Use tracer.where(mask, x, 0) to keep the shape (then reduce), or index eagerly "
+        "outside the traced function."
+    )
+    return concrete(k, "indexing with a boolean tensor mask", fix)
 
 
 def _is_bool_mask(k: Any) -> bool:

@@ -74,6 +74,42 @@ PROGRAMS: list[tuple[str, Callable[..., Any], Callable[[int], tuple[Any, ...]]]]
         lambda x: x.reshape(-1).mean() + x.t().reshape(3, -1).sum(),
         lambda n: (tracer.ones(n, 3),),
     ),
+    ("flip", lambda x: (x.flip(0) * x).sum() + x.flip(1).sum(), lambda n: (tracer.ones(n, 3),)),
+    ("roll", lambda x: (x.roll(2, 0) * x).sum() + x.roll(-1).sum(), lambda n: (tracer.ones(n, 3),)),
+    (
+        "pad",
+        lambda x: F.pad(x, (1, 2)).sum() + (F.pad(x, (1, 1), mode="reflect") ** 2).sum(),
+        lambda n: (tracer.ones(n, 3),),
+    ),
+    (
+        "pad_batch_dim",
+        lambda x: (F.pad(x, (0, 0, 2, 1), mode="replicate") ** 2).sum(),
+        lambda n: (tracer.ones(1, n, 3),),
+    ),
+    (
+        "narrow",
+        lambda x: (x.narrow(0, 1, x.shape[0] - 2) ** 2).sum(),
+        lambda n: (tracer.ones(n, 3),),
+    ),
+    ("split", lambda x: (x.split([1, 2], 1)[1] ** 2).sum(), lambda n: (tracer.ones(n, 3),)),
+    ("tril", lambda x: (x.tril(-1) ** 2).sum(), lambda n: (tracer.ones(n, n),)),
+    ("diagonal", lambda x: (x.diagonal() ** 2).sum() + x.trace(), lambda n: (tracer.ones(n, n),)),
+    (
+        "scatter",
+        lambda x, y: (x.scatter(1, y.unsqueeze(1), 0.5) ** 2).sum(),
+        lambda n: (tracer.ones(n, 3), labels(n)),
+    ),
+    (
+        "index_select",
+        lambda x, y: (x.index_select(0, y) ** 2).mean(),
+        lambda n: (tracer.ones(n, 3), labels(n)),
+    ),
+    (
+        "masked_fill",
+        lambda x: (x.masked_fill(x > 0, 0.0) ** 2).sum(),
+        lambda n: (tracer.ones(n, 3),),
+    ),
+    ("repeat_other_dim", lambda x: (x.repeat(1, 2) ** 2).sum(), lambda n: (tracer.ones(n, 3),)),
 ]
 
 

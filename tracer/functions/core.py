@@ -152,8 +152,13 @@ def div(input: Any, other: Any) -> Any:
     return _operand(input) / other
 
 
-def where(condition: Any, input: Any, other: Any) -> Any:
-    """`input` where `condition` holds, else `other` (broadcasting)."""
+def where(condition: Any, input: Any = None, other: Any = None) -> Any:
+    """`input` where `condition` holds, else `other` (broadcasting). With the condition
+    alone, `nonzero(condition, as_tuple=True)`: the indices where it holds (eager only)."""
+    if input is None and other is None:
+        return _operand(condition).nonzero(as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where: give both input and other, or the condition alone")
     return apply("where", condition, input, other)
 
 

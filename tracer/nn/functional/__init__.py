@@ -3,5 +3,7 @@
 
 from tracer.nn.functional.core import *  # noqa: F403
 from tracer.nn.functional.core import __all__ as _core
+from tracer.nn.functional.shapes import *  # noqa: F403
+from tracer.nn.functional.shapes import __all__ as _shapes
 
-__all__ = [*_core]
+__all__ = [*_core, *_shapes]
