@@ -30,3 +30,25 @@ class TracerWarning(UserWarning):
 class LargeTraceWarning(TracerWarning):
     """A traced function staged so many equations that tracing, optimising and
     compiling it get slow (usually a Python loop unrolled into the trace)."""
+
+
+def missing_attribute(namespace: str, owner: str, name: str, have: list[str]) -> AttributeError:
+    """The AttributeError for `owner.name` that tracer lacks. When PyTorch's `namespace`
+    ("Tensor", "torch", "torch.nn.functional", ...) has the name, the message says so by
+    name; otherwise it suggests the closest names in `have`."""
+    import difflib
+
+    from compiler.torch_api import NAMESPACES
+
+    msg = f"{owner} has no attribute {name!r}"
+    if name in NAMESPACES.get(namespace, ()):
+        shown = f"{namespace}.{name}" if namespace != "Tensor" else f"Tensor.{name}"
+        msg += (
+            f": PyTorch's {shown} is not implemented in tracer yet "
+            "(docs/coverage.md lists what is and is not)"
+        )
+    else:
+        close = difflib.get_close_matches(name, [h for h in have if not h.startswith("_")], n=3)
+        if close:
+            msg += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    return AttributeError(msg)

@@ -25,7 +25,7 @@ from compiler.args import (  # noqa: F401  (normalize_axis, ... are re-exported)
     shape_arg,
 )
 from compiler.dispatch import apply, tracing  # noqa: F401  (re-exported)
-from compiler.errors import ShapeError
+from compiler.errors import ShapeError, missing_attribute
 from compiler.methods.indexing import IndexingMethods
 from compiler.methods.reductions import ReductionMethods
 from compiler.methods.shapes import ShapeMethods
@@ -50,6 +50,14 @@ class Operand(ReductionMethods, IndexingMethods, ShapeMethods):
 
     def _const(self, value: np.ndarray) -> Operand:
         raise NotImplementedError
+
+    def __getattr__(self, name: str) -> Any:
+        # called only when normal lookup failed: name what PyTorch has and we lack
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if hasattr(type(self), name):  # a property or slot that itself failed:
+            return object.__getattribute__(self, name)  # re-raise its own error
+        raise missing_attribute("Tensor", "'Tensor' object", name, dir(type(self)))
 
     # ---- metadata -------------------------------------------------------
     @property

@@ -7,6 +7,7 @@ x.grad  # tensor([2., 4.])
 """
 
 from pathlib import Path
+from typing import Any
 
 import compiler.ops  # noqa: F401  (fills the op registry)
 from compiler.dtypes import bool_ as bool  # noqa: A001
@@ -19,6 +20,7 @@ from compiler.errors import (
     TraceError,
     TracerError,
     TracerWarning,
+    missing_attribute,
 )
 from tracer import accelerator, autograd, backends, cuda, nn, optim, utils
 from tracer._format import set_printoptions
@@ -92,3 +94,10 @@ def cache_dir() -> Path:
 def clear_cache() -> None:
     """Delete every compiled module from the disk cache and forget those loaded here."""
     _cache.clear_cache()
+
+
+def __getattr__(name: str) -> Any:
+    # called only for names this module lacks: say when PyTorch has them
+    if name.startswith("_"):
+        raise AttributeError(f"module 'tracer' has no attribute {name!r}")
+    raise missing_attribute("torch", "module 'tracer'", name, list(globals()))

@@ -1,9 +1,19 @@
 """PyTorch's `torch.nn.functional` (import it as `F`), by family: each module's
 `__all__` is what `tracer.nn.functional` exports from it."""
 
+from typing import Any
+
+from compiler.errors import missing_attribute
 from tracer.nn.functional.core import *  # noqa: F403
 from tracer.nn.functional.core import __all__ as _core
 from tracer.nn.functional.shapes import *  # noqa: F403
 from tracer.nn.functional.shapes import __all__ as _shapes
 
 __all__ = [*_core, *_shapes]
+
+
+def __getattr__(name: str) -> Any:
+    # called only for names this module lacks: say when PyTorch has them
+    if name.startswith("_"):
+        raise AttributeError(f"module 'tracer.nn.functional' has no attribute {name!r}")
+    raise missing_attribute("torch.nn.functional", "module 'tracer.nn.functional'", name, __all__)
