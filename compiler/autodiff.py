@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.builder import GraphBuilder, Sym
+from compiler.dispatch import tracing
+from compiler.errors import TraceError
 from compiler.ir import Atom, Graph, Var
 from compiler.passes import dce
 
@@ -34,8 +36,13 @@ def active_vars(graph: Graph, wrt: list[bool]) -> set[Var]:
     """Variables that depend differentiably on the inputs marked in `wrt`."""
     active = {v for v, w in zip(graph.inputs, wrt) if w}
     for e in graph.eqns:
-        if e.op.vjp is not None and any(isinstance(a, Var) and a in active for a in e.inputs):
+        if not any(isinstance(a, Var) and a in active for a in e.inputs):
+            continue
+        if e.op.vjp is not None:
             active.update(v for v in e.outputs if v.aval.dtype.kind == "f")
+        elif e.op.no_derivative is not None:
+            where = f" at {e.source_loc}" if e.source_loc else ""
+            raise TraceError(f"{e.op.no_derivative}{where}")
     return active
 
 
@@ -51,12 +58,18 @@ def _with_residuals(graph: Graph, active: set[Var]) -> Graph:
     return Graph(list(graph.inputs), eqns, list(graph.outputs), dict(graph.consts))
 
 
-def joint_vjp(graph: Graph, wrt: list[bool], seed_ones: bool = False) -> Joint:
+def joint_vjp(
+    graph: Graph, wrt: list[bool], seed_ones: bool = False, n_diff: int | None = None
+) -> Joint:
     """Differentiate `graph` with respect to the inputs flagged in `wrt`.
 
     With `seed_ones`, the (scalar) outputs' cotangents are the constant 1
-    (value_and_grad); otherwise they become extra graph inputs.
+    (value_and_grad); otherwise they become extra graph inputs. Only the first `n_diff`
+    outputs (all by default) are differentiated; the others (has_aux's auxiliary
+    values) stay outputs of the joint graph, after the gradients:
+    (outputs[:n_diff], grads, outputs[n_diff:]).
     """
+    n_diff = len(graph.outputs) if n_diff is None else n_diff
     active = active_vars(graph, wrt)
     graph = _with_residuals(graph, active)
     b = GraphBuilder(warn_above=None)  # the trace itself has warned if it is large
@@ -75,30 +88,36 @@ def joint_vjp(graph: Graph, wrt: list[bool], seed_ones: bool = False) -> Joint:
             g = g.to(v.aval.dtype)
         ct[v] = g if v not in ct else ct[v] + g
 
-    ct_inputs: list[Var] = []
-    for out in graph.outputs:
-        if seed_ones:
-            if isinstance(out, Var) and out in active:
-                add_ct(out, Sym(b, out).ones_like())
-        else:
-            s = Sym(b, Var(out.aval))
-            ct_inputs.append(s.var)
-            add_ct(out, s)
+    # VJP rules apply ops to b's values: b is the active trace while they run (also when
+    # this runs inside another trace: a grad staged into an enclosing function)
+    outer, tracing.builder = tracing.builder, b
+    try:
+        ct_inputs: list[Var] = []
+        for out in graph.outputs[:n_diff]:
+            if seed_ones:
+                if isinstance(out, Var) and out in active:
+                    add_ct(out, Sym(b, out).ones_like())
+            else:
+                s = Sym(b, Var(out.aval))
+                ct_inputs.append(s.var)
+                add_ct(out, s)
 
-    for e in reversed(graph.eqns):
-        if e.op.vjp is None or not any(v in ct for v in e.outputs):
-            continue
-        b.location = e.source_loc
-        ins = [Sym(b, a) if isinstance(a, Var) else a.value.item() for a in e.inputs]
-        outs = [Sym(b, v) for v in e.outputs]
-        if e.op.multiple_results:
-            gs = tuple(ct.get(v) for v in e.outputs)
-            gs = tuple(g if g is not None else o.zeros_like() for g, o in zip(gs, outs))
-            results = e.op.vjp(gs, tuple(outs), *ins, **e.params)
-        else:
-            results = e.op.vjp(ct[e.outputs[0]], outs[0], *ins, **e.params)
-        for a, g in zip(e.inputs, results):
-            add_ct(a, g)
+        for e in reversed(graph.eqns):
+            if e.op.vjp is None or not any(v in ct for v in e.outputs):
+                continue
+            b.location = e.source_loc
+            ins = [Sym(b, a) if isinstance(a, Var) else a.value.item() for a in e.inputs]
+            outs = [Sym(b, v) for v in e.outputs]
+            if e.op.multiple_results:
+                gs = tuple(ct.get(v) for v in e.outputs)
+                gs = tuple(g if g is not None else o.zeros_like() for g, o in zip(gs, outs))
+                results = e.op.vjp(gs, tuple(outs), *ins, **e.params)
+            else:
+                results = e.op.vjp(ct[e.outputs[0]], outs[0], *ins, **e.params)
+            for a, g in zip(e.inputs, results):
+                add_ct(a, g)
+    finally:
+        tracing.builder = outer
     b.location = None
 
     grads: list[Atom] = []
@@ -111,10 +130,9 @@ def joint_vjp(graph: Graph, wrt: list[bool], seed_ones: bool = False) -> Joint:
             grads.append(ct[v].var)
         else:  # the output does not depend on this input
             grads.append(Sym(b, v).zeros_like().var)
-    joint = Graph(
-        list(graph.inputs) + ct_inputs, b.eqns, list(graph.outputs) + grads, dict(graph.consts)
-    )
-    return Joint(dce(joint), len(graph.inputs), len(graph.outputs), connected)
+    outputs = list(graph.outputs[:n_diff]) + grads + list(graph.outputs[n_diff:])
+    joint = Graph(list(graph.inputs) + ct_inputs, b.eqns, outputs, dict(graph.consts))
+    return Joint(dce(joint), len(graph.inputs), n_diff, connected)
 
 
 @dataclass

@@ -44,7 +44,10 @@ def apply(op: str, *inputs: Any, name: str | None = None, **params: Any) -> Any:
         raise TypeError(f"{op}: expected at least one tensor argument, got {inputs!r}")
     builder = tracing.builder
     if builder is not None and best <= 2:
-        # concrete tensors and symbolic values (of this trace, or of one enclosing it:
-        # a loop body using a value from outside) are staged into the active trace
-        return builder.bind(op, inputs, params)
+        own = getattr(anchor, "builder", None)
+        if own is None or own is builder or builder._encloses(own):
+            # concrete tensors and symbolic values (of this trace, or of one enclosing
+            # it: a loop body using a value from outside) are staged into the active trace
+            return builder.bind(op, inputs, params)
+        # a value of a graph being built apart (a VJP rule's helper graph) stays there
     return anchor._bind(op, inputs, params, name)

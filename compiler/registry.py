@@ -75,6 +75,10 @@ class Op:
     * `with_residuals(eqn)`: for ops whose VJP needs values from inside the op (a
       loop's carries at every step), the equation that also returns them; autodiff
       swaps it in before differentiating.
+    * `no_derivative`: for an op without a VJP whose float results do depend on its
+      float inputs (a loop's reverse sweep), why: differentiating through it raises a
+      TraceError saying so, instead of treating it as constant. (Without it, an op
+      without a VJP blocks gradients, as stop_gradient and comparisons do.)
     """
 
     name: str
@@ -88,6 +92,7 @@ class Op:
     saves_out: bool = False
     nullary: bool = False
     with_residuals: Callable[..., Any] | None = None
+    no_derivative: str | None = None
 
     def __post_init__(self) -> None:
         if self.impl is None:

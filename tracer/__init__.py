@@ -20,8 +20,8 @@ from compiler.errors import (
     TraceError,
     TracerError,
     TracerWarning,
-    missing_attribute,
 )
+from compiler.errors import missing_attribute as _missing_attribute
 from tracer import accelerator, autograd, backends, cuda, nn, optim, utils
 from tracer._format import set_printoptions
 from tracer.control import cond, fori_loop, scan, switch, while_loop
@@ -74,6 +74,7 @@ from tracer.sampling import (
 )
 from tracer.serialization import load, save
 from tracer.tensor import Tensor
+from tracer.transforms import checkpoint, hessian, jacfwd, jacrev, jvp, vjp, vmap
 
 float = float32  # noqa: A001
 double = float64
@@ -100,4 +101,4 @@ def __getattr__(name: str) -> Any:
     # called only for names this module lacks: say when PyTorch has them
     if name.startswith("_"):
         raise AttributeError(f"module 'tracer' has no attribute {name!r}")
-    raise missing_attribute("torch", "module 'tracer'", name, list(globals()))
+    raise _missing_attribute("torch", "module 'tracer'", name, list(globals()))

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from compiler import dtypes, operand
-from compiler.errors import DTypeError, TracerWarning
+from compiler.errors import DTypeError, TraceError, TracerWarning
 from runtime import libm
 from tracer._data import array_from
 from tracer._floatmath import fma32, fma64
@@ -91,9 +91,19 @@ def _float_dtype(dtype: Any) -> np.dtype:
 
 
 def _like(t: Any, op: str) -> Tensor:
-    if not isinstance(t, Tensor):
+    if not isinstance(t, operand.Operand):
         raise TypeError(f"{op}(): expected a tensor, got {type(t).__name__}")
     return t
+
+
+def _traced_like(t: Any, value: Any, dtype: np.dtype, requires_grad: bool, op: str) -> Any:
+    """`op` on a traced value: a `full` equation of its shape (a constant of the trace)."""
+    if requires_grad:
+        raise TraceError(
+            f"{op}(requires_grad=True) inside a traced function: create parameters outside "
+            "it and pass them in"
+        )
+    return t.full_like(_filled((), value, dtype, op).item(), dtype=dtype)
 
 
 def _number(value: Any, what: str, op: str) -> int | float:
@@ -252,6 +262,8 @@ def zeros_like(
 ) -> Tensor:
     """Zeros of `input`'s shape (and dtype, unless `dtype`)."""
     t = _like(input, "zeros_like")
+    if not isinstance(t, Tensor):
+        return _traced_like(t, 0, _like_dtype(t, dtype), requires_grad, "zeros_like")
     return _make(np.zeros(t.shape, _like_dtype(t, dtype)), requires_grad, device, "zeros_like")
 
 
@@ -264,6 +276,8 @@ def ones_like(
 ) -> Tensor:
     """Ones of `input`'s shape (and dtype, unless `dtype`)."""
     t = _like(input, "ones_like")
+    if not isinstance(t, Tensor):
+        return _traced_like(t, 1, _like_dtype(t, dtype), requires_grad, "ones_like")
     return _make(np.ones(t.shape, _like_dtype(t, dtype)), requires_grad, device, "ones_like")
 
 
@@ -276,6 +290,8 @@ def empty_like(
 ) -> Tensor:
     """A tensor of `input`'s shape (and dtype, unless `dtype`); zero-filled, see empty()."""
     t = _like(input, "empty_like")
+    if not isinstance(t, Tensor):
+        return _traced_like(t, 0, _like_dtype(t, dtype), requires_grad, "empty_like")
     return _make(np.zeros(t.shape, _like_dtype(t, dtype)), requires_grad, device, "empty_like")
 
 
@@ -291,6 +307,8 @@ def full_like(
     dtype is truncated, as in PyTorch)."""
     t = _like(input, "full_like")
     d = _like_dtype(t, dtype)
+    if not isinstance(t, Tensor):
+        return _traced_like(t, fill_value, d, requires_grad, "full_like")
     return _make(_filled(t.shape, fill_value, d, "full_like"), requires_grad, device, "full_like")
 
 

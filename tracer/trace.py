@@ -33,6 +33,7 @@ from tracer.capture import MISSING, Source, StateGuard, ValueGuard, find_sources
 from tracer.grad_mode import enable_grad, is_grad_enabled
 from tracer.pytree import LEAF, TreeDef, flatten, static
 from tracer.tensor import Tensor
+from tracer.transforms import eval_graph, staged_value_and_grad
 
 
 class CacheInfo(NamedTuple):
@@ -134,6 +135,7 @@ class _Diff:
     out_avals: tuple[AVal, ...]
     connected: tuple[bool, ...] = ()  # per wrt input: do the outputs depend on it?
     active_outputs: tuple[bool, ...] = ()  # per output: does it depend on a wrt input?
+    joint: Graph | None = None  # (inputs, output cotangents) -> (outputs, gradients)
 
 
 class _Staged:
@@ -509,6 +511,7 @@ class TracedFunction(_Staged):
             tuple(a.aval for a in g.outputs),
             tuple(joint.connected),
             tuple(isinstance(o, Var) and o in active for o in g.outputs),
+            joint.graph,
         )
         self._compile_s += time.perf_counter() - t0
         return d
@@ -528,6 +531,7 @@ class TracedFunction(_Staged):
             tuple(autograd._edge(inputs[i]) if c else (None, 0) for i, c in zip(d.wrt, d.connected))
         )
         node._diff = d
+        node._inputs = (inputs, arrays[len(inputs) :])
         node._residuals = residuals = results[n_out:]
         # Residuals may be views of any input (transposes, reshapes), and an output may be
         # a residual itself (exp's result): watch them for in-place changes.
@@ -590,15 +594,9 @@ class TracedFunction(_Staged):
 class CompiledFunctionBackward(autograd.Node):
     """The autograd node of a traced function: runs its staged backward graph."""
 
-    __slots__ = ("_diff", "_residuals", "_watch")
+    __slots__ = ("_diff", "_residuals", "_watch", "_inputs")
 
     def apply(self, grads: list[Any], create_graph: bool, retain: bool) -> Sequence[Any]:
-        if create_graph:
-            raise AutogradError(
-                "create_graph=True through a traced function is not supported: its backward "
-                "is a staged graph. For higher-order gradients call the undecorated "
-                "function eagerly."
-            )
         if self._residuals is None:
             raise AutogradError(
                 "trying to backward through a traced function a second time: its saved "
@@ -613,6 +611,8 @@ class CompiledFunctionBackward(autograd.Node):
                     "gradient; .clone() it before changing it"
                 )
         d = self._diff
+        if create_graph:  # a gradient that can be differentiated again
+            return self._recorded(grads, retain)
         cts = []
         for i, aval in enumerate(d.out_avals):
             g = grads[i] if i < len(grads) else None
@@ -621,6 +621,21 @@ class CompiledFunctionBackward(autograd.Node):
         if not retain:
             self._residuals = None
         return [Tensor(o) for o in out]
+
+    def _recorded(self, grads: list[Any], retain: bool) -> list[Any]:
+        """create_graph=True: the joint forward+backward graph run eagerly op by op from
+        the inputs, with autograd recording, so the gradients have a history (PyTorch's
+        double backward). The compiled backward's residuals have none."""
+        d = self._diff
+        tensors, consts = self._inputs
+        cts = []
+        for i, aval in enumerate(d.out_avals):
+            g = grads[i] if i < len(grads) else None
+            cts.append(g if g is not None else Tensor(np.zeros(aval.shape, aval.dtype)))
+        outs = eval_graph(d.joint, [*tensors, *(Tensor(c) for c in consts), *cts])
+        if not retain:
+            self._residuals = None
+        return outs[len(d.out_avals) :]
 
 
 def trace(
@@ -658,10 +673,12 @@ class ValueAndGrad(_Staged):
         fn: Callable[..., Any],
         argnums: int | Sequence[int] = 0,
         has_value: bool = True,
+        has_aux: bool = False,
         **kw: Any,
     ) -> None:
         super().__init__(fn, **kw)
         self.argnums = argnums
+        self.has_aux = has_aux
         self._nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         self.has_value = has_value
         for i in self._nums:
@@ -678,12 +695,21 @@ class ValueAndGrad(_Staged):
     def _new_joint(self, entry: _Traced) -> tuple[Executable, Graph]:
         t0 = time.perf_counter()
         g = entry.graph
+        loss_leaves = entry.out_tree.num_leaves
+        if self.has_aux:
+            pair = entry.out_tree
+            if pair.kind != "tuple" or len(pair.children) != 2:
+                raise TypeError(
+                    f"{self.__name__}: with has_aux=True the function must return a pair "
+                    f"(loss, aux); it returned {pair}"
+                )
+            loss_leaves = pair.children[0].num_leaves
         if (
-            len(g.outputs) != 1
+            loss_leaves != 1
             or g.outputs[0].aval.shape != ()
             or not dtypes.is_float(g.outputs[0].aval.dtype)
         ):
-            shapes = ", ".join(str(a.aval) for a in g.outputs)
+            shapes = ", ".join(str(a.aval) for a in g.outputs[:loss_leaves])
             raise TypeError(
                 f"{self.__name__}: grad/value_and_grad need a function returning "
                 f"one floating-point scalar; it returned {shapes or 'nothing'}. "
@@ -710,7 +736,7 @@ class ValueAndGrad(_Staged):
                         "tensor (gradients need floating point)"
                     )
                 wrt[j] = True
-        joint = joint_vjp(g, wrt, seed_ones=True)
+        joint = joint_vjp(g, wrt, seed_ones=True, n_diff=1)  # (loss, *grads, *aux)
         graph = optimize(strip_stop_gradient(joint.graph))
         result = (lower(graph, self._module_name("value_and_grad")), graph)
         self._compile_s += time.perf_counter() - t0
@@ -719,19 +745,28 @@ class ValueAndGrad(_Staged):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             entry, leaves, captured = self._lookup(args, kwargs)
-        except _Nested:
-            raise TraceError(
-                "tracer.grad / tracer.value_and_grad called inside another traced function "
-                "is not supported; differentiate the outer function instead"
-            ) from None
-        exe, _ = self._joint(entry)
+        except _Nested:  # inside another trace: emit the gradient graph there
+            return staged_value_and_grad(
+                self.fn,
+                args,
+                kwargs,
+                self.argnums,
+                self.has_value,
+                self.has_aux,
+                self.static_argnums,
+            )
+        exe, graph = self._joint(entry)
         arrays = [t._data for t in leaves] + [t._data for t in captured] + entry.consts
-        outs = _run(exe, arrays)
-        value = Tensor(outs[0])
-        grads = iter([Tensor(o) for o in outs[1:]])
+        outs = [Tensor(o) for o in _run(exe, arrays)]
+        value = outs[0]
+        n_aux = len(outs) - 1 - sum(entry.arg_trees[i].num_leaves for i in self._nums)
+        grads = iter(outs[1 : len(outs) - n_aux])
         per_arg = tuple(entry.arg_trees[i].unflatten(grads, statics=False) for i in self._nums)
         g = per_arg[0] if isinstance(self.argnums, int) else per_arg
-        return (value, g) if self.has_value else g
+        if not self.has_aux:
+            return (value, g) if self.has_value else g
+        aux = entry.out_tree.children[1].unflatten(iter(outs[len(outs) - n_aux :]))
+        return ((value, aux), g) if self.has_value else (g, aux)
 
     def ir(self, *args: Any, **kwargs: Any) -> str:
         """The joint forward+backward graph that runs, as text."""
@@ -747,12 +782,18 @@ class ValueAndGrad(_Staged):
 
 
 def value_and_grad(
-    fn: Callable[..., Any], argnums: int | Sequence[int] = 0, **kw: Any
+    fn: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False, **kw: Any
 ) -> ValueAndGrad:
-    """`fn` returns a scalar; the result returns (value, gradients w.r.t. argnums)."""
-    return ValueAndGrad(fn, argnums, True, **kw)
+    """`fn` returns a scalar; the result returns (value, gradients w.r.t. argnums)
+    (jax.value_and_grad). With `has_aux`, `fn` returns (scalar, aux) and the result is
+    ((value, aux), gradients). Called inside another traced function (or on the
+    result of grad: grad(grad(f))) its gradient graph is staged there, so it nests."""
+    return ValueAndGrad(fn, argnums, True, has_aux, **kw)
 
 
-def grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0, **kw: Any) -> ValueAndGrad:
-    """`fn` returns a scalar; the result returns its gradients w.r.t. argnums."""
-    return ValueAndGrad(fn, argnums, False, **kw)
+def grad(
+    fn: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False, **kw: Any
+) -> ValueAndGrad:
+    """`fn` returns a scalar; the result returns its gradients w.r.t. argnums (jax.grad);
+    with `has_aux`, (gradients, aux). Nests like value_and_grad."""
+    return ValueAndGrad(fn, argnums, False, has_aux, **kw)

@@ -467,6 +467,12 @@ register(
         None,
         lowering=Control("while_vjp", ("cond", "body", "back")),
         multiple_results=True,
+        no_derivative=(
+            "the gradient of a while_loop cannot be differentiated again (second order "
+            "or forward mode, which is computed as the transpose of reverse mode): "
+            "write the loop with fori_loop and a trip count known at trace time, or "
+            "scan; the while_loop is"
+        ),
     )
 )
 

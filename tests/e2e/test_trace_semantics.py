@@ -397,11 +397,6 @@ def test_a_traced_value_stored_outside_its_trace_fails_at_first_use(use):
     assert "inside @tracer.trace" not in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="creation functions (tracer.randn, ...) run eagerly at "
-    "trace time, so the drawn numbers are baked into the graph",
-)
 def test_random_numbers_drawn_inside_a_traced_function_are_fresh_on_every_call():
     f = tracer.trace(lambda x: x + tracer.randn(3))
     assert f(tracer.zeros(3)).tolist() != f(tracer.zeros(3)).tolist()
@@ -710,11 +705,13 @@ def test_changing_an_output_not_needed_by_backward_is_fine():
     assert x.grad.tolist() == [2.0, 2.0, 2.0]
 
 
-def test_create_graph_through_a_traced_function_is_refused():
+def test_create_graph_through_a_traced_function_gives_second_derivatives():
     x = leaf(rand(3))
     out = tracer.trace(lambda x: (x**3).sum())(x)
-    with pytest.raises(tracer.AutogradError, match="create_graph"):
-        tracer.autograd.grad(out, [x], create_graph=True)
+    (g,) = tracer.autograd.grad(out, [x], create_graph=True)
+    g.sum().backward()
+    np.testing.assert_allclose(g.detach().numpy(), 3 * x.detach().numpy() ** 2, rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), 6 * x.detach().numpy(), rtol=1e-6)
 
 
 # ---- in-place updates inside traced code -----------------------------------------------------
@@ -872,3 +869,26 @@ def test_a_traced_function_called_on_captured_tensors_inside_another_is_inlined(
         assert outer(ONES).item() == 6.0
     w.mul_(5)
     assert outer(ONES).item() == 30.0
+
+
+def test_creation_like_functions_take_traced_values_and_follow_their_shape():
+    f = tracer.trace(
+        lambda x: (
+            tracer.zeros_like(x),
+            tracer.ones_like(x, dtype=tracer.float64),
+            tracer.full_like(x, 2.7, dtype=tracer.int64),  # truncated, as eagerly
+            tracer.empty_like(x).shape,
+        )
+    )
+    for n in (2, 3):
+        x = tracer.ones(n)
+        zeros, ones, full, shape = f(x)
+        eager = tracer.full_like(x, 2.7, dtype=tracer.int64)
+        assert (zeros.tolist(), ones.dtype, full.tolist(), tuple(shape)) == (
+            [0.0] * n,
+            tracer.float64,
+            eager.tolist(),
+            (n,),
+        )
+    with pytest.raises(tracer.TraceError, match="requires_grad=True"):
+        tracer.trace(lambda x: tracer.zeros_like(x, requires_grad=True))(tracer.ones(2))

@@ -28,7 +28,7 @@ NON_DIFFERENTIABLE = {
     "count": "depends on its input's shape only",
     "iota": "a constant",
     "stop_gradient": "blocks gradients by definition",
-    "while_vjp": "the reverse sweep of a while_loop; differentiating it again is refused",
+    "while_vjp": "the reverse sweep of a while_loop; differentiating it raises (no_derivative)",
     "random": "random numbers: no gradient",
 }
 

@@ -1,0 +1,545 @@
+"""Function transforms with JAX's names: `vjp`, `jvp`, `jacrev`, `jacfwd`, `hessian`,
+`vmap`, `checkpoint`, and `grad`/`value_and_grad` inside traced functions (so they
+nest: `grad(grad(f))`).
+
+Every transform works eagerly and inside `@tracer.trace` / `value_and_grad`:
+
+* Inside a trace a transform stages the function into a sub-graph, differentiates that
+  graph (compiler.autodiff.joint_vjp) and emits the result into the enclosing trace, so
+  a transformed function compiles with its caller into one kernel and can itself be
+  differentiated again (the VJP rules are written with the library's ops).
+* Eagerly `vjp` runs the function with autograd recording and differentiates it with
+  `tracer.autograd.grad(create_graph=True)`, so its results can be differentiated
+  again too.
+
+Forward mode is the transpose of reverse mode: `jvp(f, x, t)` is the VJP of the linear
+map `u -> vjp(f, x)(u)` with cotangent `t` (the "linear transposition" trick; Griewank
+and Walther, *Evaluating Derivatives*, 2nd ed., sec. 3.3). It costs about two reverse
+passes instead of one forward pass, and needs no forward rule per op. `jacrev` and
+`jacfwd` loop over basis vectors with `tracer.scan` (one compiled loop, whatever the
+size), and `vmap` loops over the mapped axis the same way: the results are JAX's, the
+speed is that of a loop, not of a batched kernel.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from compiler import dtypes, operand
+from compiler.autodiff import joint_vjp
+from compiler.builder import Sym
+from compiler.ir import Graph, Var
+from compiler.passes import optimize
+from tracer import autograd
+from tracer.control import _aval, _leaves, _stage, scan
+from tracer.grad_mode import enable_grad, no_grad
+from tracer.pytree import TreeDef, flatten
+from tracer.tensor import Tensor
+
+__all__ = ["checkpoint", "hessian", "jacfwd", "jacrev", "jvp", "vjp", "vmap"]
+
+
+def _builder() -> Any:
+    return operand.tracing.builder
+
+
+def _is_float(x: Any) -> bool:
+    return dtypes.is_float(np.dtype(x.dtype))
+
+
+# ---- staging helpers (inside a trace) -------------------------------------------------
+
+
+def _inline(graph: Graph, values: Sequence[Any]) -> list[Any]:
+    """Emit `graph`'s equations into the current trace, its inputs bound to `values`
+    (traced values or tensors, one per input); its outputs as traced values."""
+    b = _builder()
+    env: dict[Var, Any] = {v: b._atom(x) for v, x in zip(graph.inputs, values)}
+    for v, arr in graph.consts.items():
+        env[v] = b._atom(arr)
+    for e in graph.eqns:
+        ins = [env.get(a, a) if isinstance(a, Var) else a for a in e.inputs]
+        outs = b.emit(e.op.name, ins, e.params)
+        b.eqns[-1].source_loc = e.source_loc or b.eqns[-1].source_loc
+        env.update(zip(e.outputs, outs))
+    out = []
+    for o in graph.outputs:
+        if isinstance(o, Var):
+            out.append(Sym(b, env[o]))
+        else:  # a literal output
+            v = b.emit("full", [], {"shape": (), "dtype": o.aval.dtype, "value": o.value.item()})
+            out.append(Sym(b, v[0]))
+    return out
+
+
+class _StagedCall:
+    """`fn(*args)` staged as a sub-graph of the current trace: graph inputs are the
+    values it closes over, then the leaves of `args`."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        b = _builder()
+        self.tree, self.leaves = _leaves(b, args)
+        s = _stage(b, lambda a: fn(*a), [self.tree], [[_aval(x) for x in self.leaves]])
+        self.graph, self.out_tree = s.graph, s.out_tree
+        self.values = list(s.consts) + self.leaves
+        self.n_consts = len(s.consts)
+
+    def wrt(self, positions: Sequence[int]) -> list[bool]:
+        """The differentiation mask of the graph inputs for the float leaves of the
+        arguments at `positions`."""
+        starts = np.cumsum([0] + [c.num_leaves for c in self.tree.children]).tolist()
+        mask = [False] * len(self.values)
+        for i in positions:
+            for j in range(starts[i], starts[i + 1]):
+                mask[self.n_consts + j] = _is_float(self.leaves[j])
+        return mask
+
+    def outputs_only(self, n: int) -> Graph:
+        g = self.graph
+        return Graph(list(g.inputs), list(g.eqns), list(g.outputs[:n]), dict(g.consts))
+
+
+def _split_aux(out_tree: TreeDef, has_aux: bool, who: str) -> tuple[TreeDef, TreeDef | None]:
+    if not has_aux:
+        return out_tree, None
+    if out_tree.kind != "tuple" or len(out_tree.children) != 2:
+        raise TypeError(f"{who} with has_aux=True needs fn to return a pair (output, aux)")
+    return out_tree.children[0], out_tree.children[1]
+
+
+def staged_value_and_grad(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    argnums: int | Sequence[int],
+    has_value: bool,
+    has_aux: bool,
+    static_argnums: Sequence[int],
+) -> Any:
+    """`value_and_grad(fn)(*args)` (or `grad`) called inside a trace: the gradient graph
+    emitted into that trace, itself differentiable (grad of grad)."""
+    who = "value_and_grad" if has_value else "grad"
+    dyn = [i for i in range(len(args)) if i not in static_argnums]
+
+    def call(*dyn_args: Any) -> Any:
+        full = list(args)
+        for i, a in zip(dyn, dyn_args):
+            full[i] = a
+        return fn(*full, **kwargs)
+
+    s = _StagedCall(call, tuple(args[i] for i in dyn))
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for i in nums:
+        if i >= len(args):
+            raise ValueError(f"{who}: argnums {i} is out of range for {len(args)} arguments")
+    positions = [dyn.index(i) for i in nums]
+    loss_tree, aux_tree = _split_aux(s.out_tree, has_aux, who)
+    loss = s.graph.outputs[0] if s.graph.outputs else None
+    if loss_tree.num_leaves != 1 or loss.aval.shape != () or not _is_float(loss.aval):
+        raise TypeError(
+            f"{who}: fn must return one floating-point scalar"
+            + (" (and aux)" if has_aux else "")
+            + f"; it returned {s.out_tree}. Reduce it with .sum() or .mean()."
+        )
+    wrt = s.wrt(positions)
+    joint = joint_vjp(s.graph, wrt, seed_ones=True, n_diff=1)  # (loss, *grads, *aux)
+    outs = _inline(optimize(joint.graph), s.values)
+    value, grads, aux = outs[0], outs[1 : 1 + sum(wrt)], outs[1 + sum(wrt) :]
+    per_arg = _grads_per_arg(s, positions, wrt, grads)
+    result = per_arg[0] if isinstance(argnums, int) else tuple(per_arg)
+    aux_value = aux_tree.unflatten(iter(aux)) if aux_tree is not None else None
+    if has_value:
+        return ((value, aux_value), result) if has_aux else (value, result)
+    return (result, aux_value) if has_aux else result
+
+
+def _grads_per_arg(
+    s: _StagedCall, positions: Sequence[int], wrt: list[bool], grads: list[Any]
+) -> list[Any]:
+    """The gradient leaves regrouped as the arguments at `positions` are (zeros for
+    the integer leaves, as float0 is in JAX)."""
+    it = iter(grads)
+    starts = np.cumsum([0] + [c.num_leaves for c in s.tree.children]).tolist()
+    out = []
+    for i in positions:
+        leaves = []
+        for j in range(starts[i], starts[i + 1]):
+            leaf = s.leaves[j]
+            leaves.append(next(it) if wrt[s.n_consts + j] else leaf.zeros_like())
+        out.append(s.tree.children[i].unflatten(iter(leaves), statics=False))
+    return out
+
+
+def eval_graph(graph: Graph, values: Sequence[Any]) -> list[Any]:
+    """Run `graph` eagerly op by op on tensors `values` (one per input), recording
+    autograd: its outputs as tensors with a history."""
+    from compiler.dispatch import apply
+    from compiler.registry import OPS
+
+    env: dict[Var, Any] = dict(zip(graph.inputs, values))
+    for v, arr in graph.consts.items():
+        env[v] = Tensor(arr)
+    for e in graph.eqns:
+        ins = [env[a] if isinstance(a, Var) else a.value.item() for a in e.inputs]
+        if any(isinstance(x, operand.Operand) for x in ins):
+            out = apply(e.op.name, *ins, **e.params)
+        else:  # a constant (full, iota): no tensor to dispatch on
+            out = OPS[e.op.name].impl(*ins, **e.params)
+            out = tuple(Tensor(o) for o in out) if e.op.multiple_results else Tensor(out)
+        env.update(zip(e.outputs, out if e.op.multiple_results else (out,)))
+    return [env[o] if isinstance(o, Var) else Tensor(o.value) for o in graph.outputs]
+
+
+# ---- vjp -------------------------------------------------------------------------------
+
+
+def vjp(fn: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
+    """`(out, vjp_fn)` where `vjp_fn(ct)` is the vector-Jacobian product of `fn` at
+    `primals` with cotangent `ct` (a pytree like `out`): a tuple with one gradient per
+    primal, each shaped like it (jax.vjp). With `has_aux`, `fn` returns `(out, aux)` and
+    the result is `(out, vjp_fn, aux)`. Integer leaves get zero gradients.
+
+    Raises TypeError when `ct`'s structure, shapes or dtypes differ from `out`'s."""
+    if _builder() is not None:
+        return _staged_vjp(fn, primals, has_aux)
+    return _eager_vjp(fn, primals, has_aux)
+
+
+def _check_ct(ct: Any, out_leaves: list[Any], out_tree: TreeDef) -> list[Any]:
+    leaves: list[Any] = []
+    tree = flatten(ct, leaves, numbers=True)
+    if tree.num_leaves != out_tree.num_leaves or len(tree.children) != len(out_tree.children):
+        raise TypeError(f"vjp_fn: the cotangent is {tree} but the output is {out_tree}")
+    out = []
+    for i, (c, o) in enumerate(zip(leaves, out_leaves)):
+        if tuple(c.shape) != tuple(o.shape):
+            raise TypeError(
+                f"vjp_fn: cotangent leaf {i} has shape {tuple(c.shape)}, but the output "
+                f"leaf has shape {tuple(o.shape)}"
+            )
+        out.append(c if c.dtype == o.dtype else c.to(o.dtype))
+    return out
+
+
+def _eager_vjp(fn: Callable[..., Any], primals: tuple[Any, ...], has_aux: bool) -> tuple:
+    leaves: list[Any] = []
+    tree = flatten(primals, leaves)
+    xs = [
+        x if x.requires_grad or not _is_float(x) else x.detach().requires_grad_(True)
+        for x in leaves
+    ]
+    # results keep their history only when something outside can differentiate them:
+    # an input that requires grad (an enclosing transform's, or the user's)
+    keep = any(x.requires_grad for x in leaves)
+    with enable_grad():
+        out = fn(*tree.unflatten(iter(xs)))
+    out, aux = out if has_aux else (out, None)
+    out_leaves: list[Any] = []
+    out_tree = flatten(out, out_leaves)
+    floats = [x for x in xs if _is_float(x)]
+    shown = out if keep else out_tree.unflatten(iter([o.detach() for o in out_leaves]))
+
+    def vjp_fn(ct: Any) -> tuple[Any, ...]:
+        cts = _check_ct(ct, out_leaves, out_tree)
+        pairs = [(o, c) for o, c in zip(out_leaves, cts) if o.requires_grad]
+        grads: tuple[Any, ...] = (None,) * len(floats)
+        if pairs and floats:
+            grads = autograd.grad(
+                [o for o, _ in pairs],
+                floats,
+                [c for _, c in pairs],
+                retain_graph=True,
+                create_graph=True,
+                allow_unused=True,
+            )
+        it = iter(grads)
+        full = []
+        differentiable = keep or any(c.requires_grad for c in cts)
+        for x in xs:
+            g = next(it) if _is_float(x) else None
+            g = g if g is not None else x.detach().zeros_like()
+            full.append(g if differentiable else g.detach())
+        return tuple(tree.unflatten(iter(full)))
+
+    return (shown, vjp_fn, aux) if has_aux else (shown, vjp_fn)
+
+
+def _staged_vjp(fn: Callable[..., Any], primals: tuple[Any, ...], has_aux: bool) -> tuple:
+    s = _StagedCall(fn, primals)
+    out_tree, aux_tree = _split_aux(s.out_tree, has_aux, "vjp")
+    n_out = out_tree.num_leaves
+    wrt = s.wrt(range(len(primals)))
+    joint = optimize(joint_vjp(s.outputs_only(n_out), wrt).graph)
+    fwd = _inline(s.graph, s.values)
+    out_leaves = fwd[:n_out]
+    out = out_tree.unflatten(iter(out_leaves))
+
+    def vjp_fn(ct: Any) -> tuple[Any, ...]:
+        cts = _check_ct(ct, out_leaves, out_tree)
+        res = _inline(joint, s.values + cts)
+        return tuple(_grads_per_arg(s, range(len(primals)), wrt, res[n_out:]))
+
+    if has_aux:
+        return out, vjp_fn, aux_tree.unflatten(iter(fwd[n_out:]))
+    return out, vjp_fn
+
+
+# ---- forward mode ----------------------------------------------------------------------
+
+
+def jvp(
+    fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False
+) -> tuple[Any, ...]:
+    """`(fn(*primals), J @ tangents)`: the Jacobian-vector product of `fn` at `primals`
+    (jax.jvp; `primals` and `tangents` are tuples of the same structure). With
+    `has_aux` the result is `(out, tangent_out, aux)`.
+
+    Computed as the VJP of the VJP (see the module docstring), so it costs about two
+    reverse passes. Raises TypeError when primals and tangents differ in structure or
+    shapes."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp: primals and tangents must be tuples (one entry per argument)")
+    p_leaves: list[Any] = []
+    t_leaves: list[Any] = []
+    p_tree, t_tree = flatten(tuple(primals), p_leaves), flatten(tuple(tangents), t_leaves)
+    if p_tree.num_leaves != t_tree.num_leaves or len(primals) != len(tangents):
+        raise TypeError(f"jvp: tangents {t_tree} do not match primals {p_tree}")
+    for i, (p, t) in enumerate(zip(p_leaves, t_leaves)):
+        if tuple(p.shape) != tuple(t.shape):
+            raise TypeError(
+                f"jvp: tangent {i} has shape {tuple(t.shape)} but its primal {tuple(p.shape)}"
+            )
+    got = vjp(fn, *primals, has_aux=has_aux)
+    out, f_vjp = got[0], got[1]
+    o_leaves: list[Any] = []
+    o_tree = flatten(out, o_leaves)
+    zero = o_tree.unflatten(iter([o.detach().zeros_like() for o in o_leaves]))
+    _, g_vjp = vjp(f_vjp, zero)
+    (t_out,) = g_vjp(tuple(tangents))
+    return (out, t_out, got[2]) if has_aux else (out, t_out)
+
+
+# ---- Jacobians and Hessians ------------------------------------------------------------
+
+
+def _nums(argnums: int | Sequence[int]) -> tuple[int, ...]:
+    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+
+def _select(fn: Callable[..., Any], args: tuple[Any, ...], nums: tuple[int, ...]) -> Callable:
+    def f(*chosen: Any) -> Any:
+        full = list(args)
+        for i, a in zip(nums, chosen):
+            full[i] = a
+        return fn(*full)
+
+    return f
+
+
+def _tensor_out(out: Any, who: str) -> Any:
+    if not isinstance(out, operand.Operand):
+        raise TypeError(f"{who}: fn must return one tensor, got {type(out).__name__}")
+    return out
+
+
+def _basis(n: int, like: Any) -> Any:
+    """The n unit vectors of a tensor like `like` (n elements), stacked: shape
+    (n, *like.shape), a constant of `like`'s trace when it is traced."""
+    return like._const(np.eye(n, dtype=np.dtype(like.dtype)).reshape(n, *like.shape))
+
+
+def jacrev(
+    fn: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Callable[..., Any]:
+    """The Jacobian of `fn` (returning one tensor) by reverse mode, one VJP per output
+    element (jax.jacrev): for an output of shape O and an argument of shape I, a tensor
+    of shape O + I; a tuple of them for a tuple `argnums`. With `has_aux`, returns
+    `(jacobian, aux)`."""
+
+    @functools.wraps(fn)
+    def jac(*args: Any) -> Any:
+        nums = _nums(argnums)
+        xs = [args[i] for i in nums]
+        got = vjp(_select(fn, args, nums), *xs, has_aux=has_aux)
+        out = _tensor_out(got[0], "jacrev")
+        f_vjp = got[1]
+        n = int(np.prod(out.shape, dtype=np.int64))
+        _, rows = scan(lambda c, e: (c, f_vjp(e)), 0, _basis(n, out))
+        jacs = tuple(r.reshape(*out.shape, *x.shape) for r, x in zip(rows, xs))
+        result = jacs[0] if isinstance(argnums, int) else jacs
+        return (result, got[2]) if has_aux else result
+
+    return jac
+
+
+def jacfwd(
+    fn: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Callable[..., Any]:
+    """The Jacobian of `fn` (returning one tensor) by forward mode, one JVP per input
+    element (jax.jacfwd): shape O + I for an output of shape O and an argument of shape
+    I; a tuple for a tuple `argnums`. With `has_aux`, returns `(jacobian, aux)`."""
+
+    @functools.wraps(fn)
+    def jac(*args: Any) -> Any:
+        nums = _nums(argnums)
+        xs = [args[i] for i in nums]
+        f = _select(fn, args, nums)
+        jacs = []
+        aux = None
+        for k, x in enumerate(xs):
+            m = int(np.prod(x.shape, dtype=np.int64))
+
+            def column(c: Any, e: Any, k: int = k) -> Any:
+                tangents = tuple(e if j == k else xj.zeros_like() for j, xj in enumerate(xs))
+                got = jvp(f, tuple(xs), tangents, has_aux=has_aux)
+                return c, _tensor_out(got[1], "jacfwd")
+
+            _, cols = scan(column, 0, _basis(m, x))
+            out_shape = tuple(cols.shape[1:])
+            moved = cols.permute(*range(1, cols.ndim), 0) if cols.ndim > 1 else cols
+            jacs.append(moved.reshape(*out_shape, *x.shape))
+        if has_aux:
+            aux = f(*xs)[1]
+        result = jacs[0] if isinstance(argnums, int) else tuple(jacs)
+        return (result, aux) if has_aux else result
+
+    return jac
+
+
+def hessian(fn: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+    """The Hessian of a scalar-valued `fn` with respect to argument `argnums` (one
+    int): shape I + I (jax.hessian). Computed as the reverse-mode Jacobian of the
+    gradient (jacrev(jacrev(fn))), the cheaper order here (forward mode costs two
+    reverse passes)."""
+    if not isinstance(argnums, int):
+        raise TypeError("hessian: argnums must be one int here")
+    return jacrev(jacrev(fn, argnums), argnums)
+
+
+# ---- vmap ------------------------------------------------------------------------------
+
+
+def vmap(
+    fn: Callable[..., Any],
+    in_axes: int | None | Sequence[int | None] = 0,
+    out_axes: int = 0,
+) -> Callable[..., Any]:
+    """`fn` mapped over an axis of its arguments (jax.vmap, torch.func.vmap): argument i
+    is split along `in_axes[i]` (None: passed whole to every call); the results are
+    stacked along `out_axes`. A pytree argument is mapped along the same axis in every
+    leaf.
+
+    It runs `fn` once per index, as a `tracer.scan` (one compiled loop inside a trace),
+    so it gives JAX's results at a loop's speed. Raises ValueError when no argument is
+    mapped or the mapped sizes differ."""
+
+    @functools.wraps(fn)
+    def batched(*args: Any) -> Any:
+        axes = tuple(in_axes) if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
+        if len(axes) != len(args):
+            raise ValueError(f"vmap: in_axes has {len(axes)} entries for {len(args)} arguments")
+        mapped = [i for i, ax in enumerate(axes) if ax is not None]
+        if not mapped:
+            raise ValueError("vmap: in_axes maps no argument (all None)")
+        moved = []
+        sizes = set()
+        for i in mapped:
+            leaves: list[Any] = []
+            tree = flatten(args[i], leaves)
+            front = []
+            for leaf in leaves:
+                ax = axes[i] % leaf.ndim if leaf.ndim else None
+                if ax is None:
+                    raise ValueError(f"vmap: argument {i} has a 0-d leaf to map over")
+                front.append(leaf.movedim(ax, 0) if ax else leaf)
+                sizes.add(int(leaf.shape[ax]))
+            moved.append(tree.unflatten(iter(front)))
+        if len(sizes) != 1:
+            raise ValueError(f"vmap: the mapped axes have different sizes {sorted(sizes)}")
+
+        def body(c: Any, slices: Any) -> Any:
+            full = list(args)
+            for i, sl in zip(mapped, slices):
+                full[i] = sl
+            return c, fn(*full)
+
+        _, ys = scan(body, 0, tuple(moved))
+        leaves = []
+        tree = flatten(ys, leaves)
+        return tree.unflatten(iter([y.movedim(0, out_axes) if out_axes else y for y in leaves]))
+
+    return batched
+
+
+# ---- checkpoint ------------------------------------------------------------------------
+
+
+def checkpoint(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` whose intermediate values are not kept for the backward pass but computed
+    again during it (jax.checkpoint; torch.utils.checkpoint.checkpoint): memory for
+    time. The results and gradients are those of `fn`; random numbers drawn by `fn`
+    are the same in the recomputation (the generator's state is restored).
+
+    Eagerly `fn` runs without recording, and again with recording when its gradient is
+    needed. Inside a traced function it is staged as it is: the compiler already keeps
+    only the residuals the backward graph reads."""
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any) -> Any:
+        if _builder() is not None:
+            return fn(*args)
+        return _checkpointed(fn, args)
+
+    return wrapped
+
+
+def _checkpointed(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    from tracer import random as trandom
+    from tracer.autograd.function import Function
+
+    leaves: list[Any] = []
+    tree = flatten(args, leaves)
+    state = trandom.get_rng_state()
+    info: dict[str, Any] = {}
+
+    def forward(ctx: Any, *flat: Any) -> Any:
+        with no_grad():
+            out = fn(*tree.unflatten(iter(flat)))
+        out_leaves: list[Any] = []
+        info["tree"] = flatten(out, out_leaves)
+        ctx.save_for_backward(*flat)
+        return tuple(out_leaves) if len(out_leaves) != 1 else out_leaves[0]
+
+    def backward(ctx: Any, *gs: Any) -> Any:
+        saved = ctx.saved_tensors
+        xs = [x.detach().requires_grad_(x.requires_grad) for x in saved]
+        now = trandom.get_rng_state()
+        trandom.set_rng_state(state)
+        try:
+            with enable_grad():
+                out = fn(*tree.unflatten(iter(xs)))
+        finally:
+            trandom.set_rng_state(now)
+        out_leaves: list[Any] = []
+        flatten(out, out_leaves)
+        pairs = [(o, g) for o, g in zip(out_leaves, gs) if o.requires_grad and g is not None]
+        wanted = [x for x in xs if x.requires_grad]
+        grads = iter(
+            autograd.grad([o for o, _ in pairs], wanted, [g for _, g in pairs], allow_unused=True)
+            if pairs and wanted
+            else [None] * len(wanted)
+        )
+        return tuple(next(grads) if x.requires_grad else None for x in xs)
+
+    cls = type(
+        "CheckpointFunction",  # PyTorch's node: CheckpointFunctionBackward
+        (Function,),
+        {"forward": staticmethod(forward), "backward": staticmethod(backward)},
+    )
+    out = cls.apply(*leaves)
+    outs = out if isinstance(out, tuple) else (out,)
+    return info["tree"].unflatten(iter(outs))
