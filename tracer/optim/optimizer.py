@@ -238,7 +238,10 @@ class Optimizer:
             grad = p.grad
             if grad is None:
                 continue
-            if _fits_kernel(p, grad, self._state(p, group), keys):
+            state = self._state(p, group)
+            if not state:  # SGD without momentum keeps no state (as the reference)
+                del self.state[p]
+            if _fits_kernel(p, grad, state, keys):
                 buckets.setdefault(p.dtype, []).append(p)
             else:
                 self._update(p, grad, group)
@@ -250,7 +253,7 @@ class Optimizer:
         flags = (bool(group["maximize"]), decay, *self._kernel_flags(group))
         kernel = getattr(kernels(), self._kernel)
         for dtype, params in buckets.items():
-            states = [self.state[p] for p in params]
+            states = [self.state.get(p, {}) for p in params]
             rows = [
                 [weight_decay, 1 - lr * weight_decay, *self._kernel_coefs(p, s, group, dtype)]
                 for p, s in zip(params, states)
@@ -258,7 +261,8 @@ class Optimizer:
             for p, state in zip(params, states):
                 for key in keys:
                     if key is not None and state.get(key) is None:
-                        state[key] = zeros_like(p)
+                        self.state[p][key] = zeros_like(p)
+            states = [self.state.get(p, {}) for p in params]
             ps = tuple(flat(p._data) for p in params)
             gs = tuple(flat(np.ascontiguousarray(p.grad._data)) for p in params)
             buffers = [ps if k is None else tuple(flat(s[k]._data) for s in states) for k in keys]
