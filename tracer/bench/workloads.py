@@ -212,7 +212,7 @@ WORKLOADS: dict[str, Workload] = {
             adam_numpy,
             wrt=(0, 1, 2, 3),
             sizes=(MLP_PARAMETERS,),
-            quick_sizes=(MLP_PARAMETERS,),
+            quick_sizes=(),  # not in --quick runs (whose rows run every implementation)
             size_prefix="p",
             targets={MLP_PARAMETERS: {"torch": 0.3}},
         ),
