@@ -218,7 +218,7 @@ def kernels() -> ModuleType:
     """The module of update kernels (`sgd`, `adam`, `adamax`, `nadam`, `radam`,
     `rmsprop`, `adagrad`, `adadelta`), imported
     through the disk cache on first use; each kernel compiles at its first call for a dtype
-    and group size (or loads that from numba's cache)."""
+    (or loads that from numba's cache); callers pass a fixed number of parameters per call."""
     global _module
     if _module is None:
         with _lock:

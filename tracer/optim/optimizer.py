@@ -263,10 +263,22 @@ class Optimizer:
                     if key is not None and state.get(key) is None:
                         self.state[p][key] = zeros_like(p)
             states = [self.state.get(p, {}) for p in params]
-            ps = tuple(flat(p._data) for p in params)
-            gs = tuple(flat(np.ascontiguousarray(p.grad._data)) for p in params)
-            buffers = [ps if k is None else tuple(flat(s[k]._data) for s in states) for k in keys]
-            kernel(ps, gs, *buffers, np.array(rows, dtype=dtype), *flags)
+            ps = [flat(p._data) for p in params]
+            gs = [flat(np.ascontiguousarray(p.grad._data)) for p in params]
+            buffers = [ps if k is None else [flat(s[k]._data) for s in states] for k in keys]
+            coefs = np.array(rows, dtype=dtype)
+            # calls on CHUNK parameters at a time (the last padded with empty arrays): the
+            # kernel compiles once per dtype, not once per number of parameters
+            empty = np.empty(0, dtype)
+            for lo in range(0, len(ps), CHUNK):
+                pad = [empty] * (CHUNK - len(ps[lo : lo + CHUNK]))
+                kernel(
+                    tuple(ps[lo : lo + CHUNK] + pad),
+                    tuple(gs[lo : lo + CHUNK] + pad),
+                    *(tuple(b[lo : lo + CHUNK] + pad) for b in buffers),
+                    _padded(coefs[lo : lo + CHUNK], CHUNK),
+                    *flags,
+                )
             for p, state in zip(params, states):
                 p._version[0] += 1
                 for key in keys:
@@ -408,6 +420,19 @@ def _unit_interval(v: float) -> bool:
 
 def _at_least_zero(v: float) -> bool:
     return v >= 0
+
+
+#: parameters per kernel call: a fixed tuple length, so each kernel compiles once per dtype
+CHUNK = 8
+
+
+def _padded(rows: np.ndarray, n: int) -> np.ndarray:
+    """`rows` with zero rows appended up to `n` rows."""
+    if len(rows) == n:
+        return rows
+    out = np.zeros((n, rows.shape[1]), rows.dtype)
+    out[: len(rows)] = rows
+    return out
 
 
 def _wants_kernel(group: dict[str, Any]) -> bool:
