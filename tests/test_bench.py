@@ -349,6 +349,7 @@ def test_full_run_has_the_design_sizes():
         "chain-1e6",
         "mlp-b64",
         "mlp-b512",
+        "adam-step-p203530",
         "first-call-notebook-5",
         "first-call-mlp-b64",
     ]

@@ -159,6 +159,60 @@ def prepare_numpy(workload: Any, inputs: list[np.ndarray]) -> Step:
     return lambda: workload.numpy_value_and_grad(*inputs)
 
 
+# ---- the adam-step workload: one optimizer step, not a loss -----------------------
+
+
+def _adam_tracer(inputs: list[np.ndarray], foreach: bool | None) -> Step:
+    import tracer
+    from tracer.bench.workloads import ADAM_EPS, ADAM_LR
+
+    params = [tracer.from_numpy(a.copy()).requires_grad_() for a in inputs[:4]]
+    for p, g in zip(params, inputs[4:]):
+        p.grad = tracer.from_numpy(g.copy())
+    opt = tracer.optim.Adam(params, lr=ADAM_LR, eps=ADAM_EPS, foreach=foreach)
+
+    def step() -> Any:
+        opt.step()
+        return opt.state[params[0]]["step"], params
+
+    return step
+
+
+def prepare_adam_kernel(workload: Any, inputs: list[np.ndarray]) -> Step:
+    return _adam_tracer(inputs, None)
+
+
+def prepare_adam_reference(workload: Any, inputs: list[np.ndarray]) -> Step:
+    return _adam_tracer(inputs, False)
+
+
+def prepare_adam_torch(workload: Any, inputs: list[np.ndarray]) -> Step:
+    import torch
+
+    from tracer.bench.workloads import ADAM_EPS, ADAM_LR
+
+    params = [torch.from_numpy(a.copy()).requires_grad_() for a in inputs[:4]]
+    for p, g in zip(params, inputs[4:]):
+        p.grad = torch.from_numpy(g.copy())
+    opt = torch.optim.Adam(params, lr=ADAM_LR, eps=ADAM_EPS)
+
+    def step() -> Any:
+        opt.step()
+        return opt.state[params[0]]["step"], params
+
+    return step
+
+
+#: workloads that are not losses -> {implementation name: (row label, prepare)}; the
+#: implementations not listed do not run on them
+WORKLOAD_IMPLEMENTATIONS: dict[str, dict[str, tuple[str, Callable[..., Step]]]] = {
+    "adam-step": {
+        "tracer-compiled": ("tracer kernel", prepare_adam_kernel),
+        "tracer-eager": ("tracer foreach=False", prepare_adam_reference),
+        "torch": ("torch.optim.Adam", prepare_adam_torch),
+    }
+}
+
 IMPLEMENTATIONS: dict[str, Implementation] = {
     i.name: i
     for i in [

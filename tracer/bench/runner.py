@@ -3,6 +3,7 @@ check every implementation against the reference, then time the ones that agree.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ import numpy as np
 
 from tracer.bench import firstcall
 from tracer.bench.check import TOLERANCES, compare, reference
-from tracer.bench.impls import Implementation, Step
+from tracer.bench.impls import WORKLOAD_IMPLEMENTATIONS, Implementation, Step
 from tracer.bench.timing import Settings, Timing, measure
 from tracer.bench.workloads import Workload
 
@@ -165,8 +166,16 @@ def run_steady(
     ref = reference(case.workload, case.workload.inputs(case.size))
     rows: list[Row] = []
     timed: list[tuple[Row, Step]] = []  # the rows that agreed, with their steps
+    own = WORKLOAD_IMPLEMENTATIONS.get(case.workload.name)
     for impl in impls:
         progress.step(f"{case.id} · checking {impl.label}")
+        if own is not None:
+            if impl.name not in own:
+                reason = f"does not apply to {case.workload.name}"
+                rows.append(Row(impl.name, impl.label, impl.name, "skipped", reason))
+                continue
+            label, prepare = own[impl.name]
+            impl = dataclasses.replace(impl, label=label, prepare=prepare)
         if missing[impl.name]:
             rows.append(Row(impl.name, impl.label, impl.name, "skipped", missing[impl.name]))
             continue

@@ -26,7 +26,9 @@ class Workload:
     name: str
     title: str  # one line, shown above its tables
     make_inputs: Callable[[int, np.random.Generator], list[np.ndarray]]
-    loss: Callable[..., Any]  # loss(nn, *args), library-neutral
+    # loss(nn, *args), library-neutral; None for a workload that is not a loss (its
+    # implementations are listed in impls.WORKLOAD_IMPLEMENTATIONS)
+    loss: Callable[..., Any] | None
     numpy_value_and_grad: Callable[..., tuple[Any, list[np.ndarray]]]  # by hand
     wrt: tuple[int, ...]  # arguments that get gradients
     sizes: tuple[int, ...]
@@ -135,6 +137,31 @@ def mlp_numpy(
     return loss, [g_h.T @ x, g_h.sum(axis=0), g_logits.T @ h, g_logits.sum(axis=0)]
 
 
+# ---- one Adam step over the MLP's parameters -----------------------------------
+
+ADAM_LR = 1e-3
+ADAM_EPS = 1e-8
+
+
+def adam_inputs(n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """The MLP's parameters w1, b1, w2, b2 (n is their element count), then a gradient
+    for each."""
+    params = mlp_inputs(1, rng)[:4]
+    assert sum(p.size for p in params) == n, "adam-step's size is the MLP's parameter count"
+    return params + [rng.standard_normal(p.shape, dtype=np.float32) for p in params]
+
+
+def adam_numpy(*arrays: np.ndarray) -> tuple[Any, list[np.ndarray]]:
+    """The first Adam step (from zero moments, default betas) in closed form: the bias
+    corrected moments are g and g*g, so p <- p - lr * g / (|g| + eps). The value is the
+    step count, 1."""
+    params, grads = arrays[:4], arrays[4:]
+    updated = [p - ADAM_LR * g / (np.sqrt(g * g) + ADAM_EPS) for p, g in zip(params, grads)]
+    return np.float64(1.0), updated
+
+
+MLP_PARAMETERS = 784 * 256 + 256 + 256 * 10 + 10
+
 WORKLOADS: dict[str, Workload] = {
     w.name: w
     for w in [
@@ -175,6 +202,19 @@ WORKLOADS: dict[str, Workload] = {
             first_call_sizes=(64,),
             size_prefix="b",
             targets={64: {"jax": 1.0}, 512: {"jax": 1.0}},
+        ),
+        Workload(
+            "adam-step",
+            "torch.optim.Adam's step() alone over the MLP's parameters (lr 1e-3, default "
+            "betas); the result checked is the first step's parameters",
+            adam_inputs,
+            None,
+            adam_numpy,
+            wrt=(0, 1, 2, 3),
+            sizes=(MLP_PARAMETERS,),
+            quick_sizes=(),  # not in --quick runs (whose rows run every implementation)
+            size_prefix="p",
+            targets={MLP_PARAMETERS: {"torch": 0.3}},
         ),
     ]
 }

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from tracer.creation import tensor, zeros_like
 from tracer.optim.optimizer import (
     Optimizer,
@@ -22,7 +24,9 @@ from tracer.optim.optimizer import (
     advance_step,
     bias_correction,
     decayed_grad,
+    kernel_advance_step,
     lerp_,
+    lerp_coefs,
     new_step,
     zeros_buffer,
 )
@@ -49,6 +53,14 @@ class _Moments(Optimizer):
         beta1, beta2 = group["betas"]
         lerp_(state["exp_avg"], g, 1 - beta1)
         addcmul_(state["exp_avg_sq"].mul_(beta2), g, g, 1 - beta2)
+
+    def _kernel_buffers(self, group: dict[str, Any]) -> tuple[str | None, ...]:
+        return ("exp_avg", "exp_avg_sq")
+
+    def _moment_coefs(self, group: dict[str, Any], dtype: np.dtype) -> list[float]:
+        """The kernels' columns for `_moments`: lerp_coefs(1 - beta1), beta2, 1 - beta2."""
+        beta1, beta2 = group["betas"]
+        return [*lerp_coefs(1 - beta1, dtype), beta2, 1 - beta2]
 
 
 class Adam(_Moments):
@@ -113,6 +125,27 @@ class Adam(_Moments):
         step_size = _scalar(group["lr"]) / bias_correction(beta1, t)
         denom = v.sqrt() / bias_correction(beta2, t) ** 0.5 + group["eps"]
         addcdiv_(p, state["exp_avg"], denom, -step_size)
+
+    _kernel = "adam"
+
+    def _kernel_buffers(self, group: dict[str, Any]) -> tuple[str | None, ...]:
+        return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq" if group["amsgrad"] else None)
+
+    def _kernel_flags(self, group: dict[str, Any]) -> tuple[bool, ...]:
+        return (bool(group["amsgrad"]),)
+
+    def _kernel_coefs(
+        self, p: Tensor, state: dict[str, Any], group: dict[str, Any], dtype: np.dtype
+    ) -> list[float]:
+        beta1, beta2 = group["betas"]
+        t = kernel_advance_step(state)
+        step_size = _scalar(group["lr"]) / bias_correction(beta1, t)
+        return [
+            *self._moment_coefs(group, dtype),
+            -step_size,
+            bias_correction(beta2, t) ** 0.5,
+            group["eps"],
+        ]
 
 
 class AdamW(Adam):
@@ -199,6 +232,19 @@ class Adamax(_Moments):
         u.copy_(u.mul_(beta2).maximum(g.abs() + group["eps"]))
         addcdiv_(p, m, u, -_scalar(group["lr"]) / bias_correction(beta1, t))
 
+    _kernel = "adamax"
+
+    def _kernel_buffers(self, group: dict[str, Any]) -> tuple[str | None, ...]:
+        return ("exp_avg", "exp_inf")
+
+    def _kernel_coefs(
+        self, p: Tensor, state: dict[str, Any], group: dict[str, Any], dtype: np.dtype
+    ) -> list[float]:
+        beta1, beta2 = group["betas"]
+        t = kernel_advance_step(state)
+        clr = -_scalar(group["lr"]) / bias_correction(beta1, t)
+        return [*lerp_coefs(1 - beta1, dtype), beta2, group["eps"], clr]
+
 
 class NAdam(_Moments):
     """NAdam (Dozat, 2016): Adam with Nesterov momentum and a momentum schedule
@@ -265,6 +311,28 @@ class NAdam(_Moments):
         addcdiv_(p, g, denom, -lr * (1.0 - mu) / (1.0 - product))
         addcdiv_(p, state["exp_avg"], denom, -lr * mu_next / (1.0 - product * mu_next))
 
+    _kernel = "nadam"
+
+    def _kernel_coefs(
+        self, p: Tensor, state: dict[str, Any], group: dict[str, Any], dtype: np.dtype
+    ) -> list[float]:
+        beta1, beta2 = group["betas"]
+        lr, decay = _scalar(group["lr"]), group["momentum_decay"]
+        t = kernel_advance_step(state)
+        mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * decay))
+        mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * decay))
+        mu_product = state["mu_product"]
+        np.multiply(mu_product._data, mu, out=mu_product._data)
+        mu_product._version[0] += 1
+        product = mu_product._data.item()
+        return [
+            *self._moment_coefs(group, dtype),
+            bias_correction(beta2, t),
+            group["eps"],
+            -lr * (1.0 - mu) / (1.0 - product),
+            -lr * mu_next / (1.0 - product * mu_next),
+        ]
+
 
 class RAdam(_Moments):
     """RAdam (Liu et al., 2019): Adam whose adaptive step is switched on, and rectified,
@@ -326,3 +394,29 @@ class RAdam(_Moments):
             p.add_(m_hat * lr * adaptive_lr * rect, alpha=-1.0)
         else:
             p.add_(m_hat * lr, alpha=-1.0)
+
+    _kernel = "radam"
+
+    def _kernel_coefs(
+        self, p: Tensor, state: dict[str, Any], group: dict[str, Any], dtype: np.dtype
+    ) -> list[float]:
+        beta1, beta2 = group["betas"]
+        t = kernel_advance_step(state)
+        correction2 = bias_correction(beta2, t)
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * t * (beta2**t) / correction2
+        rect = 0.0
+        if rho_t > 5.0:
+            rect = (
+                (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+            ) ** 0.5
+        return [
+            *self._moment_coefs(group, dtype),
+            bias_correction(beta1, t),
+            _scalar(group["lr"]),
+            float(rho_t > 5.0),
+            group["eps"],
+            correction2**0.5,
+            rect,
+            1.0,
+        ]

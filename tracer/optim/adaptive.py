@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from tracer.creation import full_like, zeros_like
 from tracer.optim.optimizer import (
     Optimizer,
@@ -16,7 +18,9 @@ from tracer.optim.optimizer import (
     addcmul_,
     advance_step,
     decayed_grad,
+    kernel_advance_step,
     lerp_,
+    lerp_coefs,
     new_step,
     zeros_buffer,
 )
@@ -95,6 +99,26 @@ class RMSprop(Optimizer):
         else:
             addcdiv_(p, g, d, -_scalar(group["lr"]))
 
+    _kernel = "rmsprop"
+
+    def _kernel_buffers(self, group: dict[str, Any]) -> tuple[str | None, ...]:
+        return (
+            "square_avg",
+            "grad_avg" if group["centered"] else None,
+            "momentum_buffer" if group["momentum"] > 0 else None,
+        )
+
+    def _kernel_flags(self, group: dict[str, Any]) -> tuple[bool, ...]:
+        return (bool(group["centered"]), group["momentum"] > 0)
+
+    def _kernel_coefs(
+        self, p: Tensor, state: dict[str, Any], group: dict[str, Any], dtype: np.dtype
+    ) -> list[float]:
+        alpha = group["alpha"]
+        kernel_advance_step(state)
+        lr = _scalar(group["lr"])
+        return [*lerp_coefs(1 - alpha, dtype), alpha, -lr, group["eps"], group["momentum"]]
+
 
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al., 2011), exactly as torch.optim.Adagrad:
@@ -151,6 +175,18 @@ class Adagrad(Optimizer):
         s = addcmul_(state["sum"], g, g, 1)
         addcdiv_(p, g, s.sqrt() + group["eps"], -clr)
 
+    _kernel = "adagrad"
+
+    def _kernel_buffers(self, group: dict[str, Any]) -> tuple[str | None, ...]:
+        return ("sum",)
+
+    def _kernel_coefs(
+        self, p: Tensor, state: dict[str, Any], group: dict[str, Any], dtype: np.dtype
+    ) -> list[float]:
+        t = kernel_advance_step(state)
+        clr = _scalar(group["lr"]) / (1 + (t - 1) * group["lr_decay"])
+        return [-clr, group["eps"]]
+
 
 class Adadelta(Optimizer):
     """Adadelta (Zeiler, 2012), exactly as torch.optim.Adadelta:
@@ -206,3 +242,15 @@ class Adadelta(Optimizer):
         delta = (u + eps).sqrt() / (v + eps).sqrt() * g
         addcmul_(u.mul_(rho), delta, delta, 1 - rho)
         p.add_(delta, alpha=-_scalar(group["lr"]))
+
+    _kernel = "adadelta"
+
+    def _kernel_buffers(self, group: dict[str, Any]) -> tuple[str | None, ...]:
+        return ("square_avg", "acc_delta")
+
+    def _kernel_coefs(
+        self, p: Tensor, state: dict[str, Any], group: dict[str, Any], dtype: np.dtype
+    ) -> list[float]:
+        rho = group["rho"]
+        kernel_advance_step(state)
+        return [rho, 1 - rho, group["eps"], -_scalar(group["lr"])]

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from compiler import dtypes
+from compiler.backend import jit_enabled
+from runtime.optim import flat, kernels
 from tracer.creation import tensor, zeros_like
 from tracer.grad_mode import enable_grad, no_grad
 from tracer.tensor import Tensor
@@ -30,8 +32,9 @@ __all__ = ["Optimizer", "Params", "StateDict"]
 Params = Iterable[Tensor] | Iterable[tuple[str, Tensor]] | Iterable[dict[str, Any]]
 StateDict = dict[str, Any]
 
-# Hyperparameters PyTorch keeps in every group to pick one of its implementations.
-# Here there is one implementation: foreach and fused are accepted and change nothing.
+# Hyperparameters PyTorch keeps in every group to pick one of its implementations. Here
+# foreach=None (the default), foreach=True and fused=True run a group's update as one
+# numba kernel (runtime.optim); foreach=False runs the reference: eager ops per parameter.
 _CUDA_GRAPHS = "capturable=True is for CUDA graph capture; tracegrad runs on the CPU"
 _NOT_DIFFERENTIABLE = (
     "differentiable=True (autograd through the optimizer step) is not supported: "
@@ -186,6 +189,9 @@ class Optimizer:
                 loss = closure()
         with no_grad():
             for group in self.param_groups:
+                if self._kernel is not None and _wants_kernel(group):
+                    self._step_kernel(group)
+                    continue
                 for p in group["params"]:
                     if p.grad is not None:
                         self._update(p, p.grad, group)
@@ -203,6 +209,81 @@ class Optimizer:
 
     def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any]) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not define _update")
+
+    # ---- the kernel path: a whole group in one call -----------------------------------
+    # A subclass with a kernel in runtime.optim names it in `_kernel` and gives the state
+    # buffers it passes (`_kernel_buffers`: keys, None for an option that is off), its
+    # option flags after maximize and decay (`_kernel_flags`) and each parameter's scalars
+    # after the two decay columns (`_kernel_coefs`, which also advances the step count).
+    _kernel: str | None = None
+
+    def _kernel_buffers(self, group: dict[str, Any]) -> tuple[str | None, ...]:
+        return ()
+
+    def _kernel_flags(self, group: dict[str, Any]) -> tuple[bool, ...]:
+        return ()
+
+    def _kernel_coefs(
+        self, p: Tensor, state: dict[str, Any], group: dict[str, Any], dtype: np.dtype
+    ) -> list[float]:
+        raise NotImplementedError(f"{type(self).__name__} does not define _kernel_coefs")
+
+    def _step_kernel(self, group: dict[str, Any]) -> None:
+        """Update the group's parameters that have a gradient: those of float32/float64
+        with contiguous arrays in one kernel call per dtype, any other through `_update`
+        (the result is the same; the kernel repeats `_update`'s arithmetic)."""
+        keys = self._kernel_buffers(group)
+        buckets: dict[np.dtype, list[Tensor]] = {}
+        for p in group["params"]:
+            grad = p.grad
+            if grad is None:
+                continue
+            state = self._state(p, group)
+            if not state:  # SGD without momentum keeps no state (as the reference)
+                del self.state[p]
+            if _fits_kernel(p, grad, state, keys):
+                buckets.setdefault(p.dtype, []).append(p)
+            else:
+                self._update(p, grad, group)
+        if not buckets:
+            return
+        weight_decay = _scalar(group["weight_decay"])
+        lr = _scalar(group["lr"])
+        decay = 0 if weight_decay == 0 else 2 if group.get("decoupled_weight_decay") else 1
+        flags = (bool(group["maximize"]), decay, *self._kernel_flags(group))
+        kernel = getattr(kernels(), self._kernel)
+        for dtype, params in buckets.items():
+            states = [self.state.get(p, {}) for p in params]
+            rows = [
+                [weight_decay, 1 - lr * weight_decay, *self._kernel_coefs(p, s, group, dtype)]
+                for p, s in zip(params, states)
+            ]
+            for p, state in zip(params, states):
+                for key in keys:
+                    if key is not None and state.get(key) is None:
+                        self.state[p][key] = zeros_like(p)
+            states = [self.state.get(p, {}) for p in params]
+            ps = [flat(p._data) for p in params]
+            gs = [flat(np.ascontiguousarray(p.grad._data)) for p in params]
+            buffers = [ps if k is None else [flat(s[k]._data) for s in states] for k in keys]
+            coefs = np.array(rows, dtype=dtype)
+            # calls on CHUNK parameters at a time (the last padded with empty arrays): the
+            # kernel compiles once per dtype, not once per number of parameters
+            empty = np.empty(0, dtype)
+            for lo in range(0, len(ps), CHUNK):
+                pad = [empty] * (CHUNK - len(ps[lo : lo + CHUNK]))
+                kernel(
+                    tuple(ps[lo : lo + CHUNK] + pad),
+                    tuple(gs[lo : lo + CHUNK] + pad),
+                    *(tuple(b[lo : lo + CHUNK] + pad) for b in buffers),
+                    _padded(coefs[lo : lo + CHUNK], CHUNK),
+                    *flags,
+                )
+            for p, state in zip(params, states):
+                p._version[0] += 1
+                for key in keys:
+                    if key is not None:
+                        state[key]._version[0] += 1
 
     # ---- saving and loading ---------------------------------------------------------
     def state_dict(self) -> StateDict:
@@ -339,6 +420,61 @@ def _unit_interval(v: float) -> bool:
 
 def _at_least_zero(v: float) -> bool:
     return v >= 0
+
+
+#: parameters per kernel call: a fixed tuple length, so each kernel compiles once per dtype
+CHUNK = 8
+
+
+def _padded(rows: np.ndarray, n: int) -> np.ndarray:
+    """`rows` with zero rows appended up to `n` rows."""
+    if len(rows) == n:
+        return rows
+    out = np.zeros((n, rows.shape[1]), rows.dtype)
+    out[: len(rows)] = rows
+    return out
+
+
+def _wants_kernel(group: dict[str, Any]) -> bool:
+    """Whether the group runs as one kernel: unless foreach=False (and fused is not set),
+    or TRACER_DISABLE_JIT is set."""
+    return (bool(group.get("fused")) or group.get("foreach") is not False) and jit_enabled()
+
+
+def _fits_kernel(p: Tensor, grad: Tensor, state: dict[str, Any], keys: Any) -> bool:
+    """Whether the kernels can update `p` in place: float32/float64, contiguous, a gradient
+    and state buffers of its dtype and shape (a missing buffer is created to fit)."""
+    data = p._data
+    if data.dtype not in _KERNEL_DTYPES or not data.flags.c_contiguous:
+        return False
+    if grad.dtype != data.dtype or grad.shape != data.shape:
+        return False
+    for key in keys:
+        buf = state.get(key) if key is not None else None
+        if buf is None:
+            continue
+        b = buf._data
+        if b.dtype != data.dtype or b.shape != data.shape or not b.flags.c_contiguous:
+            return False
+    return True
+
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def lerp_coefs(weight: float, dtype: np.dtype) -> list[float]:
+    """The scalars of `lerp_(a, b, weight)` for a kernel: weight and 1 - weight in
+    `dtype`'s rounding, and whether |weight| < 0.5 (1.0 or 0.0)."""
+    w = dtype.type(weight)
+    return [float(w), float(1 - w), 1.0 if abs(w) < 0.5 else 0.0]
+
+
+def kernel_advance_step(state: dict[str, Any]) -> float:
+    """`advance_step` on the numpy array behind state["step"] (no dispatch)."""
+    step = state["step"]
+    np.add(step._data, 1, out=step._data)
+    step._version[0] += 1
+    return step._data.item()
 
 
 def _scalar(value: Any) -> float:

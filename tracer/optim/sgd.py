@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from tracer.optim.optimizer import (
     Optimizer,
     Params,
@@ -77,3 +79,18 @@ class SGD(Optimizer):
                 buf.mul_(momentum).add_(g, alpha=1 - group["dampening"])
             g = g.add(buf, alpha=momentum) if group["nesterov"] else buf
         p.add_(g, alpha=-_scalar(group["lr"]))
+
+    _kernel = "sgd"
+
+    def _kernel_buffers(self, group: dict[str, Any]) -> tuple[str | None, ...]:
+        return ("momentum_buffer" if group["momentum"] != 0 else None,)
+
+    def _kernel_flags(self, group: dict[str, Any]) -> tuple[bool, ...]:
+        return (group["momentum"] != 0, bool(group["nesterov"]))
+
+    def _kernel_coefs(
+        self, p: Tensor, state: dict[str, Any], group: dict[str, Any], dtype: np.dtype
+    ) -> list[float]:
+        fresh = group["momentum"] != 0 and state.get("momentum_buffer") is None
+        momentum = group["momentum"]
+        return [-_scalar(group["lr"]), momentum, 1 - group["dampening"], float(fresh)]
