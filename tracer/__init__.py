@@ -9,8 +9,6 @@ x.grad  # tensor([2., 4.])
 from pathlib import Path
 
 import compiler.ops  # noqa: F401  (fills the op registry)
-from compiler.dtypes import bool_ as bool  # noqa: A001
-from compiler.dtypes import float16, float32, float64, int8, int16, int32, int64, uint8
 from compiler.errors import (
     AutogradError,
     DTypeError,
@@ -20,7 +18,16 @@ from compiler.errors import (
     TracerError,
     TracerWarning,
 )
-from tracer import accelerator, autograd, backends, cuda, nn, optim, utils
+from tracer import (
+    accelerator,
+    autograd,
+    backends,
+    cuda,
+    memory,  # noqa: F401  (Tensor.stride, .contiguous, ...)
+    nn,
+    optim,
+    utils,
+)
 from tracer._format import set_printoptions
 from tracer.creation import (
     arange,
@@ -47,6 +54,17 @@ from tracer.devices import DeviceError, device, get_default_device, set_default_
 from tracer.functions import *  # noqa: F403
 from tracer.functions import max, min, sum  # noqa: A004
 from tracer.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tracer.legacy import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
 from tracer.random import (
     Generator,
     default_generator,
@@ -70,15 +88,48 @@ from tracer.sampling import (
 )
 from tracer.serialization import load, save
 from tracer.tensor import Tensor
-
-float = float32  # noqa: A001
-double = float64
-long = int64
+from tracer.typeinfo import (
+    UNSUPPORTED_DTYPES,
+    Size,
+    bool,
+    can_cast,
+    double,
+    dtype,
+    finfo,
+    float,
+    float16,
+    float32,
+    float64,
+    half,
+    iinfo,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    is_complex,
+    is_floating_point,
+    is_nonzero,
+    long,
+    promote_types,
+    result_type,
+    short,
+    uint8,
+)
 
 __version__ = "0.1.0"
 
 from runtime import cache as _cache  # noqa: E402
 from tracer.trace import grad, trace, value_and_grad  # noqa: E402
+
+
+def __getattr__(name: str) -> object:
+    if name in UNSUPPORTED_DTYPES:
+        raise AttributeError(
+            f"tracer.{name}: this dtype is not supported; tensors hold bool, uint8, int8, "
+            "int16, int32, int64, float16, float32 or float64 numbers"
+        )
+    raise AttributeError(f"module 'tracer' has no attribute {name!r}")
 
 
 def cache_dir() -> Path:

@@ -104,15 +104,15 @@ class _Traced:
                     f"{src.path}, a tensor captured from outside the function, now holds "
                     f"a {type(t).__name__}"
                 )
-            if t.shape != aval.shape:
+            if t._data.shape != aval.shape:
                 return (
                     f"a tensor captured from outside the function changed shape: "
-                    f"{src.path} {aval.shape} -> {t.shape}"
+                    f"{src.path} {aval.shape} -> {t._data.shape}"
                 )
-            if t.dtype != aval.dtype:
+            if t._data.dtype != aval.dtype:
                 return (
                     f"a tensor captured from outside the function changed dtype: "
-                    f"{src.path} {aval.dtype} -> {t.dtype}"
+                    f"{src.path} {aval.dtype} -> {t._data.dtype}"
                 )
         return "a value captured from outside the function changed"
 
@@ -244,7 +244,7 @@ class _Staged:
         t0 = time.perf_counter()
         trees, kw, _ = key
         b = GraphBuilder(is_grad_enabled)
-        syms = iter([b.new_input(AVal(tuple(t.shape), t.dtype)) for t in leaves])
+        syms = iter([b.new_input(AVal(t._data.shape, t._data.dtype)) for t in leaves])
         args = [t.unflatten(syms) for t in trees]
         kwargs = {k: t.unflatten(syms) for k, t in kw}
         b.name = getattr(self.fn, "__name__", "the function")
@@ -353,7 +353,7 @@ def _warn_unfollowed(
             continue
         used = next((e.source_loc for e in b.eqns if var in e.inputs and e.source_loc), "")
         warn_at_user_line(
-            f"tracer.trace({name}): a {t.dtype} tensor of shape {tuple(t.shape)} "
+            f"tracer.trace({name}): a {t.dtype.name} tensor of shape {tuple(t.shape)} "
             + (f"used at {used} " if used else "")
             + "comes from outside the function by a way tracing cannot follow (it is not "
             "a closure variable, a global, a default or static argument, or an item or "
