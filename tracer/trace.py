@@ -27,7 +27,7 @@ from compiler.ir import Graph, Var, pretty
 from compiler.passes import optimize, strip_stop_gradient
 from compiler.registry import AVal
 from compiler.source import traceback_location, warn_at_user_line
-from tracer import autograd
+from tracer import autograd, structure
 from tracer.capture import MISSING, Source, ValueGuard, find_sources, value_guards
 from tracer.grad_mode import enable_grad, is_grad_enabled
 from tracer.pytree import LEAF, TreeDef, flatten, static
@@ -58,18 +58,36 @@ class _Traced:
     exe: Executable | None = None
     diffs: dict[tuple[bool, ...], _Diff] = field(default_factory=dict)
     joint: tuple[Executable, Graph] | None = None  # value_and_grad's joint graph
+    # the modules called while tracing (and their submodules), each with the fingerprint
+    # of its structure then (tracer.structure), and the structure version it was last
+    # found unchanged at
+    modules: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
+    structure_version: int = -1
     checked: bool = field(init=False)  # anything to check at each call
     captured_avals: list[AVal] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.checked = bool(self.captured or self.guards)
+        self.checked = bool(self.captured or self.guards or self.modules)
         n = len(self.graph.inputs) - len(self.captured) - len(self.consts)
         self.captured_avals = [v.aval for v in self.graph.inputs[n : n + len(self.captured)]]
+
+    def structure_holds(self) -> bool:
+        """Whether the modules the function called still have their traced structure."""
+        if self.structure_version == structure.VERSION[0]:
+            return True
+        version = structure.VERSION[0]
+        if any(structure.fingerprint(m) != fp for m, fp in self.modules):
+            return False
+        self.structure_version = version
+        return True
 
     def current_captured(self) -> list[Tensor] | None:
         """The captured tensors as the function would read them now; None when the
         graph no longer fits what it would read (a captured name holds a tensor of
-        another shape or dtype, or something else; a number it read changed)."""
+        another shape or dtype, or something else; a number it read changed; a module
+        it called changed its structure)."""
+        if self.modules and not self.structure_holds():
+            return None
         for guard in self.guards:
             if not guard.holds():
                 return None
@@ -77,7 +95,9 @@ class _Traced:
         for c, src, aval in zip(self.captured, self.sources, self.captured_avals):
             t = c if src is None else src.read()
             if t is not c and (
-                type(t) is not Tensor or t._data.shape != aval.shape or t._data.dtype != aval.dtype
+                not isinstance(t, Tensor)
+                or t._data.shape != aval.shape
+                or t._data.dtype != aval.dtype
             ):
                 return None
             out.append(t)
@@ -85,6 +105,10 @@ class _Traced:
 
     def why_stale(self) -> str:
         """What current_captured() found changed, for explain()."""
+        for m, fp in self.modules:
+            change = structure.describe_change(m, fp)
+            if change is not None:
+                return change
         for g in self.guards:
             if not g.holds():
                 now = g.source.read()
@@ -201,7 +225,7 @@ class _Staged:
         )
         if any(isinstance(leaf, Sym) for leaf in leaves):
             raise _Nested
-        avals = tuple((t.shape, t.dtype, t.requires_grad) for t in leaves)
+        avals = tuple((t._data.shape, t._data.dtype, t.requires_grad) for t in leaves)
         return (tuple(trees), kw, avals), leaves
 
     def _argname(self, i: int) -> str:
@@ -250,13 +274,15 @@ class _Staged:
         b.name = getattr(self.fn, "__name__", "the function")
         outer, operand.tracing.builder = operand.tracing.builder, b
         try:
-            with enable_grad():
+            with enable_grad(), structure.recording() as called:
                 out = self.fn(*args, **kwargs)
         except (TracerError, ValueError, TypeError, IndexError) as e:
             raise _with_user_line(e) from None
         finally:
             operand.tracing.builder = outer
             b.closed = True  # a traced value used from now on has escaped the trace
+        version = structure.VERSION[0]
+        modules = [(m, structure.fingerprint(m)) for m in structure.with_submodules(called)]
         out_leaves: list[Any] = []
         out_tree = flatten(out, out_leaves)
         atoms = [b._atom(o) for o in out_leaves]
@@ -275,6 +301,8 @@ class _Staged:
             trees,
             sources,
             value_guards(self.fn, statics),
+            modules=modules,
+            structure_version=version,
         )
 
     def _static_args(self, key: Any) -> list[tuple[str, Any]]:

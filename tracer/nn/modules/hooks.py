@@ -10,8 +10,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from compiler import operand
 from tracer.autograd import Function
 from tracer.grad_mode import is_grad_enabled
+from tracer.structure import changed, note_call
 from tracer.tensor import Tensor
 
 __all__ = ["HooksMixin", "RemovableHandle"]
@@ -26,8 +28,10 @@ class RemovableHandle:
     def __init__(self, *hook_dicts: dict[int, Any]) -> None:
         self.id = next(RemovableHandle._next_id)
         self._dicts = hook_dicts
+        changed()  # a hook is being added: traced calls check their modules again
 
     def remove(self) -> None:
+        changed()
         for d in self._dicts:
             d.pop(self.id, None)
 
@@ -101,6 +105,8 @@ class HooksMixin:
         return handle
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if operand.tracing.builder is not None:
+            note_call(self)  # the trace records this module's structure
         if not (
             self._forward_pre_hooks
             or self._forward_hooks
