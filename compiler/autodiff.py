@@ -39,16 +39,29 @@ def active_vars(graph: Graph, wrt: list[bool]) -> set[Var]:
     return active
 
 
+def _with_residuals(graph: Graph, active: set[Var]) -> Graph:
+    """`graph` with each differentiated equation whose op keeps residuals of its own (a
+    loop's carries) replaced by the equation that also returns them."""
+    eqns = [
+        e.op.with_residuals(e)
+        if e.op.with_residuals is not None and any(v in active for v in e.outputs)
+        else e
+        for e in graph.eqns
+    ]
+    return Graph(list(graph.inputs), eqns, list(graph.outputs), dict(graph.consts))
+
+
 def joint_vjp(graph: Graph, wrt: list[bool], seed_ones: bool = False) -> Joint:
     """Differentiate `graph` with respect to the inputs flagged in `wrt`.
 
     With `seed_ones`, the (scalar) outputs' cotangents are the constant 1
     (value_and_grad); otherwise they become extra graph inputs.
     """
+    active = active_vars(graph, wrt)
+    graph = _with_residuals(graph, active)
     b = GraphBuilder(warn_above=None)  # the trace itself has warned if it is large
     b.inputs = list(graph.inputs)
     b.eqns = list(graph.eqns)
-    active = active_vars(graph, wrt)
     ct: dict[Var, Sym] = {}
 
     def add_ct(v: Atom, g: Any) -> None:

@@ -39,8 +39,17 @@ class GraphBuilder:
     """
 
     def __init__(
-        self, grad_enabled: Callable[[], bool] = lambda: True, warn_above: int | None = LARGE_TRACE
+        self,
+        grad_enabled: Callable[[], bool] = lambda: True,
+        warn_above: int | None = LARGE_TRACE,
+        parent: GraphBuilder | None = None,
     ) -> None:
+        # A builder with a parent stages a sub-graph (a branch or a loop body): values of
+        # the enclosing traces that it uses become inputs of the sub-graph (`closure`: each
+        # such input, and the parent's value it stands for).
+        self.parent = parent
+        self.closure: list[tuple[Var, Atom]] = []
+        self._closure_ids: dict[int, Var] = {}
         self.inputs: list[Var] = []
         self.eqns: list[Eqn] = []
         self.consts: dict[Var, np.ndarray] = {}
@@ -56,6 +65,14 @@ class GraphBuilder:
         self.name = "the function"
         self.made_inside: set[int] = set()
         self.closed = False
+        # A loop body or condition runs many times per call: set to what it is ("the
+        # body of while_loop") so that random numbers, which would repeat, are refused.
+        self.repeats: str | None = None
+        # Captured inputs that are random keys: a fresh one is drawn at each call.
+        self.random_keys: dict[Var, Callable[[], Any]] = {}
+        # Objects whose plain attributes the traced code may have read (the modules it
+        # called: `self.training`, `self.p`), by id; the tracer guards them.
+        self.observed: dict[int, Any] = {}
 
     def new_input(self, aval: AVal) -> Sym:
         v = Var(aval)
@@ -63,6 +80,8 @@ class GraphBuilder:
         return Sym(self, v)
 
     def const(self, value: np.ndarray) -> Sym:
+        if self.parent is not None:  # constants belong to the outermost graph
+            return Sym(self, self._close_over(self.parent.const(value).var))
         v = Var(AVal(tuple(value.shape), value.dtype))
         self.consts[v] = value
         return Sym(self, v)
@@ -76,6 +95,35 @@ class GraphBuilder:
             self._captured_versions.append(_version(x))
         return var
 
+    def random_key(self, first: Operand, draw: Callable[[], Operand], op: str) -> Sym:
+        """A 0-d int64 key input of the outermost trace, `first` for this trace and
+        `draw()` on every later call of the compiled function. Raises TraceError inside a
+        loop body, where one key per call would repeat the numbers at every step."""
+        b: GraphBuilder | None = self
+        root = self
+        while b is not None:
+            if b.repeats is not None:
+                where = describe_location()
+                raise TraceError(
+                    f"{op}() inside {b.repeats} would draw the same numbers at every step"
+                    + (f"\n  at {where}" if where else "")
+                    + "\nDraw all of them before the loop (one row per step, e.g. "
+                    f"tracer.{op}(steps, ...)) and pass them in: as xs of scan, or indexed "
+                    "by the step counter."
+                )
+            root, b = b, b.parent
+        var = root.capture(first)
+        root.random_keys[var] = draw
+        return Sym(root, var)
+
+    def observe(self, obj: Any) -> None:
+        """Note that the traced code reads `obj`'s attributes (recorded on the
+        outermost trace, which is the one whose cache entry depends on them)."""
+        root = self
+        while root.parent is not None:
+            root = root.parent
+        root.observed.setdefault(id(obj), obj)
+
     def check_captured_unchanged(self) -> None:
         """Refuse a trace that updated a captured tensor in place after using it: the
         update ran once, now, and would not run on later calls."""
@@ -88,8 +136,26 @@ class GraphBuilder:
                     "function and assign it outside."
                 )
 
+    def _encloses(self, other: GraphBuilder) -> bool:
+        b = self.parent
+        while b is not None:
+            if b is other:
+                return True
+            b = b.parent
+        return False
+
+    def _close_over(self, outer: Atom) -> Var:
+        """An input of this sub-graph standing for `outer`, a value of the parent."""
+        var = self._closure_ids.get(id(outer))
+        if var is None:
+            var = self._closure_ids[id(outer)] = Var(outer.aval)
+            self.closure.append((var, outer))
+        return var
+
     def _atom(self, x: Any, op: str = "traced op") -> Atom | Any:
         if isinstance(x, Sym):
+            if x.builder is not self and self._encloses(x.builder):
+                return self._close_over(self.parent._atom(x, op))
             if x.builder is not self and x.builder.closed:
                 raise x._escaped()
             if x.builder is not self:
@@ -101,10 +167,14 @@ class GraphBuilder:
                 raise _no_concrete_view()
             return x.var
         if isinstance(x, Operand):
+            if self.parent is not None:  # captured by the outermost trace, passed in
+                return self._close_over(self.parent._atom(x, op))
             return self.capture(x)
         if isinstance(x, _SCALARS):
             return x
         if isinstance(x, (np.ndarray, list, tuple)):
+            if self.parent is not None:
+                return self._close_over(self.parent._atom(x, op))
             return self.const(dtypes.operand_array(x, op)).var
         raise TypeError(
             f"{op}: unsupported operand of type {type(x).__name__} in traced code; "
@@ -225,13 +295,11 @@ def _no_concrete(what: str, fix: str) -> TraceError:
     )
 
 
-_STATIC_FIX = (
-    "make the argument static (a Python number, or static_argnums=... / "
-    "static_argnames=... in tracer.trace)"
-)
+_STATIC_FIX = "make the argument static (static_argnums=... / static_argnames=... in tracer.trace)"
 _CONTROL_FLOW_FIX = (
     "Python control flow cannot depend on traced values. Use tracer.where(cond, a, b) "
-    "to select values, or " + _STATIC_FIX + "."
+    "to select values, tracer.cond(pred, true_fn, false_fn, *operands) to choose a branch, "
+    "tracer.while_loop / tracer.fori_loop / tracer.scan for loops, or " + _STATIC_FIX + "."
 )
 _NUMPY_FIX = (
     "Use tracer ops on traced tensors instead of numpy (tracer.exp, tracer.where(cond, a, "

@@ -4,7 +4,7 @@ Eager tensors run numpy and record autograd nodes; symbolic values record IR
 equations; `compiler.evaluate.Value`s just compute. Each world is an `Operand`
 subclass with a `_priority`; `apply` hands the call to the highest-priority
 operand among the inputs (its `_bind`). While a trace is being recorded on this
-thread, ops on concrete tensors are staged too.
+thread, ops on concrete tensors and symbolic values are staged into it.
 
 Kept apart from `compiler.operand` so that the method mixins of `compiler.methods`
 can use it while `Operand` is being assembled from them.
@@ -43,6 +43,8 @@ def apply(op: str, *inputs: Any, name: str | None = None, **params: Any) -> Any:
     if anchor is None:
         raise TypeError(f"{op}: expected at least one tensor argument, got {inputs!r}")
     builder = tracing.builder
-    if builder is not None and best < 2:
+    if builder is not None and best <= 2:
+        # concrete tensors and symbolic values (of this trace, or of one enclosing it:
+        # a loop body using a value from outside) are staged into the active trace
         return builder.bind(op, inputs, params)
     return anchor._bind(op, inputs, params, name)

@@ -85,9 +85,23 @@ def _fmt_param(v: Any) -> str:
 
 
 def pretty(graph: Graph, show_source: bool = True) -> str:
-    """The graph as text: one equation a line, shapes and dtypes, source line as comment."""
-    names: dict[Var, str] = {}
+    """The graph as text: one equation a line, shapes and dtypes, source line as comment.
+    The graphs an equation holds (a loop's body, a cond's branches) print nested below
+    it, indented, with names unique across all of them."""
+    return "\n".join(_pretty(graph, {}, show_source))
 
+
+def _sub_graphs(params: dict[str, Any]) -> list[tuple[str, Graph]]:
+    out = []
+    for k, v in params.items():
+        if isinstance(v, Graph):
+            out.append((k, v))
+        elif isinstance(v, tuple) and v and all(isinstance(g, Graph) for g in v):
+            out += [(f"{k}[{j}]", g) for j, g in enumerate(v)]
+    return out
+
+
+def _pretty(graph: Graph, names: dict[Var, str], show_source: bool) -> list[str]:
     def name(v: Atom) -> str:
         if isinstance(v, Literal):
             return repr(v)
@@ -99,9 +113,14 @@ def pretty(graph: Graph, show_source: bool = True) -> str:
         return f"{name(v)}:{v.aval}"
 
     head = " ".join(decl(v) for v in graph.inputs)
-    lines = []
+    lines: list[tuple[str, str, list[str]]] = []
     for e in graph.eqns:
-        params = {k: v for k, v in e.params.items() if v is not None and v is not False}
+        subs = _sub_graphs(e.params)
+        params = {
+            k: v
+            for k, v in e.params.items()
+            if v is not None and v is not False and not any(k == s.split("[")[0] for s, _ in subs)
+        }
         p = (
             "[" + " ".join(f"{k}={_fmt_param(v)}" for k, v in params.items()) + "]"
             if params
@@ -109,15 +128,21 @@ def pretty(graph: Graph, show_source: bool = True) -> str:
         )
         lhs = " ".join(decl(v) for v in e.outputs)
         rhs = " ".join(name(a) for a in e.inputs)
-        lines.append((f"{lhs} = {e.op.name}{p} {rhs}".rstrip(), e.source_loc))
-    width = max((len(text) for text, _ in lines), default=0)
+        nested: list[str] = []
+        for label, g in subs:
+            block = _pretty(g, names, show_source)
+            nested += ["  " + label + "=" + block[0]]
+            nested += ["  " + " " * (len(label) + 1) + line for line in block[1:]]
+        lines.append((f"{lhs} = {e.op.name}{p} {rhs}".rstrip(), e.source_loc, nested))
+    width = max((len(text) for text, _, _ in lines), default=0)
     body = []
-    for i, (text, loc) in enumerate(lines):
+    for i, (text, loc, nested) in enumerate(lines):
         prefix = "  let " if i == 0 else "      "
         comment = f"  # {loc}" if show_source and loc else ""
         body.append(prefix + text.ljust(width if comment else 0) + comment)
+        body += ["      " + line for line in nested]
     outs = " ".join(name(v) for v in graph.outputs)
-    return "\n".join([f"{{ lambda {head} ."] + body + [f"  in ( {outs} ) }}"])
+    return [f"{{ lambda {head} ."] + body + [f"  in ( {outs} ) }}"]
 
 
 def var_name(i: int) -> str:

@@ -315,3 +315,46 @@ def argreduce(largest: bool) -> Any:
         w.line(f"{ia}[{oi}] = _arg", ind)
 
     return emit
+
+
+# ---- random numbers -------------------------------------------------------------------
+
+# SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators",
+# OOPSLA 2014): element c of a stream keyed by k is mix(k + (c + 1) * GAMMA).
+SPLITMIX_GAMMA = 0x9E3779B97F4A7C15
+SPLITMIX_MIX = (0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
+
+
+def _splitmix_lines(w: Writer, dst: str, counter: str, ind: int) -> None:
+    """`dst = splitmix64(_key, counter)` as uint64 arithmetic (wrapping)."""
+    m1, m2 = SPLITMIX_MIX
+    w.line(
+        f"{dst} = _key + (np.uint64({counter}) + np.uint64(1)) * np.uint64({SPLITMIX_GAMMA})", ind
+    )
+    w.line(f"{dst} = ({dst} ^ ({dst} >> np.uint64(30))) * np.uint64({m1})", ind)
+    w.line(f"{dst} = ({dst} ^ ({dst} >> np.uint64(27))) * np.uint64({m2})", ind)
+    w.line(f"{dst} = {dst} ^ ({dst} >> np.uint64(31))", ind)
+
+
+def random(w: Writer, e: Eqn, refs: list[Ref]) -> None:
+    """Element c of `random[dist]`: U[0, 1) from the top 24 (float32) or 53 (float64)
+    bits of splitmix64(key, c); N(0, 1) by Box-Muller from the words 2c and 2c + 1
+    (computed in float64). `compiler.ops.random` is the same in numpy."""
+    out = e.outputs[0]
+    shape = w.shape(out)
+    w.line(f"_key = np.uint64({w.read(refs[0], [])})")
+    idx, ind = w.loops(shape, "j", 0)
+    oi = w.index_expr(0, list(c_strides(shape)), idx)
+    if e.params["dist"] == "uniform":
+        _splitmix_lines(w, "_z", oi, ind)
+        if out.aval.dtype == np.float32:
+            value = "np.float32(np.float64(_z >> np.uint64(40)) * 5.9604644775390625e-08)"
+        else:
+            value = "np.float64(_z >> np.uint64(11)) * 1.1102230246251565e-16"
+    else:
+        _splitmix_lines(w, "_z", f"2 * ({oi})", ind)
+        _splitmix_lines(w, "_y", f"2 * ({oi}) + 1", ind)
+        w.line("_u = (np.float64(_z >> np.uint64(11)) + 1.0) * 1.1102230246251565e-16", ind)
+        w.line("_v = np.float64(_y >> np.uint64(11)) * 1.1102230246251565e-16", ind)
+        value = "np.sqrt(-2.0 * np.log(_u)) * np.cos(6.283185307179586 * _v)"
+    w.line(f"{w.arr(out)}[{oi}] = {value}", ind)

@@ -16,6 +16,9 @@ Each `Op` in the registry carries exactly one of these as its `lowering`:
   arrays, see `compiler.evaluate`).
 * `Constant(make)`: a value computed from shapes and params alone (full, iota,
   the element count of a shape).
+* `Control(kind)`: structured control flow (cond, scan, while_loop) over the
+  sub-graphs in its params; the backend lowers each sub-graph as a function of the
+  same module and the op as a loop or branch calling them.
 
 The code generator owns one emitter per kind and names no op.
 """
@@ -31,6 +34,7 @@ import numpy as np
 __all__ = [
     "Composite",
     "Constant",
+    "Control",
     "Elementwise",
     "Kernel",
     "LOWERINGS",
@@ -184,7 +188,17 @@ class Constant:
     make: Callable[..., Any]
 
 
-Lowering = Elementwise | Reduction | View | Kernel | Composite | Constant
+@dataclass(frozen=True)
+class Control:
+    """`kind`: "cond", "scan", "while", "while_vjp" or "call" (how the sub-graphs are
+    called); `graphs`: the params holding the graphs the lowering runs (a Graph, or a
+    tuple of them: a cond's branches)."""
+
+    kind: str
+    graphs: tuple[str, ...]
+
+
+Lowering = Elementwise | Reduction | View | Kernel | Composite | Constant | Control
 
 #: every lowering kind; the code generator has one emitter for each
-LOWERINGS: Sequence[type] = (Elementwise, Reduction, View, Kernel, Composite, Constant)
+LOWERINGS: Sequence[type] = (Elementwise, Reduction, View, Kernel, Composite, Constant, Control)

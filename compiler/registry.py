@@ -72,6 +72,9 @@ class Op:
     * `grad_fn`: PyTorch's name for the eager autograd node.
     * `nullary`: the operand only chooses the world to build in (full, iota); it
       is not an input of the equation.
+    * `with_residuals(eqn)`: for ops whose VJP needs values from inside the op (a
+      loop's carries at every step), the equation that also returns them; autodiff
+      swaps it in before differentiating.
     """
 
     name: str
@@ -84,6 +87,7 @@ class Op:
     saves: Callable[[tuple[bool, ...]], tuple[bool, ...]] = _save_all
     saves_out: bool = False
     nullary: bool = False
+    with_residuals: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         if self.impl is None:

@@ -29,6 +29,7 @@ from tracer import (
     utils,
 )
 from tracer._format import set_printoptions
+from tracer.control import cond, fori_loop, scan, switch, while_loop
 from tracer.creation import (
     arange,
     as_tensor,
@@ -50,6 +51,7 @@ from tracer.creation import (
     zeros,
     zeros_like,
 )
+from tracer.custom import custom_vjp
 from tracer.devices import DeviceError, device, get_default_device, set_default_device
 from tracer.functions import *  # noqa: F403
 from tracer.functions import max, min, sum  # noqa: A004

@@ -20,6 +20,11 @@ Numbers, strings, None and numpy arrays that the function reads directly from it
 closure cells and globals are built into the graph, so they are checked too: a new
 value (a numpy array: another object) traces again.
 
+The modules the function calls are watched too (tracer.structure.ModuleGuard): their
+plain attributes (`training`, `p`), submodules, parameter and buffer names and hooks
+are recorded when tracing, and `model.eval()`, `drop.p = 0.2` or `model.fc = nn.Tanh()`
+afterwards makes the function trace again.
+
 A captured tensor with no path is either made inside the function (a constant of its
 code: `tracer.tensor([1.0, 2.0])`) or reached some way the search does not follow
 (a set, an object beyond the bounds, a C extension): it is then read by reference

@@ -13,13 +13,16 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from compiler import dtypes
 from compiler.operand import Operand
 from tracer.creation import from_numpy
+from tracer.tensor import Tensor
 
 _STATIC = (int, float, bool, str, bytes, type(None), np.number, np.bool_, np.dtype)
 
 # TreeDef kinds
 LEAF_KIND = "leaf"  # a tensor
+NUMBER = "number"  # a Python number traced as a weakly typed 0-d value (meta: its type)
 TUPLE = "tuple"  # meta: the tuple's class when it is not `tuple` (a namedtuple), else None
 LIST = "list"
 DICT = "dict"  # meta: the keys, in order
@@ -69,15 +72,31 @@ class TreeDef(NamedTuple):
 
     @property
     def num_leaves(self) -> int:
-        if self.kind == LEAF_KIND:
+        if self.kind in (LEAF_KIND, NUMBER):
             return 1
         return sum(c.num_leaves for c in self.children)
+
+    def numbers_as_tensors(self) -> TreeDef:
+        """The same structure with its Python-number leaves as tensor leaves (a loop's
+        carry: a number in the initial value comes back as a tensor)."""
+        if self.kind == NUMBER:
+            return LEAF
+        if not self.children:
+            return self
+        return TreeDef(self.kind, self.meta, tuple(c.numbers_as_tensors() for c in self.children))
+
+    def weak_leaves(self) -> Iterator[bool]:
+        """For each leaf in flatten order: is it a Python number (a weak value)?"""
+        if self.kind in (LEAF_KIND, NUMBER):
+            yield self.kind == NUMBER
+        for c in self.children:
+            yield from c.weak_leaves()
 
     def unflatten(self, leaves: Iterator[Any], statics: bool = True) -> Any:
         """The structure with its tensors taken, in order, from the iterator `leaves`.
         With `statics=False` the static values become None (a gradient structure)."""
         kind = self.kind
-        if kind == LEAF_KIND:
+        if kind in (LEAF_KIND, NUMBER):
             return next(leaves)
         if kind == STATIC:
             return self.meta.value if statics else None
@@ -93,7 +112,7 @@ class TreeDef(NamedTuple):
 
     def leaf_paths(self, prefix: str = "") -> list[str]:
         """Where each leaf sits (`x[0]['w']`), in flatten order, for messages."""
-        if self.kind == LEAF_KIND:
+        if self.kind in (LEAF_KIND, NUMBER):
             return [prefix or "value"]
         if self.kind == DICT:
             keys = [f"[{k!r}]" for k in self.meta]
@@ -112,6 +131,8 @@ class TreeDef(NamedTuple):
         """`(tensor, [tensor, 2])`: the structure as a user wrote it."""
         if self.kind == LEAF_KIND:
             return "tensor"
+        if self.kind == NUMBER:
+            return f"a Python {self.meta.__name__}"
         if self.kind == STATIC:
             return repr(self.meta)
         if self.kind == DICT:
@@ -128,24 +149,33 @@ def static(value: Any) -> TreeDef:
     return TreeDef(STATIC, Static(value))
 
 
-def flatten(obj: Any, leaves: list[Any], as_leaf: type = Operand) -> TreeDef:
+def flatten(obj: Any, leaves: list[Any], as_leaf: type = Operand, numbers: bool = False) -> TreeDef:
     """Append the tensor leaves of `obj` to `leaves` (numpy arrays become tensors);
-    return its structure. Raises TypeError for an unhashable object that is not a
-    tuple, list or dict."""
+    return its structure. With `numbers`, Python ints and floats (not bools) are leaves
+    too, as weakly typed 0-d tensors of float64/int64 (traced arguments: a new value
+    does not retrace). Raises TypeError for an unhashable object that is not a tuple,
+    list or dict."""
     if isinstance(obj, as_leaf):
         leaves.append(obj)
         return LEAF
+    if (
+        numbers
+        and isinstance(obj, (int, float, np.integer, np.floating))
+        and not isinstance(obj, (bool, np.bool_))
+    ):
+        leaves.append(Tensor(np.asarray(obj, dtypes.weak_dtype(obj))))
+        return TreeDef(NUMBER, type(obj))
     if isinstance(obj, np.ndarray):
         leaves.append(from_numpy(_native(obj)))
         return LEAF
     if isinstance(obj, tuple):
-        kids = tuple(flatten(x, leaves, as_leaf) for x in obj)
+        kids = tuple(flatten(x, leaves, as_leaf, numbers) for x in obj)
         return TreeDef(TUPLE, type(obj) if type(obj) is not tuple else None, kids)
     if isinstance(obj, list):
-        return TreeDef(LIST, None, tuple(flatten(x, leaves, as_leaf) for x in obj))
+        return TreeDef(LIST, None, tuple(flatten(x, leaves, as_leaf, numbers) for x in obj))
     if isinstance(obj, dict):
         keys = tuple(obj)
-        return TreeDef(DICT, keys, tuple(flatten(obj[k], leaves, as_leaf) for k in keys))
+        return TreeDef(DICT, keys, tuple(flatten(obj[k], leaves, as_leaf, numbers) for k in keys))
     if isinstance(obj, _STATIC):
         return static(obj)
     try:

@@ -7,8 +7,15 @@ After `tracer.manual_seed(s)` each of these gives the numbers PyTorch gives afte
 size, dtype and layout cases they switch on are in `tracer._distributions`). Every function
 takes `generator=` (a `tracer.Generator`; the default generator otherwise).
 
-Random numbers are eager only: drawn inside a traced function they would be drawn once, at
-trace time, so there they raise TraceError saying to pass them in as an argument.
+Inside a traced function rand, randn, their _like forms, normal, randint, randint_like and
+bernoulli (and dropout) draw new numbers at every call of the compiled function: each call
+site takes one 64-bit key from the generator per call, and the compiled code turns it into
+numbers with a counter-based generator (`compiler.ops.random`). These are not PyTorch's
+numbers (those come from one sequential stream that compiled loops cannot share), but
+after `tracer.manual_seed(s)` the same calls give the same numbers again. The in-place
+fills, randperm and multinomial stay eager only: inside a traced function they raise
+TraceError saying to pass the numbers in as an argument. See docs/random.md.
+
 Arguments are checked before any number is drawn, so an error leaves the generator as it
 was.
 """
@@ -22,7 +29,9 @@ from typing import Any
 import numpy as np
 
 from compiler import dtypes, operand
+from compiler.dispatch import apply
 from compiler.errors import DTypeError, TraceError, TracerWarning
+from compiler.operand import Operand
 from compiler.source import describe_location
 from tracer import _distributions as dist
 from tracer.creation import _float_dtype, _make, _number, parse_size
@@ -56,6 +65,34 @@ def _not_traced(op: str) -> None:
             + "\nDraw them outside and pass them in as an argument "
             f"(f(x, noise=tracer.{op.rstrip('_')}(...)))."
         )
+
+
+def _tracing() -> bool:
+    return operand.tracing.builder is not None
+
+
+def _traced(
+    op: str,
+    generator: Generator | None,
+    shape: tuple[int, ...],
+    d: np.dtype,
+    dist_name: str,
+    requires_grad: bool = False,
+) -> Any:
+    """`shape` samples of U[0, 1) or N(0, 1) (`dist_name`) in the running trace: the
+    key is an input of the compiled function that the generator refills at every call."""
+    if requires_grad:
+        raise TraceError(
+            f"{op}(requires_grad=True) inside a traced function: a tensor made inside "
+            "cannot be a leaf that collects .grad. Make it outside and pass it in."
+        )
+    gen = generator_or_default(generator, op)
+
+    def draw() -> Tensor:
+        return Tensor(dist.random_full_range(gen, 1, np.dtype(np.int64)).reshape(()))
+
+    key = operand.tracing.builder.random_key(draw(), draw, op)
+    return apply("random", key, shape=tuple(shape), dtype=d, dist=dist_name)
 
 
 def _float_kind(d: np.dtype, op: str) -> np.dtype:
@@ -92,10 +129,13 @@ def rand(
     requires_grad: bool = False,
 ) -> Tensor:
     """Samples of U[0, 1) (default dtype): float32 keeps 24 random bits, float64 53."""
-    _not_traced("rand")
-    gen = generator_or_default(generator, "rand")
     d = _float_kind(_float_dtype(dtype), "rand")
-    out = _new(parse_size(sizes, "rand", size), d, device, requires_grad, "rand")
+    shape = parse_size(sizes, "rand", size)
+    if _tracing():
+        as_cpu(device, "rand")
+        return _traced("rand", generator, shape, d, "uniform", requires_grad)
+    gen = generator_or_default(generator, "rand")
+    out = _new(shape, d, device, requires_grad, "rand")
     out.reshape(-1)[...] = dist.uniform(gen, out.size, d, 0.0, 1.0)
     return _make(out, requires_grad)
 
@@ -109,16 +149,19 @@ def randn(
     requires_grad: bool = False,
 ) -> Tensor:
     """Samples of N(0, 1) (default dtype), by PyTorch's Box-Muller paths."""
-    _not_traced("randn")
-    gen = generator_or_default(generator, "randn")
     d = _float_kind(_float_dtype(dtype), "randn")
-    out = _new(parse_size(sizes, "randn", size), d, device, requires_grad, "randn")
+    shape = parse_size(sizes, "randn", size)
+    if _tracing():
+        as_cpu(device, "randn")
+        return _traced("randn", generator, shape, d, "normal", requires_grad)
+    gen = generator_or_default(generator, "randn")
+    out = _new(shape, d, device, requires_grad, "randn")
     dist.normal(gen, out, 0.0, 1.0)
     return _make(out, requires_grad)
 
 
 def _like_args(input: Any, dtype: Any, op: str) -> tuple[tuple[int, ...], np.dtype]:
-    if not isinstance(input, Tensor):
+    if not isinstance(input, Operand):
         raise TypeError(f"{op}(): expected a tensor, got {type(input).__name__}")
     return tuple(input.shape), input.dtype if dtype is None else dtypes.canonical(dtype)
 
@@ -133,9 +176,12 @@ def rand_like(
     memory_format: Any = None,
 ) -> Tensor:
     """U[0, 1) samples in `input`'s shape and dtype (unless `dtype`)."""
-    _not_traced("rand_like")
-    gen = generator_or_default(generator, "rand_like")
     shape, d = _like_args(input, dtype, "rand_like")
+    if _tracing():
+        as_cpu(device, "rand_like")
+        d = _float_kind(d, "rand_like")
+        return _traced("rand_like", generator, shape, d, "uniform", requires_grad)
+    gen = generator_or_default(generator, "rand_like")
     out = _new(shape, _float_kind(d, "rand_like"), device, requires_grad, "rand_like")
     out.reshape(-1)[...] = dist.uniform(gen, out.size, d, 0.0, 1.0)
     return _make(out, requires_grad)
@@ -151,9 +197,12 @@ def randn_like(
     memory_format: Any = None,
 ) -> Tensor:
     """N(0, 1) samples in `input`'s shape and dtype (unless `dtype`)."""
-    _not_traced("randn_like")
-    gen = generator_or_default(generator, "randn_like")
     shape, d = _like_args(input, dtype, "randn_like")
+    if _tracing():
+        as_cpu(device, "randn_like")
+        d = _float_kind(d, "randn_like")
+        return _traced("randn_like", generator, shape, d, "normal", requires_grad)
+    gen = generator_or_default(generator, "randn_like")
     out = _new(shape, _float_kind(d, "randn_like"), device, requires_grad, "randn_like")
     dist.normal(gen, out, 0.0, 1.0)
     return _make(out, requires_grad)
@@ -184,8 +233,11 @@ def normal(
 
     As in PyTorch, the tensor forms draw standard normals z and compute z * std + mean (the
     (Tensor, float) form draws N(0, std**2) and adds mean). Raises ValueError for a
-    negative std."""
-    _not_traced("normal")
+    negative std (inside a traced function: a negative number; a tensor's values are not
+    looked at there). Gradients do not flow to `mean` and `std` (as in PyTorch, whose
+    gradient for them is zero)."""
+    if _tracing():
+        return _traced_normal(mean, std, size, generator, dtype, device, requires_grad)
     gen = generator_or_default(generator, "normal")
     mean_t, std_t = isinstance(mean, Tensor), isinstance(std, Tensor)
     if not mean_t and not std_t:
@@ -229,6 +281,48 @@ def normal(
         else:
             out += out.dtype.type(mean_value)
     return _make(out, requires_grad)
+
+
+def _traced_normal(
+    mean: Any,
+    std: Any,
+    size: Any,
+    generator: Generator | None,
+    dtype: Any,
+    device: Any,
+    requires_grad: bool,
+) -> Any:
+    """normal() inside a trace: z * std + mean for standard normals z of the new key."""
+    as_cpu(device, "normal")
+    mean_t, std_t = isinstance(mean, Operand), isinstance(std, Operand)
+    if not mean_t and not std_t:
+        if size is None:
+            raise TypeError("normal(mean: float, std: float) needs size=...")
+        m = float(_number(mean, "mean", "normal"))
+        sd = _std_checked(float(_number(std, "std", "normal")), "normal")
+        d = _float_kind(_float_dtype(dtype), "normal")
+        z = _traced("normal", generator, parse_size((size,), "normal"), d, "normal", requires_grad)
+        return z * sd + m
+    if size is not None:
+        raise TypeError("normal(): size= is only for float mean and std; tensors set the shape")
+    for name, v in (("mean", mean), ("std", std)):
+        if isinstance(v, Operand) and v.dtype.kind != "f":
+            raise DTypeError(f"normal: {name} must be a floating point tensor, got {v.dtype}")
+    if not std_t:
+        _std_checked(float(_number(std, "std", "normal")), "normal")
+    try:
+        shape = np.broadcast_shapes(
+            tuple(mean.shape) if mean_t else (), tuple(std.shape) if std_t else ()
+        )
+    except ValueError:
+        raise ValueError(
+            f"normal: mean of shape {tuple(mean.shape)} and std of shape {tuple(std.shape)} "
+            "do not broadcast"
+        ) from None
+    d = mean.dtype if mean_t else std.dtype
+    z = _traced("normal", generator, shape, d, "normal", requires_grad)
+    out = z * (std.detach() if std_t else float(std)) + (mean.detach() if mean_t else float(mean))
+    return out if out.dtype == d else out.to(d)
 
 
 # ---- integers -----------------------------------------------------------------------
@@ -333,6 +427,27 @@ def _random_values(gen: Generator, n: int, d: np.dtype, plan: tuple[int, int] | 
     return dist.random_from_to(gen, n, d, *plan)
 
 
+def _traced_integers(
+    op: str,
+    generator: Generator | None,
+    shape: tuple[int, ...],
+    d: np.dtype,
+    plan: tuple[int, int] | None,
+    requires_grad: bool,
+) -> Any:
+    """randint inside a trace: floor(u * range) + low for float64 uniforms u (the range
+    at most 2**53, so that every integer in it is equally likely)."""
+    if plan is None or plan[0] > 2**53:
+        raise TraceError(
+            f"{op}() inside a traced function draws from ranges of at most 2**53 integers; "
+            "draw wider ones outside and pass them in"
+        )
+    range_, base = plan
+    u = _traced(op, generator, shape, np.dtype(np.float64), "uniform", requires_grad)
+    # u * range_ >= 0 and below range_ (u <= 1 - 2**-53): truncating is flooring
+    return ((u * float(range_)).to(np.int64) + base).to(d)
+
+
 def randint(
     low: Any = 0,
     high: Any = None,
@@ -347,7 +462,6 @@ def randint(
     `randint(low, high, size)`. Each is word % (high - low) + low, with 64-bit words once the
     range reaches 2**28, as in PyTorch. Raises ValueError for an empty range or bounds
     outside the dtype."""
-    _not_traced("randint")
     if isinstance(high, (tuple, list)) and size is None:  # randint(high, size)
         low, high, size = 0, low, high
     elif high is None:  # randint(high, size=...)
@@ -358,7 +472,12 @@ def randint(
     lo, hi = _int_arg(low, "low", "randint"), _int_arg(high, "high", "randint")
     d = dtypes.DEFAULT_INT if dtype is None else dtypes.canonical(dtype)
     plan = _from_to_plan(lo, hi, d, "randint")
-    out = _new(parse_size((size,), "randint"), d, device, requires_grad, "randint")
+    shape = parse_size((size,), "randint")
+    if _tracing():
+        as_cpu(device, "randint")
+        _check_grad(d, requires_grad, "randint")
+        return _traced_integers("randint", generator, shape, d, plan, requires_grad)
+    out = _new(shape, d, device, requires_grad, "randint")
     out.reshape(-1)[...] = _random_values(gen, out.size, d, plan)
     return _make(out, requires_grad)
 
@@ -376,13 +495,16 @@ def randint_like(
 ) -> Tensor:
     """randint in `input`'s shape and dtype (unless `dtype`): `randint_like(x, high)` or
     `randint_like(x, low, high)`."""
-    _not_traced("randint_like")
     if high is None:
         low, high = 0, low
-    gen = generator_or_default(generator, "randint_like")
     shape, d = _like_args(input, dtype, "randint_like")
     lo, hi = _int_arg(low, "low", "randint_like"), _int_arg(high, "high", "randint_like")
     plan = _from_to_plan(lo, hi, d, "randint_like")
+    if _tracing():
+        as_cpu(device, "randint_like")
+        _check_grad(d, requires_grad, "randint_like")
+        return _traced_integers("randint_like", generator, shape, d, plan, requires_grad)
+    gen = generator_or_default(generator, "randint_like")
     out = _new(shape, d, device, requires_grad, "randint_like")
     out.reshape(-1)[...] = _random_values(gen, out.size, d, plan)
     return _make(out, requires_grad)
@@ -441,11 +563,22 @@ def bernoulli(
     generator: Generator | None = None,
 ) -> Tensor:
     """0/1 draws in `input`'s shape and dtype: with probability `input[i]` each (a float
-    tensor in [0, 1]), or with probability `p` for all when `p` is given."""
-    _not_traced("bernoulli")
-    gen = generator_or_default(generator, "bernoulli")
-    if not isinstance(input, Tensor):
+    tensor in [0, 1]), or with probability `p` for all when `p` is given.
+
+    Raises ValueError for a probability outside [0, 1]; inside a traced function the
+    values of a probability tensor are not looked at (below 0 counts as 0, above 1 as 1)."""
+    if not isinstance(input, Operand):
         raise TypeError(f"bernoulli(): expected a tensor, got {type(input).__name__}")
+    if _tracing():
+        if p is None and input.dtype.kind != "f":
+            raise DTypeError(
+                f"bernoulli: the probabilities must be a floating point tensor, got {input.dtype}"
+            )
+        threshold = input if p is None else _probability(p, "bernoulli")
+        d = input.dtype if input.dtype.kind == "f" else np.dtype(np.float64)
+        u = _traced("bernoulli", generator, tuple(input.shape), d, "uniform")
+        return (u < (threshold.detach() if p is None else threshold)).to(input.dtype)
+    gen = generator_or_default(generator, "bernoulli")
     out = np.empty(input.shape, input.dtype)
     if p is None:
         probs = _probabilities(input, "bernoulli")

@@ -2,37 +2,43 @@
 
 A traced function reads its modules' parameters and buffers afresh at every call
 (tracer.capture), but the code it staged follows what the modules were when it was
-traced: which submodules they had and of what type, train or eval mode, their hooks,
-and the plain settings their forward reads (Dropout's `p`, LeakyReLU's `negative_slope`).
-So the modules called while tracing, and their submodules, are recorded with a
-fingerprint of that structure; when any module changed since (`VERSION`, bumped by
-every attribute assignment, registration and hook change of any module), the
-fingerprints are compared again and a difference traces the function again.
+traced: which submodules they had and of what type, which parameters and buffers are
+set (a bias set to None), train or eval mode, their hooks, and the plain settings their
+forward reads (Dropout's `p`, LeakyReLU's `negative_slope`). So the modules called while
+tracing (Module.__call__ reports them to the trace's builder, `GraphBuilder.observe`),
+with all their submodules, are recorded with a fingerprint of that structure
+(`ModuleGuard`). Every attribute assignment, registration or hook change of any module
+bumps one counter (`changed`); a call compares the fingerprints again only when the
+counter moved since its last check, and a difference traces the function again (a
+replaced submodule is never run with the old one's code or weights).
+
+Attributes added after tracing are not compared (the staged code did not read them).
+A list attribute changed in place (`m.sizes.append(3)`) is seen at the next check,
+which happens after the next module assignment, not by itself.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from compiler.operand import Operand
 from tracer.pytree import Static
 
-__all__ = ["VERSION", "Registry", "changed", "describe_change", "fingerprint", "recording"]
+__all__ = ["ModuleGuard", "Registry", "changed"]
 
-VERSION = [0]  # bumped whenever any module's structure may have changed
+_version = [0]  # bumped whenever any module's structure may have changed
 
 
 def changed() -> None:
     """Note that some module's attributes, registrations or hooks changed."""
-    VERSION[0] += 1
+    _version[0] += 1
 
 
 class Registry(dict):  # type: ignore[type-arg]
     """A module's `_parameters`, `_buffers` or `_modules`: a dict whose writes (by the
-    module or by code that edits it directly, as containers do) bump VERSION."""
+    module or by code that edits it directly, as containers do) call `changed()`."""
 
     __slots__ = ()
 
@@ -68,52 +74,14 @@ class Registry(dict):  # type: ignore[type-arg]
         return (Registry, (dict(self),))
 
 
-# ---- recording the modules a trace calls ---------------------------------------------
-
-_local = threading.local()
-
-
-@contextmanager
-def recording() -> Iterator[list[Any]]:
-    """Collect, in call order, the modules called (Module.__call__) inside the block."""
-    outer = getattr(_local, "modules", None)
-    _local.modules = modules = []
-    try:
-        yield modules
-    finally:
-        _local.modules = outer
-        if outer is not None:  # an inlined traced function: the outer trace calls them too
-            outer.extend(modules)
-
-
-def note_call(module: Any) -> None:
-    """Called by Module.__call__ while a function is traced."""
-    modules = getattr(_local, "modules", None)
-    if modules is not None:
-        modules.append(module)
-
-
-def with_submodules(modules: list[Any]) -> list[Any]:
-    """The modules and all their submodules, each once, in a stable order."""
-    seen: dict[int, Any] = {}
-    for m in modules:
-        for sub in m.modules():
-            seen.setdefault(id(sub), sub)
-    return list(seen.values())
-
-
 # ---- fingerprints ------------------------------------------------------------------------
 
-_REGISTRIES = ("_parameters", "_buffers", "_modules")
-_HOOKS = (
-    "_forward_pre_hooks",
-    "_forward_hooks",
-    "_backward_pre_hooks",
-    "_backward_hooks",
-)
+_HOOKS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
 _IGNORED = frozenset(
     (
-        *_REGISTRIES,
+        "_parameters",
+        "_buffers",
+        "_modules",
         *_HOOKS,
         "_non_persistent_buffers_set",
         "_state_dict_pre_hooks",
@@ -123,49 +91,135 @@ _IGNORED = frozenset(
     )
 )
 _ATOMS = (int, float, complex, bool, str, bytes, type(None))
+_ABSENT = object()
 
 
-def _value_key(v: Any) -> Any:
-    """What of an attribute's value the staged code may depend on: numbers and strings
-    (and tuples or lists of them) by value, tensors not at all (they are read at each
-    call), anything else by identity."""
-    if isinstance(v, _ATOMS):
-        return Static(v)
-    if isinstance(v, (tuple, list)) and all(isinstance(x, _ATOMS) for x in v):
-        return (type(v).__name__, Static(tuple(v)))
-    if isinstance(v, Operand):
-        return "tensor"
-    return ("object", id(v))
+def _plain(v: Any) -> bool:
+    if isinstance(v, (tuple, list)):
+        return all(_plain(x) for x in v)
+    return isinstance(v, _ATOMS)
 
 
-def fingerprint(m: Any) -> dict[str, Any]:
-    """The structure of module `m` that its staged forward depends on."""
-    d = m.__dict__
-    fp: dict[str, Any] = {"type": type(m)}
-    for k, v in d.items():
-        if k not in _IGNORED:
-            fp[k] = _value_key(v)
-    fp["parameters"] = tuple((k, v is None) for k, v in d["_parameters"].items())
-    fp["buffers"] = tuple((k, v is None) for k, v in d["_buffers"].items())
-    fp["submodules"] = tuple((k, id(v)) for k, v in d["_modules"].items())
-    fp["hooks"] = tuple(tuple(d[h]) for h in _HOOKS)
-    return fp
+def _snapshot(v: Any) -> Any:
+    """What of an attribute's value is kept: plain values by value (a list copied, so an
+    in-place change shows), anything else by reference (compared by identity)."""
+    return list(v) if isinstance(v, list) and _plain(v) else v
 
 
-def describe_change(m: Any, old: dict[str, Any]) -> str | None:
-    """What changed in module `m` since fingerprint `old` was taken (None: nothing)."""
-    new = fingerprint(m)
-    if new == old:
-        return None
+def _same(old: Any, now: Any) -> bool:
+    if old is now:
+        return True
+    if now is _ABSENT:
+        return False
+    if _plain(old) and _plain(now):
+        freeze = (lambda v: (type(v).__name__, tuple(v))) if isinstance(old, list) else None
+        if freeze is not None:
+            return isinstance(now, list) and Static(freeze(old)) == Static(freeze(now))
+        return Static(old) == Static(now)
+    # a tensor attribute is read at each call through its path (tracer.capture), which
+    # checks its shape and dtype; anything else must be the same object
+    return isinstance(old, Operand) and isinstance(now, Operand)
+
+
+def _fingerprint(m: Any) -> dict[str, Any]:
+    d = object.__getattribute__(m, "__dict__")
+    return {
+        "type": type(m),
+        "attrs": {k: _snapshot(v) for k, v in d.items() if k not in _IGNORED},
+        "parameters": {k: v is None for k, v in d["_parameters"].items()},
+        "buffers": {k: v is None for k, v in d["_buffers"].items()},
+        "submodules": dict(d["_modules"]),
+        "hooks": tuple(tuple(d[h]) for h in _HOOKS),
+    }
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, Operand):
+        return "a tensor"
+    if hasattr(value, "_modules") and hasattr(value, "forward"):
+        return type(value).__name__
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _registry_change(name: str, what: str, old: dict[str, Any], new: dict[str, Any]) -> str:
+    for k in old:
+        if k not in new:
+            return f"{name}'s {what} {k!r} was removed after tracing"
+    for k in new:
+        if k not in old:
+            return f"{name} gained the {what} {k!r} after tracing"
+    k = next(k for k in old if old[k] != new[k])
+    state = "set to None" if new[k] else "set (it was None)"
+    return f"{name}'s {what} {k!r} was {state} after tracing"
+
+
+def _describe(m: Any, old: dict[str, Any]) -> str | None:
+    """What changed in module `m` since fingerprint `old` (None: nothing)."""
+    new = _fingerprint(m)
     name = type(m).__name__
-    for key in sorted(set(old) | set(new), key=lambda k: (k not in ("type", "training"), k)):
-        if old.get(key) != new.get(key):
-            what = {
-                "training": "its train/eval mode",
-                "parameters": "its registered parameters",
-                "buffers": "its registered buffers",
-                "submodules": "its submodules (added, removed or replaced)",
-                "hooks": "its hooks",
-            }.get(key, f"its attribute {key!r}")
-            return f"module {name} changed: {what}"
-    return f"module {name} changed"
+    if new["type"] is not old["type"]:
+        return f"{old['type'].__name__} became a {name} after tracing (its __class__ was set)"
+    for k, v in old["attrs"].items():
+        now = new["attrs"].get(k, _ABSENT)
+        if not _same(v, now):
+            shown = "unset" if now is _ABSENT else _short(now)
+            return f"{name}.{k}, read while tracing, changed: {_short(v)} -> {shown}"
+    for what, key in (("parameter", "parameters"), ("buffer", "buffers")):
+        if old[key] != new[key]:
+            return _registry_change(name, what, old[key], new[key])
+    osub, nsub = old["submodules"], new["submodules"]
+    if any(osub.get(k) is not nsub.get(k) for k in {*osub, *nsub}):
+        for k in osub:
+            if k not in nsub:
+                return f"{name}'s submodule {k!r} was removed after tracing"
+        for k in nsub:
+            if k not in osub:
+                return f"{name} gained the submodule {k!r} after tracing"
+        k = next(k for k in osub if osub[k] is not nsub[k])
+        return (
+            f"{name}'s submodule {k!r} was replaced after tracing "
+            f"({_short(osub[k])} -> {_short(nsub[k])})"
+        )
+    if old["hooks"] != new["hooks"]:
+        return f"{name}'s hooks were added or removed after tracing"
+    return None
+
+
+def _with_submodules(modules: Iterable[Any]) -> list[Any]:
+    """The modules and all their submodules, each once, in a stable order."""
+    seen: dict[int, Any] = {}
+    for m in modules:
+        for sub in m.modules():
+            seen.setdefault(id(sub), sub)
+    return list(seen.values())
+
+
+@dataclass
+class ModuleGuard:
+    """The modules a trace called (and their submodules), each with its structure as it
+    was when traced; `holds()` while all of them still have it."""
+
+    modules: list[tuple[Any, dict[str, Any]]]
+    seen: int = -1  # the change counter when they were last found unchanged
+
+    @classmethod
+    def of(cls, called: Iterable[Any]) -> ModuleGuard:
+        """The guard for the modules called while tracing (GraphBuilder.observed)."""
+        return cls([(m, _fingerprint(m)) for m in _with_submodules(called)], _version[0])
+
+    def change(self) -> str | None:
+        """What changed, for explain(): the first module found changed (None: none)."""
+        for m, fp in self.modules:
+            what = _describe(m, fp)
+            if what is not None:
+                return what
+        return None
+
+    def holds(self) -> bool:
+        if self.seen == _version[0]:
+            return True
+        if self.change() is not None:
+            return False
+        self.seen = _version[0]
+        return True

@@ -12,6 +12,7 @@ import inspect
 import threading
 import time
 import types
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -27,10 +28,11 @@ from compiler.ir import Graph, Var, pretty
 from compiler.passes import optimize, strip_stop_gradient
 from compiler.registry import AVal
 from compiler.source import traceback_location, warn_at_user_line
-from tracer import autograd, structure
+from tracer import autograd
 from tracer.capture import MISSING, Source, ValueGuard, find_sources, value_guards
 from tracer.grad_mode import enable_grad, is_grad_enabled
 from tracer.pytree import LEAF, TreeDef, flatten, static
+from tracer.structure import ModuleGuard
 from tracer.tensor import Tensor
 
 
@@ -54,40 +56,24 @@ class _Traced:
     # Where each captured tensor lives (read afresh at each call, so `w = ...` or
     # `params["w"] = ...` outside is seen), or None: read by reference (tracer.capture)
     sources: list[Source | None] = field(default_factory=list)
-    guards: list[ValueGuard] = field(default_factory=list)  # numbers etc. read directly
+    # numbers etc. read directly; the modules called (tracer.structure)
+    guards: list[ValueGuard | ModuleGuard] = field(default_factory=list)
     exe: Executable | None = None
     diffs: dict[tuple[bool, ...], _Diff] = field(default_factory=dict)
     joint: tuple[Executable, Graph] | None = None  # value_and_grad's joint graph
-    # the modules called while tracing (and their submodules), each with the fingerprint
-    # of its structure then (tracer.structure), and the structure version it was last
-    # found unchanged at
-    modules: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
-    structure_version: int = -1
     checked: bool = field(init=False)  # anything to check at each call
     captured_avals: list[AVal] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.checked = bool(self.captured or self.guards or self.modules)
+        self.checked = bool(self.captured or self.guards)
         n = len(self.graph.inputs) - len(self.captured) - len(self.consts)
         self.captured_avals = [v.aval for v in self.graph.inputs[n : n + len(self.captured)]]
-
-    def structure_holds(self) -> bool:
-        """Whether the modules the function called still have their traced structure."""
-        if self.structure_version == structure.VERSION[0]:
-            return True
-        version = structure.VERSION[0]
-        if any(structure.fingerprint(m) != fp for m, fp in self.modules):
-            return False
-        self.structure_version = version
-        return True
 
     def current_captured(self) -> list[Tensor] | None:
         """The captured tensors as the function would read them now; None when the
         graph no longer fits what it would read (a captured name holds a tensor of
         another shape or dtype, or something else; a number it read changed; a module
         it called changed its structure)."""
-        if self.modules and not self.structure_holds():
-            return None
         for guard in self.guards:
             if not guard.holds():
                 return None
@@ -105,11 +91,12 @@ class _Traced:
 
     def why_stale(self) -> str:
         """What current_captured() found changed, for explain()."""
-        for m, fp in self.modules:
-            change = structure.describe_change(m, fp)
-            if change is not None:
-                return change
         for g in self.guards:
+            if isinstance(g, ModuleGuard):
+                change = g.change()
+                if change is not None:
+                    return change
+                continue
             if not g.holds():
                 now = g.source.read()
                 shown = "unset" if now is MISSING else _short(now)
@@ -160,9 +147,13 @@ class _Staged:
         fn: Callable[..., Any],
         static_argnums: int | Sequence[int] = (),
         static_argnames: str | Sequence[str] = (),
+        cache_size: int = 64,
     ) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
+            raise ValueError(f"cache_size must be a positive int, got {cache_size!r}")
+        self.cache_size = cache_size
         self.static_argnums = frozenset(
             (static_argnums,) if isinstance(static_argnums, int) else static_argnums
         )
@@ -187,7 +178,8 @@ class _Staged:
         self.static_argnums |= {
             i for i, n in enumerate(self._argnames) if n in self.static_argnames
         }
-        self._cache: dict[Any, _Traced] = {}
+        # signature -> staged entry, least recently used first (at most cache_size)
+        self._cache: OrderedDict[Any, _Traced] = OrderedDict()
         self._lock = threading.RLock()
         self._hits = self._misses = 0
         self._trace_s = self._compile_s = 0.0
@@ -217,10 +209,12 @@ class _Staged:
         trees = []
         for i, a in enumerate(args):
             trees.append(
-                _static(a, self._argname(i)) if i in self.static_argnums else flatten(a, leaves)
+                _static(a, self._argname(i))
+                if i in self.static_argnums
+                else flatten(a, leaves, numbers=True)
             )
         kw = tuple(
-            (k, _static(v, k) if k in self.static_argnames else flatten(v, leaves))
+            (k, _static(v, k) if k in self.static_argnames else flatten(v, leaves, numbers=True))
             for k, v in sorted(kwargs.items())
         )
         if any(isinstance(leaf, Sym) for leaf in leaves):
@@ -243,10 +237,12 @@ class _Staged:
         if entry is not None:
             if not entry.checked:
                 self._hits += 1
+                self._cache.move_to_end(key)
                 return entry, leaves, []
             captured = entry.current_captured()
             if captured is not None:
                 self._hits += 1
+                self._cache.move_to_end(key)
                 return entry, leaves, captured
         with self._lock:  # threads meeting one new signature trace it once
             again = self._cache.get(key)
@@ -261,28 +257,34 @@ class _Staged:
                 f"retraced: {entry.why_stale()}" if entry is not None else self._why(key)
             )
             entry = self._trace(key, leaves)
-            self._cache[key] = entry
+            self._store(key, entry)
         return entry, leaves, list(entry.captured)
+
+    def _store(self, key: Any, entry: _Traced) -> None:
+        """Cache `entry`, evicting the least recently used past `cache_size`."""
+        self._cache[key] = entry
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
 
     def _trace(self, key: Any, leaves: list[Any]) -> _Traced:
         t0 = time.perf_counter()
         trees, kw, _ = key
         b = GraphBuilder(is_grad_enabled)
-        syms = iter([b.new_input(AVal(t._data.shape, t._data.dtype)) for t in leaves])
+        weak = [w for t in (*trees, *(t for _, t in kw)) for w in t.weak_leaves()]
+        syms = iter([b.new_input(AVal(tuple(t.shape), t.dtype, w)) for t, w in zip(leaves, weak)])
         args = [t.unflatten(syms) for t in trees]
         kwargs = {k: t.unflatten(syms) for k, t in kw}
         b.name = getattr(self.fn, "__name__", "the function")
         outer, operand.tracing.builder = operand.tracing.builder, b
         try:
-            with enable_grad(), structure.recording() as called:
+            with enable_grad():
                 out = self.fn(*args, **kwargs)
         except (TracerError, ValueError, TypeError, IndexError) as e:
             raise _with_user_line(e) from None
         finally:
             operand.tracing.builder = outer
             b.closed = True  # a traced value used from now on has escaped the trace
-        version = structure.VERSION[0]
-        modules = [(m, structure.fingerprint(m)) for m in structure.with_submodules(called)]
         out_leaves: list[Any] = []
         out_tree = flatten(out, out_leaves)
         atoms = [b._atom(o) for o in out_leaves]
@@ -290,6 +292,9 @@ class _Staged:
         captured = [c for _, c in b.captured]
         statics = self._static_args(key)
         sources = find_sources(self.fn, captured, statics)
+        for i, (var, _) in enumerate(b.captured):
+            if var in b.random_keys:  # a new key from the generator at every call
+                sources[i] = Source("a random key", b.random_keys[var])
         _warn_unfollowed(b, captured, sources, b.name)
         graph = optimize(b.graph(atoms))
         self._trace_s += time.perf_counter() - t0
@@ -300,9 +305,8 @@ class _Staged:
             list(b.consts.values()),
             trees,
             sources,
-            value_guards(self.fn, statics),
-            modules=modules,
-            structure_version=version,
+            value_guards(self.fn, statics)
+            + ([ModuleGuard.of(b.observed.values())] if b.observed else []),
         )
 
     def _static_args(self, key: Any) -> list[tuple[str, Any]]:
@@ -339,7 +343,8 @@ class _Staged:
             raise TraceError("ir()/grad_ir() need concrete arguments, not traced values") from None
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._cache[key] = self._trace(key, leaves)
+            entry = self._trace(key, leaves)
+            self._store(key, entry)
         return entry, leaves
 
 
@@ -626,14 +631,20 @@ def trace(
     *,
     static_argnums: int | Sequence[int] = (),
     static_argnames: str | Sequence[str] = (),
+    cache_size: int = 64,
 ) -> Any:
     """Stage `fn` into a graph on its first call for each input signature.
 
     Usable as `@trace`, `@trace(static_argnums=1)` or `trace(fn, static_argnums=...)`.
+    Tensors, numpy arrays and Python numbers (ints and floats) are traced: a new value
+    reuses the compiled code; a new shape or dtype traces again. Strings, None, bools and
+    the arguments named in `static_argnums`/`static_argnames` are static: part of the
+    signature, each value traced once. At most `cache_size` signatures are kept (the
+    least recently used is dropped). Raises ValueError for a bad cache_size.
     """
     if fn is None:
-        return lambda f: TracedFunction(f, static_argnums, static_argnames)
-    return TracedFunction(fn, static_argnums, static_argnames)
+        return lambda f: TracedFunction(f, static_argnums, static_argnames, cache_size)
+    return TracedFunction(fn, static_argnums, static_argnames, cache_size)
 
 
 class ValueAndGrad(_Staged):
@@ -685,8 +696,8 @@ class ValueAndGrad(_Staged):
             if starts[i] == starts[i + 1]:
                 raise TypeError(
                     f"cannot differentiate with respect to argument "
-                    f"{self._argname(i)!r}: it holds no tensor (Python numbers "
-                    "are static); pass it as a tensor"
+                    f"{self._argname(i)!r}: it holds no tensor or number (it is static: a "
+                    "string, None, a bool, or named in static_argnums); pass a tensor"
                 )
             for j in range(starts[i], starts[i + 1]):
                 if not dtypes.is_float(g.inputs[j].aval.dtype):

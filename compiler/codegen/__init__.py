@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from compiler.codegen import control  # noqa: F401  (adds the control-flow emitter)
 from compiler.codegen.emit import emit_item
 from compiler.codegen.module import render
 from compiler.codegen.plan import KernelPlan, Unsupported, plan_graph

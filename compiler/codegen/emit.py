@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 
 from compiler import dtypes
-from compiler.codegen.plan import Copy, KernelCall, KernelPlan, Nest
-from compiler.ir import Eqn, Literal, Var
+from compiler.codegen.plan import ControlCall, Copy, KernelCall, KernelPlan, Nest
+from compiler.ir import Eqn, Graph, Literal, Var
 from compiler.lowering import Reduction
 from compiler.refs import Dim, Ref, c_strides, cast, literal, size
 from runtime import jit
 
-__all__ = ["ItemCode", "PARALLEL_MIN", "emit_item", "eqn_text"]
+__all__ = ["ItemCode", "PARALLEL_MIN", "code_line", "emit_item", "eqn_text"]
 
 #: loop nests over at least this many elements run their outer loop on threads
 #: (when TRACER_PARALLEL=1)
@@ -40,15 +40,23 @@ class ItemCode:
     host: bool = False  # runs in the plain-Python entry (numpy's BLAS), not in njit
     parallel: bool = False  # has a prange loop
     imports: set[str] = field(default_factory=set)  # runtime.vmath functions used
+    defs: list[str] = field(default_factory=list)  # module-level functions it calls
 
 
-def emit_item(plan: KernelPlan, item: Nest | KernelCall) -> ItemCode:
+def emit_item(plan: KernelPlan, item: Nest | KernelCall | ControlCall) -> ItemCode:
     return _EMITTERS[type(item)](plan, item)
 
 
 def eqn_text(plan: KernelPlan, e: Eqn) -> str:
     """The equation as the IR printer shows it, with symbolic shapes."""
-    params = {k: v for k, v in e.params.items() if v is not None and v is not False}
+    params = {
+        k: v
+        for k, v in e.params.items()
+        if v is not None
+        and v is not False
+        and not isinstance(v, Graph)
+        and not (isinstance(v, tuple) and v and isinstance(v[0], Graph))
+    }
     p = ""
     if params:
         p = "[" + " ".join(f"{k}={_param_text(plan, e, k, v)}" for k, v in params.items()) + "]"
@@ -71,6 +79,8 @@ def _param_text(plan: KernelPlan, e: Eqn, key: str, value: Any) -> str:
         return dtypes.short_name(value)
     if key == "shape":
         return repr(plan.sizes.dims(value))
+    if key == "length":  # a loop's trip count is a size argument too
+        return str(plan.sizes.dim(value))
     if key == "spec":
         shape = e.params.get("shape") or plan.shape(e.inputs[0])
         return _spec_text(plan, value, plan.sizes.dims(shape))
@@ -118,7 +128,8 @@ def _read(plan: KernelPlan, r: Ref, strides: list[int], idx: list[str]) -> str:
     return f"{plan.arr(r.base)}[{ix}]"
 
 
-def _indent(text: str, level: int, comment: str = "") -> str:
+def code_line(text: str, level: int, comment: str = "") -> str:
+    """A line of a function body, `level` levels in, with an optional comment."""
     line = "    " * (level + 1) + text
     return line.ljust(60) + "  # " + comment if comment else line
 
@@ -189,7 +200,7 @@ class _NestWriter:
         self.cstr: Callable[[tuple[int, ...]], list[int]] = lambda m: [m[grp[-1]] for grp in groups]
         names = " ".join(self.plan.names[_out(s)] for s in self.nest.steps)
         self.code.lines.append(
-            _indent(f"# ---- fused loop nest over [{','.join(map(str, self.shape))}]: {names}", 0)
+            code_line(f"# ---- fused loop nest over [{','.join(map(str, self.shape))}]: {names}", 0)
         )
         self.pre: list[list[str]] = [[] for _ in range(self.nc + 1)]
         self.post: list[list[str]] = [[] for _ in range(self.nc + 1)]
@@ -339,39 +350,43 @@ class _NestWriter:
         lines = self.code.lines
 
         def inner(indent: int, partial: bool) -> None:
-            lines.extend(_indent(t, indent) for t in self.pre[nc])
+            lines.extend(code_line(t, indent) for t in self.pre[nc])
             for ln in self.body:
                 text = (
                     f"{ln.acc}_blk += {ln.value}"
                     if partial and ln.acc in blocked and ln.acc
                     else ln.text
                 )
-                lines.append(_indent(text, indent, ln.comment))
-            lines.extend(_indent(t, indent) for t in self.post[nc])
+                lines.append(code_line(text, indent, ln.comment))
+            lines.extend(code_line(t, indent) for t in self.post[nc])
 
         def nest(level: int) -> None:
             if level == nc:
                 inner(level, False)
                 return
-            lines.extend(_indent(t, level) for t in self.pre[level])
+            lines.extend(code_line(t, level) for t in self.pre[level])
             i, n = self.idx[level], n_elems[level]
             rng = "numba.prange" if par and level == 0 else "range"
             if blocked and level == nc - 1:
-                lines.append(_indent(f"for {i}_b in {rng}({n} // {_BLOCK}):", level))
-                lines.extend(_indent(f"{acc}_blk = np.float32(0.0)", level + 1) for acc in blocked)
-                lines.append(_indent(f"for {i}_k in range({_BLOCK}):", level + 1))
-                lines.append(_indent(f"{i} = {i}_b * {_BLOCK} + {i}_k", level + 2))
+                lines.append(code_line(f"for {i}_b in {rng}({n} // {_BLOCK}):", level))
+                lines.extend(
+                    code_line(f"{acc}_blk = np.float32(0.0)", level + 1) for acc in blocked
+                )
+                lines.append(code_line(f"for {i}_k in range({_BLOCK}):", level + 1))
+                lines.append(code_line(f"{i} = {i}_b * {_BLOCK} + {i}_k", level + 2))
                 inner(level + 2, True)
-                lines.extend(_indent(f"{acc} += {acc}_blk", level + 1) for acc in blocked)
-                lines.append(_indent(f"for {i} in range({n} // {_BLOCK} * {_BLOCK}, {n}):", level))
+                lines.extend(code_line(f"{acc} += {acc}_blk", level + 1) for acc in blocked)
+                lines.append(
+                    code_line(f"for {i} in range({n} // {_BLOCK} * {_BLOCK}, {n}):", level)
+                )
                 inner(level + 1, False)
             else:
-                lines.append(_indent(f"for {i} in {rng}({n}):", level))
+                lines.append(code_line(f"for {i} in {rng}({n}):", level))
                 nest(level + 1)
-            lines.extend(_indent(t, level) for t in self.post[level])
+            lines.extend(code_line(t, level) for t in self.post[level])
 
         nest(0)
-        lines.extend(_indent(t, 0) for t in self.after)
+        lines.extend(code_line(t, 0) for t in self.after)
 
 
 def _inputs(step: Eqn | Copy) -> list[Any]:
@@ -395,13 +410,13 @@ class _KernelWriter:
     def __init__(self, plan: KernelPlan, item: KernelCall) -> None:
         self.plan = plan
         self.code = ItemCode(
-            [_indent(f"# ---- {eqn_text(plan, item.eqn)}", 0)],
+            [code_line(f"# ---- {eqn_text(plan, item.eqn)}", 0)],
             reads=[r.base for r in item.refs if r.kind == "mem"],
             writes=list(item.eqn.outputs),
         )
 
     def line(self, text: str, indent: int = 0) -> None:
-        self.code.lines.append(_indent(text, indent))
+        self.code.lines.append(code_line(text, indent))
 
     def loops(self, shape: tuple[int, ...], prefix: str, indent: int) -> tuple[list[str], int]:
         idx = [f"{prefix}{d}" for d in range(len(shape))]
@@ -444,6 +459,8 @@ def _emit_kernel(plan: KernelPlan, item: KernelCall) -> ItemCode:
     return w.code
 
 
+#: one emitter per item kind (ControlCall's lives in compiler.codegen.control, which
+#: adds itself: it generates the sub-kernels with compiler.codegen.module)
 _EMITTERS: dict[type, Callable[[KernelPlan, Any], ItemCode]] = {
     Nest: _emit_nest,
     KernelCall: _emit_kernel,

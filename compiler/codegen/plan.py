@@ -20,11 +20,28 @@ import numpy as np
 
 from compiler.decompose import decompose
 from compiler.ir import Eqn, Graph, Literal, Var, var_name
-from compiler.lowering import Composite, Constant, Elementwise, Kernel, Layout, Reduction, View
+from compiler.lowering import (
+    Composite,
+    Constant,
+    Control,
+    Elementwise,
+    Kernel,
+    Layout,
+    Reduction,
+    View,
+)
 from compiler.ops.reduce import reduced_shape
 from compiler.refs import Dim, Ref, Sizes, c_strides, literal, size
 
-__all__ = ["Copy", "KernelCall", "KernelPlan", "Nest", "Unsupported", "plan_graph"]
+__all__ = [
+    "ControlCall",
+    "Copy",
+    "KernelCall",
+    "KernelPlan",
+    "Nest",
+    "Unsupported",
+    "plan_graph",
+]
 
 #: equations per fused loop nest at most: longer chains continue in the next nest
 #: through a buffer (a loop body of thousands of lines compiles for minutes)
@@ -64,7 +81,20 @@ class KernelCall:
     emit: Callable[..., None]
 
 
-Item = Nest | KernelCall
+@dataclass(eq=False)
+class ControlCall:
+    """Structured control flow (`compiler.lowering.Control`): the op's sub-graphs are
+    planned as kernels of their own (`subs`, by role: "branch0", "body", ...), generated
+    as functions of the same module, and called in a loop or a branch. Inputs are read
+    from contiguous buffers (`refs`)."""
+
+    eqn: Eqn
+    refs: list[Ref]
+    kind: str
+    subs: dict[str, KernelPlan]
+
+
+Item = Nest | KernelCall | ControlCall
 
 
 @dataclass(eq=False)
@@ -90,6 +120,10 @@ class KernelPlan:
         if v in self.input_set:
             return self.names[v]
         return self.names[v] + ("_out" if v in self.output_set else "_buf")
+
+    #: a kernel function of the module other kernels call (a loop body): every output
+    #: is a buffer it writes, and its functions' names start with `prefix`
+    prefix: str = ""
 
     def __post_init__(self) -> None:
         self.input_set = set(self.graph.inputs)
@@ -124,10 +158,19 @@ def _names(orig: Graph, graph: Graph, origin: dict[Eqn, Eqn]) -> dict[Var, str]:
 
 
 class _Planner:
-    def __init__(self, graph: Graph, name: str) -> None:
+    def __init__(self, graph: Graph, name: str, prefix: str = "") -> None:
         self.name = name
+        self.prefix = prefix
         self.graph, self.origin = decompose(graph)
-        self.sizes = Sizes([tuple(v.aval.shape) for v in graph.inputs])
+        # the trip counts of loops are sizes too: a 10-step and a 1000-step loop share code
+        self.sizes = Sizes(
+            [tuple(v.aval.shape) for v in graph.inputs]
+            + [
+                (e.params["length"],)
+                for e in self.graph.eqns
+                if isinstance(e.op.lowering, Control) and "length" in e.params
+            ]
+        )
         self.names = _names(graph, self.graph, self.origin)
         self.shapes: dict[Var, tuple[int, ...]] = {}
         self.refs: dict[Var, Ref] = {}
@@ -157,6 +200,11 @@ class _Planner:
                 )
             self.refs[v] = self.mem_ref(v)
         for e in self.graph.eqns:
+            for v in e.outputs:
+                if v.aval.dtype.name not in _SUPPORTED:
+                    raise Unsupported(
+                        f"codegen: dtype {v.aval.dtype} is not supported by the numba backend"
+                    )
             _PLANNERS[type(e.op.lowering)](self, e)
         outputs, specs = self._outputs()
         return KernelPlan(
@@ -172,6 +220,7 @@ class _Planner:
             outputs,
             specs,
             self.producer,
+            self.prefix,
         )
 
     def fused(self, e: Eqn) -> None:
@@ -295,6 +344,38 @@ class _Planner:
     def constant(self, e: Eqn) -> None:
         self.refs[e.outputs[0]] = e.op.lowering.make(_ConstCode(self, e), e)
 
+    def control(self, e: Eqn) -> None:
+        """A loop or branch: its sub-graphs become kernels of their own; its inputs are
+        read from contiguous buffers (copies of views and constants)."""
+        refs = []
+        for a in e.inputs:
+            r = self.refs[a]
+            whole = (
+                r.kind == "mem"
+                and r.offset == 0
+                and r.strides == c_strides(r.shape)
+                and int(size(r.shape)) == int(size(self.shape(r.base)))
+            )
+            if not whole:  # a view of part of a buffer, or a constant: a copy of its own
+                r = self.refs[self.copy(a)]
+            refs.append(r)
+        base = f"{self.prefix}{self.names[e.outputs[0]]}_"
+        subs: dict[str, KernelPlan] = {}
+        for key in e.op.lowering.graphs:
+            value = e.params[key]
+            graphs = value if isinstance(value, tuple) else (value,)
+            for j, g in enumerate(graphs):
+                if isinstance(g, Graph):
+                    role = key + (str(j) if isinstance(value, tuple) else "")
+                    subs[role] = _Planner(g, f"{self.name}/{role}", base + role + "_").plan()
+        self.items.append(ControlCall(e, refs, e.op.lowering.kind, subs))
+        for r in refs:
+            self.use(r)
+        for v in e.outputs:
+            self.producer[v] = len(self.items) - 1
+            self.refs[v] = self.mem_ref(v)
+            self.buffered.add(v)
+
     def composite(self, e: Eqn) -> None:  # pragma: no cover - decompose() removed them
         raise AssertionError(f"composite op {e.op.name} reached code generation")
 
@@ -305,9 +386,16 @@ class _Planner:
         specs: list[tuple[Any, ...]] = []
         first: dict[Var, int] = {}
         for k, a in enumerate(self.graph.outputs):
+            if isinstance(a, Literal) and self.prefix:  # a called kernel writes every output
+                c = Var(a.aval)
+                self.names[c] = f"lit{k}"
+                self.refs[c] = Ref("const", (), a.aval.dtype, expr=literal(a.value, a.aval.dtype))
+                a = c
             if isinstance(a, Literal):
                 specs.append(("lit", a.value, a.aval.dtype))
                 continue
+            if a in first and self.prefix:
+                a = self.copy(a)
             if a in first:
                 specs.append(("dup", first[a]))
                 continue
@@ -355,6 +443,7 @@ _PLANNERS: dict[type, Callable[[_Planner, Eqn], None]] = {
     Kernel: _Planner.kernel,
     Constant: _Planner.constant,
     Composite: _Planner.composite,
+    Control: _Planner.control,
 }
 
 _SUPPORTED = ("float32", "float64", "int64", "int32", "int16", "int8", "uint8", "bool")
@@ -363,10 +452,4 @@ _SUPPORTED = ("float32", "float64", "int64", "int32", "int16", "int8", "uint8", 
 def plan_graph(graph: Graph, name: str = "graph") -> KernelPlan:
     """The plan of the kernel computing `graph` (raises Unsupported for dtypes numba
     cannot lower)."""
-    for e in graph.eqns:
-        for v in e.outputs:
-            if v.aval.dtype.name not in _SUPPORTED:
-                raise Unsupported(
-                    f"codegen: dtype {v.aval.dtype} is not supported by the numba backend"
-                )
     return _Planner(graph, name).plan()

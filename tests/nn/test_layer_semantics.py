@@ -79,16 +79,17 @@ def test_dropout_probability_must_lie_in_zero_one(p):
         F.dropout(tracer.ones(2), p)
 
 
-def test_dropout_while_training_inside_a_trace_is_refused_at_the_users_line():
+def test_dropout_inside_a_trace_masks_in_training_and_is_the_identity_after_eval():
     model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
     f = tracer.trace(lambda x: model(x))
-    with pytest.raises(tracer.TraceError, match="dropout in training mode") as info:
-        f(tracer.ones(3, 2))
-    assert "test_layer_semantics.py" in str(info.value)
+    x = tracer.ones(200, 2)
+    dense = np_(model[0](x))
+    out = np_(f(x))
+    kept = out != 0
+    assert 0.3 < kept.mean() < 0.7  # a mask of p = 0.5 was drawn
+    np.testing.assert_allclose(out[kept], 2 * dense[kept], rtol=1e-6)
     model.eval()
-    np.testing.assert_allclose(
-        np_(f(tracer.ones(3, 2))), np_(model[0](tracer.ones(3, 2))), rtol=1e-6
-    )
+    np.testing.assert_allclose(np_(f(x)), dense, rtol=1e-6)
 
 
 # ---- Embedding ----------------------------------------------------------------------

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import tracer
-from tracer import AutogradError, TraceError
+from tracer import AutogradError
 from tracer.autograd import Function, once_differentiable
 
 X = [0.5, -1.25, 2.0]
@@ -539,9 +539,66 @@ def test_keyword_arguments_bind_to_forward():
 # ---- traced -------------------------------------------------------------------------
 
 
-def test_apply_inside_a_traced_function_is_refused_at_the_users_line():
-    f = tracer.trace(lambda t: Exp.apply(t).sum())
-    with pytest.raises(TraceError, match="Exp.apply\\(\\) inside a traced function") as info:
-        f(leaf())
-    assert "test_autograd_function.py" in str(info.value)
-    assert "Call it outside the traced function" in str(info.value)
+class ClipGrad(Function):
+    """Identity forward, a backward that is not forward's derivative: proves the user's
+    rule is what runs."""
+
+    @staticmethod
+    def forward(ctx, x, bound):
+        ctx.bound = bound
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.clamp(-ctx.bound, ctx.bound), None
+
+
+@pytest.mark.parametrize("disable_jit", ["1", pytest.param("0", marks=pytest.mark.jit)])
+def test_apply_inside_a_traced_function_uses_the_users_backward(disable_jit, monkeypatch):
+    monkeypatch.setenv("TRACER_DISABLE_JIT", disable_jit)
+
+    def loss(x):
+        return (ClipGrad.apply(x, 0.5) * tracer.tensor([3.0, -0.25, 1.0])).sum() + Exp.apply(
+            x
+        ).sum()
+
+    x = leaf()
+    loss(x).backward()
+    expected = np_(x.grad)
+    np.testing.assert_allclose(expected, np.clip([3.0, -0.25, 1.0], -0.5, 0.5) + np.exp(np_(x)))
+    y = leaf()
+    tracer.trace(loss)(y).backward()
+    np.testing.assert_allclose(np_(y.grad), expected, rtol=1e-6)
+    _, g = tracer.value_and_grad(loss)(leaf().detach())
+    np.testing.assert_allclose(np_(g), expected, rtol=1e-6)
+
+
+def test_custom_vjp_with_pytree_arguments_eager_traced_and_compiled():
+    @tracer.custom_vjp
+    def scaled_norm(params, x):
+        return (params["w"] * x).pow(2).sum()
+
+    def fwd(params, x):
+        return scaled_norm(params, x), (params["w"], x)
+
+    def bwd(res, g):  # deliberately half the true gradient
+        w, x = res
+        return {"w": g * w * x * x}, g * w * w * x
+
+    scaled_norm.defvjp(fwd, bwd)
+    w, x = tracer.tensor([1.0, 2.0]), tracer.tensor([3.0, -1.0])
+    eager_w = w.detach().clone().requires_grad_()
+    scaled_norm({"w": eager_w}, x).backward()
+    np.testing.assert_allclose(np_(eager_w.grad), np_(w) * np_(x) ** 2)
+    value, grads = tracer.value_and_grad(lambda p, x: scaled_norm(p, x))({"w": w}, x)
+    np.testing.assert_allclose(value.item(), ((np_(w) * np_(x)) ** 2).sum())
+    np.testing.assert_allclose(np_(grads["w"]), np_(eager_w.grad))
+
+
+def test_custom_vjp_without_a_rule_says_how_to_give_one():
+    @tracer.custom_vjp
+    def f(x):
+        return x
+
+    with pytest.raises(TypeError, match="defvjp"):
+        f(tracer.ones(2))

@@ -28,11 +28,24 @@ NON_DIFFERENTIABLE = {
     "count": "depends on its input's shape only",
     "iota": "a constant",
     "stop_gradient": "blocks gradients by definition",
+    "while_vjp": "the reverse sweep of a while_loop; differentiating it again is refused",
+    "random": "random numbers: no gradient",
 }
 
 # Ops that eager mode never runs, and why (they still need a row in the tracing tests).
 NOT_EAGER = {
     "stop_gradient": "emitted by tracing for detach()/no_grad(); eager detach() needs no op",
+    "cond": "eager mode runs Python control flow; checked by tests/e2e/test_control_flow.py",
+    "while_loop": "eager mode runs Python control flow; checked by tests/e2e/test_control_flow.py",
+    "while_vjp": "eager mode runs Python control flow; checked by tests/e2e/test_control_flow.py",
+    "scan": "eager mode runs Python control flow; checked by tests/e2e/test_control_flow.py",
+    "custom_vjp_call": (
+        "eagerly a custom_vjp is an autograd node running bwd; "
+        "checked by tests/tracer/test_autograd_function.py"
+    ),
+    "random": (
+        "eager rand draws PyTorch's mt19937 stream; checked by tests/e2e/test_random_in_trace.py"
+    ),
 }
 
 OP_NAMES = sorted(OPS)
@@ -54,7 +67,7 @@ def test_every_lowering_kind_has_a_planner_and_every_item_an_emitter():
     from compiler.codegen import emit, plan
 
     assert set(plan._PLANNERS) == set(LOWERINGS)
-    assert set(emit._EMITTERS) == {plan.Nest, plan.KernelCall}
+    assert set(emit._EMITTERS) == {plan.Nest, plan.KernelCall, plan.ControlCall}
 
 
 @pytest.mark.parametrize("name", OP_NAMES)

@@ -31,8 +31,7 @@ from typing import Any
 import numpy as np
 
 from compiler import dtypes, operand
-from compiler.errors import AutogradError, TraceError
-from compiler.source import describe_location
+from compiler.errors import AutogradError
 from tracer.autograd import Node, _edge
 from tracer.grad_mode import is_grad_enabled, no_grad, set_grad_enabled
 
@@ -47,10 +46,8 @@ class FunctionCtx:
 
     def save_for_backward(self, *tensors: Any) -> None:
         """Keep tensors (or None) for backward, checked against later in-place changes."""
-        from tracer.tensor import Tensor
-
         for i, t in enumerate(tensors):
-            if t is not None and not isinstance(t, Tensor):
+            if t is not None and not isinstance(t, operand.Operand):
                 raise TypeError(
                     f"save_for_backward can only save variables, but argument {i} is of type "
                     f"{type(t).__name__}; keep other values as attributes (ctx.k = k)"
@@ -267,18 +264,8 @@ class Function(FunctionCtx, metaclass=_FunctionMeta):
         the outputs."""
         from tracer.tensor import Tensor
 
-        if operand.tracing.builder is not None or any(
-            isinstance(a, operand.Operand) and not isinstance(a, Tensor) for a in args
-        ):
-            where = describe_location()
-            raise TraceError(
-                f"{cls.__name__}.apply() inside a traced function: custom autograd.Function "
-                "backward rules are not supported by @tracer.trace yet (running forward "
-                "alone would differentiate forward's ops instead of your backward)"
-                + (f"\n  at {where}" if where else "")
-                + "\nCall it outside the traced function, or write the computation with "
-                "tracer ops inside it."
-            )
+        if operand.tracing.builder is not None:
+            return _traced_apply(cls, args, kwargs)
         custom_setup = cls.setup_context is not Function.setup_context
         if kwargs or custom_setup:  # setup_context sees every argument, defaults too
             args = _bind(cls.forward, args, kwargs, skip_ctx=not custom_setup)
@@ -293,6 +280,58 @@ class Function(FunctionCtx, metaclass=_FunctionMeta):
             else:
                 output = cls.forward(ctx, *args)
         return _wrap_outputs(ctx, args, output, record, edges)
+
+
+class _TracedCtx(FunctionCtx):
+    """The ctx of a Function staged into a trace: forward's saved tensors become the
+    residuals of the staged equation, and backward reads them back."""
+
+    __slots__ = ("__dict__",)
+
+
+def _traced_apply(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Function.apply inside a traced function: one equation whose forward is
+    `forward`'s graph and whose VJP is `backward`'s (tracer.custom.stage_custom_vjp).
+    Tensor arguments are traced; the others (numbers, strings) reach forward as they
+    are, as in eager mode."""
+    from tracer.custom_staging import stage_custom_vjp
+
+    custom_setup = cls.setup_context is not Function.setup_context
+    if kwargs or custom_setup:
+        args = _bind(cls.forward, args, kwargs, skip_ctx=not custom_setup)
+    where = [i for i, a in enumerate(args) if isinstance(a, operand.Operand)]
+    ctx = _TracedCtx()
+    ctx.needs_input_grad = tuple(
+        isinstance(a, operand.Operand) and dtypes.is_float(np.dtype(a.dtype)) for a in args
+    )
+    single: list[bool] = []
+
+    def full_args(tensors: tuple[Any, ...]) -> list[Any]:
+        out = list(args)
+        for i, t in zip(where, tensors):
+            out[i] = t
+        return out
+
+    def fwd(*tensors: Any) -> Any:
+        a = full_args(tensors)
+        if custom_setup:
+            out = cls.forward(*a)
+            cls.setup_context(ctx, tuple(a), out)
+        else:
+            out = cls.forward(ctx, *a)
+        single.append(not isinstance(out, tuple))
+        return out, tuple(getattr(ctx, "_to_save", ()))
+
+    def bwd(res: Any, g: Any) -> Any:
+        ctx.saved_tensors = res
+        grads = cls.backward(ctx, *((g,) if single[0] else g))
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        grads = grads + (None,) * (len(args) - len(grads))
+        return tuple(grads[i] for i in where)
+
+    return stage_custom_vjp(
+        operand.tracing.builder, fwd, bwd, tuple(args[i] for i in where), cls.__name__
+    )
 
 
 def _bind(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], skip_ctx: bool):

@@ -12,7 +12,6 @@ from compiler.errors import DTypeError, ShapeError, TraceError
 from compiler.operand import Operand, apply
 from compiler.ops.index import parse_index
 from compiler.ops.nn import REDUCTIONS
-from compiler.source import describe_location
 from tracer.functions import log_softmax, relu, sigmoid, softmax, tanh
 from tracer.grad_mode import no_grad
 from tracer.sampling import rand
@@ -120,10 +119,10 @@ def _tracing() -> bool:
 def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Any:
     """Zero each element with probability `p` and scale the rest by 1 / (1 - p) while
     `training`; otherwise return `input` itself. The mask is drawn from the global
-    generator (tracer.manual_seed) and saved for backward by the multiplication.
+    generator (tracer.manual_seed) and saved for backward by the multiplication; inside
+    a traced function, a new mask at every call (tracer.rand's traced form).
 
-    Raises ValueError for p outside [0, 1]; TraceError inside a traced function while
-    training (its mask would be drawn once, at trace time).
+    Raises ValueError for p outside [0, 1].
     """
     if not isinstance(input, Operand):
         raise TypeError(f"dropout(): input must be a tensor, got {type(input).__name__}")
@@ -131,16 +130,11 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0 or input.numel() == 0:
         return input
-    if _tracing():
-        where = describe_location()
-        raise TraceError(
-            "dropout in training mode inside a traced function would draw its mask once, "
-            "at trace time, and reuse it on every call"
-            + (f"\n  at {where}" if where else "")
-            + "\nCall model.eval() (or pass training=False) before tracing, or apply dropout "
-            "outside the traced function."
-        )
     dtype = input.dtype if input.dtype.kind == "f" else np.dtype(np.float32)
+    if _tracing():
+        keep = rand(*input.shape, dtype=dtype) < dtype.type(1 - p)
+        noise = keep.to(dtype) / dtype.type(1 - p) if p < 1 else keep.to(dtype)
+        return input.mul_(noise) if inplace else input * noise
     if p == 1:
         noise = Tensor(np.zeros(input.shape, dtype))
     else:

@@ -10,10 +10,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from compiler import operand
+from compiler.dispatch import tracing
 from tracer.autograd import Function
 from tracer.grad_mode import is_grad_enabled
-from tracer.structure import changed, note_call
+from tracer.structure import changed
 from tracer.tensor import Tensor
 
 __all__ = ["HooksMixin", "RemovableHandle"]
@@ -105,8 +105,8 @@ class HooksMixin:
         return handle
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if operand.tracing.builder is not None:
-            note_call(self)  # the trace records this module's structure
+        if tracing.builder is not None:  # the trace depends on our structure (ModuleGuard)
+            tracing.builder.observe(self)
         if not (
             self._forward_pre_hooks
             or self._forward_hooks

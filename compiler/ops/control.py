@@ -1,0 +1,559 @@
+"""Structured control flow: cond, scan and while_loop, as equations holding graphs.
+
+    cond[branches=(g0, g1, ...)] index *operands          -> the outputs of g[index]
+    scan[body, length, reverse, ...] *consts *init *xs     -> final carry, stacked ys
+    while_loop[cond, body, ...] *cond_consts *body_consts *init -> final carry
+
+A branch or a body is a `Graph` staged from the user's Python function by
+`tracer.control`; the values it closes over are extra inputs of the equation, so
+they get gradients like any operand. Each op is differentiated by a rule that
+builds new graphs from the sub-graphs' own derivatives (compiler.autodiff):
+
+* cond: a cond of the branches' VJPs.
+* scan: a reverse scan. The forward scan also stacks the carry at the start of
+  every step (`with_residuals`); each backward step recomputes its forward step
+  from that carry (so only carries are kept, not every intermediate value).
+* while_loop: the trip count is not known before running, so the VJP is one
+  equation (`while_vjp`) that runs the loop again recording each step's carry in
+  a list, then walks it backwards. JAX refuses reverse-mode through while_loop.
+
+The numpy impls run the sub-graphs on the reference interpreter; compiled code
+lowers them as functions of the same generated module (`Control` lowering).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import numpy as np
+
+from compiler import dtypes
+from compiler.errors import TraceError
+from compiler.ir import Atom, Eqn, Graph, Var
+from compiler.lowering import Control
+from compiler.registry import AVal, Op, register
+
+__all__ = ["inline", "run_graph", "vjp_graph"]
+
+_PLANS: weakref.WeakKeyDictionary[Graph, Any] = weakref.WeakKeyDictionary()
+
+
+def run_graph(graph: Graph, args: list[np.ndarray]) -> list[np.ndarray]:
+    """Run a sub-graph on the reference interpreter."""
+    from compiler.plan import to_plan
+    from runtime.interpreter import run
+
+    plan = _PLANS.get(graph)
+    if plan is None:
+        plan = _PLANS[graph] = to_plan(graph)
+    return run(plan, list(args))
+
+
+def _aval(a: Atom) -> AVal:
+    return AVal(tuple(a.aval.shape), a.aval.dtype)
+
+
+def _avals(atoms: list[Atom]) -> list[AVal]:
+    return [_aval(a) for a in atoms]
+
+
+def _check_inputs(op: str, what: str, graph: Graph, avals: list[Any]) -> None:
+    want = [(tuple(v.aval.shape), v.aval.dtype) for v in graph.inputs]
+    got = [(tuple(a.shape), a.dtype) for a in avals]
+    if want != got:
+        raise TraceError(f"{op}: the {what} takes {want}, but is given {got}")
+
+
+def apply_op(op: str, *args: Any, **params: Any) -> Any:
+    from compiler.dispatch import apply
+
+    return apply(op, *args, **params)
+
+
+def vjp_graph(graph: Graph, wrt: list[bool]) -> Graph:
+    """The VJP of `graph` as a graph: (its inputs, one cotangent per output) -> one
+    gradient per input flagged in `wrt` (zeros where the outputs do not depend on it).
+    It recomputes the forward values it needs."""
+    from compiler.autodiff import joint_vjp
+    from compiler.passes import optimize, strip_stop_gradient
+
+    joint = joint_vjp(graph, list(wrt))
+    n = len(graph.outputs)
+    g = joint.graph
+    return optimize(
+        strip_stop_gradient(Graph(list(g.inputs), list(g.eqns), g.outputs[n:], dict(g.consts)))
+    )
+
+
+def inline(b: Any, graph: Graph, args: list[Any]) -> list[Any]:
+    """Stage `graph`'s equations into builder `b` on `args` (Syms or numbers); returns
+    its outputs as Syms of `b`."""
+    from compiler.builder import Sym
+
+    env: dict[Var, Atom] = {}
+    for v, a in zip(graph.inputs, args):
+        env[v] = a.var if isinstance(a, Sym) else b._atom(a)
+    for e in graph.eqns:
+        ins = [env.get(a, a) if isinstance(a, Var) else a for a in e.inputs]
+        outs = [Var(v.aval) for v in e.outputs]
+        b.eqns.append(Eqn(e.op, ins, e.params, outs, e.source_loc))
+        env.update(zip(e.outputs, outs))
+    result = []
+    for a in graph.outputs:
+        a = env.get(a, a) if isinstance(a, Var) else a
+        result.append(Sym(b, a) if isinstance(a, Var) else a.value.item())
+    return result
+
+
+def _sym_aval(x: Any) -> AVal:
+    return AVal(tuple(x.shape), x.dtype)
+
+
+def _zeros(like: Any) -> Any:
+    return like.full_like(0)
+
+
+# ---- cond ---------------------------------------------------------------------------
+
+
+def _cond_abstract(index: AVal, *operands: AVal, branches: tuple[Graph, ...]) -> tuple[AVal, ...]:
+    if tuple(index.shape) != () or index.dtype.kind not in "biu":
+        raise TraceError(
+            f"cond: the predicate or index must be a 0-d bool or integer value, got {index}"
+        )
+    for k, g in enumerate(branches):
+        _check_inputs("cond", f"branch {k}", g, list(operands))
+    out = _avals(branches[0].outputs)
+    for k, g in enumerate(branches[1:], 1):
+        if _avals(g.outputs) != out:
+            raise TraceError(f"cond: branch {k} returns {_avals(g.outputs)}, branch 0 {out}")
+    return tuple(out)
+
+
+def _cond_impl(
+    index: np.ndarray, *operands: np.ndarray, branches: tuple[Graph, ...]
+) -> tuple[np.ndarray, ...]:
+    k = min(max(int(index), 0), len(branches) - 1)  # switch clamps the index, as JAX
+    return tuple(run_graph(branches[k], list(operands)))
+
+
+def _cond_vjp(
+    g: tuple[Any, ...],
+    out: tuple[Any, ...],
+    index: Any,
+    *operands: Any,
+    branches: tuple[Graph, ...],
+) -> tuple[Any, ...]:
+    wrt = [o.dtype.kind == "f" for o in operands]
+    if not any(wrt):
+        return (None,) * (1 + len(operands))
+    vjps = tuple(vjp_graph(b, wrt) for b in branches)
+    grads = iter(apply_op("cond", index, *operands, *g, branches=vjps))
+    return (None, *[next(grads) if w else None for w in wrt])
+
+
+register(
+    Op(
+        "cond",
+        _cond_abstract,
+        _cond_impl,
+        _cond_vjp,
+        grad_fn="CondBackward0",
+        lowering=Control("cond", ("branches",)),
+        multiple_results=True,
+    )
+)
+
+# ---- scan ---------------------------------------------------------------------------
+
+
+def _scan_parts(
+    ins: tuple[Any, ...], num_consts: int, num_carry: int
+) -> tuple[list[Any], list[Any], list[Any]]:
+    return (
+        list(ins[:num_consts]),
+        list(ins[num_consts : num_consts + num_carry]),
+        list(ins[num_consts + num_carry :]),
+    )
+
+
+def _scan_abstract(
+    *ins: AVal, body: Graph, length: int, reverse: bool, num_consts: int, num_carry: int, save: bool
+) -> tuple[AVal, ...]:
+    consts, init, xs = _scan_parts(ins, num_consts, num_carry)
+    for x in xs:
+        if not x.shape or x.shape[0] != length:
+            raise TraceError(
+                f"scan: every xs leaf needs a leading dimension of length {length}, got {x}"
+            )
+    steps = [AVal(tuple(x.shape[1:]), x.dtype) for x in xs]
+    _check_inputs("scan", "body", body, consts + init + steps)
+    outs = _avals(body.outputs)
+    if outs[:num_carry] != [_aval_of(a) for a in init]:
+        raise TraceError(
+            f"scan: the body returns the carry {outs[:num_carry]}, but takes "
+            f"{[_aval_of(a) for a in init]}"
+        )
+    ys = [AVal((length, *y.shape), y.dtype) for y in outs[num_carry:]]
+    saved = [AVal((length, *c.shape), c.dtype) for c in init] if save else []
+    return (*outs[:num_carry], *ys, *saved)
+
+
+def _aval_of(a: AVal) -> AVal:
+    return AVal(tuple(a.shape), a.dtype)
+
+
+def _scan_impl(
+    *ins: np.ndarray,
+    body: Graph,
+    length: int,
+    reverse: bool,
+    num_consts: int,
+    num_carry: int,
+    save: bool,
+) -> tuple[np.ndarray, ...]:
+    consts, carry, xs = _scan_parts(ins, num_consts, num_carry)
+    ys = [np.empty((length, *v.aval.shape), v.aval.dtype) for v in body.outputs[num_carry:]]
+    saved = [np.empty((length, *np.shape(c)), np.asarray(c).dtype) for c in carry] if save else []
+    for it in range(length):
+        t = length - 1 - it if reverse else it
+        for s, c in zip(saved, carry):
+            s[t] = c
+        outs = run_graph(body, consts + carry + [x[t] for x in xs])
+        carry = outs[:num_carry]
+        for y, o in zip(ys, outs[num_carry:]):
+            y[t] = o
+    return (*[np.array(c) for c in carry], *ys, *saved)
+
+
+def _scan_with_residuals(e: Eqn) -> Eqn:
+    """The scan that also stacks each step's starting carry (for the VJP)."""
+    if e.params["save"]:
+        return e
+    n = e.params["length"]
+    init = e.inputs[e.params["num_consts"] : e.params["num_consts"] + e.params["num_carry"]]
+    saved = [Var(AVal((n, *a.aval.shape), a.aval.dtype)) for a in init]
+    return Eqn(e.op, e.inputs, {**e.params, "save": True}, e.outputs + saved, e.source_loc)
+
+
+def _scan_vjp(
+    g: tuple[Any, ...],
+    out: tuple[Any, ...],
+    *ins: Any,
+    body: Graph,
+    length: int,
+    reverse: bool,
+    num_consts: int,
+    num_carry: int,
+    save: bool,
+) -> tuple[Any, ...]:
+    from compiler.builder import GraphBuilder
+
+    consts, init, xs = _scan_parts(ins, num_consts, num_carry)
+    n_ys = len(body.outputs) - num_carry
+    ct_final, ct_ys = list(g[:num_carry]), list(g[num_carry : num_carry + n_ys])
+    saved = list(out[num_carry + n_ys :])
+    if not save or len(saved) != num_carry:
+        raise AssertionError("scan's VJP needs the carries it saved (with_residuals)")
+    is_f = [a.dtype.kind == "f" for a in [*consts, *init, *xs]]
+    wrt_c, wrt_k, wrt_x = (
+        is_f[:num_consts],
+        is_f[num_consts : num_consts + num_carry],
+        is_f[num_consts + num_carry :],
+    )
+    back = vjp_graph(body, is_f)  # (consts, carry, x_t, ct carry', ct y_t) -> grads
+
+    # one backward step: carry (ct of the float carries, running sum of the float
+    # consts' gradients); per step (saved carry, x_t, ct of y_t) -> the gradient of x_t
+    b = GraphBuilder(warn_above=None)
+    c_syms = [b.new_input(_sym_aval(a)) for a in consts]
+    ctk = [b.new_input(_sym_aval(k)) for k, w in zip(init, wrt_k) if w]
+    acc = [b.new_input(_sym_aval(c)) for c, w in zip(consts, wrt_c) if w]
+    ck = [b.new_input(AVal(tuple(s.shape[1:]), s.dtype)) for s in saved]
+    xt = [b.new_input(AVal(tuple(x.shape[1:]), x.dtype)) for x in xs]
+    cty = [b.new_input(AVal(tuple(y.shape[1:]), y.dtype)) for y in ct_ys]
+    it_ctk = iter(ctk)
+    ct_carry = [next(it_ctk) if w else _zeros(k) for k, w in zip(ck, wrt_k)]
+    grads = iter(inline(b, back, c_syms + ck + xt + ct_carry + cty))
+    g_consts = [next(grads) for w in wrt_c if w]
+    g_carry = [next(grads) for w in wrt_k if w]
+    g_x = [next(grads) for w in wrt_x if w]
+    new_acc = [a + d for a, d in zip(acc, g_consts)]
+    outs = [s.var for s in (*g_carry, *new_acc, *g_x)]
+    step = Graph(b.inputs, b.eqns, outs, {})
+    from compiler.passes import optimize
+
+    step = optimize(step)
+
+    ct_init = [c if c is not None else _zeros(k) for c, k, w in zip(ct_final, init, wrt_k) if w]
+    zeros_acc = [_zeros(c) for c, w in zip(consts, wrt_c) if w]
+    res = list(
+        apply_op(
+            "scan",
+            *consts,
+            *ct_init,
+            *zeros_acc,
+            *saved,
+            *xs,
+            *ct_ys,
+            body=step,
+            length=length,
+            reverse=not reverse,
+            num_consts=len(consts),
+            num_carry=len(ct_init) + len(zeros_acc),
+            save=False,
+        )
+    )
+    r_init = iter(res[: len(ct_init)])
+    r_consts = iter(res[len(ct_init) : len(ct_init) + len(zeros_acc)])
+    r_xs = iter(res[len(ct_init) + len(zeros_acc) :])
+    return (
+        *[next(r_consts) if w else None for w in wrt_c],
+        *[next(r_init) if w else None for w in wrt_k],
+        *[next(r_xs) if w else None for w in wrt_x],
+    )
+
+
+register(
+    Op(
+        "scan",
+        _scan_abstract,
+        _scan_impl,
+        _scan_vjp,
+        grad_fn="ScanBackward0",
+        lowering=Control("scan", ("body",)),
+        multiple_results=True,
+        with_residuals=_scan_with_residuals,
+    )
+)
+
+# ---- while_loop ---------------------------------------------------------------------
+
+
+def _while_parts(
+    ins: tuple[Any, ...], n_cond: int, n_body: int
+) -> tuple[list[Any], list[Any], list[Any]]:
+    return list(ins[:n_cond]), list(ins[n_cond : n_cond + n_body]), list(ins[n_cond + n_body :])
+
+
+def _while_abstract(
+    *ins: AVal, cond: Graph, body: Graph, n_cond: int, n_body: int
+) -> tuple[AVal, ...]:
+    cc, bc, init = _while_parts(ins, n_cond, n_body)
+    _check_inputs("while_loop", "condition", cond, cc + init)
+    _check_inputs("while_loop", "body", body, bc + init)
+    pred = _avals(cond.outputs)
+    if len(pred) != 1 or pred[0] != AVal((), dtypes.bool_):
+        raise TraceError(f"while_loop: the condition must return one bool value, got {pred}")
+    outs = _avals(body.outputs)
+    if outs != [_aval_of(a) for a in init]:
+        raise TraceError(
+            f"while_loop: the body returns {outs}, but takes {[_aval_of(a) for a in init]}"
+        )
+    return tuple(outs)
+
+
+def _while_run(
+    cond: Graph,
+    body: Graph,
+    cc: list[Any],
+    bc: list[Any],
+    carry: list[Any],
+    record: list[list[Any]] | None = None,
+) -> list[Any]:
+    while bool(run_graph(cond, cc + carry)[0]):
+        if record is not None:
+            record.append(carry)
+        carry = run_graph(body, bc + carry)
+    return carry
+
+
+def _while_impl(
+    *ins: np.ndarray, cond: Graph, body: Graph, n_cond: int, n_body: int
+) -> tuple[np.ndarray, ...]:
+    cc, bc, init = _while_parts(ins, n_cond, n_body)
+    return tuple(np.array(c) for c in _while_run(cond, body, cc, bc, list(init)))
+
+
+def _while_vjp(
+    g: tuple[Any, ...],
+    out: tuple[Any, ...],
+    *ins: Any,
+    cond: Graph,
+    body: Graph,
+    n_cond: int,
+    n_body: int,
+) -> tuple[Any, ...]:
+    cc, bc, init = _while_parts(ins, n_cond, n_body)
+    wrt_b = [a.dtype.kind == "f" for a in bc]
+    wrt_k = [a.dtype.kind == "f" for a in init]
+    if not any(wrt_b) and not any(wrt_k):
+        return (None,) * len(ins)
+    back = vjp_graph(body, wrt_b + wrt_k)
+    cts = [c if c is not None else _zeros(k) for c, k in zip(g, init)]
+    res = iter(
+        apply_op(
+            "while_vjp",
+            *cc,
+            *bc,
+            *init,
+            *cts,
+            cond=cond,
+            body=body,
+            back=back,
+            n_cond=n_cond,
+            n_body=n_body,
+        )
+    )
+    g_carry = [next(res) if w else None for w in wrt_k]
+    g_consts = [next(res) if w else None for w in wrt_b]
+    return (*[None] * n_cond, *g_consts, *g_carry)
+
+
+register(
+    Op(
+        "while_loop",
+        _while_abstract,
+        _while_impl,
+        _while_vjp,
+        grad_fn="WhileBackward0",
+        lowering=Control("while", ("cond", "body")),
+        multiple_results=True,
+    )
+)
+
+
+def _while_vjp_abstract(
+    *ins: AVal, cond: Graph, body: Graph, back: Graph, n_cond: int, n_body: int
+) -> tuple[AVal, ...]:
+    n_carry = (len(ins) - n_cond - n_body) // 2
+    bc = ins[n_cond : n_cond + n_body]
+    init = ins[n_cond + n_body : n_cond + n_body + n_carry]
+    return (
+        *[_aval_of(a) for a in init if a.dtype.kind == "f"],
+        *[_aval_of(a) for a in bc if a.dtype.kind == "f"],
+    )
+
+
+def _while_vjp_impl(
+    *ins: np.ndarray, cond: Graph, body: Graph, back: Graph, n_cond: int, n_body: int
+) -> tuple[np.ndarray, ...]:
+    n_carry = (len(ins) - n_cond - n_body) // 2
+    cc, bc = list(ins[:n_cond]), list(ins[n_cond : n_cond + n_body])
+    init = list(ins[n_cond + n_body : n_cond + n_body + n_carry])
+    ct = list(ins[n_cond + n_body + n_carry :])
+    steps: list[list[Any]] = []
+    _while_run(cond, body, cc, bc, init, steps)  # the carries at the start of each step
+    fb = [np.asarray(c).dtype.kind == "f" for c in bc]
+    fk = [np.asarray(c).dtype.kind == "f" for c in init]
+    acc = [np.zeros_like(c) for c, f in zip(bc, fb) if f]
+    for carry in reversed(steps):
+        grads = iter(run_graph(back, bc + carry + ct))
+        g_consts = [next(grads) for f in fb if f]
+        g_carry = iter([next(grads) for f in fk if f])
+        acc = [a + d for a, d in zip(acc, g_consts)]
+        ct = [next(g_carry) if f else np.zeros_like(c) for c, f in zip(ct, fk)]
+    return (*[np.array(c) for c, f in zip(ct, fk) if f], *acc)
+
+
+# Reverse mode through while_loop: runs the loop again recording each step's carry, then
+# walks the steps backwards. (Its own derivative is not defined: no higher order.)
+register(
+    Op(
+        "while_vjp",
+        _while_vjp_abstract,
+        _while_vjp_impl,
+        None,
+        lowering=Control("while_vjp", ("cond", "body", "back")),
+        multiple_results=True,
+    )
+)
+
+
+# ---- custom_vjp_call: a function whose derivative the user wrote ------------------------
+# inputs: the values the forward and backward close over, then the arguments. `body` is
+# the forward (consts, args -> n_out outputs); `body_res` the same also returning the
+# residuals the user's backward reads (it becomes `body` when differentiated); `bwd`
+# (bwd consts, residuals, cotangents -> one gradient per argument) is the VJP:
+# tracer.custom_vjp and autograd.Function under a trace.
+
+
+def _custom_parts(
+    ins: tuple[Any, ...], n_fwd: int, n_bwd: int
+) -> tuple[list[Any], list[Any], list[Any]]:
+    return list(ins[:n_fwd]), list(ins[n_fwd : n_fwd + n_bwd]), list(ins[n_fwd + n_bwd :])
+
+
+def _custom_abstract(
+    *ins: AVal,
+    body: Graph,
+    body_res: Graph,
+    bwd: Graph,
+    n_fwd: int,
+    n_bwd: int,
+    n_out: int,
+    save: bool,
+) -> tuple[AVal, ...]:
+    fc, _, args = _custom_parts(ins, n_fwd, n_bwd)
+    _check_inputs("custom_vjp", "forward", body, fc + args)
+    return tuple(_avals(body.outputs))
+
+
+def _custom_impl(
+    *ins: np.ndarray,
+    body: Graph,
+    body_res: Graph,
+    bwd: Graph,
+    n_fwd: int,
+    n_bwd: int,
+    n_out: int,
+    save: bool,
+) -> tuple[np.ndarray, ...]:
+    fc, _, args = _custom_parts(ins, n_fwd, n_bwd)
+    return tuple(run_graph(body, fc + args))
+
+
+def _custom_with_residuals(e: Eqn) -> Eqn:
+    if e.params["save"]:
+        return e
+    body_res = e.params["body_res"]
+    extra = [
+        Var(AVal(tuple(a.aval.shape), a.aval.dtype)) for a in body_res.outputs[len(e.outputs) :]
+    ]
+    params = {**e.params, "body": body_res, "save": True}  # the forward keeping residuals
+    return Eqn(e.op, e.inputs, params, e.outputs + extra, e.source_loc)
+
+
+def _custom_vjp(
+    g: tuple[Any, ...],
+    out: tuple[Any, ...],
+    *ins: Any,
+    body: Graph,
+    body_res: Graph,
+    bwd: Graph,
+    n_fwd: int,
+    n_bwd: int,
+    n_out: int,
+    save: bool,
+) -> tuple[Any, ...]:
+    if not save:
+        raise AssertionError("custom_vjp's VJP needs its residuals (with_residuals)")
+    _, bc, args = _custom_parts(ins, n_fwd, n_bwd)
+    builder = next(x for x in (*g, *out) if hasattr(x, "builder")).builder
+    grads = inline(builder, bwd, bc + list(out[n_out:]) + list(g[:n_out]))
+    return (*[None] * (n_fwd + n_bwd), *grads)
+
+
+register(
+    Op(
+        "custom_vjp_call",
+        _custom_abstract,
+        _custom_impl,
+        _custom_vjp,
+        grad_fn="CustomVjpBackward0",
+        lowering=Control("call", ("body",)),
+        multiple_results=True,
+        with_residuals=_custom_with_residuals,
+    )
+)
