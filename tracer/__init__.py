@@ -23,6 +23,7 @@ from tracer import (
     autograd,
     backends,
     cuda,
+    func,
     memory,  # noqa: F401  (Tensor.stride, .contiguous, ...)
     nn,
     optim,
