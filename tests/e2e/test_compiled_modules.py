@@ -17,6 +17,7 @@ import pytest
 
 import tracer
 import tracer.nn.functional as F
+from compiler.errors import TraceError
 from tracer import nn
 from tracer.func import functional_call
 
@@ -348,6 +349,32 @@ def test_functional_call_takes_buffers_several_dicts_and_kwargs():
     out = functional_call(m, ({}, {"scale": scale}), (x,), {"shift": 1.0})
     _close(out, m.lin(x) * scale + 1.0)
     assert m.scale.tolist() == [1.0, 10.0]
+
+
+class _Counter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("calls", tracer.zeros(()))
+
+    def forward(self, x):
+        self.calls.add_(1)  # as running statistics are updated
+        return x * self.calls
+
+
+def test_functional_call_updates_a_given_buffer_in_place_not_the_modules():
+    m = _Counter()
+    mine = tracer.tensor(10.0)
+    out = functional_call(m, {"calls": mine}, (tracer.ones(2),))
+    assert out.tolist() == [11.0, 11.0] and mine.item() == 11.0 and m.calls.item() == 0.0
+
+
+def test_traced_functional_call_refuses_an_in_place_buffer_update_and_restores():
+    m = _Counter()
+    own = m.calls
+    f = tracer.trace(lambda c, x: functional_call(m, {"calls": c}, (x,)))
+    with pytest.raises(TraceError, match=r"add_: in-place modification of an argument"):
+        f(tracer.tensor(10.0), tracer.ones(2))
+    assert m.calls is own and own.item() == 0.0
 
 
 def test_functional_call_of_one_argument_not_in_a_tuple():
