@@ -397,11 +397,6 @@ def test_a_traced_value_stored_outside_its_trace_fails_at_first_use(use):
     assert "inside @tracer.trace" not in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="creation functions (tracer.randn, ...) run eagerly at "
-    "trace time, so the drawn numbers are baked into the graph",
-)
 def test_random_numbers_drawn_inside_a_traced_function_are_fresh_on_every_call():
     f = tracer.trace(lambda x: x + tracer.randn(3))
     assert f(tracer.zeros(3)).tolist() != f(tracer.zeros(3)).tolist()
