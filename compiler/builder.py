@@ -16,6 +16,7 @@ import numpy as np
 from compiler import dtypes
 from compiler.errors import DTypeError, LargeTraceWarning, ShapeError, TraceError, TracerError
 from compiler.ir import Atom, Eqn, Graph, Literal, Var
+from compiler.meta import DType, Size, as_size, plain, public_dtype
 from compiler.operand import Operand, apply
 from compiler.ops.elementwise import broadcast_shapes
 from compiler.ops.index import parse_index
@@ -89,7 +90,7 @@ class GraphBuilder:
         """A concrete tensor used inside the trace: read afresh on every call."""
         var = self._captured_ids.get(id(x))
         if var is None:
-            var = self._captured_ids[id(x)] = Var(AVal(tuple(x.shape), x.dtype))
+            var = self._captured_ids[id(x)] = Var(AVal(tuple(x.shape), dtypes.canonical(x.dtype)))
             self.captured.append((var, x))
             self._captured_versions.append(_version(x))
         return var
@@ -188,6 +189,8 @@ class GraphBuilder:
     def emit(self, op_name: str, inputs: Sequence[Atom], params: dict[str, Any]) -> list[Var]:
         op = OPS[op_name]
         avals = [a.aval for a in inputs]
+        # the IR keeps numpy dtypes and plain tuples (x.dtype and x.shape give tracer's)
+        params = {k: plain(v) for k, v in params.items()}
         try:
             out = op.abstract_eval(*avals, **params)
         except (TracerError, ValueError, TypeError, IndexError) as e:
@@ -337,12 +340,14 @@ class Sym(Operand):
         self._base_version = 0 if root is None else root._version
 
     @property
-    def shape(self) -> tuple[int, ...]:  # type: ignore[override]
-        return self.var.aval.shape
+    def shape(self) -> Size:  # type: ignore[override]
+        """The traced tensor's shape, a `tracer.Size` (the IR keeps a plain tuple)."""
+        return as_size(self.var.aval.shape)
 
     @property
-    def dtype(self) -> np.dtype:  # type: ignore[override]
-        return self.var.aval.dtype
+    def dtype(self) -> DType:  # type: ignore[override]
+        """The traced tensor's `tracer.dtype` (the IR keeps the numpy dtype)."""
+        return public_dtype(self.var.aval.dtype)
 
     @property
     def aval(self) -> AVal:
@@ -367,7 +372,7 @@ class Sym(Operand):
         b = self.builder
         made = next((e.source_loc for e in b.eqns if self.var in e.outputs), None)
         return TraceError(
-            f"a traced value (shape {tuple(self.shape)}, {self.dtype}) escaped from another "
+            f"a traced value (shape {tuple(self.shape)}, {self.dtype.name}) escaped from another "
             f"trace: it was made while tracing {b.name}()"
             + (f", at {made}," if made else "")
             + " and is used after that trace finished"
@@ -446,7 +451,9 @@ class Sym(Operand):
                 )
         spec, arrays, _ = parse_index(self, key)
         target = OPS["index"].abstract_eval(
-            self.aval, *[AVal(tuple(a.shape), a.dtype) for a in arrays], spec=spec
+            self.aval,
+            *[AVal(tuple(a.shape), dtypes.canonical(a.dtype)) for a in arrays],
+            spec=spec,
         )
         if isinstance(value, _SCALARS):
             v = self.full_like(value, shape=target.shape)
@@ -517,8 +524,8 @@ class Sym(Operand):
             if dtypes.category(result.dtype) > dtypes.category(self.dtype):
                 raise _located(
                     DTypeError(
-                        f"{what}: result type {result.dtype} can't be cast to the in-place "
-                        f"output type {self.dtype}"
+                        f"{what}: result type {result.dtype.name} can't be cast to the in-place "
+                        f"output type {self.dtype.name}"
                     )
                 )
             result = result.to(self.dtype)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from compiler.errors import DTypeError, ShapeError
+from compiler.meta import DType, public_dtype
 
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")
@@ -20,6 +21,8 @@ bool_ = np.dtype("bool")
 
 DEFAULT_INT = int64
 SUPPORTED = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)
+for _d in SUPPORTED:  # the tracer.dtype objects users see (x.dtype), made once
+    public_dtype(_d)
 
 _default_float = [float32]  # set by tracer.set_default_dtype
 
@@ -38,6 +41,8 @@ def set_default_float(d: np.dtype) -> None:
 
 def canonical(dtype: object) -> np.dtype:
     """Normalise a user dtype (np.float32, 'float64', tracer.int64, float...) to np.dtype."""
+    if type(dtype) is DType:
+        return dtype.dtype
     if dtype is float:  # Python's float is a double, as in PyTorch (dtype=float -> float64)
         return float64
     if dtype is int:

@@ -29,6 +29,7 @@ from compiler.errors import ShapeError, missing_attribute
 from compiler.methods.indexing import IndexingMethods
 from compiler.methods.reductions import ReductionMethods
 from compiler.methods.shapes import ShapeMethods
+from compiler.source import warn_at_user_line
 
 
 class Operand(ReductionMethods, IndexingMethods, ShapeMethods):
@@ -338,6 +339,18 @@ class Operand(ReductionMethods, IndexingMethods, ShapeMethods):
     def bool(self) -> Any:
         return self.to(dtypes.bool_)
 
+    def half(self) -> Any:
+        return self.to(dtypes.float16)
+
+    def short(self) -> Any:
+        return self.to(dtypes.int16)
+
+    def char(self) -> Any:
+        return self.to(dtypes.int8)
+
+    def byte(self) -> Any:
+        return self.to(dtypes.uint8)
+
     def clone(self, *, memory_format: Any = None) -> Any:
         """A copy (every copy here is contiguous; memory_format is accepted and ignored)."""
         return apply("copy", self)
@@ -427,13 +440,64 @@ class Operand(ReductionMethods, IndexingMethods, ShapeMethods):
 
     @property
     def T(self) -> Any:
+        """The dims reversed (a matrix transposed). As in PyTorch, other than 2-D it
+        warns that this use is deprecated (0-d: the identity; n-d: use mT or permute)."""
+        if self.ndim == 0:
+            warn_at_user_line(
+                "Tensor.T is deprecated on 0-D tensors. This function is the identity in "
+                "these cases.",
+                UserWarning,
+            )
+        elif self.ndim != 2:
+            warn_at_user_line(
+                "The use of `x.T` on tensors of dimension other than 2 to reverse their shape "
+                "is deprecated and it will throw an error in a future release. Consider "
+                "`x.mT` to transpose batches of matrices or `x.permute(*range(x.ndim - 1, "
+                "-1, -1))` to reverse the dimensions of a tensor.",
+                UserWarning,
+            )
         return apply(
             "transpose", self, perm=tuple(reversed(range(self.ndim))), name="PermuteBackward0"
         )
 
     @property
     def mT(self) -> Any:
+        """The last two dims swapped (a batch of matrices transposed); needs 2+ dims."""
+        if self.ndim < 2:
+            raise ShapeError(
+                "tensor.mT is only supported on matrices or batches of matrices. Got "
+                f"{self.ndim}-D tensor."
+            )
         return self.transpose(-2, -1)
+
+    @property
+    def H(self) -> Any:
+        """The conjugate transpose of a matrix: its transpose (tensors here are real)."""
+        if self.ndim == 0:
+            warn_at_user_line(
+                "Tensor.H is deprecated on 0-D tensors. Consider using x.conj().", UserWarning
+            )
+            return self
+        if self.ndim != 2:
+            raise ShapeError(
+                "tensor.H is only supported on matrices (2-D tensors). Got "
+                f"{self.ndim}-D tensor. For batches of matrices, consider using tensor.mH"
+            )
+        return self.transpose(0, 1)
+
+    @property
+    def mH(self) -> Any:
+        """The conjugate transpose of a batch of matrices: mT (tensors here are real)."""
+        if self.ndim < 2:
+            raise ShapeError(
+                "tensor.mH is only supported on matrices or batches of matrices. Got "
+                f"{self.ndim}-D tensor."
+            )
+        return self.transpose(-2, -1)
+
+    def adjoint(self) -> Any:
+        """The conjugate transpose of the last two dims: mH."""
+        return self.mH
 
     def expand(self, *sizes: Any) -> Any:
         sizes = shape_arg(sizes, "expand")

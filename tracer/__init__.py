@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import compiler.ops  # noqa: F401  (fills the op registry)
-from compiler.dtypes import bool_ as bool  # noqa: A001
-from compiler.dtypes import float16, float32, float64, int8, int16, int32, int64, uint8
 from compiler.errors import (
     AutogradError,
     DTypeError,
@@ -22,7 +20,17 @@ from compiler.errors import (
     TracerWarning,
 )
 from compiler.errors import missing_attribute as _missing_attribute
-from tracer import accelerator, autograd, backends, cuda, nn, optim, utils
+from tracer import (
+    accelerator,
+    autograd,
+    backends,
+    cuda,
+    func,
+    memory,  # noqa: F401  (Tensor.stride, .contiguous, ...)
+    nn,
+    optim,
+    utils,
+)
 from tracer._format import set_printoptions
 from tracer.control import cond, fori_loop, scan, switch, while_loop
 from tracer.creation import (
@@ -51,6 +59,17 @@ from tracer.devices import DeviceError, device, get_default_device, set_default_
 from tracer.functions import *  # noqa: F403
 from tracer.functions import max, min, sum  # noqa: A004
 from tracer.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tracer.legacy import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
 from tracer.random import (
     Generator,
     default_generator,
@@ -75,10 +94,34 @@ from tracer.sampling import (
 from tracer.serialization import load, save
 from tracer.tensor import Tensor
 from tracer.transforms import checkpoint, hessian, jacfwd, jacrev, jvp, vjp, vmap
-
-float = float32  # noqa: A001
-double = float64
-long = int64
+from tracer.typeinfo import (
+    UNSUPPORTED_DTYPES,
+    Size,
+    bool,
+    can_cast,
+    double,
+    dtype,
+    finfo,
+    float,
+    float16,
+    float32,
+    float64,
+    half,
+    iinfo,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    is_complex,
+    is_floating_point,
+    is_nonzero,
+    long,
+    promote_types,
+    result_type,
+    short,
+    uint8,
+)
 
 __version__ = "0.1.0"
 
@@ -99,6 +142,11 @@ def clear_cache() -> None:
 
 def __getattr__(name: str) -> Any:
     # called only for names this module lacks: say when PyTorch has them
+    if name in UNSUPPORTED_DTYPES:
+        raise AttributeError(
+            f"tracer.{name}: this dtype is not supported; tensors hold bool, uint8, int8, "
+            "int16, int32, int64, float16, float32 or float64 numbers"
+        )
     if name.startswith("_"):
         raise AttributeError(f"module 'tracer' has no attribute {name!r}")
     raise _missing_attribute("torch", "module 'tracer'", name, list(globals()))

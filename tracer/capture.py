@@ -20,10 +20,10 @@ Numbers, strings, None and numpy arrays that the function reads directly from it
 closure cells and globals are built into the graph, so they are checked too: a new
 value (a numpy array: another object) traces again.
 
-The modules the function calls are watched too: their plain attributes (`training`,
-`p`, `eps`) are recorded when tracing, and `model.eval()` or `drop.p = 0.2` afterwards
-makes the function trace again (StateGuard; Module.__setattr__ counts every such
-assignment, so a call checks one counter until one happens).
+The modules the function calls are watched too (tracer.structure.ModuleGuard): their
+plain attributes (`training`, `p`), submodules, parameter and buffer names and hooks
+are recorded when tracing, and `model.eval()`, `drop.p = 0.2` or `model.fc = nn.Tanh()`
+afterwards makes the function trace again.
 
 A captured tensor with no path is either made inside the function (a constant of its
 code: `tracer.tensor([1.0, 2.0])`) or reached some way the search does not follow
@@ -83,57 +83,6 @@ class ValueGuard:
         if isinstance(self.value, np.ndarray) or not isinstance(now, _BUILT_IN):
             return False
         return Static(now) == Static(self.value)
-
-
-# Counts assignments of plain attributes to watched objects (nn.Module.__setattr__).
-_assignments = [0]
-
-
-def attribute_assigned() -> None:
-    """Record that a plain attribute of a module changed (called by Module.__setattr__)."""
-    _assignments[0] += 1
-
-
-def _plain(value: Any) -> bool:
-    if isinstance(value, tuple):
-        return all(_plain(v) for v in value)
-    return isinstance(value, _BUILT_IN)
-
-
-@dataclass
-class StateGuard:
-    """The plain attributes (numbers, strings, bools, None and tuples of them) of the
-    objects a trace read (the modules it called), as they were: they must still be equal.
-    Checked only after some module attribute was assigned since the last check."""
-
-    objects: list[tuple[Any, dict[str, Any]]]
-    seen: int = -1
-
-    @classmethod
-    def of(cls, objects: Sequence[Any]) -> StateGuard:
-        snap = []
-        for obj in objects:
-            attrs = _attrs(obj)
-            snap.append((obj, {k: v for k, v in attrs.items() if _plain(v)}))
-        return cls(snap, _assignments[0])
-
-    def changed(self) -> tuple[str, Any, Any] | None:
-        """(`Type.name`, old value, new value) of the first attribute that changed."""
-        for obj, attrs in self.objects:
-            now_attrs = _attrs(obj)
-            for name, value in attrs.items():
-                now = now_attrs.get(name, MISSING)
-                if now is not value and (now is MISSING or Static(now) != Static(value)):
-                    return f"{type(obj).__name__}.{name}", value, now
-        return None
-
-    def holds(self) -> bool:
-        if self.seen == _assignments[0]:
-            return True
-        if self.changed() is not None:
-            return False
-        self.seen = _assignments[0]
-        return True
 
 
 # ---- paths: a root and steps, each step a function object -> object ----------------

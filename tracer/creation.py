@@ -19,6 +19,7 @@ import numpy as np
 
 from compiler import dtypes, operand
 from compiler.errors import DTypeError, TraceError, TracerWarning
+from compiler.meta import DType, public_dtype
 from runtime import libm
 from tracer._data import array_from
 from tracer._floatmath import fma32, fma64
@@ -45,9 +46,9 @@ def set_default_dtype(d: Any) -> None:
     dtypes.set_default_float(d)
 
 
-def get_default_dtype() -> np.dtype:
-    """The default float dtype (float32 unless set_default_dtype changed it)."""
-    return dtypes.default_float()
+def get_default_dtype() -> DType:
+    """The default float dtype (tracer.float32 unless set_default_dtype changed it)."""
+    return public_dtype(dtypes.default_float())
 
 
 # ---- argument parsing ---------------------------------------------------------------

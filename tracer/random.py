@@ -156,7 +156,7 @@ class Generator:
         bytes or it is not a valid mt19937 state. Nothing changes when it raises."""
         if not isinstance(new_state, Tensor) or new_state.dtype != dtypes.uint8:
             what = (
-                f"a tensor of dtype {new_state.dtype}"
+                f"a tensor of dtype {new_state.dtype.name}"
                 if isinstance(new_state, Tensor)
                 else type(new_state).__name__
             )

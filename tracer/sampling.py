@@ -254,7 +254,7 @@ def normal(
     as_cpu(device, "normal")
     for name, v in (("mean", mean), ("std", std)):
         if isinstance(v, Tensor) and v.dtype.kind != "f":
-            raise DTypeError(f"normal: {name} must be a floating point tensor, got {v.dtype}")
+            raise DTypeError(f"normal: {name} must be a floating point tensor, got {v.dtype.name}")
     std_value = None if std_t else _std_checked(float(_number(std, "std", "normal")), "normal")
     mean_value = None if mean_t else float(_number(mean, "mean", "normal"))
     if std_t and std._data.size and not (std._data >= 0).all():
@@ -547,7 +547,9 @@ def _probability(p: Any, op: str) -> float:
 
 def _probabilities(p: Tensor, op: str) -> np.ndarray:
     if p.dtype.kind != "f":
-        raise DTypeError(f"{op}: the probabilities must be a floating point tensor, got {p.dtype}")
+        raise DTypeError(
+            f"{op}: the probabilities must be a floating point tensor, got {p.dtype.name}"
+        )
     a = p._data
     if a.size and not ((a >= 0) & (a <= 1)).all():
         raise ValueError(f"{op}: every probability must be in [0, 1]")
@@ -608,7 +610,7 @@ def multinomial(
         raise TypeError(f"multinomial(): expected a tensor, got {type(input).__name__}")
     if input.dtype.kind != "f":
         raise DTypeError(
-            f"multinomial: only supports floating point probabilities, got {input.dtype}"
+            f"multinomial: only supports floating point probabilities, got {input.dtype.name}"
         )
     if input.ndim not in (1, 2):
         raise ValueError(

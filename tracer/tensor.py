@@ -6,6 +6,7 @@ grad, record a node whose backward calls the op's registry VJP rule.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -13,6 +14,8 @@ import numpy as np
 
 from compiler import dtypes, operand
 from compiler.errors import AutogradError, DTypeError, ShapeError, TraceError
+from compiler.meta import _PUBLIC as _PUBLIC_DTYPES
+from compiler.meta import DType, Size
 from compiler.operand import Operand, apply
 from compiler.ops.index import numpy_index, parse_index, put
 from compiler.registry import OPS, AVal
@@ -24,18 +27,36 @@ from tracer.devices import CPU, as_cpu, cuda_unavailable, is_device_like
 from tracer.devices import device as Device
 from tracer.grad_mode import enable_grad, is_grad_enabled
 
+_NON_LEAF_GRAD = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+    "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
+    "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf "
+    "Tensor. If you access the non-leaf Tensor by mistake, make sure you access the leaf "
+    "Tensor instead."
+)
+
 _SCALAR_TYPES = (int, float, bool, np.number, np.bool_)
+_NO_DATA: Any = object()  # Tensor() without arguments: an empty tensor, as in PyTorch
+# PyTorch's legacy constructor (Tensor([1, 2]), Tensor(2, 3)): tracer.legacy installs it
+_LEGACY_INIT: list[Callable[[Any, tuple[Any, ...], Any], None]] = []
 
 
 class Tensor(Operand):
-    """An n-dimensional array that can record the operations applied to it."""
+    """An n-dimensional array that can record the operations applied to it.
+
+    Made by `tracer.tensor(...)` and the other creation functions. Called directly it is
+    PyTorch's legacy constructor (tracer.legacy): `Tensor([1, 2])` (data, in the default
+    dtype), `Tensor(2, 3)` (sizes, zero-filled), `Tensor()` (empty), `Tensor(t)` (an alias
+    of tensor `t`). A numpy array is wrapped as it is (its dtype, its memory), as the
+    library does internally; `tracer.FloatTensor(a)` converts it as PyTorch does.
+    """
 
     __slots__ = (
         "_data",
         "_requires_grad",
         "_grad_fn",
         "_output_nr",
-        "grad",
+        "_grad",
         "_version",
         "_base",
         "_graph_at",
@@ -49,18 +70,24 @@ class Tensor(Operand):
 
     def __init__(
         self,
-        data: np.ndarray,
-        requires_grad: bool = False,
+        data: Any = _NO_DATA,
+        requires_grad: Any = False,
         _grad_fn: autograd.Node | None = None,
-        _output_nr: int = 0,
+        _output_nr: int | None = None,
         _version: list[int] | None = None,
         _base: Tensor | None = None,
+        *sizes: Any,
+        device: Any = None,
     ) -> None:
+        if type(data) is not np.ndarray and not isinstance(data, np.ndarray):  # Tensor(2, 3)
+            given = (data, requires_grad, _grad_fn, _output_nr, _version, _base, *sizes)
+            _LEGACY_INIT[0](self, given, device)
+            return
         self._data = data
         self._requires_grad = requires_grad
         self._grad_fn = _grad_fn
-        self._output_nr = _output_nr
-        self.grad: Tensor | None = None
+        self._output_nr = 0 if _output_nr is None else _output_nr
+        self._grad: Tensor | None = None
         # shared with views: [data version (in-place writes), graph version (in-place
         # writes recorded for autograd)]
         self._version = [0, 0] if _version is None else _version
@@ -75,12 +102,24 @@ class Tensor(Operand):
 
     # ---- metadata -------------------------------------------------------
     @property
-    def shape(self) -> tuple[int, ...]:  # type: ignore[override]
-        return self._data.shape
+    def shape(self) -> Size:  # type: ignore[override]
+        """The sizes of the dimensions, a `tracer.Size` (a tuple)."""
+        return tuple.__new__(Size, self._data.shape)
 
     @property
-    def dtype(self) -> np.dtype:  # type: ignore[override]
-        return self._data.dtype
+    def dtype(self) -> DType:  # type: ignore[override]
+        """The element type, a `tracer.dtype` (`tracer.float32`, ...)."""
+        return _PUBLIC_DTYPES[self._data.dtype]
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return self._data.size
 
     @property
     def grad_fn(self) -> autograd.Node | None:
@@ -105,7 +144,7 @@ class Tensor(Operand):
         parent, op_name, others, params, name, grad_mode = self._view_of  # type: ignore[misc]
         if not grad_mode:
             raise AutogradError(
-                f"a view (a {self.dtype} tensor of shape {tuple(self.shape)}) was made under "
+                f"a view (a {self.dtype.name} tensor of shape {tuple(self.shape)}) was made under "
                 "no_grad(), and the tensor it views was then modified in place with "
                 "gradients recorded; whether the view should follow that update is "
                 "ambiguous, so it cannot be used (as in PyTorch). Make the view and the "
@@ -122,9 +161,34 @@ class Tensor(Operand):
 
     @property
     def data(self) -> Tensor:
+        """A tensor sharing this one's memory, detached from the graph; assigning it
+        (`t.data = other`) makes `t` use `other`'s memory (see set_data)."""
         if operand.tracing.builder is not None:  # inside a trace: read at every call
             return apply("stop_gradient", self)
         return Tensor(self._data, _version=self._version)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        set_data(self, value)
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by backward() (None until then). Reading it on a
+        non-leaf tensor that does not retain its gradient warns, as in PyTorch."""
+        g = self._grad
+        if g is None and self._grad_fn is not None and not self._retains_grad:
+            warnings.warn(_NON_LEAF_GRAD, UserWarning, stacklevel=2)
+        return g
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            _check_grad(self, value)
+        self._grad = value
+
+    @grad.deleter
+    def grad(self) -> None:
+        self._grad = None
 
     @property
     def device(self) -> Device:
@@ -156,7 +220,7 @@ class Tensor(Operand):
         if requires_grad and not dtypes.is_float(self.dtype):
             raise DTypeError(
                 f"only tensors of floating point dtype can require gradients "
-                f"(this tensor is {self.dtype}); make it a float tensor first: "
+                f"(this tensor is {self.dtype.name}); make it a float tensor first: "
                 "dtype=tracer.float32 when creating it, or .float()"
             )
         self._requires_grad = bool(requires_grad)
@@ -225,11 +289,14 @@ class Tensor(Operand):
         raise cuda_unavailable("Tensor.cuda()")
 
     # ---- conversion -----------------------------------------------------
-    def numpy(self) -> np.ndarray:
-        if self.requires_grad:
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The numpy array this tensor wraps (shared memory). Raises RuntimeError on a
+        tensor that requires grad while gradients are recorded (as PyTorch 2.13: under
+        no_grad(), or with force=True, it is returned)."""
+        if not force and is_grad_enabled() and self.requires_grad:
             raise AutogradError(
-                "can't call numpy() on a tensor that requires grad; use "
-                "tensor.detach().numpy() instead"
+                "Can't call numpy() on Tensor that requires grad. Use "
+                "tensor.detach().numpy() instead (or call it under tracer.no_grad())."
             )
         return self._data
 
@@ -238,11 +305,21 @@ class Tensor(Operand):
         return a.copy() if copy else a
 
     def item(self) -> Any:
+        """The value of a one-element tensor as a Python number; RuntimeError otherwise."""
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar "
+                f"(shape {self._data.shape}); index it first or reduce it with "
+                ".sum()/.mean()"
+            )
+        return self._data.reshape(()).item()
+
+    def _number(self, kind: str) -> Any:
         if self._data.size != 1:
             raise ValueError(
-                f"a tensor with {self._data.size} elements cannot be converted "
-                f"to a Python number (shape {tuple(self.shape)}); index it "
-                "first or reduce it with .sum()/.mean()"
+                f"only one element tensors can be converted to Python scalars: {kind}() of "
+                f"a tensor with {self._data.size} elements (shape {self._data.shape}); index "
+                "it first or reduce it with .sum()/.mean()"
             )
         return self._data.reshape(()).item()
 
@@ -250,16 +327,16 @@ class Tensor(Operand):
         return self._data.tolist()
 
     def __float__(self) -> float:
-        return float(self.item())
+        return float(self._number("float"))
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._number("int"))
 
     def __index__(self) -> int:
         if not dtypes.is_int(self.dtype):
             raise TypeError(
                 f"only integer tensors of a single element can be converted to an "
-                f"index (this one is {self.dtype})"
+                f"index (this one is {self.dtype.name})"
             )
         return int(self.item())
 
@@ -278,9 +355,30 @@ class Tensor(Operand):
         return Tensor(np.asarray(self._data.all()))
 
     def __iter__(self):  # type: ignore[no-untyped-def]
-        if not self.shape:
+        """The sub-tensors along dim 0 (each with grad_fn UnbindBackward0, as PyTorch's)."""
+        if not self._data.ndim:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.shape[0]))
+        return (
+            apply("slice", self, spec=parse_index(self, i)[0], name="UnbindBackward0")
+            for i in range(self._data.shape[0])
+        )
+
+    def __contains__(self, element: Any) -> bool:
+        """`element in t`: whether any element equals `element` (a number or a tensor,
+        compared elementwise with broadcasting)."""
+        if not isinstance(element, (Tensor, *_SCALAR_TYPES)):
+            raise RuntimeError(
+                "Tensor.__contains__ only supports Tensor or scalar, but you passed in a "
+                f"{type(element)}."
+            )
+        return bool((self == element).any())
+
+    def __format__(self, format_spec: str) -> str:
+        """A 0-d tensor formats as its number (f"{loss:.3f}"); others as str() with an
+        empty spec, else TypeError, as in PyTorch."""
+        if self._data.ndim == 0 and type(self) is Tensor:
+            return format(self._data.item(), format_spec)
+        return object.__format__(self, format_spec)
 
     def __repr__(self) -> str:
         suffixes = []
@@ -366,8 +464,8 @@ class Tensor(Operand):
         if result.dtype != self.dtype:
             if dtypes.category(result.dtype) > dtypes.category(self.dtype):
                 raise DTypeError(
-                    f"{opname}: result type {result.dtype} can't be cast to the "
-                    f"in-place output type {self.dtype} (a tensor of shape "
+                    f"{opname}: result type {result.dtype.name} can't be cast to the "
+                    f"in-place output type {self.dtype.name} (a tensor of shape "
                     f"{tuple(self.shape)}); use the out-of-place op (x = x + y), "
                     f"or convert first (x = x.to({result.dtype.name}))"
                 )
@@ -375,7 +473,7 @@ class Tensor(Operand):
             raise ShapeError(
                 f"{opname}: the result has the broadcast shape "
                 f"{tuple(result.shape)}, which does not fit the in-place output's "
-                f"shape {tuple(self.shape)} ({self.dtype}); use the out-of-place "
+                f"shape {tuple(self.shape)} ({self.dtype.name}); use the out-of-place "
                 "op (x = x + y)"
             )
         with quiet():  # a float64 result too large for float32 becomes inf
@@ -403,7 +501,7 @@ class Tensor(Operand):
         if self._grad_fn is None and self._requires_grad:
             raise AutogradError(
                 f"{opname}: a leaf tensor that requires grad is being used in an in-place "
-                f"operation (a {self.dtype} tensor of shape {tuple(self.shape)}). Wrap the "
+                f"operation (a {self.dtype.name} tensor of shape {tuple(self.shape)}). Wrap the "
                 "update in `with tracer.no_grad():` (an optimizer step), or use the "
                 "out-of-place op (x = x + 1)."
             )
@@ -469,7 +567,7 @@ class Tensor(Operand):
                 converted = self.dtype.type(value)
         except (OverflowError, ValueError):  # 2**64 or nan into an integer tensor
             raise ValueError(
-                f"{opname}: {value!r} does not fit in {self.dtype} (a tensor of "
+                f"{opname}: {value!r} does not fit in {self.dtype.name} (a tensor of "
                 f"shape {tuple(self.shape)})"
             ) from None
         if record:
@@ -584,6 +682,64 @@ def _view(data: np.ndarray, root: Tensor, how: tuple[Any, ...]) -> Tensor:
     return t
 
 
+def set_data(t: Tensor, value: Any) -> None:
+    """`t.data = value`: `t` keeps its identity, `.grad`, `requires_grad`, graph node and
+    version counter, and from now on shares `value`'s memory (its shape and dtype may
+    differ, as in PyTorch).
+
+    Raises TypeError when `value` is not a tensor, RuntimeError when `t` requires grad and
+    `value` is not floating point, TraceError inside a traced function (the assignment
+    would happen once, while tracing). Nothing changes when it raises.
+    """
+    if not isinstance(value, Tensor):
+        raise TypeError(
+            f"Variable data has to be a tensor, but got {type(value).__name__}; "
+            "wrap it with tracer.tensor(...)"
+        )
+    if operand.tracing.builder is not None:
+        raise TraceError(
+            "assigning .data of a tensor inside a traced function: it would happen only "
+            "once, while tracing, not on every call. Assign it outside the traced function"
+            + (f"\n  at {describe_location()}" if describe_location() else "")
+        )
+    if t.requires_grad and value._data.dtype.kind != "f":
+        raise AutogradError(
+            "data set to a tensor that requires gradients must be floating point: got a "
+            f"{value._data.dtype} tensor of shape {value._data.shape}"
+        )
+    t._data = value._data
+
+
+def _check_grad(t: Tensor, g: Any) -> None:
+    """PyTorch's checks of `t.grad = g`: a tensor (not `t` itself) of `t`'s shape and dtype."""
+    if not isinstance(g, Tensor):
+        raise TypeError(
+            "assigned grad expected to be a Tensor or None but got grad of type "
+            f"{_qualified_name(g)}"
+        )
+    if g is t:
+        raise AutogradError("can't assign Variable as its own grad")
+    if g._data.dtype != t._data.dtype:
+        raise AutogradError(
+            f"attempting to assign a gradient with dtype '{g._data.dtype}' to a tensor with "
+            f"dtype '{t._data.dtype}'. The gradient must match the tensor's dtype; convert "
+            f"it first (g.to(tracer.{t._data.dtype.name}))"
+        )
+    if g._data.shape != t._data.shape:
+        raise AutogradError(
+            f"attempting to assign a gradient of size '{list(g._data.shape)}' to a tensor "
+            f"of size '{list(t._data.shape)}'. Please ensure that the gradient and the "
+            "tensor are the same size"
+        )
+
+
+def _qualified_name(obj: Any) -> str:
+    cls = type(obj)
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def _rebuild(data: np.ndarray, requires_grad: bool) -> Tensor:
     return Tensor(data, requires_grad)
 
@@ -607,5 +763,5 @@ def _explain_failure(
     op: Any, values: Sequence[Any], params: dict[str, Any], error: Exception
 ) -> None:
     """Re-run the op's shape rule to turn a numpy error into one naming shapes."""
-    avals = [AVal(tuple(x.shape), x.dtype) if isinstance(x, np.ndarray) else x for x in values]
+    avals = [AVal(x.shape, x.dtype) if isinstance(x, np.ndarray) else x for x in values]
     op.abstract_eval(*avals, **params)  # raises the clear error if the shapes are wrong

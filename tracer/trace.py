@@ -29,9 +29,10 @@ from compiler.passes import optimize, strip_stop_gradient
 from compiler.registry import AVal
 from compiler.source import traceback_location, warn_at_user_line
 from tracer import autograd
-from tracer.capture import MISSING, Source, StateGuard, ValueGuard, find_sources, value_guards
+from tracer.capture import MISSING, Source, ValueGuard, find_sources, value_guards
 from tracer.grad_mode import enable_grad, is_grad_enabled
 from tracer.pytree import LEAF, TreeDef, flatten, static
+from tracer.structure import ModuleGuard
 from tracer.tensor import Tensor
 from tracer.transforms import eval_graph, staged_value_and_grad
 
@@ -56,7 +57,8 @@ class _Traced:
     # Where each captured tensor lives (read afresh at each call, so `w = ...` or
     # `params["w"] = ...` outside is seen), or None: read by reference (tracer.capture)
     sources: list[Source | None] = field(default_factory=list)
-    guards: list[ValueGuard | StateGuard] = field(default_factory=list)  # numbers etc.
+    # numbers etc. read directly; the modules called (tracer.structure)
+    guards: list[ValueGuard | ModuleGuard] = field(default_factory=list)
     exe: Executable | None = None
     diffs: dict[tuple[bool, ...], _Diff] = field(default_factory=dict)
     joint: tuple[Executable, Graph] | None = None  # value_and_grad's joint graph
@@ -71,7 +73,8 @@ class _Traced:
     def current_captured(self) -> list[Tensor] | None:
         """The captured tensors as the function would read them now; None when the
         graph no longer fits what it would read (a captured name holds a tensor of
-        another shape or dtype, or something else; a number it read changed)."""
+        another shape or dtype, or something else; a number it read changed; a module
+        it called changed its structure)."""
         for guard in self.guards:
             if not guard.holds():
                 return None
@@ -79,7 +82,9 @@ class _Traced:
         for c, src, aval in zip(self.captured, self.sources, self.captured_avals):
             t = c if src is None else src.read()
             if t is not c and (
-                type(t) is not Tensor or t._data.shape != aval.shape or t._data.dtype != aval.dtype
+                not isinstance(t, Tensor)
+                or t._data.shape != aval.shape
+                or t._data.dtype != aval.dtype
             ):
                 return None
             out.append(t)
@@ -88,12 +93,10 @@ class _Traced:
     def why_stale(self) -> str:
         """What current_captured() found changed, for explain()."""
         for g in self.guards:
-            if isinstance(g, StateGuard):
-                changed = g.changed()
-                if changed is not None:
-                    name, old, new = changed
-                    shown = "unset" if new is MISSING else _short(new)
-                    return f"{name}, read while tracing, changed: {_short(old)} -> {shown}"
+            if isinstance(g, ModuleGuard):
+                change = g.change()
+                if change is not None:
+                    return change
                 continue
             if not g.holds():
                 now = g.source.read()
@@ -113,15 +116,15 @@ class _Traced:
                     f"{src.path}, a tensor captured from outside the function, now holds "
                     f"a {type(t).__name__}"
                 )
-            if t.shape != aval.shape:
+            if t._data.shape != aval.shape:
                 return (
                     f"a tensor captured from outside the function changed shape: "
-                    f"{src.path} {aval.shape} -> {t.shape}"
+                    f"{src.path} {aval.shape} -> {t._data.shape}"
                 )
-            if t.dtype != aval.dtype:
+            if t._data.dtype != aval.dtype:
                 return (
                     f"a tensor captured from outside the function changed dtype: "
-                    f"{src.path} {aval.dtype} -> {t.dtype}"
+                    f"{src.path} {aval.dtype} -> {t._data.dtype}"
                 )
         return "a value captured from outside the function changed"
 
@@ -218,7 +221,7 @@ class _Staged:
         )
         if any(isinstance(leaf, Sym) for leaf in leaves):
             raise _Nested
-        avals = tuple((t.shape, t.dtype, t.requires_grad) for t in leaves)
+        avals = tuple((t._data.shape, t._data.dtype, t.requires_grad) for t in leaves)
         return (tuple(trees), kw, avals), leaves
 
     def _argname(self, i: int) -> str:
@@ -305,7 +308,7 @@ class _Staged:
             trees,
             sources,
             value_guards(self.fn, statics)
-            + ([StateGuard.of(list(b.observed.values()))] if b.observed else []),
+            + ([ModuleGuard.of(b.observed.values())] if b.observed else []),
         )
 
     def _static_args(self, key: Any) -> list[tuple[str, Any]]:
@@ -385,7 +388,7 @@ def _warn_unfollowed(
             continue
         used = next((e.source_loc for e in b.eqns if var in e.inputs and e.source_loc), "")
         warn_at_user_line(
-            f"tracer.trace({name}): a {t.dtype} tensor of shape {tuple(t.shape)} "
+            f"tracer.trace({name}): a {t.dtype.name} tensor of shape {tuple(t.shape)} "
             + (f"used at {used} " if used else "")
             + "comes from outside the function by a way tracing cannot follow (it is not "
             "a closure variable, a global, a default or static argument, or an item or "

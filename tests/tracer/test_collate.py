@@ -24,7 +24,7 @@ def _describe(value):
     if hasattr(value, "tolist") and hasattr(value, "dtype") and not isinstance(value, np.ndarray):
         return (
             "tensor",
-            str(value.dtype).replace("torch.", ""),
+            str(value.dtype).replace("torch.", "").replace("tracer.", ""),
             tuple(value.shape),
             value.tolist(),
         )

@@ -455,7 +455,7 @@ def test_default_dtype_followers_match_pytorch(torch, name, float64_default):
         theirs = torch_calls[name]().dtype
     finally:
         torch.set_default_dtype(torch.float32)
-    assert str(theirs) == f"torch.{DEFAULT_FOLLOWERS[name]().dtype}"
+    assert str(DEFAULT_FOLLOWERS[name]().dtype) == str(theirs).replace("torch.", "tracer.")
 
 
 def test_get_default_dtype_reports_it(float64_default):

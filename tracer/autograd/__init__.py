@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from compiler import dtypes
 from compiler.builder import Sym
 from compiler.errors import AutogradError, TraceError
 from compiler.operand import Operand
@@ -113,7 +112,7 @@ class OpNode(Node):
         for x, version in zip(self._saved, self._versions):
             if version is not None and x._version[0] != version:
                 raise AutogradError(
-                    f"a {x.dtype} tensor of shape {tuple(x.shape)} needed by {self.name()} "
+                    f"a {x.dtype.name} tensor of shape {tuple(x.shape)} needed by {self.name()} "
                     f"to compute gradients was modified by an in-place operation (it is at "
                     f"version {x._version[0]}, expected {version}). Use an out-of-place op "
                     "(y = y + 1 instead of y += 1), or .clone() the tensor before changing "
@@ -125,8 +124,8 @@ class OpNode(Node):
                 if counter[0] != version:
                     out = self._out[i]
                     raise AutogradError(
-                        f"output {i} of {self.name()} (a {out.dtype} tensor of shape "
-                        f"{out.shape}), needed to compute its gradient, was modified by an "
+                        f"output {i} of {self.name()} (a {out.dtype.name} tensor of shape "
+                        f"{tuple(out.shape)}), needed to compute its gradient, was modified by an "
                         f"in-place operation (it is at version {counter[0]}, expected "
                         f"{version}). Use an out-of-place op (y = y + 1 instead of y += 1), "
                         "or .clone() the output before changing it."
@@ -165,9 +164,10 @@ def _fit(g: Any, meta: AVal | None) -> Any:
     """Sum a broadcast gradient back to its input's shape and dtype (one place)."""
     if g is None or meta is None:
         return None
-    if tuple(g.shape) != meta.shape:
+    data = g._data if _is_tensor(g) else g.aval  # the internal shape and dtype
+    if data.shape != meta.shape:
         g = g.sum_to(meta.shape)
-    if g.dtype != meta.dtype:
+    if data.dtype != meta.dtype:
         g = g.to(meta.dtype)
     return g
 
@@ -218,7 +218,9 @@ def record(
 ) -> None:
     """Attach a node for `op` to `outputs` (called by Tensor._bind in grad mode, whose
     operands are eager tensors, numbers and arrays: never traced values)."""
-    avals = tuple(AVal(tuple(x.shape), x.dtype) if isinstance(x, Operand) else x for x in inputs)
+    avals = tuple(
+        AVal(x._data.shape, x._data.dtype) if isinstance(x, Operand) else x for x in inputs
+    )
     node = node_class(name or op.grad_fn_name(params, avals))(tuple(_edge(x) for x in inputs))
     node.op, node.params = op, params
     keep = op.saves(needs)
@@ -245,7 +247,7 @@ def record(
         node._out = None
     node._freed = False
     for i, t in enumerate(outputs):
-        if not dtypes.is_float(t.dtype):  # integer results never require grad (x.long())
+        if t._data.dtype.kind != "f":  # integer results never require grad (x.long())
             continue
         t._grad_fn, t._output_nr = node, i
 
@@ -256,7 +258,7 @@ def record(
 def _describe(t: Tensor) -> str:
     """`a float32 tensor of shape (3,) (grad_fn=MulBackward0)`."""
     made = f" (grad_fn={t._grad_fn.name()})" if t._grad_fn is not None else ""
-    return f"a {t.dtype} tensor of shape {tuple(t.shape)}{made}"
+    return f"a {t.dtype.name} tensor of shape {tuple(t.shape)}{made}"
 
 
 def _not_traced(x: Any, what: str) -> None:
@@ -286,7 +288,7 @@ def _check_root(t: Tensor, g: Any) -> Tensor:
                 f"called on {_describe(t)}. Reduce it first (loss.sum().backward()) or pass "
                 "gradient=tracer.ones_like(loss)."
             )
-        return t._const(np.ones(t.shape, t.dtype))
+        return t._const(np.ones(t._data.shape, t._data.dtype))
     _not_traced(g, "a gradient")
     if not _is_tensor(g):
         g = t._const(array_from(g, t.dtype))
@@ -403,14 +405,15 @@ def _accumulate_later(t: Tensor, g: Tensor) -> None:
 
 
 def _accumulate(t: Tensor, g: Tensor) -> None:
-    if t.grad is None:
-        t.grad = g if g._grad_fn is not None else g._const(np.array(g._data, copy=True))
-    elif g._grad_fn is not None or t.grad._grad_fn is not None:
-        t.grad = t.grad + g
+    old = t._grad
+    if old is None:
+        t._grad = g if g._grad_fn is not None else g._const(np.array(g._data, copy=True))
+    elif g._grad_fn is not None or old._grad_fn is not None:
+        t._grad = old + g
     else:
         with quiet():  # inf + -inf is nan, as in PyTorch: no numpy warning
-            t.grad._data += g._data
-        t.grad._version[0] += 1
+            old._data += g._data
+        old._version[0] += 1
 
 
 def _run(
@@ -570,7 +573,7 @@ def gradcheck(
     for x in diff:
         if x.dtype != np.float64:
             raise AutogradError(
-                f"gradcheck: input of shape {tuple(x.shape)} is {x.dtype}; "
+                f"gradcheck: input of shape {tuple(x.shape)} is {x.dtype.name}; "
                 "use float64 inputs for finite differences"
             )
 

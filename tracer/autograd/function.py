@@ -109,7 +109,7 @@ class BackwardCFunction(Node, FunctionCtx):
             if counter[0] != version:
                 raise AutogradError(
                     f"one of the variables needed for gradient computation has been modified "
-                    f"by an inplace operation: a {t.dtype} tensor of shape {tuple(t.shape)} "
+                    f"by an inplace operation: a {t.dtype.name} tensor of shape {tuple(t.shape)} "
                     f"saved by {self.name()} is at version {counter[0]}; expected version "
                     f"{version} instead. Use an out-of-place op (y = y + 1 instead of "
                     "y += 1), or .clone() the tensor before changing it."

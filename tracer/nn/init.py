@@ -105,7 +105,7 @@ def _check(tensor: Any, name: str, generator: Any, random: bool = True) -> None:
     if random and not dtypes.is_float(tensor.dtype):
         raise DTypeError(
             f"nn.init.{name}: random initialisation needs a floating point tensor, got "
-            f"{tensor.dtype} (shape {tuple(tensor.shape)}); convert it with .float()"
+            f"{tensor.dtype.name} (shape {tuple(tensor.shape)}); convert it with .float()"
         )
 
 

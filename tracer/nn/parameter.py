@@ -7,28 +7,15 @@ from typing import Any
 import numpy as np
 
 from compiler import dtypes
-from compiler.errors import DTypeError
-from tracer.tensor import Tensor
+from tracer.legacy import tensor_type_name
+from tracer.tensor import Tensor, set_data
 
 __all__ = ["Buffer", "Parameter", "set_data", "tensor_typename"]
-
-# torch.typename of a tensor: `torch.FloatTensor`, ... (here `tracer.FloatTensor`).
-_TYPE_NAMES = {
-    "float16": "HalfTensor",
-    "float32": "FloatTensor",
-    "float64": "DoubleTensor",
-    "int8": "CharTensor",
-    "int16": "ShortTensor",
-    "int32": "IntTensor",
-    "int64": "LongTensor",
-    "uint8": "ByteTensor",
-    "bool": "BoolTensor",
-}
 
 
 def tensor_typename(t: Tensor) -> str:
     """`tracer.FloatTensor` for a float32 tensor, as `torch.typename` names tensors."""
-    return "tracer." + _TYPE_NAMES.get(t.dtype.name, t.dtype.name)
+    return tensor_type_name(t)
 
 
 def typename(obj: Any) -> str:
@@ -38,26 +25,6 @@ def typename(obj: Any) -> str:
     cls = type(obj)
     module = cls.__module__
     return cls.__qualname__ if module in ("builtins", "") else f"{module}.{cls.__qualname__}"
-
-
-def set_data(t: Tensor, value: Any) -> None:
-    """`t.data = value`: `t` keeps its identity, `.grad`, `requires_grad` and version
-    counter, and from now on shares `value`'s memory (shape and dtype may change).
-
-    Raises TypeError when `value` is not a tensor, DTypeError when `t` requires grad and
-    `value` is not floating point.
-    """
-    if not isinstance(value, Tensor):
-        raise TypeError(
-            f"Variable data has to be a tensor, but got {type(value).__name__}; "
-            "wrap it with tracer.tensor(...)"
-        )
-    if t._requires_grad and not dtypes.is_float(value.dtype):
-        raise DTypeError(
-            f"cannot set the data of a tensor that requires grad to a {value.dtype} tensor "
-            f"(shape {tuple(value.shape)}): only floating point tensors can require gradients"
-        )
-    t._data = value._data
 
 
 class Parameter(Tensor):

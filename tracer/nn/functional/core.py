@@ -167,7 +167,7 @@ def embedding(
     if input.dtype.kind not in "iu":
         raise DTypeError(
             "embedding(): expected indices of an integer dtype (int64 or int32), but got "
-            f"{input.dtype} (shape {tuple(input.shape)}); convert them with .long()"
+            f"{input.dtype.name} (shape {tuple(input.shape)}); convert them with .long()"
         )
     if weight.ndim != 2:
         raise ValueError(f"embedding(): weight must be 2-D, got shape {tuple(weight.shape)}")

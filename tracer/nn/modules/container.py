@@ -358,7 +358,7 @@ class ParameterList(Module):
 
     def extra_repr(self) -> str:
         return "\n".join(
-            _tensor_line(i, p, f"tracer.{p.dtype}" if isinstance(p, Tensor) else "")
+            _tensor_line(i, p, str(p.dtype) if isinstance(p, Tensor) else "")
             for i, p in enumerate(self)
         )
 

@@ -13,6 +13,7 @@ from typing import Any
 from compiler.dispatch import tracing
 from tracer.autograd import Function
 from tracer.grad_mode import is_grad_enabled
+from tracer.structure import changed
 from tracer.tensor import Tensor
 
 __all__ = ["HooksMixin", "RemovableHandle"]
@@ -27,8 +28,10 @@ class RemovableHandle:
     def __init__(self, *hook_dicts: dict[int, Any]) -> None:
         self.id = next(RemovableHandle._next_id)
         self._dicts = hook_dicts
+        changed()  # a hook is being added: traced calls check their modules again
 
     def remove(self) -> None:
+        changed()
         for d in self._dicts:
             d.pop(self.id, None)
 
@@ -102,7 +105,7 @@ class HooksMixin:
         return handle
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if tracing.builder is not None:  # the trace depends on our attributes
+        if tracing.builder is not None:  # the trace depends on our structure (ModuleGuard)
             tracing.builder.observe(self)
         if not (
             self._forward_pre_hooks

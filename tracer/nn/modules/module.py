@@ -11,11 +11,11 @@ from typing import Any
 
 from compiler import dtypes
 from compiler.errors import DTypeError
-from tracer.capture import attribute_assigned
 from tracer.grad_mode import no_grad
 from tracer.nn.modules.hooks import HooksMixin, RemovableHandle
 from tracer.nn.modules.state_dict import StateDictMixin
 from tracer.nn.parameter import Buffer, Parameter, set_data, typename
+from tracer.structure import Registry, changed
 from tracer.tensor import Tensor
 
 __all__ = ["Module", "RemovableHandle"]
@@ -92,10 +92,10 @@ class Module(HooksMixin, StateDictMixin):
             )
         set_ = object.__setattr__
         set_(self, "training", True)
-        set_(self, "_parameters", {})
-        set_(self, "_buffers", {})
+        set_(self, "_parameters", Registry())  # Registry: writes are seen by traced calls
+        set_(self, "_buffers", Registry())
         set_(self, "_non_persistent_buffers_set", set())
-        set_(self, "_modules", {})
+        set_(self, "_modules", Registry())
         set_(self, "_forward_pre_hooks", OrderedDict())
         set_(self, "_forward_hooks", OrderedDict())
         set_(self, "_backward_pre_hooks", OrderedDict())
@@ -175,6 +175,7 @@ class Module(HooksMixin, StateDictMixin):
             raise KeyError(f"attribute '{name}' already exists")
 
     def __setattr__(self, name: str, value: Any) -> None:
+        changed()  # traced functions that call this module check its structure again
         d = self.__dict__
         params = d.get("_parameters")
         if isinstance(value, Parameter):
@@ -222,7 +223,6 @@ class Module(HooksMixin, StateDictMixin):
             else:
                 buffers[name] = value
             return
-        attribute_assigned()  # traced functions that called this module check again
         object.__setattr__(self, name, value)
 
     def _forget(self, name: str, keep: str) -> None:
@@ -247,6 +247,7 @@ class Module(HooksMixin, StateDictMixin):
         )
 
     def __delattr__(self, name: str) -> None:
+        changed()
         d = self.__dict__
         if name in d.get("_parameters", ()):
             del self._parameters[name]
