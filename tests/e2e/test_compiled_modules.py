@@ -456,9 +456,17 @@ def test_tied_names_given_different_values_raise():
         functional_call(_Tied(), {"a.weight": tracer.eye(2), "b.weight": tracer.eye(2)}, ())
 
 
-def test_unsupported_torch_func_transforms_say_so():
-    with pytest.raises(AttributeError, match="tracer.func.vmap is not supported"):
-        tracer.func.vmap  # noqa: B018
+def test_unsupported_torch_func_names_say_so():
+    with pytest.raises(AttributeError, match="tracer.func.functionalize is not supported"):
+        tracer.func.functionalize  # noqa: B018
+
+
+def test_torch_func_transforms_take_pytorchs_argument_names():
+    x = tracer.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    sums = tracer.func.vmap(lambda c: (c * c).sum(), in_dims=1)(x)
+    assert sums.tolist() == [17.0, 29.0, 45.0]  # column sums of squares
+    g, value = tracer.func.grad_and_value(lambda v: (v * v).sum())(x[0])
+    assert (g.tolist(), value.item()) == ([2.0, 4.0, 6.0], 14.0)
 
 
 # ---- value_and_grad over a dict of parameters ------------------------------------------
