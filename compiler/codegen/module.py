@@ -78,6 +78,9 @@ def render(plan: KernelPlan, codes: list[ItemCode]) -> str:
         "",
         "from runtime.jit import maximum, minimum, sigmoid  # noqa: F401",
     ]
+    helpers = sorted({n for c in codes for n in c.helpers} - {"maximum", "minimum", "sigmoid"})
+    if helpers:
+        head.append(f"from runtime.jit import {', '.join(helpers)}")
     if imports:
         head.append(f"from runtime.vmath import {', '.join(imports)}")
     local = [v for v in plan.buffered if v not in plan.input_set and v not in plan.output_set]
