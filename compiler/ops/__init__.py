@@ -1,3 +1,12 @@
 """All primitives. Importing this package fills `compiler.registry.OPS`."""
 
-from compiler.ops import elementwise, index, linalg, math, nn, reduce, shape  # noqa: F401
+from compiler.ops import (  # noqa: F401
+    activations,
+    elementwise,
+    index,
+    linalg,
+    math,
+    nn,
+    reduce,
+    shape,
+)

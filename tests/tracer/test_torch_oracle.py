@@ -29,6 +29,8 @@ CROSS_TOL = {"float32": (2e-5, 2e-6), "float64": (1e-10, 1e-12), "int64": (0, 0)
 TORCH_LOW_PRECISION: dict[str, str] = {
     "polygamma_1": "PyTorch's trigamma truncates its asymptotic series (errors ~1e-9)",
     "digamma": "its gradient is PyTorch's trigamma (errors ~1e-9)",
+    "F_hardsigmoid": "PyTorch's float64 hardsigmoid gradient is 1/6 rounded to float32",
+    "F_hard_kinks": "PyTorch's float64 hardsigmoid gradient is 1/6 rounded to float32",
 }
 
 
