@@ -47,6 +47,19 @@ from tracer.devices import DeviceError, device, get_default_device, set_default_
 from tracer.functions import *  # noqa: F403
 from tracer.functions import max, min, sum  # noqa: A004
 from tracer.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tracer.nn.functional.activations import (  # the torch.* spellings of activations
+    celu,
+    celu_,
+    hardshrink,
+    prelu,
+    relu_,
+    rrelu,
+    rrelu_,
+    selu,
+    selu_,
+    threshold,
+    threshold_,
+)
 from tracer.random import (
     Generator,
     default_generator,

@@ -11,7 +11,7 @@ import pytest
 
 import tracer
 import tracer.nn.functional as F
-from compiler.errors import ShapeError, TraceError
+from compiler.errors import DTypeError, ShapeError, TraceError
 from tracer import nn
 
 # (constructor call as text, evaluated on tracer.nn and on torch.nn)
@@ -114,7 +114,7 @@ def test_prelu_has_one_learnt_slope_per_channel():
     m = nn.PReLU(3, init=0.1)
     assert [(n, tuple(p.shape)) for n, p in m.named_parameters()] == [("weight", (3,))]
     np.testing.assert_array_equal(m.weight.detach().numpy(), np.full(3, 0.1, np.float32))
-    x = tracer.tensor(np.array([[[-1.0, 2.0]], [[-3.0, 4.0]], [[-5.0, 6.0]]]).reshape(1, 3, 2))
+    x = tracer.tensor([[[-1.0, 2.0], [-3.0, 4.0], [-5.0, 6.0]]])
     m(x).sum().backward()
     np.testing.assert_allclose(m.weight.grad.numpy(), [-1.0, -3.0, -5.0])
 
@@ -136,6 +136,7 @@ def test_prelu_refuses_a_weight_that_does_not_match_the_channels():
         (lambda x: F.silu(x.long()), TypeError, "floating point"),
         (lambda x: F.normalize(x, out=x), TypeError, "out= is not supported"),
         (lambda x: F.elu([1.0]), TypeError, "must be a tensor"),
+        (lambda x: F.prelu(x, x[0, :1].double()), DTypeError, "same dtype"),
     ],
 )
 def test_bad_options_are_refused(call, error, match):
@@ -286,3 +287,35 @@ def test_gelu_float32_is_accurate_on_the_negative_side(approximate):
 def test_softshrink_keeps_a_nan_input():
     out = F.softshrink(tracer.tensor([math.nan, 0.25, 1.0]), 0.5).numpy()
     assert np.isnan(out[0]) and out[1:].tolist() == [0.0, 0.5]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "selu(x)",
+        "celu(x, 0.5)",
+        "hardshrink(x, 0.75)",
+        "threshold(x, 0.5, -1.0)",
+        "prelu(x, lib.tensor([0.25], dtype=lib.float64))",
+        "rrelu(x, 0.1, 0.3)",
+        "relu_(x * 1)",
+        "selu_(x * 1)",
+        "celu_(x * 1)",
+        "threshold_(x * 1, 0.5, -1.0)",
+        "rrelu_(x * 1)",
+    ],
+)
+def test_torch_level_spellings_of_activations(call):
+    torch = pytest.importorskip("torch")
+    x = np.linspace(-2, 2, 9)
+    results = []
+    for lib in (tracer, torch):
+        out = eval(call, {"lib": lib, "x": lib.tensor(x, requires_grad=True)}, vars(lib))
+        results.append(
+            (
+                out.detach().numpy(),
+                type(out.grad_fn).__name__ if lib is torch else out.grad_fn.name(),
+            )
+        )
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
+    assert results[0][1] == results[1][1]

@@ -247,9 +247,17 @@ def glu(input: Any, dim: int = -1) -> Any:
 
 def prelu(input: Any, weight: Any) -> Any:
     """x for x > 0, weight * x otherwise; weight holds 1 value or one per channel
-    (dim 1 of input)."""
+    (dim 1 of input).
+
+    Raises DTypeError when input and weight dtypes differ, ShapeError when the weight
+    count is neither 1 nor the number of channels."""
     _tensor("prelu", input)
     _tensor("prelu", weight, "weight")
+    if input.dtype != weight.dtype:
+        raise DTypeError(
+            f"prelu: input ({input.dtype}) and weight ({weight.dtype}) must have the same "
+            "dtype (no type promotion, as PyTorch); convert the weight with .to(input.dtype)"
+        )
     channels = input.shape[1] if input.ndim >= 2 else 1
     n = weight.numel()
     if weight.ndim > 1 or n not in (1, channels):
