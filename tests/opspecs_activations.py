@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from opspecs import INTS, KINK, A, F, S, away_from, fixed, indices, lib, positive, real
+from opspecs import INTS, KINK, A, F, S, away_from, fixed, indices, positive, real
 from opspecs_math import between
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -311,14 +311,6 @@ SPECS: list[S] = [
         lambda x: _softmin(x, 1),
         (A((3, 4)),),
         "SoftmaxBackward0",
-    ),
-    S(
-        "F_softmin_dtype",
-        lambda x: F(x).softmin(x, dim=0, dtype=lib(x).float64),
-        lambda x: _softmin(x, 0),
-        (A((3, 4)),),
-        "SoftmaxBackward0",
-        dtypes=("float32",),
     ),
     # ---- norms and distances ---------------------------------------------------------------------
     S(
