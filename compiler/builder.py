@@ -227,7 +227,11 @@ class GraphBuilder:
             except (TracerError, ValueError, TypeError) as e:
                 raise _located(e) from None
         else:
-            atoms = [a if isinstance(a, Var) else Literal(a, dtypes.scalar_dtype(a)) for a in atoms]
+            # a Python number keeps its value (a float is a double) and promotes weakly
+            atoms = [
+                a if isinstance(a, Var) else Literal(a, dtypes.weak_dtype(a), weak=True)
+                for a in atoms
+            ]
         outvars = self.emit(op_name, atoms, params)
         if not self.grad_enabled() and op.vjp is not None:
             outvars = [self.emit("stop_gradient", [v], {})[0] for v in outvars]

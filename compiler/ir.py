@@ -37,16 +37,16 @@ class Literal:
 
     __slots__ = ("value", "aval")
 
-    def __init__(self, value: Any, dtype: np.dtype) -> None:
+    def __init__(self, value: Any, dtype: np.dtype, weak: bool = False) -> None:
         self.value = dtype.type(value)
-        self.aval = AVal((), dtype)
+        self.aval = AVal((), dtype, weak)
 
     def __repr__(self) -> str:
         v = self.value.item()
         return repr(v)
 
     def key(self) -> tuple[Any, ...]:
-        return ("lit", self.aval.dtype.str, self.value.tobytes())
+        return ("lit", self.aval.dtype.str, self.aval.weak, self.value.tobytes())
 
 
 Atom = Var | Literal

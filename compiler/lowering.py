@@ -74,6 +74,10 @@ class ScalarCode(Protocol):
     def cast(self, x: str, frm: np.dtype, to: np.dtype) -> str:
         """`x` (of dtype `frm`) converted to `to`."""
 
+    def error(self, what: str) -> str:
+        """A string literal: the message of an error the expression raises (through a
+        helper), naming the op and the user's line."""
+
 
 @dataclass(frozen=True)
 class Elementwise:

@@ -27,12 +27,13 @@ from compiler.args import (  # noqa: F401  (normalize_axis, ... are re-exported)
 from compiler.dispatch import apply, tracing  # noqa: F401  (re-exported)
 from compiler.errors import ShapeError, missing_attribute
 from compiler.methods.indexing import IndexingMethods
+from compiler.methods.math import MathMethods
 from compiler.methods.reductions import ReductionMethods
 from compiler.methods.shapes import ShapeMethods
 from compiler.source import warn_at_user_line
 
 
-class Operand(ReductionMethods, IndexingMethods, ShapeMethods):
+class Operand(ReductionMethods, IndexingMethods, ShapeMethods, MathMethods):
     """Mixin: PyTorch-named methods over `apply`. Subclasses provide `shape`,
     `dtype`, `_bind`, `_const` (wrap a numpy array as an operand of the same
     world) and `_priority`."""
@@ -157,19 +158,6 @@ class Operand(ReductionMethods, IndexingMethods, ShapeMethods):
 
     __hash__ = object.__hash__
 
-    def __and__(self, other: Any) -> Any:
-        return apply("logical_and", self, other)
-
-    __rand__ = __and__
-
-    def __or__(self, other: Any) -> Any:
-        return apply("logical_or", self, other)
-
-    __ror__ = __or__
-
-    def __invert__(self) -> Any:
-        return apply("logical_not", self)
-
     def add(self, other: Any, alpha: float = 1) -> Any:
         return self + (other if alpha == 1 else other * alpha)
 
@@ -178,9 +166,6 @@ class Operand(ReductionMethods, IndexingMethods, ShapeMethods):
 
     def mul(self, other: Any) -> Any:
         return self * other
-
-    def div(self, other: Any) -> Any:
-        return self / other
 
     def pow(self, exponent: Any) -> Any:
         return self**exponent
@@ -216,11 +201,6 @@ class Operand(ReductionMethods, IndexingMethods, ShapeMethods):
 
     def pow_(self, exponent: Any) -> Any:
         return self._inplace("pow_", lambda s: s**exponent, exponent)
-
-    def clamp_(self, min: float | None = None, max: float | None = None) -> Any:
-        return self._inplace("clamp_", lambda s: s.clamp(min, max))
-
-    clip_ = clamp_
 
     def neg_(self) -> Any:
         return self._inplace("neg_", lambda s: -s)
@@ -303,19 +283,6 @@ class Operand(ReductionMethods, IndexingMethods, ShapeMethods):
 
     def square(self) -> Any:
         return self**2
-
-    def clamp(self, min: float | None = None, max: float | None = None) -> Any:
-        if min is None and max is None:
-            raise ValueError("clamp: at least one of min and max must be given")
-        for bound in (min, max):
-            if bound is not None and not is_number(bound):
-                raise TypeError(
-                    f"clamp: min and max must be Python numbers, got {bound!r} "
-                    f"({type(bound).__name__})"
-                )
-        return apply("clamp", self, lo=min, hi=max)
-
-    clip = clamp
 
     # ---- dtype ----------------------------------------------------------
     def to(self, dtype: Any) -> Any:

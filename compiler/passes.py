@@ -252,7 +252,7 @@ def _with_literals(e: Eqn, known: dict[Var, Any]) -> Eqn | None:
     if not any(isinstance(a, Var) and a not in known and a.aval.shape == shape for a in e.inputs):
         return None
     ins = [
-        Literal(known[a], a.aval.dtype) if isinstance(a, Var) and a in known else a
+        Literal(known[a], a.aval.dtype, a.aval.weak) if isinstance(a, Var) and a in known else a
         for a in e.inputs
     ]
     return Eqn(e.op, ins, e.params, e.outputs, e.source_loc)
@@ -266,7 +266,7 @@ def _fold(e: Eqn) -> Atom | None:
         and e.outputs[0].aval.shape == ()
     ):
         value = np.asarray(e.op.impl(*[a.value for a in e.inputs], **e.params))
-        return Literal(value.item(), e.outputs[0].aval.dtype)
+        return Literal(value.item(), e.outputs[0].aval.dtype, e.outputs[0].aval.weak)
     return None
 
 

@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 from runtime.flags import FASTMATH  # noqa: E402  (re-exported: generated code uses it)
+from runtime.scalarmath import *  # noqa: E402, F403  (helpers of the math ops)
+from runtime.scalarmath import __all__ as _scalarmath
 
 try:  # the vectorisable math; generated code falls back to libm if it is not usable
     from runtime.vmath import VMATH as _VMATH
@@ -75,6 +77,9 @@ def sigmoid(x):
     return one / (one + e) if x >= 0 else e / (one + e)
 
 
+__all__ += list(_scalarmath)
+
+
 def threads() -> int:
     """Threads a generated loop may use: 1 unless TRACER_PARALLEL=1, then numba's
     NUMBA_NUM_THREADS (default: all cores).
@@ -92,7 +97,7 @@ def _runtime_key() -> str:
     """Hash of the code generated modules call into (numba's cache does not track it)."""
     h = hashlib.sha256()
     here = Path(__file__).parent
-    for name in ("jit.py", "vmath.py", "flags.py"):
+    for name in ("jit.py", "vmath.py", "flags.py", "scalarmath.py", "special.py"):
         try:
             h.update((here / name).read_bytes())
         except OSError:

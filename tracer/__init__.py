@@ -70,6 +70,19 @@ from tracer.legacy import (
     LongTensor,
     ShortTensor,
 )
+from tracer.nn.functional.activations import (  # the torch.* spellings of activations
+    celu,
+    celu_,
+    hardshrink,
+    prelu,
+    relu_,
+    rrelu,
+    rrelu_,
+    selu,
+    selu_,
+    threshold,
+    threshold_,
+)
 from tracer.random import (
     Generator,
     default_generator,

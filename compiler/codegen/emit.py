@@ -41,6 +41,7 @@ class ItemCode:
     parallel: bool = False  # has a prange loop
     imports: set[str] = field(default_factory=set)  # runtime.vmath functions used
     defs: list[str] = field(default_factory=list)  # module-level functions it calls
+    helpers: set[str] = field(default_factory=set)  # runtime.jit scalar helpers used
 
 
 def emit_item(plan: KernelPlan, item: Nest | KernelCall | ControlCall) -> ItemCode:
@@ -137,11 +138,13 @@ def code_line(text: str, level: int, comment: str = "") -> str:
 class _ExprCode:
     """The `ScalarCode` an elementwise op's expression is written with."""
 
-    def __init__(self, e: Eqn, imports: set[str]) -> None:
+    def __init__(self, e: Eqn, imports: set[str], helpers: set[str]) -> None:
         self.dtype = _compute_dtype(e)
         self.out_dtype = e.outputs[0].aval.dtype
         self.params = e.params
         self._imports = imports
+        self._helpers = helpers
+        self._eqn = e
 
     def lit(self, value: Any, dtype: Any = None) -> str:
         return literal(value, self.dtype if dtype is None else np.dtype(dtype))
@@ -154,10 +157,22 @@ class _ExprCode:
         return self.helper("sigmoid", x) if fn == "sigmoid" else f"np.{fn}({x})"
 
     def helper(self, fn: str, *args: str) -> str:
+        self._helpers.add(fn)
         return f"{fn}({', '.join(args)})"
 
     def cast(self, x: str, frm: np.dtype, to: np.dtype) -> str:
         return cast(x, frm, to)
+
+    def error(self, what: str) -> str:
+        return repr(_error_message(self._eqn, what))
+
+
+def _error_message(e: Eqn, what: str) -> str:
+    return (
+        f"{e.op.name}: {what}"
+        + (f" (traced at {e.source_loc})" if e.source_loc else "")
+        + "; TRACER_DISABLE_JIT=1 reports the value and the size"
+    )
 
 
 def _compute_dtype(e: Eqn) -> np.dtype:
@@ -279,7 +294,9 @@ class _NestWriter:
             self._reduction(step, ops[0])
             return
         else:
-            expr = step.op.lowering.expr(_ExprCode(step, self.code.imports), *ops)
+            expr = step.op.lowering.expr(
+                _ExprCode(step, self.code.imports, self.code.helpers), *ops
+            )
             od = out.aval.dtype
             if od.kind in "iu" and od != np.int64:  # numba computes narrow ints in int64
                 expr = cast(expr, np.dtype(np.int64), od)
@@ -443,11 +460,7 @@ class _KernelWriter:
         return _index_expr(offset, strides, idx)
 
     def error(self, e: Eqn, what: str) -> str:
-        return (
-            f"{e.op.name}: {what}"
-            + (f" (traced at {e.source_loc})" if e.source_loc else "")
-            + "; TRACER_DISABLE_JIT=1 reports the value and the size"
-        )
+        return _error_message(e, what)
 
     def run_on_host(self) -> None:
         self.code.host = True

@@ -80,6 +80,9 @@ def render(plan: KernelPlan, codes: list[ItemCode]) -> str:
         "",
         "from runtime.jit import maximum, minimum, sigmoid  # noqa: F401",
     ]
+    helpers = sorted({n for c in codes for n in c.helpers} - {"maximum", "minimum", "sigmoid"})
+    if helpers:
+        head.append(f"from runtime.jit import {', '.join(helpers)}")
     if imports:
         head.append(f"from runtime.vmath import {', '.join(imports)}")
     defs = [line for c in codes for line in c.defs]

@@ -1,11 +1,13 @@
 """All primitives. Importing this package fills `compiler.registry.OPS`."""
 
 from compiler.ops import (  # noqa: F401
+    activations,
     control,
     elementwise,
     index,
     layout,
     linalg,
+    math,
     nn,
     random,
     reduce,

@@ -24,6 +24,21 @@ KNOWN_NAME_DIFFERENCES: dict[str, str] = {
 # and libm); float64 agrees to rounding.
 CROSS_TOL = {"float32": (2e-5, 2e-6), "float64": (1e-10, 1e-12), "int64": (0, 0)}
 
+# Rows where PyTorch's float64 kernel is only float32-accurate: compared at the float32
+# tolerance (our values are checked to rounding against mpmath or analytically elsewhere).
+TORCH_LOW_PRECISION: dict[str, str] = {
+    "polygamma_1": "PyTorch's trigamma truncates its asymptotic series (errors ~1e-9)",
+    "digamma": "its gradient is PyTorch's trigamma (errors ~1e-9)",
+    "F_hardsigmoid": "PyTorch's float64 hardsigmoid gradient is 1/6 rounded to float32",
+    "F_hard_kinks": "PyTorch's float64 hardsigmoid gradient is 1/6 rounded to float32",
+}
+
+
+def _tolerance(spec: OpSpec, dtype: str) -> tuple[float, float]:
+    if spec.name in TORCH_LOW_PRECISION and dtype == "float64":
+        return CROSS_TOL["float32"]
+    return CROSS_TOL.get(dtype, (0, 0))
+
 
 def _params(pred):
     return [pytest.param(s, d, id=f"{s.name}-{d}") for s in SPECS if pred(s) for d in s.dtypes]
@@ -64,7 +79,7 @@ def test_values_dtype_and_shape_match_pytorch(spec: OpSpec, dtype: str):
     theirs, _ = run_torch(spec, arrays)
     expected = as_numpy(theirs)
     assert (ours.dtype, ours.shape) == (expected.dtype, expected.shape)
-    rtol, atol = CROSS_TOL.get(dtype, (0, 0))
+    rtol, atol = _tolerance(spec, dtype)
     np.testing.assert_allclose(as_numpy(ours), expected, rtol=rtol, atol=atol)
 
 
@@ -75,7 +90,7 @@ def test_gradients_match_pytorch(spec: OpSpec, dtype: str):
     v = np.random.default_rng(3).standard_normal(tuple(theirs.shape))
     _, g_ours = run_ours(spec, arrays, v)
     _, g_theirs = run_torch(spec, arrays, v)
-    rtol, atol = CROSS_TOL[dtype]
+    rtol, atol = _tolerance(spec, dtype)
     assert len(g_ours) == len(g_theirs)
     for a, b in zip(g_ours, g_theirs):
         assert (a is None) == (b is None)

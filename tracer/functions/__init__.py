@@ -9,7 +9,9 @@ from tracer.functions.core import *  # noqa: F403
 from tracer.functions.core import __all__ as _core
 from tracer.functions.indexing import *  # noqa: F403
 from tracer.functions.indexing import __all__ as _indexing
+from tracer.functions.math import *  # noqa: F403
+from tracer.functions.math import __all__ as _math
 from tracer.functions.shapes import *  # noqa: F403
 from tracer.functions.shapes import __all__ as _shapes
 
-__all__ = [*_core, *_indexing, *_shapes]
+__all__ = [*_core, *_indexing, *_math, *_shapes]

@@ -24,7 +24,6 @@ __all__ = [
     "clip",
     "concat",
     "cos",
-    "div",
     "dot",
     "exp",
     "flatten",
@@ -146,10 +145,6 @@ def sub(input: Any, other: Any, alpha: float = 1) -> Any:
 
 def mul(input: Any, other: Any) -> Any:
     return _operand(input) * other
-
-
-def div(input: Any, other: Any) -> Any:
-    return _operand(input) / other
 
 
 def where(condition: Any, input: Any = None, other: Any = None) -> Any:

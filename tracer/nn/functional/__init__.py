@@ -4,12 +4,14 @@
 from typing import Any
 
 from compiler.errors import missing_attribute
+from tracer.nn.functional.activations import *  # noqa: F403
+from tracer.nn.functional.activations import __all__ as _activations
 from tracer.nn.functional.core import *  # noqa: F403
 from tracer.nn.functional.core import __all__ as _core
 from tracer.nn.functional.shapes import *  # noqa: F403
 from tracer.nn.functional.shapes import __all__ as _shapes
 
-__all__ = [*_core, *_shapes]
+__all__ = [*_core, *_activations, *_shapes]
 
 
 def __getattr__(name: str) -> Any:

@@ -12,7 +12,7 @@ from compiler.errors import DTypeError, ShapeError, TraceError
 from compiler.operand import Operand, apply
 from compiler.ops.index import parse_index
 from compiler.ops.nn import REDUCTIONS
-from tracer.functions import log_softmax, relu, sigmoid, softmax, tanh
+from tracer.functions import log_softmax, sigmoid, softmax, tanh
 from tracer.grad_mode import no_grad
 from tracer.sampling import rand
 from tracer.tensor import Tensor
@@ -27,7 +27,6 @@ __all__ = [
     "log_softmax",
     "mse_loss",
     "nll_loss",
-    "relu",
     "sigmoid",
     "softmax",
     "tanh",

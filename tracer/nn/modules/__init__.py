@@ -1,6 +1,7 @@
 """The layers and containers of tracer.nn."""
 
-from tracer.nn.modules.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh, activation_module
+from tracer.nn.modules.activation import *  # noqa: F403
+from tracer.nn.modules.activation import __all__ as _activation
 from tracer.nn.modules.container import (
     ModuleDict,
     ModuleList,
@@ -25,7 +26,6 @@ __all__ = [
     "Identity",
     "LayerNorm",
     "Linear",
-    "LogSoftmax",
     "MSELoss",
     "Module",
     "ModuleDict",
@@ -33,12 +33,8 @@ __all__ = [
     "NLLLoss",
     "ParameterDict",
     "ParameterList",
-    "ReLU",
     "Sequential",
-    "Sigmoid",
-    "Softmax",
-    "Tanh",
     "Unflatten",
-    "activation_module",
     "loss_module",
+    *_activation,
 ]

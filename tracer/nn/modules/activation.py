@@ -14,7 +14,38 @@ from typing import Any
 from tracer.nn import functional as F
 from tracer.nn.modules.module import Module
 
-__all__ = ["LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Tanh", "activation_module"]
+__all__ = [
+    "CELU",
+    "ELU",
+    "GELU",
+    "GLU",
+    "SELU",
+    "CosineSimilarity",
+    "Hardshrink",
+    "Hardsigmoid",
+    "Hardswish",
+    "Hardtanh",
+    "LeakyReLU",
+    "LogSigmoid",
+    "LogSoftmax",
+    "Mish",
+    "PReLU",
+    "PairwiseDistance",
+    "RReLU",
+    "ReLU",
+    "ReLU6",
+    "SiLU",
+    "Sigmoid",
+    "Softmax",
+    "Softmin",
+    "Softplus",
+    "Softshrink",
+    "Softsign",
+    "Tanh",
+    "Tanhshrink",
+    "Threshold",
+    "activation_module",
+]
 
 
 class _Functional(Module):
@@ -102,6 +133,43 @@ def activation_module(
 ReLU = activation_module("ReLU", F.relu, "max(x, 0), elementwise.", inplace=False)
 Tanh = activation_module("Tanh", F.tanh, "Hyperbolic tangent, elementwise.")
 Sigmoid = activation_module("Sigmoid", F.sigmoid, "1 / (1 + exp(-x)), elementwise.")
+GELU = activation_module("GELU", F.gelu, "x * Phi(x) (or its tanh form).", approximate="none")
+SiLU = activation_module("SiLU", F.silu, "x * sigmoid(x), elementwise.", inplace=False)
+Mish = activation_module("Mish", F.mish, "x * tanh(softplus(x)), elementwise.", inplace=False)
+ELU = activation_module(
+    "ELU", F.elu, "x, or alpha (exp(x) - 1) for x <= 0.", alpha=1.0, inplace=False
+)
+SELU = activation_module(
+    "SELU", F.selu, "scale * elu(x, alpha), PyTorch's constants.", inplace=False
+)
+CELU = activation_module(
+    "CELU", F.celu, "max(0, x) + min(0, alpha (exp(x/alpha) - 1)).", alpha=1.0, inplace=False
+)
+LeakyReLU = activation_module(
+    "LeakyReLU",
+    F.leaky_relu,
+    "x, or negative_slope * x for x <= 0.",
+    negative_slope=0.01,
+    inplace=False,
+)
+Hardtanh = activation_module(
+    "Hardtanh",
+    F.hardtanh,
+    "x clamped into [min_val, max_val].",
+    min_val=-1.0,
+    max_val=1.0,
+    inplace=False,
+)
+ReLU6 = activation_module("ReLU6", F.relu6, "min(max(x, 0), 6), elementwise.", inplace=False)
+Hardsigmoid = activation_module("Hardsigmoid", F.hardsigmoid, "relu6(x + 3) / 6.", inplace=False)
+Hardswish = activation_module("Hardswish", F.hardswish, "x * relu6(x + 3) / 6.", inplace=False)
+Softplus = activation_module(
+    "Softplus", F.softplus, "log(1 + exp(beta x)) / beta.", beta=1.0, threshold=20.0
+)
+Softsign = activation_module("Softsign", F.softsign, "x / (1 + |x|), elementwise.")
+LogSigmoid = activation_module("LogSigmoid", F.logsigmoid, "log(sigmoid(x)), elementwise.")
+Tanhshrink = activation_module("Tanhshrink", F.tanhshrink, "x - tanh(x), elementwise.")
+GLU = activation_module("GLU", F.glu, "a * sigmoid(b), a and b the halves along dim.", dim=-1)
 
 
 def _softmax_dim(ndim: int, name: str) -> int:
@@ -144,3 +212,136 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class _Shrink(Module):
+    _fn: Callable[..., Any]
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input: Any) -> Any:
+        return type(self)._fn(input, self.lambd)
+
+    def extra_repr(self) -> str:
+        return str(self.lambd)
+
+
+class Softshrink(_Shrink):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between."""
+
+    _fn = staticmethod(F.softshrink)
+
+
+class Hardshrink(_Shrink):
+    """x where |x| > lambd, else 0."""
+
+    _fn = staticmethod(F.hardshrink)
+
+
+class Threshold(Module):
+    """x where x > threshold, else value."""
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        super().__init__()
+        self.threshold = threshold
+        self.value = value
+        self.inplace = inplace
+
+    def forward(self, input: Any) -> Any:
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self) -> str:
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"threshold={self.threshold}, value={self.value}{inplace}"
+
+
+class RReLU(Module):
+    """Randomized leaky relu: random slopes in U[lower, upper) while training, their
+    mean (lower + upper) / 2 in eval mode."""
+
+    def __init__(
+        self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False
+    ) -> None:
+        super().__init__()
+        self.lower = lower
+        self.upper = upper
+        self.inplace = inplace
+
+    def forward(self, input: Any) -> Any:
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"lower={self.lower}, upper={self.upper}{inplace}"
+
+
+class PReLU(Module):
+    """x, or weight * x for x <= 0, with a learnt weight: one value, or one per channel
+    (dim 1 of the input), initialised to `init`."""
+
+    def __init__(
+        self, num_parameters: int = 1, init: float = 0.25, device: Any = None, dtype: Any = None
+    ) -> None:
+        from tracer import creation
+        from tracer.nn.modules.linear import factory_dtype
+        from tracer.nn.parameter import Parameter
+
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.init = init
+        d = factory_dtype(device, dtype, "PReLU")
+        self.weight = Parameter(creation.empty(num_parameters, dtype=d))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        from tracer.nn import init
+
+        init.constant_(self.weight, self.init)
+
+    def forward(self, input: Any) -> Any:
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
+class Softmin(Module):
+    """softmax(-x) over `dim` (which should be given; None picks PyTorch's legacy dim
+    and warns)."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Any) -> Any:
+        return F.softmin(input, self.dim, _stacklevel=5)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class CosineSimilarity(Module):
+    """F.cosine_similarity(x1, x2, dim, eps)."""
+
+    def __init__(self, dim: int = 1, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.dim = dim
+        self.eps = eps
+
+    def forward(self, x1: Any, x2: Any) -> Any:
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+
+class PairwiseDistance(Module):
+    """F.pairwise_distance(x1, x2, p, eps, keepdim)."""
+
+    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> None:
+        super().__init__()
+        self.norm = p
+        self.eps = eps
+        self.keepdim = keepdim
+
+    def forward(self, x1: Any, x2: Any) -> Any:
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
