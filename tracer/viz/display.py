@@ -13,6 +13,7 @@ import inspect
 from typing import Any
 
 from compiler.dtypes import short_name
+from compiler.source import display_filename
 
 __all__ = ["PlainText", "describe", "describe_html", "pretty_cache_info"]
 
@@ -31,8 +32,6 @@ def _where(fn: Any) -> str:
     code = getattr(getattr(fn, "fn", None), "__code__", None)
     if code is None:
         return ""
-    from compiler.source import display_filename
-
     return f"{display_filename(code.co_filename)}:{code.co_firstlineno}"
 
 
@@ -53,9 +52,7 @@ def _signatures(fn: Any) -> list[str]:
 
 
 def _kind(fn: Any) -> str:
-    from tracer.trace import ValueAndGrad
-
-    if isinstance(fn, ValueAndGrad):
+    if hasattr(fn, "has_value"):  # tracer.value_and_grad / tracer.grad (no import cycle)
         return "value_and_grad function" if fn.has_value else "grad function"
     return "traced function"
 

@@ -269,8 +269,6 @@ def draw_traced(
     'joint': for a traced function its forward-with-residuals and backward graphs side
     by side, each residual an arrow from the forward into the backward; for
     value_and_grad the one joint graph that runs (its only graph with gradients)."""
-    from tracer.trace import ValueAndGrad
-
     if which not in WHICH:
         raise ValueError(f"draw(which={which!r}): which must be one of {', '.join(WHICH)}")
     entry, _ = fn._entry(args, kwargs)
@@ -282,7 +280,7 @@ def draw_traced(
     if which == "forward":
         pic.add(entry.graph, "", labels, outs, compiled, kernel)
         return pic.drawing(f"the forward graph of {fname}")
-    if isinstance(fn, ValueAndGrad):
+    if hasattr(fn, "_joint"):  # value_and_grad/grad: one joint graph (tracer.trace)
         if which == "backward":
             raise ValueError(
                 f"draw(which='backward'): {fname} is a value_and_grad/grad function, which "
