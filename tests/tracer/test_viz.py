@@ -555,3 +555,28 @@ def test_repr_says_what_is_drawn():
     assert repr(make_dot(loss, params={"x": x})) == (
         "<Drawing of the autograd graph of a (5,) float32 tensor: 5 nodes, 4 edges>"
     )
+
+
+# ---- the README's pictures -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["seed_dag.svg", "seed_trace.svg"])
+def test_committed_readme_picture_shows_what_the_library_draws(name):
+    """docs/<name> was made by docs/pictures.py: it still has the drawing's boxes, text
+    and arrows (compared as text, whatever Graphviz version rendered it)."""
+    import html
+    from pathlib import Path
+
+    docs = Path(tracer.__file__).resolve().parents[1] / "docs"
+    sys.path.insert(0, str(docs))
+    try:
+        import pictures
+    finally:
+        sys.path.remove(str(docs))
+    drawing = pictures.PICTURES[name]()
+    svg = html.unescape((docs / name).read_text())
+    assert svg.count('class="node"') == drawing.nodes
+    assert svg.count('class="edge"') == drawing.edges
+    for label in Parsed(drawing).labels.values():
+        for line in label.split("\n"):
+            assert f">{line}</text>" in svg, line

@@ -52,6 +52,7 @@ class Dot:
     name: str
     graph_attrs: dict[str, str] = field(default_factory=dict)
     node_attrs: dict[str, str] = field(default_factory=dict)
+    edge_attrs: dict[str, str] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
     nodes: int = 0
     edges: int = 0
@@ -84,6 +85,8 @@ class Dot:
             head.append("  graph" + _attrs(self.graph_attrs))
         if self.node_attrs:
             head.append("  node" + _attrs(self.node_attrs))
+        if self.edge_attrs:
+            head.append("  edge" + _attrs(self.edge_attrs))
         return "\n".join(head + self.lines + ["}"]) + "\n"
 
     def drawing(self, title: str) -> Drawing:

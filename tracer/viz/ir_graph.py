@@ -87,6 +87,7 @@ class _Picture:
                 "fontsize": "10",
                 "height": "0.2",
             },
+            edge_attrs={"fontname": "monospace", "fontsize": "10"},
         )
         self.edges: list[tuple[str, str, dict[str, str]]] = []
         self.clusters = 0
