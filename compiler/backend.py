@@ -4,9 +4,10 @@
 `graph.inputs` order) to get the output arrays. By default that is the numba
 kernel of `compiler.codegen`, loaded through the disk cache; with the
 environment variable ``TRACER_DISABLE_JIT=1`` (read at each lowering) it is the
-reference interpreter. A graph the numba backend cannot lower (an unsupported
-dtype such as float16) runs on the interpreter with a `TracerWarning` that
-says why; it never falls back silently.
+reference interpreter. A compile that takes more than a second shows a progress
+note on stderr where someone watches (`runtime.progress`). A graph the numba
+backend cannot lower (an unsupported dtype such as float16) runs on the
+interpreter with a `TracerWarning` that says why; it never falls back silently.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from compiler.codegen import Unsupported, compile_graph
 from compiler.errors import TracerWarning
 from compiler.ir import Graph
 from compiler.plan import to_plan
+from runtime import progress
 from runtime.interpreter import run
 
 __all__ = ["Executable", "Interpreted", "jit_enabled", "lower"]
@@ -59,7 +61,9 @@ def lower(graph: Graph, name: str = "graph") -> Executable:
     if not jit_enabled():
         return Interpreted(graph)
     try:
-        return compile_graph(graph, name)
+        # a long compile shows a note on stderr (runtime.progress; TRACER_PROGRESS=0: never)
+        with progress.compiling(f"{name} ({len(graph.eqns)} equations)"):
+            return compile_graph(graph, name)
     except Unsupported as e:
         warnings.warn(
             f"{name}: running on the reference interpreter (slow): {e}", TracerWarning, stacklevel=2

@@ -26,9 +26,25 @@ def user_frame() -> tuple[str, int] | None:
 
 
 def user_location() -> str:
-    """`file.py:12` of the user's line, or '' when called from the library itself."""
+    """`file.py:12` of the user's line (`In[3]:12` in a notebook cell), or '' when
+    called from the library itself."""
     where = user_frame()
-    return f"{os.path.basename(where[0])}:{where[1]}" if where else ""
+    return f"{display_filename(where[0])}:{where[1]}" if where else ""
+
+
+def display_filename(filename: str) -> str:
+    """A file's base name; for code typed into IPython or Jupyter, the cell's label as
+    IPython's tracebacks show it (`In[3]`), not the kernel's temporary file name."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None:
+        try:
+            label = shell.compile.format_code_name(filename)
+        except Exception:  # an IPython without format_code_name, or another shell
+            label = None
+        if label is not None:
+            return label[1]
+    return os.path.basename(filename)
 
 
 def describe_location() -> str:

@@ -139,6 +139,7 @@ from tracer.typeinfo import (
 __version__ = "0.1.0"
 
 from runtime import cache as _cache  # noqa: E402
+from tracer import viz  # noqa: E402  (graph pictures; rendering needs the [viz] extra)
 from tracer.trace import grad, trace, value_and_grad  # noqa: E402
 
 

@@ -35,6 +35,8 @@ from tracer.pytree import LEAF, TreeDef, flatten, static
 from tracer.structure import ModuleGuard
 from tracer.tensor import Tensor
 from tracer.transforms import eval_graph, staged_value_and_grad
+from tracer.viz import Drawing, display, draw_traced
+from tracer.viz.display import PlainText
 
 
 class CacheInfo(NamedTuple):
@@ -43,6 +45,9 @@ class CacheInfo(NamedTuple):
     trace_seconds: float
     compile_seconds: float
     entries: int
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython and Jupyter
+        p.text(display.pretty_cache_info(self))
 
 
 @dataclass
@@ -338,6 +343,20 @@ class _Staged:
         self._cache.clear()
         self._explain = "cache cleared"
 
+    def draw(
+        self, *args: Any, which: str = "forward", compiled: bool = False, **kwargs: Any
+    ) -> Drawing:
+        """A picture of the graph staged for these arguments: `which` is 'forward',
+        'backward' or 'joint'; `compiled=True` groups equations by fused loop nest
+        (tracer.viz; rendering needs the [viz] extra)."""
+        return draw_traced(self, args, kwargs, which, compiled)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython and Jupyter
+        p.text(display.describe(self))
+
+    def _repr_html_(self) -> str:
+        return display.describe_html(self)
+
     def _entry(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[_Traced, list[Any]]:
         try:
             key, leaves = self._signature(args, kwargs)
@@ -550,16 +569,16 @@ class TracedFunction(_Staged):
 
     def ir(self, *args: Any, **kwargs: Any) -> str:
         """The optimised forward graph for these arguments, as text."""
-        return pretty(self._entry(args, kwargs)[0].graph)
+        return PlainText(pretty(self._entry(args, kwargs)[0].graph))
 
     def grad_ir(self, *args: Any, **kwargs: Any) -> str:
         """The backward graph for these arguments (w.r.t. the inputs that require grad,
         or every floating-point input if none does)."""
-        return pretty(self._split_for(args, kwargs).backward)
+        return PlainText(pretty(self._split_for(args, kwargs).backward))
 
     def forward_ir(self, *args: Any, **kwargs: Any) -> str:
         """The forward graph that also returns the residuals for backward."""
-        return pretty(self._split_for(args, kwargs).forward)
+        return PlainText(pretty(self._split_for(args, kwargs).forward))
 
     def source(self, *args: Any, **kwargs: Any) -> str:
         """The generated code that runs for these arguments: the forward kernel, or when
@@ -569,12 +588,12 @@ class TracedFunction(_Staged):
         mask = tuple(t.requires_grad for t in inputs)
         if is_grad_enabled() and any(mask):
             d = self._diff(entry, mask)
-            return (
+            return PlainText(
                 _source(d.forward, "forward, also returning residuals for backward")
                 + "\n"
                 + _source(d.backward, "backward")
             )
-        return _source(entry.exe or self._forward_exe(entry), "forward")
+        return PlainText(_source(entry.exe or self._forward_exe(entry), "forward"))
 
     def _forward_exe(self, entry: _Traced) -> Executable:
         """The executable of the forward graph, lowered on first use (once across threads)."""
@@ -774,14 +793,14 @@ class ValueAndGrad(_Staged):
     def ir(self, *args: Any, **kwargs: Any) -> str:
         """The joint forward+backward graph that runs, as text."""
         entry, leaves = self._entry(args, kwargs)
-        return pretty(self._joint(entry)[1])
+        return PlainText(pretty(self._joint(entry)[1]))
 
     grad_ir = ir
 
     def source(self, *args: Any, **kwargs: Any) -> str:
         """The generated code of the joint value-and-gradient graph for these arguments."""
         entry, leaves = self._entry(args, kwargs)
-        return _source(self._joint(entry)[0], "value and gradients")
+        return PlainText(_source(self._joint(entry)[0], "value and gradients"))
 
 
 def value_and_grad(
