@@ -69,7 +69,7 @@ def joint_vjp(graph: Graph, wrt: list[bool], seed_ones: bool = False) -> Joint:
                 add_ct(out, Sym(b, out).ones_like())
         else:
             s = Sym(b, Var(out.aval))
-            ct_inputs.append(s.var)
+            ct_inputs.append(s.ir_var)
             add_ct(out, s)
 
     for e in reversed(graph.eqns):
@@ -95,9 +95,9 @@ def joint_vjp(graph: Graph, wrt: list[bool], seed_ones: bool = False) -> Joint:
             continue
         connected.append(v in ct)
         if v in ct:
-            grads.append(ct[v].var)
+            grads.append(ct[v].ir_var)
         else:  # the output does not depend on this input
-            grads.append(Sym(b, v).zeros_like().var)
+            grads.append(Sym(b, v).zeros_like().ir_var)
     joint = Graph(
         list(graph.inputs) + ct_inputs, b.eqns, list(graph.outputs) + grads, dict(graph.consts)
     )

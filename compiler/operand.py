@@ -15,7 +15,6 @@ import numpy as np
 
 from compiler import dtypes
 from compiler.args import (  # noqa: F401  (normalize_axis, ... are re-exported)
-    MinMax,
     infer_reshape,
     int_arg,
     is_number,
@@ -26,10 +25,14 @@ from compiler.args import (  # noqa: F401  (normalize_axis, ... are re-exported)
 )
 from compiler.dispatch import apply, tracing  # noqa: F401  (re-exported)
 from compiler.errors import ShapeError
+from compiler.methods.norms import NormMethods
 from compiler.methods.reductions import ReductionMethods
 
 
-class Operand(ReductionMethods):
+class Operand(
+    ReductionMethods,
+    NormMethods,
+):
     """Mixin: PyTorch-named methods over `apply`. Subclasses provide `shape`,
     `dtype`, `_bind`, `_const` (wrap a numpy array as an operand of the same
     world) and `_priority`."""

@@ -20,7 +20,7 @@ from compiler.errors import (
     TracerError,
     TracerWarning,
 )
-from tracer import accelerator, autograd, backends, cuda, nn, optim, utils
+from tracer import accelerator, autograd, backends, cuda, linalg, nn, optim, return_types, utils
 from tracer._format import set_printoptions
 from tracer.creation import (
     arange,
@@ -45,7 +45,7 @@ from tracer.creation import (
 )
 from tracer.devices import DeviceError, device, get_default_device, set_default_device
 from tracer.functions import *  # noqa: F403
-from tracer.functions import max, min, sum  # noqa: A004
+from tracer.functions import all, any, max, min, sum  # noqa: A004
 from tracer.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from tracer.random import (
     Generator,

@@ -271,12 +271,6 @@ class Tensor(Operand):
             )
         return bool(self._data.reshape(()))
 
-    def any(self) -> Tensor:
-        return Tensor(np.asarray(self._data.any()))
-
-    def all(self) -> Tensor:
-        return Tensor(np.asarray(self._data.all()))
-
     def __iter__(self):  # type: ignore[no-untyped-def]
         if not self.shape:
             raise TypeError("iteration over a 0-d tensor")

@@ -28,6 +28,8 @@ NON_DIFFERENTIABLE = {
     "count": "depends on its input's shape only",
     "iota": "a constant",
     "stop_gradient": "blocks gradients by definition",
+    "all": "bool in, bool out",
+    "any": "bool in, bool out",
 }
 
 # Ops that eager mode never runs, and why (they still need a row in the tracing tests).
