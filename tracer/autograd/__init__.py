@@ -522,12 +522,10 @@ def _walk(
 
 
 def _fill_missing(node: OpNode, gs: list[Any]) -> list[Any]:
-    """Zeros for the outputs of a multi-output node that got no gradient (also those
-    past the last one that did: `gs` only reaches the highest output used)."""
     if node._out is None:
         return gs
     like = next(g for g in gs if g is not None)
-    gs = list(gs) + [None] * (len(node._out) - len(gs))
+    gs = list(gs) + [None] * (len(node._out) - len(gs))  # outputs after the last one used
     return [g if g is not None else like._const(np.zeros_like(o)) for g, o in zip(gs, node._out)]
 
 
