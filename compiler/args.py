@@ -14,7 +14,6 @@ import numpy as np
 from compiler.errors import ShapeError
 
 __all__ = [
-    "MinMax",
     "infer_reshape",
     "int_arg",
     "is_number",
@@ -69,23 +68,6 @@ def shape_arg(shape: tuple[Any, ...], op: str = "shape") -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     return tuple(int_arg(s, "sizes", op) for s in shape)
-
-
-class MinMax(tuple):
-    """(values, indices), like torch.return_types.max."""
-
-    __slots__ = ()
-
-    def __new__(cls, values: Any, indices: Any) -> MinMax:
-        return super().__new__(cls, (values, indices))
-
-    @property
-    def values(self) -> Any:
-        return self[0]
-
-    @property
-    def indices(self) -> Any:
-        return self[1]
 
 
 def infer_reshape(old: tuple[int, ...], new: tuple[int, ...]) -> tuple[int, ...]:

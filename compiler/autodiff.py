@@ -99,7 +99,7 @@ def joint_vjp(
                     add_ct(out, Sym(b, out).ones_like())
             else:
                 s = Sym(b, Var(out.aval))
-                ct_inputs.append(s.var)
+                ct_inputs.append(s.ir_var)
                 add_ct(out, s)
 
         for e in reversed(graph.eqns):
@@ -127,9 +127,9 @@ def joint_vjp(
             continue
         connected.append(v in ct)
         if v in ct:
-            grads.append(ct[v].var)
+            grads.append(ct[v].ir_var)
         else:  # the output does not depend on this input
-            grads.append(Sym(b, v).zeros_like().var)
+            grads.append(Sym(b, v).zeros_like().ir_var)
     outputs = list(graph.outputs[:n_diff]) + grads + list(graph.outputs[n_diff:])
     joint = Graph(list(graph.inputs) + ct_inputs, b.eqns, outputs, dict(graph.consts))
     return Joint(dce(joint), len(graph.inputs), n_diff, connected)

@@ -81,7 +81,7 @@ class GraphBuilder:
 
     def const(self, value: np.ndarray) -> Sym:
         if self.parent is not None:  # constants belong to the outermost graph
-            return Sym(self, self._close_over(self.parent.const(value).var))
+            return Sym(self, self._close_over(self.parent.const(value).ir_var))
         v = Var(AVal(tuple(value.shape), value.dtype))
         self.consts[v] = value
         return Sym(self, v)
@@ -165,7 +165,7 @@ class GraphBuilder:
                 )
             if x._base is not None and x._base._version != x._base_version:
                 raise _no_concrete_view()
-            return x.var
+            return x.ir_var
         if isinstance(x, Operand):
             if self.parent is not None:  # captured by the outermost trace, passed in
                 return self._close_over(self.parent._atom(x, op))
@@ -175,7 +175,7 @@ class GraphBuilder:
         if isinstance(x, (np.ndarray, list, tuple)):
             if self.parent is not None:
                 return self._close_over(self.parent._atom(x, op))
-            return self.const(dtypes.operand_array(x, op)).var
+            return self.const(dtypes.operand_array(x, op)).ir_var
         raise TypeError(
             f"{op}: unsupported operand of type {type(x).__name__} in traced code; "
             "use a tensor, a Python number, or a (nested) list of numbers"
@@ -332,12 +332,12 @@ class Sym(Operand):
     function, and views. A view read after its base was updated is refused too.
     """
 
-    __slots__ = ("builder", "var", "_base", "_base_version", "_version")
+    __slots__ = ("builder", "ir_var", "_base", "_base_version", "_version")
     _priority = 2
 
     def __init__(self, builder: GraphBuilder, var: Var, base: Sym | None = None) -> None:
         self.builder = builder
-        self.var = var
+        self.ir_var = var
         self._version = 0
         root = None if base is None else base._base if base._base is not None else base
         self._base = root
@@ -346,16 +346,16 @@ class Sym(Operand):
     @property
     def shape(self) -> Size:  # type: ignore[override]
         """The traced tensor's shape, a `tracer.Size` (the IR keeps a plain tuple)."""
-        return as_size(self.var.aval.shape)
+        return as_size(self.ir_var.aval.shape)
 
     @property
     def dtype(self) -> DType:  # type: ignore[override]
         """The traced tensor's `tracer.dtype` (the IR keeps the numpy dtype)."""
-        return public_dtype(self.var.aval.dtype)
+        return public_dtype(self.ir_var.aval.dtype)
 
     @property
     def aval(self) -> AVal:
-        return self.var.aval
+        return self.ir_var.aval
 
     @property
     def requires_grad(self) -> bool:
@@ -365,16 +365,10 @@ class Sym(Operand):
     def device(self) -> str:
         return "cpu"
 
-    def any(self) -> Sym:
-        return (self != 0).sum() > 0
-
-    def all(self) -> Sym:
-        return (self == 0).sum() == 0
-
     def _escaped(self) -> TraceError:
         """The error for a value of a finished trace that is used again."""
         b = self.builder
-        made = next((e.source_loc for e in b.eqns if self.var in e.outputs), None)
+        made = next((e.source_loc for e in b.eqns if self.ir_var in e.outputs), None)
         return TraceError(
             f"a traced value (shape {tuple(self.shape)}, {self.dtype.name}) escaped from another "
             f"trace: it was made while tracing {b.name}()"
@@ -423,7 +417,7 @@ class Sym(Operand):
     def detach(self) -> Sym:
         self._live()
         self.builder._atom(self)  # a stale view may not be read
-        return Sym(self.builder, self.builder.emit("stop_gradient", [self.var], {})[0], self)
+        return Sym(self.builder, self.builder.emit("stop_gradient", [self.ir_var], {})[0], self)
 
     def __repr__(self) -> str:
         return f"TracedTensor(shape={tuple(self.shape)}, dtype={self.dtype.name})"
@@ -500,7 +494,7 @@ class Sym(Operand):
     # ---- in-place ops: rebind to the out-of-place result ----------------------
     def _check_mutable(self, what: str) -> None:
         self._live()
-        if self.var in self.builder.inputs:
+        if self.ir_var in self.builder.inputs:
             raise _traced_error(
                 f"{what}: in-place modification of an argument of a traced function is not "
                 "supported (the caller's tensor would not change, as it would in eager "
@@ -534,7 +528,7 @@ class Sym(Operand):
                 )
             result = result.to(self.dtype)
         self.builder._atom(result)  # no stale view
-        self.var = result.var
+        self.ir_var = result.ir_var
         self._version += 1
         return self
 

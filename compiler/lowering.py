@@ -7,7 +7,8 @@ Each `Op` in the registry carries exactly one of these as its `lowering`:
   promotion rule shared by eager tensors, the graph builder and codegen);
   `expr(c, *xs)` writes the expression from the inputs' code, already in their
   compute dtypes (`c` is a `ScalarCode`: literals, math functions, params).
-* `Reduction(monoid)`: folds the reduced axes with a `Monoid` (sum, max, min).
+* `Reduction(monoid)`: folds the reduced axes with a `Monoid` (sum, product, max,
+  min).
 * `View(affine)`: reads its input through an affine index map, never copying.
 * `Kernel(emit)`: a loop nest or library call of its own (matmul, gathers,
   scatters, concatenation, arg-reductions), written by `emit(w, eqn, refs)`.
@@ -43,6 +44,7 @@ __all__ = [
     "MAX",
     "MIN",
     "Monoid",
+    "PROD",
     "Reduction",
     "SUM",
     "ScalarCode",
@@ -130,6 +132,9 @@ def _extreme_update(cmp: str) -> Callable[[str, str, np.dtype], list[str]]:
 SUM = Monoid("sum", _sum_dtype, lambda d: 0, lambda acc, x, d: [f"{acc} += {x}"], additive=True)
 MAX = Monoid("max", lambda d: d, _extreme_identity(True), _extreme_update(">"))
 MIN = Monoid("min", lambda d: d, _extreme_identity(False), _extreme_update("<"))
+# products accumulate as sums do (float64 / int64): a float32 product of many factors
+# keeps its precision, and a partial product does not overflow float32's range early
+PROD = Monoid("prod", _sum_dtype, lambda d: 1, lambda acc, x, d: [f"{acc} *= {x}"])
 
 
 @dataclass(frozen=True)

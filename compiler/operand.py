@@ -15,7 +15,6 @@ import numpy as np
 
 from compiler import dtypes
 from compiler.args import (  # noqa: F401  (normalize_axis, ... are re-exported)
-    MinMax,
     infer_reshape,
     int_arg,
     is_number,
@@ -28,12 +27,13 @@ from compiler.dispatch import apply, tracing  # noqa: F401  (re-exported)
 from compiler.errors import ShapeError, missing_attribute
 from compiler.methods.indexing import IndexingMethods
 from compiler.methods.math import MathMethods
+from compiler.methods.norms import NormMethods
 from compiler.methods.reductions import ReductionMethods
 from compiler.methods.shapes import ShapeMethods
 from compiler.source import warn_at_user_line
 
 
-class Operand(ReductionMethods, IndexingMethods, ShapeMethods, MathMethods):
+class Operand(ReductionMethods, IndexingMethods, ShapeMethods, MathMethods, NormMethods):
     """Mixin: PyTorch-named methods over `apply`. Subclasses provide `shape`,
     `dtype`, `_bind`, `_const` (wrap a numpy array as an operand of the same
     world) and `_priority`."""

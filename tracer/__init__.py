@@ -26,9 +26,11 @@ from tracer import (
     backends,
     cuda,
     func,
+    linalg,
     memory,  # noqa: F401  (Tensor.stride, .contiguous, ...)
     nn,
     optim,
+    return_types,
     utils,
 )
 from tracer._format import set_printoptions
@@ -57,7 +59,7 @@ from tracer.creation import (
 from tracer.custom import custom_vjp
 from tracer.devices import DeviceError, device, get_default_device, set_default_device
 from tracer.functions import *  # noqa: F403
-from tracer.functions import max, min, sum  # noqa: A004
+from tracer.functions import all, any, max, min, sum  # noqa: A004
 from tracer.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from tracer.legacy import (
     BoolTensor,

@@ -123,19 +123,19 @@ def _common_consts(staged: list[_Staged]) -> list[Any]:
     seen: dict[int, int] = {}
     for s in staged:
         for c in s.consts:
-            key = id(c.var) if isinstance(c, Sym) else id(c)
+            key = id(c.ir_var) if isinstance(c, Sym) else id(c)
             if key not in seen:
                 seen[key] = len(outer)
                 outer.append(c)
     for s in staged:
         n = len(s.consts)
         mine = {
-            (id(c.var) if isinstance(c, Sym) else id(c)): v
+            (id(c.ir_var) if isinstance(c, Sym) else id(c)): v
             for c, v in zip(s.consts, s.graph.inputs[:n])
         }
         extra = []
         for c in outer:
-            key = id(c.var) if isinstance(c, Sym) else id(c)
+            key = id(c.ir_var) if isinstance(c, Sym) else id(c)
             extra.append(mine.get(key) or Var(AVal(tuple(c.shape), np.dtype(c.dtype))))
         s.graph = Graph(extra + s.graph.inputs[n:], s.graph.eqns, s.graph.outputs, {})
     return outer

@@ -348,12 +348,6 @@ class Tensor(Operand):
             )
         return bool(self._data.reshape(()))
 
-    def any(self) -> Tensor:
-        return Tensor(np.asarray(self._data.any()))
-
-    def all(self) -> Tensor:
-        return Tensor(np.asarray(self._data.all()))
-
     def __iter__(self):  # type: ignore[no-untyped-def]
         """The sub-tensors along dim 0 (each with grad_fn UnbindBackward0, as PyTorch's)."""
         if not self._data.ndim:

@@ -337,7 +337,8 @@ class _NestWriter:
         osize = size(self.plan.shape(out))
         if ad != od:  # accumulate in an array of the wider dtype, then convert
             acc = f"{self.plan.names[out]}_acc"
-            self.pre[0].append(f"{acc} = np.zeros({osize}, np.{ad.name})")
+            self.pre[0].append(f"{acc} = np.empty({osize}, np.{ad.name})")
+            self.pre[0].append(f"{acc}[:] = {init}")  # the monoid's identity (1 for prod)
             self.after.append(f"for _j in range({osize}):")
             self.after.append(f"    {arr}[_j] = {cast(f'{acc}[_j]', ad, od)}")
         else:

@@ -9,8 +9,11 @@ from compiler.ops import (  # noqa: F401
     linalg,
     math,
     nn,
+    norms,
     random,
     reduce,
+    scans,
     scatter,
     shape,
+    statistics,
 )

@@ -93,7 +93,7 @@ def inline(b: Any, graph: Graph, args: list[Any]) -> list[Any]:
 
     env: dict[Var, Atom] = {}
     for v, a in zip(graph.inputs, args):
-        env[v] = a.var if isinstance(a, Sym) else b._atom(a)
+        env[v] = a.ir_var if isinstance(a, Sym) else b._atom(a)
     for e in graph.eqns:
         ins = [env.get(a, a) if isinstance(a, Var) else a for a in e.inputs]
         outs = [Var(v.aval) for v in e.outputs]
@@ -280,7 +280,7 @@ def _scan_vjp(
     g_carry = [next(grads) for w in wrt_k if w]
     g_x = [next(grads) for w in wrt_x if w]
     new_acc = [a + d for a, d in zip(acc, g_consts)]
-    outs = [s.var for s in (*g_carry, *new_acc, *g_x)]
+    outs = [s.ir_var for s in (*g_carry, *new_acc, *g_x)]
     step = Graph(b.inputs, b.eqns, outs, {})
     from compiler.passes import optimize
 

@@ -51,8 +51,11 @@ def _eager(spec: OpSpec, arr) -> tracer.Tensor:
         return spec.fn(*tensors(arr))
 
 
-def _weighted_loss(group, arrays):
-    """sum_k (spec_k(inputs_k) * v_k).sum() over the differentiable specs."""
+def _weighted_loss(group, arrays, dtype: str):
+    """sum_k (spec_k(inputs_k) * v_k).sum() over the differentiable specs, each term in
+    the group's `dtype`: a row with a wider output (x.sum(dtype=float64) in a float32
+    group) would otherwise make the total float64, compared at float64 tolerance while
+    its other terms carry float32 rounding."""
     vs = [
         tracer.tensor(
             np.random.default_rng(k).standard_normal(_eager(s, a).shape).astype(_eager(s, a).dtype)
@@ -66,7 +69,7 @@ def _weighted_loss(group, arrays):
         total = 0
         for s, chunk, v in zip(group, _chunks(flat, arrays), vs):
             if v is not None:
-                total = total + (s.fn(*chunk) * v).sum()
+                total = total + (s.fn(*chunk) * v).sum().to(dtype)
         return total
 
     return loss
@@ -108,7 +111,7 @@ def test_value_and_grad_kernel_equals_eager_and_interpreter(
     arrays, flat = _inputs(group, dtype)
     if not any(s.differentiable for s in group):
         pytest.skip("no differentiable spec in this group")
-    loss = _weighted_loss(group, arrays)
+    loss = _weighted_loss(group, arrays, dtype)
     positions = _float_positions(flat)
     xs = tensors(flat, requires_grad=True)
     eager = loss(*xs)
@@ -138,7 +141,7 @@ def test_backward_through_traced_kernels_equals_eager(dtype: str, group: list[Op
     arrays, flat = _inputs(group, dtype)
     if not any(s.differentiable for s in group):
         pytest.skip("no differentiable spec in this group")
-    loss = _weighted_loss(group, arrays)
+    loss = _weighted_loss(group, arrays, dtype)
     xs = tensors(flat, requires_grad=True)
     loss(*xs).backward()
     expected = [x.grad for x in xs]

@@ -36,6 +36,8 @@ NON_DIFFERENTIABLE = {
     "stop_gradient": "blocks gradients by definition",
     "while_vjp": "the reverse sweep of a while_loop; differentiating it raises (no_derivative)",
     "random": "random numbers: no gradient",
+    "all": "bool in, bool out",
+    "any": "bool in, bool out",
 }
 
 # Ops that eager mode never runs, and why (they still need a row in the tracing tests).

@@ -11,7 +11,9 @@ from tracer.functions.indexing import *  # noqa: F403
 from tracer.functions.indexing import __all__ as _indexing
 from tracer.functions.math import *  # noqa: F403
 from tracer.functions.math import __all__ as _math
+from tracer.functions.reductions import *  # noqa: F403
+from tracer.functions.reductions import __all__ as _reductions
 from tracer.functions.shapes import *  # noqa: F403
 from tracer.functions.shapes import __all__ as _shapes
 
-__all__ = [*_core, *_indexing, *_math, *_shapes]
+__all__ = [*_core, *_indexing, *_math, *_reductions, *_shapes]
