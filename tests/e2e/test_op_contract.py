@@ -2,7 +2,7 @@
 
 This module declares two ops of its own, each in one place: an elementwise op
 (`cube`, with its numpy impl, VJP, typing rule and scalar expression) and a
-composite op (`softplus`, defined once with Operand methods in its stable form).
+composite op (`demo_softplus`, a softplus defined once with Operand methods in its stable form).
 Nothing else in the library is touched, yet both run eagerly, traced on the
 interpreter (tests/e2e runs it unless a test is marked `jit`), differentiated to
 second order and compiled to numba. Expected
@@ -47,7 +47,7 @@ def ops():
     )
     register(
         Op(
-            "softplus",
+            "demo_softplus",
             _softplus_abstract,
             None,
             lambda g, out, x: (g * x.sigmoid(),),
@@ -56,11 +56,11 @@ def ops():
         )
     )
     yield
-    del OPS["cube"], OPS["softplus"]
+    del OPS["cube"], OPS["demo_softplus"]
 
 
 def program(x: Any) -> Any:
-    return (apply("cube", x) * 0.5 + apply("softplus", x * 3)).sum()
+    return (apply("cube", x) * 0.5 + apply("demo_softplus", x * 3)).sum()
 
 
 def expected(x: np.ndarray) -> float:
@@ -86,7 +86,7 @@ def test_eager_value_gradient_and_node_names(ops):
     np.testing.assert_allclose(y.item(), expected(X), rtol=1e-12)
     np.testing.assert_allclose(x.grad.numpy(), finite_difference(X), rtol=1e-6, atol=1e-8)
     assert apply("cube", x).grad_fn.name() == "CubeBackward0"
-    assert apply("softplus", x).grad_fn.name() == "SoftplusBackward0"
+    assert apply("demo_softplus", x).grad_fn.name() == "SoftplusBackward0"
 
 
 def test_eager_second_order_matches_the_analytic_second_derivative(ops):
@@ -120,6 +120,6 @@ def test_compiled_equals_eager_and_the_expression_is_in_the_kernel(ops, dtype):
     assert (value.dtype, grad.dtype) == (np.dtype(dtype), np.dtype(dtype))
     assert_close(value, eager.detach())
     assert_close(grad, xe.grad)
-    assert " = softplus " in vg.ir(x)  # one equation in the IR, staged when lowered
+    assert " = demo_softplus " in vg.ir(x)  # one equation in the IR, staged when lowered
     source = vg.source(x)
-    assert " = cube " in source and "(from softplus -> " in source
+    assert " = cube " in source and "(from demo_softplus -> " in source

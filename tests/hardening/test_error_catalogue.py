@@ -366,7 +366,7 @@ def masks(x):
 
 
 def draws(x):
-    return x + tracer.randn(3)  # line: randn
+    return x + tracer.randperm(3)  # line: randperm
 
 
 def backwards(x):
@@ -379,7 +379,7 @@ def backwards(x):
     [
         (calls_numpy, "numpy", ("converting to a numpy array", "traced tensor", "tracer ops")),
         (masks, "mask", ("boolean tensor mask", "(3,)", "tracer.where(mask, x, 0)")),
-        (draws, "randn", ("randn()", "once", "pass them in as an argument")),
+        (draws, "randperm", ("randperm()", "once", "pass them in as an argument")),
         (backwards, "backward", ("backward()", "tracer.grad")),
     ],
     ids=["numpy", "bool_mask", "random", "backward"],
