@@ -75,6 +75,10 @@ class Op:
     * `with_residuals(eqn)`: for ops whose VJP needs values from inside the op (a
       loop's carries at every step), the equation that also returns them; autodiff
       swaps it in before differentiating.
+    * `prune(eqn, live)`: for ops with several results that are computed together (a
+      loop's stacked outputs), the equation without the results not in `live` (or
+      `eqn` itself); dead-code elimination calls it, so an unused gradient is never
+      computed inside a loop.
     """
 
     name: str
@@ -88,6 +92,7 @@ class Op:
     saves_out: bool = False
     nullary: bool = False
     with_residuals: Callable[..., Any] | None = None
+    prune: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         if self.impl is None:

@@ -352,3 +352,26 @@ def test_a_loop_body_calls_blas_from_njit_code_with_scratch_allocated_by_its_cal
     assert "dgemm(" in bodies  # the loop bodies' matmuls
     assert "np.empty(" not in bodies  # their buffers are passed in, not allocated per step
     assert "_scratch0" in entry
+
+
+def _matmuls_in_scan_bodies(fn: Callable[..., Any], args: tuple[Any, ...], wrt: list[bool]) -> int:
+    from compiler.autodiff import joint_vjp
+    from compiler.passes import optimize, strip_stop_gradient
+
+    graph = tracer.trace(fn)._entry(args, {})[0].graph
+    joint = optimize(strip_stop_gradient(joint_vjp(graph, wrt, seed_ones=True).graph))
+    bodies = [e.params["body"] for e in joint.eqns if e.op.name == "scan"]
+    return sum(q.op.name == "matmul" for b in bodies for q in b.eqns)
+
+
+@pytest.mark.parametrize("mode", ["interpreted", pytest.param("compiled", marks=pytest.mark.jit)])
+def test_a_gradient_nobody_asked_for_is_not_computed_inside_the_loop(mode, monkeypatch):
+    monkeypatch.setenv("TRACER_DISABLE_JIT", "1" if mode == "interpreted" else "0")
+    _, fn, args = next(p for p in PROGRAMS if p[0] == "scan_rnn_blas")
+    _, grads = eager(fn, args)
+    _, (g_w, g_u) = tracer.value_and_grad(fn, argnums=(1, 2))(*args)
+    np.testing.assert_allclose(g_w.numpy(), grads[1], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(g_u.numpy(), grads[2], rtol=1e-10, atol=1e-12)
+    # the backward step's matmul for the gradient of xs (an unused stacked output) is gone
+    every = _matmuls_in_scan_bodies(fn, args, [True, True, True, True])
+    assert _matmuls_in_scan_bodies(fn, args, [False, True, True, False]) == every - 1
