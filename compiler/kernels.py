@@ -15,6 +15,7 @@ import numpy as np
 
 from compiler.ir import Eqn, Var
 from compiler.refs import Ref, adv_layout, broadcast_shapes, c_strides, cast, literal, size
+from runtime import blas
 
 __all__ = [
     "Writer",
@@ -66,6 +67,10 @@ class Writer(Protocol):
         """This item runs in the module's plain-Python entry (numpy's BLAS), not in
         njit code."""
 
+    def use(self, module: str, name: str) -> str:
+        """Import `name` from `runtime.<module>` into the generated module; returns the
+        name to call it by."""
+
 
 # ---- matmul ---------------------------------------------------------------------------
 
@@ -84,9 +89,15 @@ def blas_ready(r: Ref, e: Eqn) -> bool:
     return c or t
 
 
+#: float matmuls of at most this many multiply-adds (M*N*K) are an inline loop: a BLAS
+#: call costs ~0.1 µs before it multiplies anything, the loop ~1 ns per multiply-add
+SMALL_MATMUL = 128
+
+
 def matmul(w: Writer, e: Eqn, refs: list[Ref]) -> None:
-    """Batched matmul: numpy's BLAS (np.dot into the output buffer) for floats, a loop
-    nest accumulating in 64 bits otherwise."""
+    """Batched matmul. Floats: BLAS gemm called from njit code (`runtime.blas`), or
+    numpy's np.dot from the Python entry where that is unavailable; small products,
+    integers and constant operands: a loop nest accumulating in 64 bits."""
     out = e.outputs[0]
     ra, rb = refs
     a_sh, b_sh = ra.shape, rb.shape
@@ -105,7 +116,28 @@ def matmul(w: Writer, e: Eqn, refs: list[Ref]) -> None:
     ocs = c_strides(batch + (M, N))
     oarr = w.arr(out)
     dt = out.aval.dtype
-    if dt.kind == "f" and M * N * K > 0 and ra2.kind == rb2.kind == "mem":
+    big = dt.kind == "f" and int(M * N * K) > SMALL_MATMUL and ra2.kind == rb2.kind == "mem"
+    if big and blas.HAVE_BLAS and dt.name in ("float32", "float64"):
+        gemm = w.use("blas", "sgemm" if dt.name == "float32" else "dgemm")
+
+        def layout(r: Ref, rows: int, cols: int) -> tuple[str, str, int, int]:
+            """(array, element offset, CBLAS transpose flag, leading dimension)."""
+            off = w.index_expr(r.offset, list(r.strides[:nb]), bidx)
+            s0, s1 = r.strides[nb:]
+            if (cols == 1 or s1 == 1) and (rows == 1 or s0 == cols):
+                return w.arr(r.base), off, blas.NO_TRANS, cols
+            return w.arr(r.base), off, blas.TRANS, rows  # the transpose is C-contiguous
+
+        a, a_off, ta, lda = layout(ra2, M, K)
+        b, b_off, tb, ldb = layout(rb2, K, N)
+        o_off = w.index_expr(0, list(ocs[:nb]), bidx)
+        w.line(
+            f"{gemm}({ta}, {tb}, {M}, {N}, {K}, {a}, {a_off}, {lda}, {b}, {b_off}, {ldb}, "
+            f"{oarr}, {o_off}, {N})",
+            ind,
+        )
+        return
+    if big:
         w.run_on_host()  # numpy's np.dot: BLAS without numba's scipy requirement
 
         def operand(r: Ref, rows: int, cols: int) -> str:

@@ -29,11 +29,14 @@ def _rebuild(graph: Graph, env: dict[Var, Atom], eqns: list[Eqn]) -> Graph:
 
 
 def dce(graph: Graph) -> Graph:
-    """Drop equations whose outputs nothing uses."""
+    """Drop equations whose outputs nothing uses (and the unused results of ops that
+    can prune them: a scan's unused stacked outputs, with their part of the body)."""
     live = {a for a in graph.outputs if isinstance(a, Var)}
     kept = []
     for e in reversed(graph.eqns):
         if any(v in live for v in e.outputs):
+            if e.op.prune is not None:
+                e = e.op.prune(e, live)
             kept.append(e)
             live.update(a for a in e.inputs if isinstance(a, Var))
     kept.reverse()

@@ -79,6 +79,10 @@ class Op:
       float inputs (a loop's reverse sweep), why: differentiating through it raises a
       TraceError saying so, instead of treating it as constant. (Without it, an op
       without a VJP blocks gradients, as stop_gradient and comparisons do.)
+    * `prune(eqn, live)`: for ops with several results that are computed together (a
+      loop's stacked outputs), the equation without the results not in `live` (or
+      `eqn` itself); dead-code elimination calls it, so an unused gradient is never
+      computed inside a loop.
     """
 
     name: str
@@ -93,6 +97,7 @@ class Op:
     nullary: bool = False
     with_residuals: Callable[..., Any] | None = None
     no_derivative: str | None = None
+    prune: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         if self.impl is None:

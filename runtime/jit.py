@@ -97,7 +97,7 @@ def _runtime_key() -> str:
     """Hash of the code generated modules call into (numba's cache does not track it)."""
     h = hashlib.sha256()
     here = Path(__file__).parent
-    for name in ("jit.py", "vmath.py", "flags.py", "scalarmath.py", "special.py"):
+    for name in ("jit.py", "vmath.py", "flags.py", "scalarmath.py", "special.py", "blas.py"):
         try:
             h.update((here / name).read_bytes())
         except OSError:

@@ -24,7 +24,8 @@ from tracer.bench.workloads import WORKLOADS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 HIDDEN = ("torch", "jax", "matplotlib")
-QUICK_STEADY = ["notebook-5", "notebook-1e3", "chain-1e3", "mlp-b16"]
+QUICK_STEADY = ["notebook-5", "notebook-1e3", "chain-1e3", "mlp-b16", "spring-t10", "rnn-t4"]
+LOOPS = {"spring", "rnn"}  # the loop workloads: they also have the unrolled-trace row
 QUICK_FIRST_CALL = ["first-call-notebook-5"]
 TINY = Settings(warmup=0, min_sample_s=1e-4, min_repeats=3, max_repeats=3, budget_s=0.0)
 
@@ -49,7 +50,7 @@ def bench(tmp_path: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=600,
     )
 
 
@@ -70,7 +71,10 @@ def test_quick_run_writes_json_with_every_case_and_implementation(quick):
     assert [c["id"] for c in data["cases"]] == QUICK_STEADY + QUICK_FIRST_CALL
     for case in data["cases"]:
         if case["kind"] == "steady":
-            assert list(case["results"]) == list(IMPLEMENTATIONS)
+            expected = [n for n in IMPLEMENTATIONS if n != "tracer-unrolled"]
+            if case["workload"] in LOOPS:
+                expected = list(IMPLEMENTATIONS)
+            assert list(case["results"]) == expected
         else:
             assert list(case["results"]) == [
                 "tracer-compiled-cold",
@@ -106,7 +110,10 @@ def test_json_records_ratios_of_tracer_compiled_to_each_peer(quick):
     _, data = quick
     for case in data["cases"]:
         if case["kind"] == "steady":
-            assert set(case["ratios"]) == {"tracer-compiled/tracer-eager", "tracer-compiled/numpy"}
+            peers = {"tracer-eager", "numpy"} | (
+                {"tracer-unrolled"} if case["workload"] in LOOPS else set()
+            )
+            assert set(case["ratios"]) == {f"tracer-compiled/{p}" for p in peers}
         else:
             assert set(case["ratios"]) == {
                 "tracer-compiled-cold/tracer-eager",
@@ -350,8 +357,12 @@ def test_full_run_has_the_design_sizes():
         "mlp-b64",
         "mlp-b512",
         "adam-step-p203530",
+        "spring-t200",
+        "rnn-t100",
         "first-call-notebook-5",
         "first-call-mlp-b64",
+        "first-call-spring-t200",
+        "first-call-rnn-t100",
     ]
 
 
@@ -395,3 +406,75 @@ def test_plot_writes_a_png_when_matplotlib_is_installed(tmp_path):
         == 0
     )
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---- the loop workloads ---------------------------------------------------------
+
+
+def float64_finite_differences(w, inputs, steps, eps=1e-6):
+    """Central differences of the float64 loss (the numpy code's value) w.r.t. w.wrt."""
+    x64 = [a.astype(np.float64) for a in inputs]
+
+    def value(args):
+        return float(w.numpy_value_and_grad(*args, steps=steps)[0])
+
+    grads = []
+    for k in w.wrt:
+        g = np.zeros(x64[k].shape)
+        for i in range(x64[k].size):
+            hi, lo = [a.copy() for a in x64], [a.copy() for a in x64]
+            hi[k].flat[i] += eps
+            lo[k].flat[i] -= eps
+            g.flat[i] = (value(hi) - value(lo)) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+@pytest.mark.parametrize(("name", "steps"), [("spring", 30), ("rnn", 3)])
+def test_loop_workloads_numpy_gradients_match_float64_finite_differences(name, steps):
+    w = WORKLOADS[name]
+    inputs = w.inputs(steps)
+    if name == "rnn":  # a smaller hidden state keeps the differences quick
+        inputs = [inputs[0][:6], inputs[1][:6, :6], inputs[2][:6], inputs[3][:, :6], inputs[4]]
+    x64 = [a.astype(np.float64) for a in inputs]
+    _, grads = w.numpy_value_and_grad(*x64, steps=steps)
+    for g, fd in zip(grads, float64_finite_differences(w, inputs, steps)):
+        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-9)
+
+
+def test_a_loop_workload_binds_its_trip_count_to_the_size():
+    w = WORKLOADS["spring"]
+    inputs = w.inputs(7)
+    bound = w.at(7).numpy_value_and_grad(*inputs)[0]
+    assert bound == w.numpy_value_and_grad(*inputs, steps=7)[0]
+    assert bound != w.numpy_value_and_grad(*inputs, steps=8)[0]
+    assert WORKLOADS["mlp"].at(64) is WORKLOADS["mlp"]
+
+
+def test_the_unrolled_row_exists_for_loop_workloads_only_and_up_to_its_size():
+    unrolled = IMPLEMENTATIONS["tracer-unrolled"]
+    assert {w.name for w in WORKLOADS.values() if unrolled.applies(w)} == LOOPS
+    spring = WORKLOADS["spring"]
+    assert unrolled.skip(spring, spring.unrolled_max_size) is None
+    assert "not run at 200 steps" in unrolled.skip(spring, 200)
+    assert IMPLEMENTATIONS["tracer-compiled"].skip(spring, 200) is None
+
+
+def test_loop_first_call_targets_bound_seconds_and_the_ratio_to_jax_first_call():
+    [case] = runner.select(WORKLOADS.values(), False, ["first-call-rnn-t100"])
+
+    def row(name, impl, first_call_s):
+        timing = Timing.of([first_call_s + 1.0])  # import + first call
+        return runner.Row(name, name, impl, "ok", timing=timing, first_call_s=first_call_s)
+
+    rows = [row("tracer-compiled-cold", "tracer-compiled", 1.5), row("jax", "jax", 0.25)]
+    result = runner.CaseResult(case, rows)
+    runner.summarize(result)
+    targets = {(t.key, t.measure): t for t in result.targets}
+    seconds = targets[("tracer-compiled-cold", runner.FIRST_CALL_PART)]
+    assert (seconds.value, seconds.bound, seconds.met) == (1.5, 2.0, True)
+    vs_jax = targets[("tracer-compiled-cold/jax", runner.FIRST_CALL_PART)]
+    assert (vs_jax.value, vs_jax.bound, vs_jax.met) == (6.0, 3.0, False)
+    assert result.first_call_ratios == {"tracer-compiled-cold/jax": 6.0}
+    text = report.format_targets([result])
+    assert "MISSED" in text and "met" in text

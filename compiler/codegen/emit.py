@@ -39,7 +39,7 @@ class ItemCode:
     writes: list[Var] = field(default_factory=list)  # buffers written
     host: bool = False  # runs in the plain-Python entry (numpy's BLAS), not in njit
     parallel: bool = False  # has a prange loop
-    imports: set[str] = field(default_factory=set)  # runtime.vmath functions used
+    imports: set[str] = field(default_factory=set)  # runtime functions used: "vmath.exp_f32"
     defs: list[str] = field(default_factory=list)  # module-level functions it calls
     helpers: set[str] = field(default_factory=set)  # runtime.jit scalar helpers used
 
@@ -152,7 +152,7 @@ class _ExprCode:
     def math(self, fn: str, x: str) -> str:
         if (fn, self.dtype.name) in jit.VMATH_FUNCTIONS:
             name = f"{fn}_{self.dtype.name[0]}{self.dtype.name[-2:]}"
-            self._imports.add(name)
+            self._imports.add(f"vmath.{name}")
             return f"{name}({x})"
         return self.helper("sigmoid", x) if fn == "sigmoid" else f"np.{fn}({x})"
 
@@ -465,6 +465,10 @@ class _KernelWriter:
 
     def run_on_host(self) -> None:
         self.code.host = True
+
+    def use(self, module: str, name: str) -> str:
+        self.code.imports.add(f"{module}.{name}")
+        return name
 
 
 def _emit_kernel(plan: KernelPlan, item: KernelCall) -> ItemCode:

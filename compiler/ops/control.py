@@ -237,6 +237,24 @@ def _scan_with_residuals(e: Eqn) -> Eqn:
     return Eqn(e.op, e.inputs, {**e.params, "save": True}, e.outputs + saved, e.source_loc)
 
 
+def _scan_prune(e: Eqn, live: set[Var]) -> Eqn:
+    """The scan without its stacked outputs (ys) not in `live`: the body stops
+    computing them. Carries stay (the next step reads them), and so do saved ones."""
+    from compiler.passes import dce
+
+    body, nk = e.params["body"], e.params["num_carry"]
+    n_ys = len(body.outputs) - nk
+    keep = [j for j in range(n_ys) if e.outputs[nk + j] in live]
+    if len(keep) == n_ys:
+        return e
+    outs = list(body.outputs[:nk]) + [body.outputs[nk + j] for j in keep]
+    pruned = dce(Graph(list(body.inputs), list(body.eqns), outs, dict(body.consts)))
+    outputs = (
+        list(e.outputs[:nk]) + [e.outputs[nk + j] for j in keep] + list(e.outputs[nk + n_ys :])
+    )
+    return Eqn(e.op, list(e.inputs), {**e.params, "body": pruned}, outputs, e.source_loc)
+
+
 def _scan_vjp(
     g: tuple[Any, ...],
     out: tuple[Any, ...],
@@ -325,6 +343,7 @@ register(
         lowering=Control("scan", ("body",)),
         multiple_results=True,
         with_residuals=_scan_with_residuals,
+        prune=_scan_prune,
     )
 )
 

@@ -40,7 +40,7 @@ def main(impl_name: str, workload_name: str, size: str) -> None:
     t_numpy = time.perf_counter()
     workloads = load("_bench_workloads", "workloads.py")
     impls = load("_bench_impls", "impls.py")
-    workload = workloads.WORKLOADS[workload_name]
+    workload = workloads.WORKLOADS[workload_name].at(int(size))
     impl = impls.IMPLEMENTATIONS[impl_name]
     inputs = workload.inputs(int(size))
 

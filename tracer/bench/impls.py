@@ -29,6 +29,20 @@ class Implementation:
     requires: tuple[str, ...] = ()  # modules that must import, else skipped
     first_call: bool = False  # also timed in fresh processes
     compiles: bool = False  # fresh-process times with cold and warm cache
+    unrolled: bool = False  # a loop workload's loop unrolled: only those, at small sizes
+
+    def applies(self, workload: Any) -> bool:
+        """Does this implementation have a row for this workload at all?"""
+        return workload.loop or not self.unrolled
+
+    def skip(self, workload: Any, size: int) -> str | None:
+        """Why this implementation does not run this case (one line), or None."""
+        if self.unrolled and size > workload.unrolled_max_size:
+            return (
+                f"not run at {size} steps: the unrolled trace's compile time grows with the "
+                f"steps (run up to {workload.unrolled_max_size})"
+            )
+        return None
 
     def missing(self) -> str | None:
         """Why this implementation cannot run here (one line), or None."""
@@ -52,10 +66,40 @@ def to_numpy(x: Any) -> np.ndarray:
 # ---- the `nn` namespaces the losses are written against ----------------------
 
 
-def tracer_nn() -> SimpleNamespace:
+def python_loops(stack: Callable[[list[Any]], Any]) -> dict[str, Callable[..., Any]]:
+    """`fori_loop` and `scan` with jax.lax's signatures as Python loops (per-step outputs
+    stacked with `stack`): PyTorch eager's loops, and the unrolled trace."""
+
+    def fori_loop(lower: int, upper: int, body: Callable[[int, Any], Any], init: Any) -> Any:
+        val = init
+        for i in range(lower, upper):
+            val = body(i, val)
+        return val
+
+    def scan(
+        f: Callable[[Any, Any], Any], init: Any, xs: Any = None, length: int | None = None
+    ) -> tuple[Any, Any]:
+        n = len(xs) if xs is not None else length
+        carry, ys = init, []
+        for t in range(n):
+            carry, y = f(carry, None if xs is None else xs[t])
+            ys.append(y)
+        return carry, None if all(y is None for y in ys) else stack(ys)
+
+    return {"fori_loop": fori_loop, "scan": scan}
+
+
+def tracer_nn(unrolled: bool = False) -> SimpleNamespace:
+    """tracer's functions; its loop primitives (eagerly Python loops), or with
+    `unrolled` Python loops that a trace unrolls."""
     import tracer
     import tracer.nn.functional as F
 
+    loops = (
+        python_loops(tracer.stack)
+        if unrolled
+        else {"fori_loop": tracer.fori_loop, "scan": tracer.scan}
+    )
     return SimpleNamespace(
         tanh=tracer.tanh,
         sigmoid=tracer.sigmoid,
@@ -63,6 +107,7 @@ def tracer_nn() -> SimpleNamespace:
         relu=F.relu,
         linear=F.linear,
         cross_entropy=F.cross_entropy,
+        **loops,
     )
 
 
@@ -77,6 +122,7 @@ def torch_nn() -> SimpleNamespace:
         relu=F.relu,
         linear=F.linear,
         cross_entropy=F.cross_entropy,
+        **python_loops(torch.stack),
     )
 
 
@@ -95,6 +141,8 @@ def jax_nn() -> SimpleNamespace:
         relu=jax.nn.relu,
         linear=lambda x, w, b: x @ w.T + b,
         cross_entropy=cross_entropy,
+        fori_loop=jax.lax.fori_loop,
+        scan=jax.lax.scan,
     )
 
 
@@ -114,6 +162,16 @@ def prepare_tracer_compiled(workload: Any, inputs: list[np.ndarray]) -> Step:
 
     args = [tracer.from_numpy(a) for a in inputs]
     step = tracer.value_and_grad(_bind(workload, tracer_nn()), argnums=workload.wrt)
+    return lambda: step(*args)
+
+
+def prepare_tracer_unrolled(workload: Any, inputs: list[np.ndarray]) -> Step:
+    """value_and_grad of the loss with its loop as a Python loop: the trace unrolls it
+    into one straight graph (a copy of the body per step)."""
+    import tracer
+
+    args = [tracer.from_numpy(a) for a in inputs]
+    step = tracer.value_and_grad(_bind(workload, tracer_nn(unrolled=True)), argnums=workload.wrt)
     return lambda: step(*args)
 
 
@@ -223,6 +281,15 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
             requires=("tracer",),
             first_call=True,
             compiles=True,
+        ),
+        Implementation(
+            "tracer-unrolled",
+            "tracer compiled, unrolled",
+            prepare_tracer_unrolled,
+            requires=("tracer",),
+            first_call=True,
+            compiles=True,
+            unrolled=True,
         ),
         Implementation(
             "tracer-eager",

@@ -6,10 +6,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from tracer.bench.runner import FIRST_CALL, SUBJECT, CaseResult, Row, Target
+from tracer.bench.runner import FIRST_CALL, FIRST_CALL_PART, SUBJECT, CaseResult, Row, Target
 
 SCHEMA = "tracer.bench/1"
-PEER_ORDER = ("jax", "numpy", "torch", "tracer-eager")  # the order of a case's ratios
+# the order of a case's ratios
+PEER_ORDER = ("jax", "numpy", "torch", "tracer-unrolled", "tracer-eager")
 
 
 def unit(t: float) -> tuple[float, str]:
@@ -37,13 +38,28 @@ def _labels(results: Sequence[CaseResult]) -> dict[str, str]:
     return {r.name: r.label for res in results for r in res.rows}
 
 
+def _verdict(t: Target) -> str:
+    bound = seconds(t.bound) if t.seconds else f"{t.bound:g}"
+    return f"target ≤ {bound}: {'met' if t.met else 'MISSED'}"
+
+
+def _subject_text(subject: str, measure: str, labels: dict[str, str]) -> str:
+    text = labels.get(subject, subject)
+    return text + (f", {measure} (import excluded)" if measure != "median" else "")
+
+
 def target_text(t: Target, labels: dict[str, str]) -> str:
-    subject, peer = t.key.split("/")
-    text = f"{labels.get(subject, subject)} ÷ {labels.get(peer, peer)}"
+    if t.seconds:
+        text = _subject_text(t.key, t.measure, labels)
+        shown = seconds(t.value)
+    else:
+        subject, peer = t.key.split("/")
+        text = f"{_subject_text(subject, t.measure, labels)} ÷ {labels.get(peer, peer)}"
+        shown = ratio(t.value)
     if t.value is None:
-        return f"{text}: not measured (target ≤ {t.bound:g})"
-    verdict = "met" if t.met else "MISSED"
-    return f"{text} = {ratio(t.value)} (target ≤ {t.bound:g}: {verdict})"
+        bound = seconds(t.bound) if t.seconds else f"{t.bound:g}"
+        return f"{text}: not measured (target ≤ {bound})"
+    return f"{text} = {shown} ({_verdict(t)})"
 
 
 def _status(row: Row) -> str:
@@ -94,26 +110,39 @@ def format_case(result: CaseResult) -> str:
 
 def ratio_lines(result: CaseResult) -> list[str]:
     """Per tracer-compiled row, one line of its ratios: targeted peers first (with the
-    target), then JAX, numpy, torch, tracer eager."""
+    target), then JAX, numpy, torch, the unrolled trace, tracer eager. First-call cases
+    add a line per row comparing the first calls alone (import excluded)."""
     labels = _labels([result])
-    targets = {t.key: t for t in result.targets}
+    lines = _ratio_lines(result.ratios, result.targets, "median", labels)
+    lines += _ratio_lines(result.first_call_ratios, result.targets, FIRST_CALL_PART, labels)
+    lines += [f"  {target_text(t, labels)}" for t in result.targets if t.value is None]
+    return lines
+
+
+def _ratio_lines(
+    ratios: dict[str, float], targets: Sequence[Target], measure: str, labels: dict[str, str]
+) -> list[str]:
+    mine = {t.key: t for t in targets if t.measure == measure}
     by_subject: dict[str, list[str]] = {}
 
     def order(key: str) -> tuple[str, bool, int]:
         subject, peer = key.split("/")
         rank = PEER_ORDER.index(peer) if peer in PEER_ORDER else len(PEER_ORDER)
-        return subject, key not in targets, rank
+        return subject, key not in mine, rank
 
-    for key in sorted(result.ratios, key=order):
+    for key in sorted(ratios, key=order):
         subject, peer = key.split("/")
-        text = f"÷ {labels[peer]} = {ratio(result.ratios[key])}"
-        if key in targets:
-            t = targets[key]
-            text += f" (target ≤ {t.bound:g}: {'met' if t.met else 'MISSED'})"
+        text = f"÷ {labels[peer]} = {ratio(ratios[key])}"
+        if key in mine:
+            text += f" ({_verdict(mine[key])})"
         by_subject.setdefault(subject, []).append(text)
-    lines = [f"  {labels[s]} " + " · ".join(parts) for s, parts in by_subject.items()]
-    lines += [f"  {target_text(t, labels)}" for t in result.targets if t.value is None]
-    return lines
+    for t in mine.values():
+        if t.seconds and t.value is not None:
+            by_subject.setdefault(t.key, []).insert(0, f"= {seconds(t.value)} ({_verdict(t)})")
+    return [
+        f"  {_subject_text(s, measure, labels)} " + " · ".join(parts)
+        for s, parts in by_subject.items()
+    ]
 
 
 def format_targets(results: Sequence[CaseResult]) -> str:
@@ -122,18 +151,26 @@ def format_targets(results: Sequence[CaseResult]) -> str:
     table = [["case", "ratio", "value", "target", ""]]
     for res in results:
         for t in res.targets:
-            subject, peer = t.key.split("/")
+            subject, _, peer = t.key.partition("/")
             name = labels.get(subject, subject).replace(labels.get(SUBJECT, SUBJECT), "")
-            name = (
-                name.strip(", ") + " " if name.strip(", ") else ""
-            ) + f"÷ {labels.get(peer, peer)}"
+            name = name.strip(", ")
+            if t.measure != "median":
+                name = f"{name}, {t.measure}".strip(", ")
+            if t.seconds:
+                name += " (s)"
+                value, bound = seconds(t.value), f"≤ {seconds(t.bound)}"
+            else:
+                name = (name + " " if name else "") + f"÷ {labels.get(peer, peer)}"
+                value, bound = ratio(t.value), f"≤ {t.bound:g}"
             verdict = "not measured" if t.value is None else "met" if t.met else "MISSED"
-            table.append([res.case.id, name, ratio(t.value), f"≤ {t.bound:g}", verdict])
+            table.append([res.case.id, name, value, bound, verdict])
     if len(table) == 1:
         return ""
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     lines = [
-        f"targets: {labels.get(SUBJECT, SUBJECT)} time ÷ peer time (medians; below 1 is faster)"
+        f"targets: {labels.get(SUBJECT, SUBJECT)} time ÷ peer time (medians; below 1 is "
+        f"faster), or seconds; '{FIRST_CALL_PART}': trace + compile + first call, import "
+        "excluded"
     ]
     for row in table:
         lines.append(
@@ -194,7 +231,14 @@ def to_json(
         }
 
     def target(t: Target) -> dict[str, Any]:
-        return {"ratio": t.key, "value": t.value, "bound": t.bound, "met": t.met}
+        return {
+            "ratio": t.key,
+            "value": t.value,
+            "bound": t.bound,
+            "met": t.met,
+            "measure": t.measure,
+            "unit": "s" if t.seconds else "ratio",
+        }
 
     cases = [
         {
@@ -206,6 +250,7 @@ def to_json(
             "kind": FIRST_CALL if res.case.first_call else "steady",
             "results": {r.name: row(r) for r in res.rows},
             "ratios": dict(res.ratios),
+            "first_call_ratios": dict(res.first_call_ratios),
             "targets": [target(t) for t in res.targets],
         }
         for res in results

@@ -21,6 +21,7 @@ SUBJECT = "tracer-compiled"  # the implementation every ratio is about
 FIRST_CALL = "first-call"
 # first-call row -> {peer: bound on its time / the peer's}
 FIRST_CALL_TARGETS = {f"{SUBJECT}-cold": {"jax": 5.0}, f"{SUBJECT}-warm": {"jax": 1.5}}
+FIRST_CALL_PART = "first call"  # a Target's measure: trace + compile + run, import excluded
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Case:
 
     id: str  # "notebook-1e6", "first-call-mlp-b64"
     group: str  # the workload's name, or "first-call"
-    workload: Workload
+    workload: Workload  # bound to the size (`Workload.at`)
     size: int
     first_call: bool = False
 
@@ -38,12 +39,12 @@ def cases(workloads: Iterable[Workload], quick: bool) -> list[Case]:
     """The cases of a run: each workload's sizes, then the first-call cases."""
     workloads = list(workloads)
     steady = [
-        Case(f"{w.name}-{w.size_label(s)}", w.name, w, s)
+        Case(f"{w.name}-{w.size_label(s)}", w.name, w.at(s), s)
         for w in workloads
         for s in (w.quick_sizes if quick else w.sizes)
     ]
     fresh = [
-        Case(f"{FIRST_CALL}-{w.name}-{w.size_label(s)}", FIRST_CALL, w, s, True)
+        Case(f"{FIRST_CALL}-{w.name}-{w.size_label(s)}", FIRST_CALL, w.at(s), s, True)
         for w in workloads
         for s in (w.quick_first_call_sizes if quick else w.first_call_sizes)
     ]
@@ -88,10 +89,17 @@ class Row:
 
 @dataclass(frozen=True)
 class Target:
-    key: str  # "tracer-compiled/jax", as in the ratios
+    """A bound on a ratio of medians (`subject/peer`), or on seconds (`subject`)."""
+
+    key: str  # "tracer-compiled/jax", as in the ratios; or "tracer-compiled-cold"
     bound: float
     value: float | None  # None when either side did not run
     met: bool | None
+    measure: str = "median"  # or FIRST_CALL_PART: trace + compile + first call, no import
+
+    @property
+    def seconds(self) -> bool:
+        return "/" not in self.key
 
 
 @dataclass
@@ -99,6 +107,8 @@ class CaseResult:
     case: Case
     rows: list[Row]
     ratios: dict[str, float] = field(default_factory=dict)  # "subject/peer": medians' ratio
+    # first-call cases: "subject/peer": ratio of the first calls (import excluded)
+    first_call_ratios: dict[str, float] = field(default_factory=dict)
     targets: list[Target] = field(default_factory=list)
 
     def row(self, name: str) -> Row | None:
@@ -176,8 +186,9 @@ def run_steady(
                 continue
             label, prepare = own[impl.name]
             impl = dataclasses.replace(impl, label=label, prepare=prepare)
-        if missing[impl.name]:
-            rows.append(Row(impl.name, impl.label, impl.name, "skipped", missing[impl.name]))
+        why = missing[impl.name] or impl.skip(case.workload, case.size)
+        if why:
+            rows.append(Row(impl.name, impl.label, impl.name, "skipped", why))
             continue
         row, step = check_steady(case, impl, ref)
         rows.append(row)
@@ -230,18 +241,30 @@ def summarize(result: CaseResult) -> None:
         for p in ok:
             if p.impl != SUBJECT:
                 result.ratios[f"{s.name}/{p.name}"] = s.timing.median / p.timing.median
-    if result.case.first_call:
-        bounds = {
-            f"{s}/{peer}": b for s, peers in FIRST_CALL_TARGETS.items() for peer, b in peers.items()
-        }
-    else:
-        bounds = {
-            f"{SUBJECT}/{peer}": b
-            for peer, b in result.case.workload.targets.get(result.case.size, {}).items()
-        }
-    for key, bound in bounds.items():
-        value = result.ratios.get(key)
-        result.targets.append(Target(key, bound, value, None if value is None else value <= bound))
+                if result.case.first_call:
+                    result.first_call_ratios[f"{s.name}/{p.name}"] = s.first_call_s / p.first_call_s
+    case, w = result.case, result.case.workload
+
+    def add(key: str, bound: float, value: float | None, measure: str = "median") -> None:
+        met = None if value is None else value <= bound
+        result.targets.append(Target(key, bound, value, met, measure))
+
+    if not case.first_call:
+        for peer, bound in w.targets.get(case.size, {}).items():
+            add(f"{SUBJECT}/{peer}", bound, result.ratios.get(f"{SUBJECT}/{peer}"))
+        return
+    for subject, peers in FIRST_CALL_TARGETS.items():
+        for peer, bound in peers.items():
+            add(f"{subject}/{peer}", bound, result.ratios.get(f"{subject}/{peer}"))
+    for subject, peers in w.first_call_targets.get(case.size, {}).items():
+        for peer, bound in peers.items():
+            if peer == "seconds":
+                row = result.row(subject)
+                ran = row is not None and row.status == "ok"
+                add(subject, bound, row.first_call_s if ran else None, FIRST_CALL_PART)
+            else:
+                key = f"{subject}/{peer}"
+                add(key, bound, result.first_call_ratios.get(key), FIRST_CALL_PART)
 
 
 def run(
@@ -259,21 +282,30 @@ def run(
             notes.append(f"{impl.label}: skipped, {missing[impl.name]}")
     progress = progress or Progress(enabled=False)
     fresh = [v for i in impls if i.first_call for v in firstcall.variants(i)]
-    progress.total += sum(len(fresh) if c.first_call else len(impls) + 1 for c in selected)
+
+    def runs(case: Case) -> list[Any]:  # the implementations (or variants) with a row
+        return [
+            x
+            for x in (fresh if case.first_call else impls)
+            if (x.impl if case.first_call else x).applies(case.workload)
+        ]
+
+    progress.total += sum(len(runs(c)) + (not c.first_call) for c in selected)
     results = []
     for case in selected:
         if case.first_call:
             value = float(reference(case.workload, case.workload.inputs(case.size))[0])
             rows = []
-            for v in fresh:
+            for v in runs(case):
                 progress.step(f"{case.id} · {v.label}")
+                why = missing[v.impl.name] or v.impl.skip(case.workload, case.size)
                 rows.append(
-                    Row(v.name, v.label, v.impl.name, "skipped", missing[v.impl.name])
-                    if missing[v.impl.name]
+                    Row(v.name, v.label, v.impl.name, "skipped", why)
+                    if why
                     else run_first_call(case, v, value, settings)
                 )
         else:
-            rows = run_steady(case, impls, missing, settings, progress)
+            rows = run_steady(case, runs(case), missing, settings, progress)
         result = CaseResult(case, rows)
         summarize(result)
         results.append(result)

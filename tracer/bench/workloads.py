@@ -1,10 +1,13 @@
 """The benchmark workloads: inputs, the loss written once for every library, and
 numpy gradients written by hand (the reference and the numpy row).
 
-A loss is `loss(nn, *args)`: plain arithmetic and `.sum()` on the library's arrays,
-and `nn.tanh`, `nn.sigmoid`, `nn.exp`, `nn.relu`, `nn.linear`, `nn.cross_entropy`
-from a namespace each implementation supplies. So tracer (compiled and eager),
-PyTorch and JAX all run the same text.
+A loss is `loss(nn, *args)`: plain arithmetic, `@`, `.T` and `.sum()`/`.mean()` on
+the library's arrays, and `nn.tanh`, `nn.sigmoid`, `nn.exp`, `nn.relu`, `nn.linear`,
+`nn.cross_entropy`, `nn.fori_loop`, `nn.scan` from a namespace each implementation
+supplies (the loops with `jax.lax`'s signatures: the library's loop primitive, or a
+Python loop). So tracer (compiled, unrolled and eager), PyTorch and JAX all run the
+same text. A loop workload's trip count is its size, given to the loss and to the
+numpy code as the keyword `steps` (`Workload.at`).
 
 This module imports numpy only: the first-call child loads it by path, so that
 timing JAX's import does not import tracer.
@@ -13,7 +16,8 @@ timing JAX's import does not import tracer.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -38,6 +42,22 @@ class Workload:
     size_prefix: str = ""  # "b" for batch sizes: mlp-b64
     # size -> {peer implementation: bound on tracer-compiled time / peer time}
     targets: dict[int, dict[str, float]] = field(default_factory=dict)
+    # first-call size -> {row: {peer: bound on the row's trace + compile + first call over
+    # the peer's, or "seconds": a bound on it}} (import time excluded)
+    first_call_targets: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
+    loop: bool = False  # the loss has a loop: the size is its trip count (`steps`)
+    unrolled_max_size: int = 0  # largest trip count the unrolled-trace row compiles
+
+    def at(self, size: int) -> Workload:
+        """This workload with its loss and numpy code bound to `size` (a loop workload's
+        `steps`); other workloads are returned as they are."""
+        if not self.loop:
+            return self
+        return replace(
+            self,
+            loss=partial(self.loss, steps=size),
+            numpy_value_and_grad=partial(self.numpy_value_and_grad, steps=size),
+        )
 
     def size_label(self, size: int) -> str:
         """5 -> "5", 1000 -> "1e3", 1_000_000 -> "1e6"; with the prefix, 64 -> "b64"."""
@@ -162,6 +182,122 @@ def adam_numpy(*arrays: np.ndarray) -> tuple[Any, list[np.ndarray]]:
 
 MLP_PARAMETERS = 784 * 256 + 256 + 256 * 10 + 10
 
+
+# ---- coupled masses: a damped spring chain integrated for `steps` steps -----------------
+#
+# Four unit masses in a line between two walls: wall -k0- m0 -k1- m1 -k1- m2 -k1- m3 -k0- wall,
+# with damping. The stiffness matrix is k0 * WALLS + k1 * COUPLING (both constant
+# inputs); semi-implicit Euler: v += dt * (-x @ K - c v), x += dt * v. The loss is the
+# energy-like sum of squares of the final state; its gradient is w.r.t. (k0, k1).
+
+SPRING_DT = 0.02
+SPRING_DAMPING = 0.3
+
+
+def spring_inputs(steps: int, rng: np.random.Generator) -> list[np.ndarray]:
+    walls = np.diag([1.0, 0.0, 0.0, 1.0]).astype(np.float32)
+    coupling = (2 * np.eye(4) - np.eye(4, k=1) - np.eye(4, k=-1)).astype(np.float32)
+    return [
+        np.array([3.0, 1.5], np.float32),  # k: (wall stiffness, coupling stiffness)
+        rng.standard_normal(4, dtype=np.float32),  # initial positions
+        rng.standard_normal(4, dtype=np.float32) * np.float32(0.5),  # initial velocities
+        walls,
+        coupling,
+    ]
+
+
+def spring_loss(nn: Any, k: Any, x0: Any, v0: Any, walls: Any, coupling: Any, steps: int) -> Any:
+    stiffness = k[0] * walls + k[1] * coupling
+
+    def step(i: Any, state: Any) -> Any:
+        x, v = state
+        v = v + SPRING_DT * (-(x @ stiffness) - SPRING_DAMPING * v)
+        return x + SPRING_DT * v, v
+
+    x, v = nn.fori_loop(0, steps, step, (x0, v0))
+    return (x * x + v * v).sum()
+
+
+def spring_numpy(
+    k: np.ndarray,
+    x0: np.ndarray,
+    v0: np.ndarray,
+    walls: np.ndarray,
+    coupling: np.ndarray,
+    steps: int,
+) -> tuple[Any, list[np.ndarray]]:
+    dt, c = SPRING_DT, SPRING_DAMPING
+    stiffness = k[0] * walls + k[1] * coupling
+    xs = [x0]  # the positions at the start of each step (the backward pass needs them)
+    x, v = x0, v0
+    for _ in range(steps):
+        v = v + dt * (-(x @ stiffness) - c * v)
+        x = x + dt * v
+        xs.append(x)
+    g_x, g_v = 2 * x, 2 * v
+    g_stiffness = np.zeros_like(stiffness)
+    for t in range(steps - 1, -1, -1):
+        g_v = g_v + dt * g_x  # x' = x + dt v'
+        g_a = dt * g_v  # v' = v + dt a
+        g_stiffness -= np.outer(xs[t], g_a)  # a = -x @ K - c v
+        g_x = g_x - g_a @ stiffness.T
+        g_v = g_v - c * g_a
+    g_k = np.array([(g_stiffness * walls).sum(), (g_stiffness * coupling).sum()], k.dtype)
+    return (x * x + v * v).sum(), [g_k]
+
+
+# ---- an Elman RNN: h' = tanh(x_t W_ih^T + h W_hh^T + b), loss on the last state ---------
+
+RNN_SHAPE = (32, 32, 128)  # batch, input, hidden
+
+
+def rnn_inputs(steps: int, rng: np.random.Generator) -> list[np.ndarray]:
+    batch, n_in, n_hidden = RNN_SHAPE
+
+    def normal(*shape: int, scale: float = 1.0) -> np.ndarray:
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(scale)
+
+    return [
+        normal(n_hidden, n_in, scale=n_in**-0.5),  # w_ih
+        normal(n_hidden, n_hidden, scale=n_hidden**-0.5),  # w_hh
+        normal(n_hidden, scale=0.1),  # b
+        np.zeros((batch, n_hidden), np.float32),  # h0
+        normal(steps, batch, n_in),  # xs: one input per step
+    ]
+
+
+def rnn_loss(nn: Any, w_ih: Any, w_hh: Any, b: Any, h0: Any, xs: Any, steps: int) -> Any:
+    def cell(h: Any, x: Any) -> Any:
+        return nn.tanh(x @ w_ih.T + h @ w_hh.T + b), None
+
+    h, _ = nn.scan(cell, h0, xs, length=steps)
+    return (h * h).mean()
+
+
+def rnn_numpy(
+    w_ih: np.ndarray, w_hh: np.ndarray, b: np.ndarray, h0: np.ndarray, xs: np.ndarray, steps: int
+) -> tuple[Any, list[np.ndarray]]:
+    hs = [h0]  # hs[t]: the state before step t
+    for t in range(steps):
+        hs.append(np.tanh(xs[t] @ w_ih.T + hs[-1] @ w_hh.T + b))
+    h = hs[-1]
+    g_h = 2 * h / h.size
+    g_ih, g_hh, g_b = np.zeros_like(w_ih), np.zeros_like(w_hh), np.zeros_like(b)
+    for t in range(steps - 1, -1, -1):
+        g_pre = g_h * (1 - hs[t + 1] ** 2)  # through the tanh
+        g_ih += g_pre.T @ xs[t]
+        g_hh += g_pre.T @ hs[t]
+        g_b += g_pre.sum(axis=0)
+        g_h = g_pre @ w_hh
+    return (h * h).mean(), [g_ih, g_hh, g_b]
+
+
+# issue 14's targets for the loop workloads: steady state against JAX jit and PyTorch
+# eager; the cold compile (trace + compile + first call, import excluded) within 2 s and
+# 3x JAX's first call
+LOOP_TARGETS = {"jax": 1.0, "torch": 0.5}
+LOOP_FIRST_CALL_TARGETS = {"tracer-compiled-cold": {"seconds": 2.0, "jax": 3.0}}
+
 WORKLOADS: dict[str, Workload] = {
     w.name: w
     for w in [
@@ -215,6 +351,40 @@ WORKLOADS: dict[str, Workload] = {
             quick_sizes=(),  # not in --quick runs (whose rows run every implementation)
             size_prefix="p",
             targets={MLP_PARAMETERS: {"torch": 0.3}},
+        ),
+        Workload(
+            "spring",
+            "4 coupled masses, damped springs, semi-implicit Euler (fori_loop), "
+            "gradients w.r.t. the 2 spring constants",
+            spring_inputs,
+            spring_loss,
+            spring_numpy,
+            wrt=(0,),
+            sizes=(200,),
+            quick_sizes=(10,),
+            first_call_sizes=(200,),
+            size_prefix="t",
+            targets={200: LOOP_TARGETS},
+            first_call_targets={200: LOOP_FIRST_CALL_TARGETS},
+            loop=True,
+            unrolled_max_size=50,
+        ),
+        Workload(
+            "rnn",
+            "Elman RNN, tanh, hidden 128, input 32, batch 32 (scan), loss on the last "
+            "state, gradients w.r.t. w_ih, w_hh, b",
+            rnn_inputs,
+            rnn_loss,
+            rnn_numpy,
+            wrt=(0, 1, 2),
+            sizes=(100,),
+            quick_sizes=(4,),
+            first_call_sizes=(100,),
+            size_prefix="t",
+            targets={100: LOOP_TARGETS},
+            first_call_targets={100: LOOP_FIRST_CALL_TARGETS},
+            loop=True,
+            unrolled_max_size=25,
         ),
     ]
 }
