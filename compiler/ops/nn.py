@@ -106,3 +106,86 @@ register(
         lowering=Composite(_mse),
     )
 )
+
+
+def _bce_abstract(name: str) -> Any:
+    def abstract(x: AVal, y: AVal, reduction: str) -> AVal:
+        if tuple(x.shape) != tuple(y.shape):
+            raise ShapeError(
+                f"{name}: input shape {tuple(x.shape)} and target shape {tuple(y.shape)} differ"
+            )
+        if not dtypes.is_float(x.dtype) or not dtypes.is_float(y.dtype):
+            raise DTypeError(
+                f"{name}: input and target must be floating point, got {x.dtype} and {y.dtype}"
+            )
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        return AVal(tuple(x.shape) if reduction == "none" else (), x.dtype)
+
+    return abstract
+
+
+def _reduce(loss: Any, reduction: str) -> Any:
+    if reduction == "none":
+        return loss
+    axes = tuple(range(loss.ndim))
+    total = apply("reduce_sum", loss, axes=axes, keepdims=False)
+    return total if reduction == "sum" else total / count(loss, axes)  # nan when empty
+
+
+def _scale(g: Any, like: Any, reduction: str) -> Any:
+    """The cotangent of each element's loss."""
+    if reduction == "mean":
+        g = g / count(like, tuple(range(like.ndim)))
+    return g
+
+
+_BCE_EPS = 9.999999960041972e-13
+
+
+def _bce(x: Any, y: Any, reduction: str) -> Any:
+    # PyTorch's CPU kernel: logs clamped at -100, so a probability of 0 or 1 gives 100
+    log_x, log_1mx = x.log().clamp(min=-100), (-x).log1p().clamp(min=-100)
+    return _reduce((y - 1) * log_1mx - y * log_x, reduction)
+
+
+def _bce_vjp(g: Any, out: Any, x: Any, y: Any, reduction: str) -> tuple[Any, Any]:
+    g = _scale(g, x, reduction)
+    # PyTorch's formula: (x - y) / max(x (1 - x), eps), finite at x = 0 and 1; its eps is
+    # the C float 1e-12f, 9.999999960041972e-13 as a double
+    gx = g * (x - y) / ((1 - x) * x).clamp(min=_BCE_EPS)
+    gy = g * ((-x).log1p().clamp(min=-100) - x.log().clamp(min=-100))
+    return gx, gy
+
+
+def _bce_logits(x: Any, y: Any, reduction: str) -> Any:
+    # (1 - y) x - log sigmoid(x), with log sigmoid(x) = min(x, 0) - log1p(exp(-|x|))
+    log_sigmoid = x.clamp(max=0) - (-x.abs()).exp().log1p()
+    return _reduce((1 - y) * x - log_sigmoid, reduction)
+
+
+def _bce_logits_vjp(g: Any, out: Any, x: Any, y: Any, reduction: str) -> tuple[Any, Any]:
+    g = _scale(g, x, reduction)
+    return g * (x.sigmoid() - y), -g * x
+
+
+register(
+    Op(
+        "binary_cross_entropy",
+        _bce_abstract("binary_cross_entropy"),
+        None,
+        _bce_vjp,
+        grad_fn="BinaryCrossEntropyBackward0",
+        lowering=Composite(_bce),
+    )
+)
+register(
+    Op(
+        "binary_cross_entropy_with_logits",
+        _bce_abstract("binary_cross_entropy_with_logits"),
+        None,
+        _bce_logits_vjp,
+        grad_fn="BinaryCrossEntropyWithLogitsBackward0",
+        lowering=Composite(_bce_logits),
+    )
+)

@@ -361,3 +361,24 @@ def test_a_timeout_without_workers_is_refused_when_iterating():
     loader = DataLoader(Range(4), timeout=1.0)
     with pytest.raises(ValueError, match="with num_workers=0 it must be 0"):
         iter(loader)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 1234])
+@pytest.mark.parametrize("use_generator", [False, True])
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_seeded_shuffle_gives_pytorchs_batches_and_leaves_its_stream(
+    seed, use_generator, num_workers
+):
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        lib.manual_seed(seed)
+        g = lib.Generator().manual_seed(seed + 7) if use_generator else None
+        data = lib.utils.data.TensorDataset(lib.arange(10))
+        loader = lib.utils.data.DataLoader(
+            data, batch_size=4, shuffle=True, generator=g, num_workers=num_workers
+        )
+        epochs = [[b[0].tolist() for b in loader] for _ in range(2)]
+        return epochs, lib.rand(3).tolist()
+
+    assert run(tracer) == run(torch)

@@ -19,6 +19,8 @@ from tracer.tensor import Tensor
 
 __all__ = [
     "bilinear",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
     "cross_entropy",
     "dropout",
     "embedding",
@@ -109,6 +111,71 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
         shape = broadcast_shapes("mse_loss", tuple(input.shape), tuple(target.shape))
         input, target = input.broadcast_to(shape), target.broadcast_to(shape)
     return apply("mse_loss", input, target, reduction=reduction)
+
+
+def _bce_args(op: str, input: Any, target: Any, weight: Any, reduction: str) -> None:
+    _check(op, reduction, input=input, target=target)
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(
+            f"{op}: using a target size ({tracer_size(target)}) that is different to the input "
+            f"size ({tracer_size(input)}) is not supported; give target the input's shape"
+        )
+    if weight is not None and not isinstance(weight, Operand):
+        raise TypeError(f"{op}(): weight must be a tensor, got {type(weight).__name__}")
+
+
+def tracer_size(t: Any) -> str:
+    return f"tracer.Size({list(t.shape)})"
+
+
+def _weighted(
+    op: str, input: Any, target: Any, weight: Any, reduction: str, name: str, **params: Any
+) -> Any:
+    """`op` reduced as asked, each element's loss scaled by `weight` (broadcast to the
+    input's shape) first when given, under the op's node name."""
+    if weight is None:
+        return apply(op, input, target, reduction=reduction, **params)
+    loss = apply(op, input, target, reduction="none", **params)
+    loss = apply("mul", loss, weight.broadcast_to(tuple(loss.shape)), name=name)
+    if reduction == "none":
+        return loss
+    axes = tuple(range(loss.ndim))
+    if reduction == "sum":
+        return apply("reduce_sum", loss, axes=axes, keepdims=False, name=name)
+    return apply("div", loss.sum(), loss.numel(), name=name)  # nan when empty, as PyTorch
+
+
+def binary_cross_entropy(
+    input: Any, target: Any, weight: Any = None, reduction: str = "mean"
+) -> Any:
+    """-(t log(x) + (1 - t) log(1 - x)) of probabilities `input` in [0, 1] against
+    `target` of the same shape (float), each log clamped at -100 as in PyTorch (so x = 0
+    or 1 gives a finite loss of at most 100); `weight` scales each element's loss.
+    Gradient (PyTorch's formula): (x - t) / max(x (1 - x), 1e-12). Raises ValueError when
+    the shapes differ or (eagerly) when an input lies outside [0, 1]."""
+    _bce_args("binary_cross_entropy", input, target, weight, reduction)
+    if isinstance(input, Tensor):
+        data = input._data
+        if ((data < 0) | (data > 1)).any():
+            raise RuntimeError(
+                "binary_cross_entropy: all elements of input should be between 0 and 1 "
+                "(pass probabilities, e.g. sigmoid(logits), or use "
+                "binary_cross_entropy_with_logits on the logits)"
+            )
+    name = "BinaryCrossEntropyBackward0"
+    return _weighted("binary_cross_entropy", input, target, weight, reduction, name)
+
+
+def binary_cross_entropy_with_logits(
+    input: Any, target: Any, weight: Any = None, reduction: str = "mean"
+) -> Any:
+    """binary_cross_entropy(sigmoid(input), target), computed stably from the logits:
+    (1 - t) x - log sigmoid(x); gradient sigmoid(x) - t. `weight` scales each element's
+    loss. (PyTorch's pos_weight is not supported.) Raises ValueError when the shapes
+    differ."""
+    _bce_args("binary_cross_entropy_with_logits", input, target, weight, reduction)
+    name = "BinaryCrossEntropyWithLogitsBackward0"
+    return _weighted("binary_cross_entropy_with_logits", input, target, weight, reduction, name)
 
 
 def _tracing() -> bool:

@@ -12,12 +12,21 @@ from tracer.nn.modules.container import (
 from tracer.nn.modules.dropout import Dropout
 from tracer.nn.modules.flatten import Flatten, Unflatten
 from tracer.nn.modules.linear import Bilinear, Identity, Linear
-from tracer.nn.modules.loss import CrossEntropyLoss, MSELoss, NLLLoss, loss_module
+from tracer.nn.modules.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    MSELoss,
+    NLLLoss,
+    loss_module,
+)
 from tracer.nn.modules.module import Module
 from tracer.nn.modules.normalization import LayerNorm
 from tracer.nn.modules.sparse import Embedding
 
 __all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
     "Bilinear",
     "CrossEntropyLoss",
     "Dropout",

@@ -17,7 +17,16 @@ from tracer.nn.modules.activation import _named_parameters
 from tracer.nn.modules.module import Module
 from tracer.tensor import Tensor
 
-__all__ = ["REDUCTION", "WEIGHTED", "CrossEntropyLoss", "MSELoss", "NLLLoss", "loss_module"]
+__all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "REDUCTION",
+    "WEIGHTED",
+    "CrossEntropyLoss",
+    "MSELoss",
+    "NLLLoss",
+    "loss_module",
+]
 
 # (name, default) of the constructor arguments, in PyTorch's order
 REDUCTION = (("size_average", None), ("reduce", None), ("reduction", "mean"))
@@ -132,4 +141,17 @@ CrossEntropyLoss = loss_module(
     ("reduction", "mean"),
     ("label_smoothing", 0.0),
     doc="Softmax cross-entropy of logits (N, C) against class labels (N,).",
+)
+BCELoss = loss_module(
+    "BCELoss",
+    F.binary_cross_entropy,
+    *WEIGHTED,
+    doc="Binary cross-entropy of probabilities in [0, 1] against targets of the same shape.",
+)
+BCEWithLogitsLoss = loss_module(
+    "BCEWithLogitsLoss",
+    F.binary_cross_entropy_with_logits,
+    *WEIGHTED,
+    ("pos_weight", None),
+    doc="Binary cross-entropy of logits (sigmoid applied stably) against targets.",
 )

@@ -49,3 +49,13 @@ def randint(high: int, size: int, generator: Any = None, where: str = "randint")
             "instead"
         )
     return tracer.randint(0, high, (size,), generator=generator).tolist()
+
+
+def draw_seed(generator: Any = None) -> int:
+    """One int64 seed drawn as PyTorch's data loading draws it:
+    `empty((), dtype=int64).random_(generator=...)`, from the global stream when
+    `generator` is None."""
+    t = tracer.empty((), dtype=tracer.int64)
+    if generator is None:
+        return int(t.random_().item())
+    return int(t.random_(generator=generator).item())

@@ -9,9 +9,10 @@ stream unless the dataset splits it using get_worker_info()). Threads share the 
 they speed up loading that waits (files, numpy calls that release the GIL), not
 pure-Python work; random draws made inside a dataset from worker threads share tracer's
 global generator in an order that depends on thread timing (use num_workers=0 for
-reproducible random augmentation). WorkerInfo.seed is epoch * num_workers + id, drawn from
-no generator (PyTorch draws a base seed from its generator every epoch, even with
-num_workers=0; here iterating a DataLoader draws only what shuffling needs).
+reproducible random augmentation). Each pass draws a base seed from the loader's generator
+(or the global one), whatever num_workers, as PyTorch does; WorkerInfo.seed is base seed +
+worker id. A RandomSampler without a generator seeds a fresh one from the global stream at
+each pass, as PyTorch's does, so seeded scripts shuffle as under PyTorch.
 pin_memory is accepted and ignored (there is no GPU).
 """
 
@@ -26,6 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from tracer.utils.data import _random
 from tracer.utils.data.collate import default_collate, default_convert
 from tracer.utils.data.dataset import Dataset, IterableDataset
 from tracer.utils.data.sampler import (
@@ -181,7 +183,6 @@ class DataLoader(Generic[T_co]):
         self.collate_fn = collate_fn
         self.persistent_workers = persistent_workers
         self._IterableDataset_len_called: int | None = None
-        self._worker_epochs = 0
         self.__initialized = True
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -270,6 +271,9 @@ class _BaseLoaderIter:
         self._iterable = loader._iterable
         self._index_sampler = loader._index_sampler
         self._sampler_iter = iter(self._index_sampler)
+        # drawn every epoch, as PyTorch draws it (after the sampler's iterator is made,
+        # before its first draw), so a seeded script shuffles as under PyTorch
+        self._base_seed = _random.draw_seed(loader.generator)
         self._reported_length = loader._IterableDataset_len_called
         self._num_yielded = 0
 
@@ -368,10 +372,7 @@ class _ThreadedLoaderIter(_BaseLoaderIter):
         self._num_workers = n
         self._timeout = loader.timeout
         self._max_tasks = loader.prefetch_factor * n  # type: ignore[operator]
-        # one seed per worker and epoch, drawn from no generator: the threads share tracer's
-        # generator, and drawing here would make num_workers > 0 shuffle differently
-        base_seed = loader._worker_epochs * n
-        loader._worker_epochs += 1
+        base_seed = self._base_seed  # worker i gets base_seed + i, as in PyTorch
         self._tasks: list[queue.SimpleQueue[Any]] = [queue.SimpleQueue() for _ in range(n)]
         self._results: queue.Queue[Any] = queue.Queue()
         self._active = [True] * n

@@ -7,6 +7,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence, Sized
 from typing import Any, Generic, TypeVar
 
+import tracer
 from tracer.utils.data import _random
 
 __all__ = [
@@ -75,6 +76,9 @@ class RandomSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         n = len(self.data_source)
         g = self.generator
+        if g is None:  # as PyTorch: a fresh generator seeded from the global stream
+            g = tracer.Generator()
+            g.manual_seed(_random.draw_seed())
         if self.replacement:  # in chunks of 32, as PyTorch draws them
             for _ in range(self.num_samples // 32):
                 yield from _random.randint(n, 32, g, "RandomSampler")
