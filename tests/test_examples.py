@@ -82,3 +82,12 @@ def test_train_mlp_learns_with_both_steps(tmp_path):
         assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     else:
         assert "matplotlib is not installed" in out and not plot.exists()
+
+
+def test_train_classifier_learns_and_resumes_from_its_checkpoint(tmp_path):
+    ckpt = tmp_path / "ckpt.pt"
+    out = run_example("train_classifier.py", "--epochs", "2", "--checkpoint", str(ckpt))
+    acc = [float(a) for a in re.findall(r"test accuracy " + NUMBER, out)]
+    # learned (10 classes: chance is 0.1); the loaded model is the saved one, exactly
+    assert (len(acc), acc[0] > 0.5, acc[1] == acc[0], ckpt.exists()) == (3, True, True, True)
+    assert "Sequential(\n  (0): Linear(in_features=64, out_features=64, bias=True)" in out
