@@ -56,8 +56,9 @@ def _affine(y: Any, weight: Any, bias: Any, name: str) -> Any:
     return apply("add", y, _per_channel(bias, y.ndim), name=name)
 
 
-def _update(running: Any, value: Any, momentum: float, op: str) -> None:
-    """running = (1 - momentum) * running + momentum * value, in place, untracked."""
+def refuse_running_stats_in_trace(op: str) -> None:
+    """Raise TraceError inside a traced function: running statistics are updated in
+    place, which a trace cannot do (the update would run once, at trace time)."""
     if operand.tracing.builder is not None:
         where = describe_location()
         raise TraceError(
@@ -67,6 +68,11 @@ def _update(running: Any, value: Any, momentum: float, op: str) -> None:
             + "\nCall model.eval() (or pass training=False) before tracing, build the layer "
             "with track_running_stats=False, or run the training step eagerly."
         )
+
+
+def _update(running: Any, value: Any, momentum: float, op: str) -> None:
+    """running = (1 - momentum) * running + momentum * value, in place, untracked."""
+    refuse_running_stats_in_trace(op)
     with no_grad():
         running.mul_(1 - momentum).add_(value.detach().to(running.dtype) * momentum)
 
