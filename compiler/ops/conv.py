@@ -352,9 +352,11 @@ def _pool_vjp(
 
 
 def _pool_name(avals: tuple[AVal, ...], **params: Any) -> str:
-    d = len(params["output_size"] or params["kernel"])
-    kind = "AdaptiveMaxPool" if params["output_size"] else "MaxPool"
-    suffix = "" if params["output_size"] else "WithIndices"
+    """MaxPool2DWithIndicesBackward0, AdaptiveMaxPool2DBackward0, ... (2-d without params)."""
+    adaptive = params.get("output_size", ())
+    d = len(adaptive or params.get("kernel", (2, 2)))
+    kind = "AdaptiveMaxPool" if adaptive else "MaxPool"
+    suffix = "" if adaptive else "WithIndices"
     return f"{kind}{d}D{suffix}Backward0"
 
 
