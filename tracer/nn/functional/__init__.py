@@ -5,8 +5,8 @@ from tracer.nn.functional.conv import *  # noqa: F403
 from tracer.nn.functional.conv import __all__ as _conv
 from tracer.nn.functional.core import *  # noqa: F403
 from tracer.nn.functional.core import __all__ as _core
-from tracer.nn.functional.dropout import *  # noqa: F403
-from tracer.nn.functional.dropout import __all__ as _dropout
+from tracer.nn.functional.dropout_variants import *  # noqa: F403
+from tracer.nn.functional.dropout_variants import __all__ as _dropout
 from tracer.nn.functional.normalization import *  # noqa: F403
 from tracer.nn.functional.normalization import __all__ as _normalization
 from tracer.nn.functional.pooling import *  # noqa: F403
