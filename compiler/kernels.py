@@ -27,7 +27,9 @@ __all__ = [
     "index_add",
     "index_put",
     "matmul",
+    "max_pool",
     "scatter_add",
+    "window_add",
 ]
 
 
@@ -390,3 +392,75 @@ def random(w: Writer, e: Eqn, refs: list[Ref]) -> None:
         w.line("_v = np.float64(_y >> np.uint64(11)) * 1.1102230246251565e-16", ind)
         value = "np.sqrt(-2.0 * np.log(_u)) * np.cos(6.283185307179586 * _v)"
     w.line(f"{w.arr(out)}[{oi}] = {value}", ind)
+
+
+# ---- padding, windows and pooling (compiler.ops.conv) ---------------------------------
+
+
+def window_add(w: Writer, e: Eqn, refs: list[Ref]) -> None:
+    """col2im: zero the output, then add every window element at the position it was
+    read from. The loops follow the windows' memory order (largest stride outside)."""
+    out = e.outputs[0]
+    g = refs[0]
+    kernel, stride, dilation = e.params["kernel"], e.params["stride"], e.params["dilation"]
+    d = len(kernel)
+    oarr = w.arr(out)
+    oshape = w.shape(out)
+    w.line(f"{oarr}[:] = 0")
+    gshape = g.shape
+    order = sorted(range(len(gshape)), key=lambda k: -abs(int(g.strides[k] if g.strides else 0)))
+    idx = [f"j{k}" for k in range(len(gshape))]
+    for depth, k in enumerate(order):
+        w.line(f"for {idx[k]} in range({gshape[k]}):", depth)
+    ind = len(order)
+    lead = len(gshape) - 2 * d
+    pos = idx[:lead] + [
+        f"{idx[lead + i]}*{stride[i]} + {idx[lead + d + i]}*{dilation[i]}" for i in range(d)
+    ]
+    oi = w.index_expr(0, list(c_strides(oshape)), [f"({p})" for p in pos])
+    w.line(f"{oarr}[{oi}] += {w.read(g, idx)}", ind)
+
+
+def max_pool(w: Writer, e: Eqn, refs: list[Ref]) -> None:
+    """The maximum of each pooling window and its flat index in the spatial dims: a
+    larger value or a NaN replaces the current maximum, scanning in C order (PyTorch's
+    rule); padding is never read. Adaptive windows (output_size) span
+    [i*n // out, ceil((i+1)*n / out))."""
+    vals, inds = e.outputs
+    x = refs[0]
+    p = e.params
+    adaptive = bool(p["output_size"])
+    d = len(p["output_size"] or p["kernel"])
+    oshape = w.shape(vals)
+    lead = len(oshape) - d
+    spatial = x.shape[lead:]
+    plane = c_strides(spatial)
+    idx, ind = w.loops(oshape, "j", 0)
+    for i in range(d):
+        n, o = spatial[i], idx[lead + i]
+        if adaptive:
+            m = oshape[lead + i]
+            w.line(f"_a{i} = ({o} * {n}) // {m}", ind)
+            w.line(f"_b{i} = (({o} + 1) * {n} + {m} - 1) // {m}", ind)
+        else:
+            k, s, pad_, dil = p["kernel"][i], p["stride"][i], p["padding"][i], p["dilation"][i]
+            w.line(f"_a{i} = {o} * {s} - {pad_}" if pad_ else f"_a{i} = {o} * {s}", ind)
+            w.line(f"_b{i} = min(_a{i} + {dil * (k - 1) + 1}, {n})", ind)
+            if pad_:
+                w.line(f"while _a{i} < 0:", ind)
+                w.line(f"_a{i} += {dil}", ind + 1)
+    lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    w.line(f"_best = {literal(lowest, x.dtype)}", ind)
+    w.line(f"_arg = {w.index_expr(0, list(plane), [f'_a{i}' for i in range(d)])}", ind)
+    for i in range(d):
+        step = 1 if adaptive else p["dilation"][i]
+        w.line(f"for _p{i} in range(_a{i}, _b{i}{f', {step}' if step != 1 else ''}):", ind + i)
+    body = ind + d
+    here = [f"_p{i}" for i in range(d)]
+    w.line(f"_v = {w.read(x, idx[:lead] + here)}", body)
+    w.line("if _v > _best or _v != _v:" if x.dtype.kind == "f" else "if _v > _best:", body)
+    w.line("_best = _v", body + 1)
+    w.line(f"_arg = {w.index_expr(0, list(plane), here)}", body + 1)
+    oi = w.index_expr(0, list(c_strides(oshape)), idx)
+    w.line(f"{w.arr(vals)}[{oi}] = _best", ind)
+    w.line(f"{w.arr(inds)}[{oi}] = _arg", ind)

@@ -1505,6 +1505,7 @@ FAMILIES: tuple[str, ...] = (
     "opspecs_math",
     "opspecs_activations",
     "opspecs_reduce",
+    "opspecs_conv",
 )
 for _family in FAMILIES:
     SPECS += importlib.import_module(_family).SPECS

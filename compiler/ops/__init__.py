@@ -3,6 +3,7 @@
 from compiler.ops import (  # noqa: F401
     activations,
     control,
+    conv,
     elementwise,
     index,
     layout,

@@ -22,6 +22,12 @@ def np_(t):
 # ---- Dropout ------------------------------------------------------------------------
 
 
+def test_every_functional_name_is_a_function_not_a_submodule():
+    # a family module named like a function (functional/dropout.py) hid F.dropout
+    for name in F.__all__:
+        assert callable(getattr(F, name)), f"F.{name} is {getattr(F, name)!r}"
+
+
 def test_dropout_in_eval_mode_returns_the_input_itself():
     x = tracer.ones(5)
     assert nn.Dropout(0.5).eval()(x) is x

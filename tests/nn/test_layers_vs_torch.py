@@ -102,6 +102,60 @@ LAYERS = [
 ]
 
 
+def _first(nn, layer):
+    """A module returning the first output of `layer` (RNN layers return (out, state))."""
+
+    class First(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = layer
+
+        def forward(self, *xs):
+            return self.layer(*xs)[0]
+
+    return First()
+
+
+# the convolution family (issue 15): torch's defaults, padding modes, train-mode statistics
+LAYERS += [
+    ("conv1d_valid_dilation", lambda nn, lib: nn.Conv1d(2, 3, 3, padding="valid", dilation=2),
+     [floats(2, 2, 9)]),
+    ("conv2d_reflect_stride", lambda nn, lib: nn.Conv2d(2, 4, 3, 2, 1, padding_mode="reflect"),
+     [floats(2, 2, 6, 5)]),
+    ("conv2d_circular_same_groups",
+     lambda nn, lib: nn.Conv2d(4, 2, (2, 3), padding="same", groups=2, padding_mode="circular",
+                               bias=False),
+     [floats(1, 4, 4, 5)]),
+    ("conv2d_replicate_asymmetric",
+     lambda nn, lib: nn.Conv2d(1, 2, 3, padding=(2, 1), padding_mode="replicate"),
+     [floats(2, 1, 4, 4)]),
+    ("conv3d", lambda nn, lib: nn.Conv3d(2, 2, 2, padding=1), [floats(1, 2, 3, 3, 2)]),
+    ("conv_transpose2d",
+     lambda nn, lib: nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1),
+     [floats(2, 3, 3, 2)]),
+    ("max_pool2d_ceil", lambda nn, lib: nn.MaxPool2d(3, 2, ceil_mode=True), [floats(2, 2, 6, 7)]),
+    ("avg_pool2d_exclude_pad",
+     lambda nn, lib: nn.AvgPool2d(3, 2, 1, count_include_pad=False), [floats(1, 2, 5, 6)]),
+    ("adaptive_avg_pool2d", lambda nn, lib: nn.AdaptiveAvgPool2d((2, 3)), [floats(2, 3, 5, 7)]),
+    ("batch_norm2d_training", lambda nn, lib: nn.BatchNorm2d(3), [floats(4, 3, 2, 2)]),
+    ("batch_norm1d_no_affine",
+     lambda nn, lib: nn.BatchNorm1d(3, affine=False), [floats(5, 3, 2)]),
+    ("group_norm", lambda nn, lib: nn.GroupNorm(2, 4), [floats(2, 4, 3)]),
+    ("instance_norm2d_affine",
+     lambda nn, lib: nn.InstanceNorm2d(3, affine=True), [floats(2, 3, 3, 2)]),
+    ("upsample_bilinear_align",
+     lambda nn, lib: nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True),
+     [floats(1, 2, 3, 2)]),
+    ("lstm_two_layers_bidirectional_batch_first",
+     lambda nn, lib: _first(nn, nn.LSTM(3, 4, num_layers=2, bidirectional=True,
+                                        batch_first=True)),
+     [floats(2, 5, 3)]),
+    ("gru", lambda nn, lib: _first(nn, nn.GRU(3, 4)), [floats(5, 2, 3)]),
+    ("rnn_relu", lambda nn, lib: _first(nn, nn.RNN(3, 4, nonlinearity="relu")), [floats(4, 2, 3)]),
+    ("lstm_cell", lambda nn, lib: _first(nn, nn.LSTMCell(3, 4)), [floats(2, 3)]),
+]  # fmt: skip
+
+
 def _randomise(module) -> None:
     """Move torch's parameters away from ones/zeros so affine terms are exercised."""
     with torch.no_grad():

@@ -94,6 +94,12 @@ def tracer_nn(unrolled: bool = False) -> SimpleNamespace:
     `unrolled` Python loops that a trace unrolls."""
     import tracer
     import tracer.nn.functional as F
+    from tracer.nn.modules.rnn import recurrence
+
+    def lstm(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> Any:
+        zeros = x.full_like(0, shape=(x.shape[1], w_hh.shape[1]))
+        (h, _), _ = recurrence("LSTM", x, (zeros, zeros), w_ih, w_hh, b_ih, b_hh)
+        return h
 
     loops = (
         python_loops(tracer.stack)
@@ -108,12 +114,23 @@ def tracer_nn(unrolled: bool = False) -> SimpleNamespace:
         linear=F.linear,
         cross_entropy=F.cross_entropy,
         **loops,
+        conv2d=lambda x, w, b, padding: F.conv2d(x, w, b, padding=padding),
+        max_pool2d=F.max_pool2d,
+        lstm=lstm,
     )
 
 
 def torch_nn() -> SimpleNamespace:
     import torch
     import torch.nn.functional as F
+
+    def lstm(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> Any:
+        # what torch.nn.LSTM runs: the fused recurrent kernel
+        zeros = x.new_zeros((1, x.shape[1], w_hh.shape[1]))
+        _, h, _ = torch._VF.lstm(
+            x, (zeros, zeros), [w_ih, w_hh, b_ih, b_hh], True, 1, 0.0, True, False, False
+        )
+        return h[0]
 
     return SimpleNamespace(
         tanh=torch.tanh,
@@ -123,6 +140,9 @@ def torch_nn() -> SimpleNamespace:
         linear=F.linear,
         cross_entropy=F.cross_entropy,
         **python_loops(torch.stack),
+        conv2d=lambda x, w, b, padding: F.conv2d(x, w, b, padding=padding),
+        max_pool2d=F.max_pool2d,
+        lstm=lstm,
     )
 
 
@@ -134,6 +154,32 @@ def jax_nn() -> SimpleNamespace:
         logp = jax.nn.log_softmax(logits, axis=1)
         return -jnp.take_along_axis(logp, y[:, None], axis=1).mean()
 
+    def conv2d(x: Any, w: Any, b: Any, padding: int) -> Any:
+        pads = [(padding, padding)] * 2
+        dims = ("NCHW", "OIHW", "NCHW")
+        y = jax.lax.conv_general_dilated(x, w, (1, 1), pads, dimension_numbers=dims)
+        return y + b[None, :, None, None]
+
+    def max_pool2d(x: Any, k: int) -> Any:
+        window = (1, 1, k, k)
+        return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, window, "VALID")
+
+    def lstm(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> Any:
+        n = w_hh.shape[1]
+        xw = x @ w_ih.T + b_ih  # every step's input projection at once
+
+        def step(carry: Any, xw_t: Any) -> Any:
+            h, c = carry
+            gates = xw_t + h @ w_hh.T + b_hh
+            i, f = jax.nn.sigmoid(gates[:, :n]), jax.nn.sigmoid(gates[:, n : 2 * n])
+            g, o = jnp.tanh(gates[:, 2 * n : 3 * n]), jax.nn.sigmoid(gates[:, 3 * n :])
+            c = f * c + i * g
+            return (o * jnp.tanh(c), c), None
+
+        zeros = jnp.zeros((x.shape[1], n), x.dtype)
+        (h, _), _ = jax.lax.scan(step, (zeros, zeros), xw)
+        return h
+
     return SimpleNamespace(
         tanh=jnp.tanh,
         sigmoid=jax.nn.sigmoid,
@@ -143,6 +189,9 @@ def jax_nn() -> SimpleNamespace:
         cross_entropy=cross_entropy,
         fori_loop=jax.lax.fori_loop,
         scan=jax.lax.scan,
+        conv2d=conv2d,
+        max_pool2d=max_pool2d,
+        lstm=lstm,
     )
 
 

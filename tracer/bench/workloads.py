@@ -298,6 +298,208 @@ def rnn_numpy(
 LOOP_TARGETS = {"jax": 1.0, "torch": 0.5}
 LOOP_FIRST_CALL_TARGETS = {"tracer-compiled-cold": {"seconds": 2.0, "jax": 3.0}}
 
+
+# ---- LeNet-5: two conv + max-pool layers, three linear layers (issue 15) -------------
+
+LENET_SHAPES = [  # conv1, conv2, fc1, fc2, fc3: (weight shape, bias size)
+    ((6, 1, 5, 5), 6),
+    ((16, 6, 5, 5), 16),
+    ((120, 400), 120),
+    ((84, 120), 84),
+    ((10, 84), 10),
+]
+
+
+def lenet_inputs(batch: int, rng: np.random.Generator) -> list[np.ndarray]:
+    params = []
+    for shape, n in LENET_SHAPES:
+        fan_in = int(np.prod(shape[1:]))
+        bound = 1 / fan_in**0.5
+        params.append(rng.uniform(-bound, bound, shape).astype(np.float32))
+        params.append(rng.uniform(-bound, bound, n).astype(np.float32))
+    x = rng.random((batch, 1, 28, 28), dtype=np.float32)  # pixels in [0, 1)
+    return params + [x, rng.integers(0, 10, batch)]
+
+
+def lenet_loss(
+    nn: Any, c1w: Any, c1b: Any, c2w: Any, c2b: Any, f1w: Any, f1b: Any, f2w: Any, f2b: Any,
+    f3w: Any, f3b: Any, x: Any, y: Any,
+) -> Any:  # fmt: skip
+    h = nn.max_pool2d(nn.relu(nn.conv2d(x, c1w, c1b, 2)), 2)  # (B, 6, 14, 14)
+    h = nn.max_pool2d(nn.relu(nn.conv2d(h, c2w, c2b, 0)), 2)  # (B, 16, 5, 5)
+    h = h.reshape(h.shape[0], -1)
+    h = nn.relu(nn.linear(h, f1w, f1b))
+    h = nn.relu(nn.linear(h, f2w, f2b))
+    return nn.cross_entropy(nn.linear(h, f3w, f3b), y)
+
+
+def _im2col(x: np.ndarray, k: int) -> np.ndarray:
+    """(B, C, H, W) -> (C * k * k, B * OH * OW) columns of the k-by-k windows."""
+    win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))  # B C OH OW k k
+    b, c, oh, ow = win.shape[:4]
+    return win.transpose(1, 4, 5, 0, 2, 3).reshape(c * k * k, b * oh * ow)
+
+
+def _col2im(cols: np.ndarray, shape: tuple[int, ...], k: int) -> np.ndarray:
+    b, c, h, w = shape
+    oh, ow = h - k + 1, w - k + 1
+    blocks = cols.reshape(c, k, k, b, oh, ow)
+    out = np.zeros(shape, cols.dtype)
+    for i in range(k):
+        for j in range(k):
+            out[:, :, i : i + oh, j : j + ow] += blocks[:, i, j].transpose(1, 0, 2, 3)
+    return out
+
+
+def _conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    o, _, k, _ = w.shape
+    cols = _im2col(x, k)
+    oh, ow = x.shape[2] - k + 1, x.shape[3] - k + 1
+    y = (w.reshape(o, -1) @ cols).reshape(o, x.shape[0], oh, ow).transpose(1, 0, 2, 3)
+    return y + b[:, None, None], cols
+
+
+def _conv_backward(
+    g: np.ndarray, x_shape: tuple[int, ...], w: np.ndarray, cols: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    o, _, k, _ = w.shape
+    g2 = g.transpose(1, 0, 2, 3).reshape(o, -1)
+    gx = _col2im(w.reshape(o, -1).T @ g2, x_shape, k)
+    return gx, (g2 @ cols.T).reshape(w.shape), g.sum(axis=(0, 2, 3))
+
+
+def _pool_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """2x2 max pooling; the mask marks the first maximum of each window."""
+    b, c, h, w = x.shape
+    win = (
+        x.reshape(b, c, h // 2, 2, w // 2, 2)
+        .transpose(0, 1, 2, 4, 3, 5)
+        .reshape(b, c, h // 2, w // 2, 4)
+    )
+    first = win.argmax(-1)
+    mask = np.arange(4) == first[..., None]
+    return win.max(-1), mask
+
+
+def _pool_backward(g: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    b, c, oh, ow = g.shape
+    win = (mask * g[..., None]).reshape(b, c, oh, ow, 2, 2).transpose(0, 1, 2, 4, 3, 5)
+    return win.reshape(b, c, oh * 2, ow * 2)
+
+
+def lenet_numpy(
+    c1w: np.ndarray, c1b: np.ndarray, c2w: np.ndarray, c2b: np.ndarray, f1w: np.ndarray,
+    f1b: np.ndarray, f2w: np.ndarray, f2b: np.ndarray, f3w: np.ndarray, f3b: np.ndarray,
+    x: np.ndarray, y: np.ndarray,
+) -> tuple[Any, list[np.ndarray]]:  # fmt: skip
+    xp = np.pad(x, [(0, 0), (0, 0), (2, 2), (2, 2)])
+    a1, cols1 = _conv_forward(xp, c1w, c1b)
+    p1, m1 = _pool_forward(np.maximum(a1, 0))
+    a2, cols2 = _conv_forward(p1, c2w, c2b)
+    p2, m2 = _pool_forward(np.maximum(a2, 0))
+    h0 = p2.reshape(len(x), -1)
+    z1 = h0 @ f1w.T + f1b
+    h1 = np.maximum(z1, 0)
+    z2 = h1 @ f2w.T + f2b
+    h2 = np.maximum(z2, 0)
+    logits = h2 @ f3w.T + f3b
+    rows = np.arange(len(y))
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    total = e.sum(axis=1, keepdims=True)
+    loss = (np.log(total[:, 0]) - z[rows, y]).mean()
+    g = e / total
+    g[rows, y] -= 1
+    g /= len(y)
+    g_f3w, g_f3b = g.T @ h2, g.sum(0)
+    g = (g @ f3w) * (z2 > 0)
+    g_f2w, g_f2b = g.T @ h1, g.sum(0)
+    g = (g @ f2w) * (z1 > 0)
+    g_f1w, g_f1b = g.T @ h0, g.sum(0)
+    g = _pool_backward((g @ f1w).reshape(p2.shape), m2) * (a2 > 0)
+    g, g_c2w, g_c2b = _conv_backward(g, p1.shape, c2w, cols2)
+    g = _pool_backward(g, m1) * (a1 > 0)
+    _, g_c1w, g_c1b = _conv_backward(g, xp.shape, c1w, cols1)
+    return loss, [g_c1w, g_c1b, g_c2w, g_c2b, g_f1w, g_f1b, g_f2w, g_f2b, g_f3w, g_f3b]
+
+
+# ---- an LSTM over a sequence, then a linear classifier on the last state (issue 15) ---
+
+LSTM_SHAPE = (50, 32, 128, 10)  # sequence length, input size, hidden size, classes
+
+
+def lstm_inputs(batch: int, rng: np.random.Generator) -> list[np.ndarray]:
+    steps, n_in, hidden, n_out = LSTM_SHAPE
+    bound = 1 / hidden**0.5
+
+    def uniform(*shape: int) -> np.ndarray:
+        return rng.uniform(-bound, bound, shape).astype(np.float32)
+
+    return [
+        uniform(4 * hidden, n_in),  # w_ih: gates i, f, g, o stacked, as PyTorch's LSTM
+        uniform(4 * hidden, hidden),  # w_hh
+        uniform(4 * hidden),  # b_ih
+        uniform(4 * hidden),  # b_hh
+        uniform(n_out, hidden),  # w_out
+        uniform(n_out),  # b_out
+        rng.standard_normal((steps, batch, n_in), dtype=np.float32),  # x: (L, N, H_in)
+        rng.integers(0, n_out, batch),
+    ]
+
+
+def lstm_loss(
+    nn: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, w_out: Any, b_out: Any, x: Any, y: Any
+) -> Any:
+    h = nn.lstm(x, w_ih, w_hh, b_ih, b_hh)  # the last hidden state, (N, hidden)
+    return nn.cross_entropy(nn.linear(h, w_out, b_out), y)
+
+
+def _sigmoid(v: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-v))
+
+
+def lstm_numpy(
+    w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndarray, b_hh: np.ndarray,
+    w_out: np.ndarray, b_out: np.ndarray, x: np.ndarray, y: np.ndarray,
+) -> tuple[Any, list[np.ndarray]]:  # fmt: skip
+    steps, batch, _ = x.shape
+    n = w_hh.shape[1]
+    h, c = np.zeros((batch, n), x.dtype), np.zeros((batch, n), x.dtype)
+    saved = []
+    for t in range(steps):  # forward, keeping what backpropagation through time needs
+        gates = x[t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+        i, f = _sigmoid(gates[:, :n]), _sigmoid(gates[:, n : 2 * n])
+        g, o = np.tanh(gates[:, 2 * n : 3 * n]), _sigmoid(gates[:, 3 * n :])
+        c_new = f * c + i * g
+        saved.append((h, c, i, f, g, o, np.tanh(c_new)))
+        h, c = o * np.tanh(c_new), c_new
+    logits = h @ w_out.T + b_out
+    rows = np.arange(batch)
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    total = e.sum(axis=1, keepdims=True)
+    loss = (np.log(total[:, 0]) - z[rows, y]).mean()
+    gl = e / total
+    gl[rows, y] -= 1
+    gl /= batch
+    g_wout, g_bout = gl.T @ h, gl.sum(0)
+    gh, gc = gl @ w_out, np.zeros_like(c)
+    g_wih, g_whh, g_b = np.zeros_like(w_ih), np.zeros_like(w_hh), np.zeros_like(b_ih)
+    for t in reversed(range(steps)):
+        h_prev, c_prev, i, f, g, o, tc = saved[t]
+        go = gh * tc
+        gc = gc + gh * o * (1 - tc * tc)
+        gi, gf, gg = gc * g, gc * c_prev, gc * i
+        gates = np.concatenate(
+            [gi * i * (1 - i), gf * f * (1 - f), gg * (1 - g * g), go * o * (1 - o)], axis=1
+        )
+        g_wih += gates.T @ x[t]
+        g_whh += gates.T @ h_prev
+        g_b += gates.sum(0)
+        gh, gc = gates @ w_hh, gc * f
+    return loss, [g_wih, g_whh, g_b, g_b.copy(), g_wout, g_bout]
+
+
 WORKLOADS: dict[str, Workload] = {
     w.name: w
     for w in [
@@ -385,6 +587,34 @@ WORKLOADS: dict[str, Workload] = {
             first_call_targets={100: LOOP_FIRST_CALL_TARGETS},
             loop=True,
             unrolled_max_size=25,
+        ),
+        Workload(
+            "lenet",
+            "LeNet-5 on 28x28x1: conv5-relu-maxpool x2, linear 400-120-84-10, relu, softmax "
+            "cross-entropy (mean), gradients w.r.t. all 10 parameters",
+            lenet_inputs,
+            lenet_loss,
+            lenet_numpy,
+            wrt=tuple(range(10)),
+            sizes=(64,),
+            quick_sizes=(4,),
+            first_call_sizes=(64,),
+            size_prefix="b",
+            targets={64: {"jax": 1.0, "torch": 1.0}},
+        ),
+        Workload(
+            "lstm",
+            "LSTM (input 32, hidden 128) over 50 steps, linear 128-10 on the last hidden "
+            "state, softmax cross-entropy (mean), gradients w.r.t. the 6 parameters",
+            lstm_inputs,
+            lstm_loss,
+            lstm_numpy,
+            wrt=tuple(range(6)),
+            sizes=(32,),
+            quick_sizes=(2,),
+            first_call_sizes=(32,),
+            size_prefix="b",
+            targets={32: {"jax": 1.0, "torch": 1.0}},
         ),
     ]
 }
