@@ -21,6 +21,7 @@ __all__ = [
     "normalize_axes",
     "normalize_axis",
     "reduction_axes",
+    "return_type",
     "shape_arg",
 ]
 
@@ -75,6 +76,8 @@ class MinMax(tuple):
     """(values, indices), like torch.return_types.max."""
 
     __slots__ = ()
+    #: the fields, as a namedtuple has them (pytrees rebuild the result from them)
+    _fields = ("values", "indices")
 
     def __new__(cls, values: Any, indices: Any) -> MinMax:
         return super().__new__(cls, (values, indices))
@@ -86,6 +89,25 @@ class MinMax(tuple):
     @property
     def indices(self) -> Any:
         return self[1]
+
+
+_RETURN_TYPES: dict[str, type[MinMax]] = {}
+
+
+def return_type(name: str) -> type[MinMax]:
+    """The (values, indices) result class of op `name`, printed as PyTorch prints its
+    `torch.return_types.<name>`: sort, topk, kthvalue, median, nanmedian."""
+    cls = _RETURN_TYPES.get(name)
+    if cls is None:
+
+        def __repr__(self: MinMax) -> str:
+            return f"torch.return_types.{name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
+
+        cls = type(name, (MinMax,), {"__slots__": (), "__repr__": __repr__})
+        cls.__module__ = "tracer.return_types"
+        cls.__qualname__ = name
+        _RETURN_TYPES[name] = cls
+    return cls
 
 
 def infer_reshape(old: tuple[int, ...], new: tuple[int, ...]) -> tuple[int, ...]:

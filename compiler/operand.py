@@ -27,9 +27,10 @@ from compiler.args import (  # noqa: F401  (normalize_axis, ... are re-exported)
 from compiler.dispatch import apply, tracing  # noqa: F401  (re-exported)
 from compiler.errors import ShapeError
 from compiler.methods.reductions import ReductionMethods
+from compiler.methods.sorting import SortingMethods
 
 
-class Operand(ReductionMethods):
+class Operand(ReductionMethods, SortingMethods):
     """Mixin: PyTorch-named methods over `apply`. Subclasses provide `shape`,
     `dtype`, `_bind`, `_const` (wrap a numpy array as an operand of the same
     world) and `_priority`."""

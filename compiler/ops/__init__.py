@@ -9,4 +9,5 @@ from compiler.ops import (  # noqa: F401
     random,
     reduce,
     shape,
+    sorting,
 )

@@ -7,5 +7,7 @@ works on eager tensors and, inside @trace, on symbolic ones.
 
 from tracer.functions.core import *  # noqa: F403
 from tracer.functions.core import __all__ as _core
+from tracer.functions.sorting import *  # noqa: F403
+from tracer.functions.sorting import __all__ as _sorting
 
-__all__ = [*_core]
+__all__ = [*_core, *_sorting]
