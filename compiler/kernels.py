@@ -349,7 +349,7 @@ def sort_select(kind: str) -> Any:
             return idx[:axis] + [i] + idx[axis:]
 
         w.line(f"for _k in range({n}):", ind)
-        value = w.read(x, at(f"{n} - 1 - _k" if desc else "_k"))
+        value = w.read(x, at(f"({n} - 1 - _k)" if desc else "_k"))
         w.line(f"_row[_k] = {value if scratch == x.dtype else f'np.int8({value})'}", ind + 1)
         w.line("_p = np.argsort(_row, kind='mergesort')", ind)
         if kind == "kthvalue":
