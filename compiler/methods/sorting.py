@@ -1,10 +1,12 @@
 """Sorting and selection as Operand methods: sort, argsort, msort, topk, kthvalue,
 median and nanmedian (the ops are in `compiler.ops.sorting`).
 
-Equal values come out in index order (PyTorch's CPU sort is stable, with or without
-`stable=True`); NaN sorts above every number. Where PyTorch leaves the choice among
-equal values unspecified (topk, kthvalue, median with a dim), the index is the one
-that order gives: the earliest of the equal values it could pick.
+Equal values always come out in index order, NaN above every number: PyTorch's
+order with `stable=True`. Without it PyTorch leaves the order of equal values
+unspecified (its CPU sort is stable for rows of up to 16 elements and not beyond);
+the values agree either way. Where PyTorch leaves the choice among equal values
+unspecified (topk, kthvalue, median with a dim), the index is the one the stable
+order gives: the earliest of the equal values it could pick.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ class SortingMethods:
     def sort(self, dim: int = -1, descending: bool = False, *, stable: bool | None = None) -> Any:
         """(values, indices) of the elements along `dim` in ascending (or `descending`)
         order; equal values keep their index order, NaN counts as the largest value.
-        `stable` is accepted for PyTorch's signature (the sort is always stable);
-        passing it names the node SortBackward1, as in PyTorch."""
+        The sort is always stable (PyTorch's stable=True order); passing `stable` names
+        the node SortBackward1, as in PyTorch."""
         axis = normalize_axis(dim, self.ndim, "sort")
         values, indices = apply(
             "sort",

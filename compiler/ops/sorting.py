@@ -1,7 +1,7 @@
 """Sorting and selection: sort, topk, kthvalue and the medians.
 
-Every op here orders each row along `axis` with one rule, PyTorch's stable sort on
-the CPU: ascending, equal values keep their index order, NaN counts as larger than
+Every op here orders each row along `axis` with one rule, PyTorch's `stable=True`
+sort: ascending, equal values keep their index order, NaN counts as larger than
 every number; descending is the reverse order of the values with equal values still
 in index order (a NaN first). `topk`, `kthvalue` and `median` pick from that order
 (PyTorch picks among equal values in an unspecified order there; see their method
@@ -113,6 +113,7 @@ def _topk_abstract(x: AVal, k: int, axis: int, largest: bool, sorted: bool) -> t
 def _topk_impl(
     x: np.ndarray, k: int, axis: int, largest: bool, sorted: bool
 ) -> tuple[np.ndarray, np.ndarray]:
+    _topk_abstract(AVal(x.shape, x.dtype), k, axis, largest, sorted)  # k in range
     if x.ndim == 0:
         return x.copy(), np.zeros((), np.int64)
     p = np.take(sort_order(x, axis, largest), np.arange(k), axis=axis)
@@ -162,6 +163,7 @@ def _kth_abstract(x: AVal, k: int, axis: int, keepdims: bool, kind: str) -> tupl
 def _kth_impl(
     x: np.ndarray, k: int, axis: int, keepdims: bool, kind: str
 ) -> tuple[np.ndarray, np.ndarray]:
+    _kth_abstract(AVal(x.shape, x.dtype), k, axis, keepdims, kind)  # k in range, not empty
     if x.ndim == 0:
         return x.copy(), np.zeros((), np.int64)
     p = np.take_along_axis(sort_order(x, axis, False), _picked_positions(x, axis, kind, k), axis)
