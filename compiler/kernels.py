@@ -30,6 +30,7 @@ __all__ = [
     "max_pool",
     "scatter_add",
     "window_add",
+    "sort_select",
 ]
 
 
@@ -347,6 +348,73 @@ def argreduce(largest: bool) -> Any:
         oi = w.index_expr(0, list(c_strides(outer)), idx)
         w.line(f"{va}[{oi}] = _best", ind)
         w.line(f"{ia}[{oi}] = _arg", ind)
+
+    return emit
+
+
+# ---- sorting and selection ------------------------------------------------------------
+
+
+def sort_select(kind: str) -> Any:
+    """The emitter of `sort`, `topk` or `kthvalue` (with the medians): each row along
+    `axis` is copied into a scratch row and ordered by numba's stable
+    `np.argsort(kind='mergesort')` (NaN last, as numpy and PyTorch order them); a
+    descending order sorts the reversed row and reads it backwards, so equal values
+    stay in index order. `compiler.ops.sorting` is the same rule in numpy."""
+
+    def emit(w: Writer, e: Eqn, refs: list[Ref]) -> None:
+        vals, inds = e.outputs
+        x = refs[0]
+        p = e.params
+        va, ia = w.arr(vals), w.arr(inds)
+        if not x.shape:
+            w.line(f"{va}[0] = {w.read(x, [])}")
+            w.line(f"{ia}[0] = 0")
+            return
+        axis = p["axis"]
+        n = x.shape[axis]
+        desc = p["descending"] if kind == "sort" else p["largest"] if kind == "topk" else False
+        scratch = np.dtype(np.int8) if x.dtype == np.bool_ else x.dtype
+        outer = tuple(s for d, s in enumerate(x.shape) if d != axis)
+        w.line(f"_row = np.empty({n}, np.{scratch.name})")
+        idx, ind = w.loops(outer, "j", 0)
+
+        def at(i: str) -> list[str]:
+            return idx[:axis] + [i] + idx[axis:]
+
+        w.line(f"for _k in range({n}):", ind)
+        value = w.read(x, at(f"({n} - 1 - _k)" if desc else "_k"))
+        w.line(f"_row[_k] = {value if scratch == x.dtype else f'np.int8({value})'}", ind + 1)
+        w.line("_p = np.argsort(_row, kind='mergesort')", ind)
+        if kind == "kthvalue":
+            if p["kind"] == "kthvalue":
+                w.line(f"_q = {p['k'] - 1}", ind)
+            else:
+                w.line(f"_m = {n}", ind)
+                if x.dtype.kind == "f":  # the numbers in the row: NaNs sort last
+                    w.line("_m = 0", ind)
+                    w.line(f"for _k in range({n}):", ind)
+                    w.line("if _row[_k] == _row[_k]:", ind + 1)
+                    w.line("_m += 1", ind + 2)
+                if p["kind"] == "median":  # NaN in the row: the first NaN
+                    w.line(f"_q = _m if _m < {n} else ({n} - 1) // 2", ind)
+                else:
+                    w.line("_q = (_m - 1) // 2 if _m > 0 else 0", ind)
+            w.line("_o = _p[_q]", ind)
+            oi = w.index_expr(0, list(c_strides(outer)), idx)
+            w.line(f"{va}[{oi}] = {w.read(x, at('_o'))}", ind)
+            w.line(f"{ia}[{oi}] = _o", ind)
+            return
+        m = p["k"] if kind == "topk" else n
+        oshape = w.shape(vals)
+        w.line(f"for _j in range({m}):", ind)
+        if desc:
+            w.line(f"_o = {n} - 1 - _p[{n} - 1 - _j]", ind + 1)
+        else:
+            w.line("_o = _p[_j]", ind + 1)
+        oi = w.index_expr(0, list(c_strides(oshape)), at("_j"))
+        w.line(f"{va}[{oi}] = {w.read(x, at('_o'))}", ind + 1)
+        w.line(f"{ia}[{oi}] = _o", ind + 1)
 
     return emit
 

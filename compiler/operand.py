@@ -30,10 +30,13 @@ from compiler.methods.math import MathMethods
 from compiler.methods.norms import NormMethods
 from compiler.methods.reductions import ReductionMethods
 from compiler.methods.shapes import ShapeMethods
+from compiler.methods.sorting import SortingMethods
 from compiler.source import warn_at_user_line
 
 
-class Operand(ReductionMethods, IndexingMethods, ShapeMethods, MathMethods, NormMethods):
+class Operand(
+    ReductionMethods, IndexingMethods, ShapeMethods, MathMethods, NormMethods, SortingMethods
+):
     """Mixin: PyTorch-named methods over `apply`. Subclasses provide `shape`,
     `dtype`, `_bind`, `_const` (wrap a numpy array as an operand of the same
     world) and `_priority`."""

@@ -59,3 +59,10 @@ min = return_type("min", ("values", "indices"))  # noqa: A001
 cummax = return_type("cummax", ("values", "indices"))
 cummin = return_type("cummin", ("values", "indices"))
 aminmax = return_type("aminmax", ("min", "max"))
+
+# the results of sorting and selection
+sort = return_type("sort", ("values", "indices"))
+topk = return_type("topk", ("values", "indices"))
+kthvalue = return_type("kthvalue", ("values", "indices"))
+median = return_type("median", ("values", "indices"))
+nanmedian = return_type("nanmedian", ("values", "indices"))

@@ -1506,6 +1506,7 @@ FAMILIES: tuple[str, ...] = (
     "opspecs_activations",
     "opspecs_reduce",
     "opspecs_conv",
+    "opspecs_sorting",
 )
 for _family in FAMILIES:
     SPECS += importlib.import_module(_family).SPECS

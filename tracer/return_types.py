@@ -7,8 +7,25 @@ from compiler.return_types import (  # noqa: A004
     aminmax,
     cummax,
     cummin,
+    kthvalue,
     max,
+    median,
     min,
+    nanmedian,
+    sort,
+    topk,
 )
 
-__all__ = ["ReturnType", "aminmax", "cummax", "cummin", "max", "min"]
+__all__ = [
+    "ReturnType",
+    "aminmax",
+    "cummax",
+    "cummin",
+    "kthvalue",
+    "max",
+    "median",
+    "min",
+    "nanmedian",
+    "sort",
+    "topk",
+]

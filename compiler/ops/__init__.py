@@ -16,5 +16,6 @@ from compiler.ops import (  # noqa: F401
     scans,
     scatter,
     shape,
+    sorting,
     statistics,
 )

@@ -15,5 +15,7 @@ from tracer.functions.reductions import *  # noqa: F403
 from tracer.functions.reductions import __all__ as _reductions
 from tracer.functions.shapes import *  # noqa: F403
 from tracer.functions.shapes import __all__ as _shapes
+from tracer.functions.sorting import *  # noqa: F403
+from tracer.functions.sorting import __all__ as _sorting
 
-__all__ = [*_core, *_indexing, *_math, *_reductions, *_shapes]
+__all__ = [*_core, *_indexing, *_math, *_reductions, *_shapes, *_sorting]
