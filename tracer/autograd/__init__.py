@@ -525,6 +525,7 @@ def _fill_missing(node: OpNode, gs: list[Any]) -> list[Any]:
     if node._out is None:
         return gs
     like = next(g for g in gs if g is not None)
+    gs = list(gs) + [None] * (len(node._out) - len(gs))  # outputs after the last one used
     return [g if g is not None else like._const(np.zeros_like(o)) for g, o in zip(gs, node._out)]
 
 
