@@ -26,10 +26,11 @@ from compiler.args import (  # noqa: F401  (normalize_axis, ... are re-exported)
 )
 from compiler.dispatch import apply, tracing  # noqa: F401  (re-exported)
 from compiler.errors import ShapeError
+from compiler.methods.linalg import LinalgMethods
 from compiler.methods.reductions import ReductionMethods
 
 
-class Operand(ReductionMethods):
+class Operand(ReductionMethods, LinalgMethods):
     """Mixin: PyTorch-named methods over `apply`. Subclasses provide `shape`,
     `dtype`, `_bind`, `_const` (wrap a numpy array as an operand of the same
     world) and `_priority`."""
@@ -330,21 +331,6 @@ class Operand(ReductionMethods):
 
     def clone(self) -> Any:
         return apply("copy", self)
-
-    # ---- linear algebra -------------------------------------------------
-    def matmul(self, other: Any) -> Any:
-        return apply("matmul", self, other)
-
-    def mm(self, other: Any) -> Any:
-        if self.ndim != 2 or getattr(other, "ndim", 0) != 2:
-            raise ShapeError(
-                f"mm: expected 2-D tensors, got shapes {self.shape} and "
-                f"{getattr(other, 'shape', None)}"
-            )
-        return self.matmul(other)
-
-    def dot(self, other: Any) -> Any:
-        return self.matmul(other)
 
     # ---- shapes ---------------------------------------------------------
     def reshape(self, *shape: Any) -> Any:

@@ -20,7 +20,7 @@ from compiler.errors import (
     TracerError,
     TracerWarning,
 )
-from tracer import accelerator, autograd, backends, cuda, nn, optim, utils
+from tracer import accelerator, autograd, backends, cuda, linalg, nn, optim, utils
 from tracer._format import set_printoptions
 from tracer.creation import (
     arange,

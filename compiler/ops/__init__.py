@@ -1,3 +1,12 @@
 """All primitives. Importing this package fills `compiler.registry.OPS`."""
 
-from compiler.ops import elementwise, index, linalg, nn, reduce, shape  # noqa: F401
+from compiler.ops import (  # noqa: F401
+    decompositions,
+    elementwise,
+    index,
+    linalg,
+    losses,
+    nn,
+    reduce,
+    shape,
+)

@@ -7,5 +7,7 @@ works on eager tensors and, inside @trace, on symbolic ones.
 
 from tracer.functions.core import *  # noqa: F403
 from tracer.functions.core import __all__ as _core
+from tracer.functions.linalg import *  # noqa: F403
+from tracer.functions.linalg import __all__ as _linalg
 
-__all__ = [*_core]
+__all__ = [*_core, *_linalg]

@@ -3,5 +3,7 @@
 
 from tracer.nn.functional.core import *  # noqa: F403
 from tracer.nn.functional.core import __all__ as _core
+from tracer.nn.functional.losses import *  # noqa: F403
+from tracer.nn.functional.losses import __all__ as _losses
 
-__all__ = [*_core]
+__all__ = [*_core, *_losses]
