@@ -1500,7 +1500,7 @@ def _setitem_mask_ref(x: np.ndarray, v: np.ndarray) -> np.ndarray:
 # Each module `tests/opspecs_<family>.py` builds its rows with this module's helpers
 # (`from opspecs import A, S, real, ...`) and defines SPECS; it is imported only through
 # here, after every helper above exists.
-FAMILIES: tuple[str, ...] = ()
+FAMILIES: tuple[str, ...] = ("opspecs_linalg",)
 for _family in FAMILIES:
     SPECS += importlib.import_module(_family).SPECS
 
