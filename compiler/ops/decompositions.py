@@ -30,7 +30,7 @@ from compiler import dtypes, kernels
 from compiler.dispatch import apply
 from compiler.errors import DTypeError, ShapeError
 from compiler.lowering import Kernel
-from compiler.ops.elementwise import broadcast_shapes, chain, keep
+from compiler.ops.elementwise import broadcast_shapes, chain, drop, keep
 from compiler.ops.linalg import diag_embed, eye_mask, tril_mask
 from compiler.registry import AVal, Op, register, save_none
 from runtime import lapack
@@ -66,6 +66,17 @@ def _lapack(fn: str) -> Kernel:
     return Kernel(kernels.host_call(fn), contiguous=kernels.host_ready)
 
 
+def _checked(abstract_eval: Any, fn: Any) -> Any:
+    """An impl that runs the op's shape and dtype rule first (eager mode calls impls
+    directly), so a wrong operand gets the op's own error, not LAPACK's."""
+
+    def impl(*arrays: Any, **params: Any) -> Any:
+        abstract_eval(*[AVal(a.shape, a.dtype) for a in arrays], **params)
+        return fn(*arrays, **params)
+
+    return impl
+
+
 def _mat(x: Any) -> Any:
     """A batch of scalars (...,) as (..., 1, 1), to scale a batch of matrices."""
     return x.unsqueeze(-1).unsqueeze(-1)
@@ -88,7 +99,7 @@ register(
     Op(
         "linalg_inv_ex",
         _inv_abstract,
-        lambda a, check_errors: lapack.inv_ex(a, check_errors),
+        _checked(_inv_abstract, lambda a, check_errors: lapack.inv_ex(a, check_errors)),
         _inv_vjp,
         grad_fn="LinalgInvExBackward0",
         lowering=_lapack("inv_ex"),
@@ -164,7 +175,7 @@ register(
     Op(
         "linalg_det",
         _det_abstract,
-        lambda a: lapack.det(a)[0],
+        _checked(_det_abstract, lambda a: lapack.det(a)[0]),
         lambda g, out, a: (chain(_mat(g), cofactor(a, out)),),
         grad_fn="LinalgDetBackward0",
         lowering=_lapack("det"),
@@ -183,7 +194,7 @@ register(
     Op(
         "linalg_slogdet",
         _slogdet_abstract,
-        lambda a: lapack.slogdet(a),
+        _checked(_slogdet_abstract, lambda a: lapack.slogdet(a)),
         # d log|det A| = tr(A^{-1} dA); the sign is locally constant
         lambda g, out, a: (chain(_mat(g[1]), inv(a).mT),),
         grad_fn="LinalgSlogdetBackward0",
@@ -220,7 +231,7 @@ register(
     Op(
         "linalg_solve",
         _solve_abstract,
-        lambda a, b, left: lapack.solve(a, b, left)[0],
+        _checked(_solve_abstract, lambda a, b, left: lapack.solve(a, b, left)[0]),
         _solve_vjp,
         grad_fn="LinalgSolveExBackward0",
         lowering=_lapack("solve"),
@@ -252,7 +263,7 @@ register(
     Op(
         "linalg_cholesky",
         _cholesky_abstract,
-        lambda a, upper: lapack.cholesky(a, upper)[0],
+        _checked(_cholesky_abstract, lambda a, upper: lapack.cholesky(a, upper)[0]),
         _cholesky_vjp,
         grad_fn="LinalgCholeskyExBackward0",
         lowering=_lapack("cholesky"),
@@ -314,7 +325,7 @@ register(
     Op(
         "linalg_qr",
         _qr_abstract,
-        lambda a, mode: lapack.qr(a, mode),
+        _checked(_qr_abstract, lambda a, mode: lapack.qr(a, mode)),
         _qr_vjp,
         grad_fn="LinalgQrBackward0",
         lowering=_lapack("qr"),
@@ -334,16 +345,28 @@ def _eigh_abstract(a: AVal, UPLO: str) -> tuple[AVal, AVal]:
     return AVal(tuple(a.shape[:-1]), a.dtype), AVal(tuple(a.shape), a.dtype)
 
 
-def _gaps(x: Any) -> Any:
-    """1 / (x_j - x_i) for i, j on the last axis (inf on the diagonal)."""
-    return 1 / (x.unsqueeze(-2) - x.unsqueeze(-1))
+def _pair_quotients(w: Any, x: Any) -> Any:
+    """(w_ij - w_ji) / (x_j - x_i): the off-diagonal terms of the eigh and svd VJPs.
+
+    0 on the diagonal, and for every pair the cotangent does not reach (w_ij = w_ji = 0),
+    whatever its gap: a loss of the eigenvalues, or of eigenvectors outside a repeated
+    eigenvalue's space, has the finite gradient it should. Where x_i = x_j for a pair the
+    cotangent reaches, the quotient is inf, or nan when w_ij = w_ji != 0: the limit (if
+    any) depends on how the loss reads the degenerate space, which the decomposition
+    cannot see (PyTorch gives inf or nan there too, see docs/linalg.md), so no finite
+    number is made up. The gap is replaced by 1 where the result is not used, so neither
+    this result nor its gradient divides by zero there."""
+    n = w.shape[-1]
+    unused = eye_mask(w, n) | ((w == 0) & (w.mT == 0))
+    gap = apply("where", unused, 1, x.unsqueeze(-2) - x.unsqueeze(-1))
+    return drop((w - w.mT) / gap, unused)
 
 
 def _eigh_vjp(g: Any, out: Any, a: Any, UPLO: str) -> tuple[Any]:
     """gA = V (diag(gL) + skew(V^T gV) / 2 / E) V^T, E_ij = l_j - l_i (symmetric)."""
     (gl, gv), (lam, v) = g, out
     w = v.mT @ gv
-    inner = chain((w - w.mT) * 0.5, _gaps(lam)) + diag_embed(gl)
+    inner = _pair_quotients(w, lam) * 0.5 + diag_embed(gl)
     return (v @ inner @ v.mT,)
 
 
@@ -351,7 +374,7 @@ register(
     Op(
         "linalg_eigh",
         _eigh_abstract,
-        lambda a, UPLO: lapack.eigh(a, UPLO),
+        _checked(_eigh_abstract, lambda a, UPLO: lapack.eigh(a, UPLO)),
         _eigh_vjp,
         grad_fn="LinalgEighBackward0",
         lowering=_lapack("eigh"),
@@ -386,9 +409,9 @@ def _svd_vjp(g: Any, out: Any, a: Any, full_matrices: bool) -> tuple[Any]:
         u, gu, vh, gvh = u[..., :k], gu[..., :k], vh[..., :k, :], gvh[..., :k, :]
     v, gv = vh.mT, gvh.mT
     utgu, vtgv = u.mT @ gu, v.mT @ gv
-    gaps = _gaps(s * s)
-    j = chain(utgu - utgu.mT, gaps) * s.unsqueeze(-2)
-    kk = s.unsqueeze(-1) * chain(vtgv - vtgv.mT, gaps)
+    s2 = s * s
+    j = _pair_quotients(utgu, s2) * s.unsqueeze(-2)
+    kk = s.unsqueeze(-1) * _pair_quotients(vtgv, s2)
     ga = u @ (j + kk + diag_embed(gs)) @ vh
     inv_s = 1 / s
     if m > k:
@@ -402,7 +425,7 @@ register(
     Op(
         "linalg_svd",
         _svd_abstract,
-        lambda a, full_matrices: lapack.svd(a, full_matrices),
+        _checked(_svd_abstract, lambda a, full_matrices: lapack.svd(a, full_matrices)),
         _svd_vjp,
         grad_fn="LinalgSvdBackward0",
         lowering=_lapack("svd"),
@@ -434,7 +457,10 @@ register(
     Op(
         "linalg_pinv",
         _pinv_abstract,
-        lambda a, atol, rtol, hermitian: lapack.pinv(a, atol, rtol, hermitian)[0],
+        _checked(
+            _pinv_abstract,
+            lambda a, atol, rtol, hermitian: lapack.pinv(a, atol, rtol, hermitian)[0],
+        ),
         lambda g, out, a, atol, rtol, hermitian: (pinv_grad(g, out, a),),
         grad_fn="LinalgPinvBackward0",
         lowering=_lapack("pinv"),
@@ -497,7 +523,7 @@ register(
     Op(
         "linalg_lstsq",
         _lstsq_abstract,
-        lambda a, b, rcond, driver: lapack.lstsq(a, b, rcond, driver),
+        _checked(_lstsq_abstract, lambda a, b, rcond, driver: lapack.lstsq(a, b, rcond, driver)),
         _lstsq_vjp,
         grad_fn="LinalgLstsqBackward0",
         lowering=_lapack("lstsq"),
