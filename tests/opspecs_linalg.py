@@ -12,12 +12,21 @@ singular vectors return sign-invariant quantities (V V^T-like products).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 from opspecs import INTS, A, F, S, indices, labels, lib, positive, real
 
 # ---- domains ---------------------------------------------------------------------------
+
+
+def _cholesky_quietly(a: Any) -> Any:
+    """a.cholesky() without its deprecation warning (tests/tracer/test_linalg_losses.py
+    checks the warning)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "torch.cholesky is deprecated", UserWarning)
+        return a.cholesky()
 
 
 def wellcond(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -561,7 +570,7 @@ SPECS = [
     ),
     S(
         "cholesky_method",
-        lambda a: a.cholesky(),
+        _cholesky_quietly,
         np.linalg.cholesky,
         (A((3, 3), spd),),
         grad_fn="CholeskyBackward0",
@@ -867,6 +876,13 @@ SPECS = [
         lambda x, y: _huber_ref(x, y, 0.5, "none"),
         (A((3, 4)), A((3, 4))),
         grad_fn="HuberLossBackward0",
+    ),
+    S(
+        "F_huber_loss_weighted",
+        lambda x, y, w: F(x).huber_loss(x, y, reduction="sum", weight=w),
+        lambda x, y, w: (w * _huber_ref(x, y, 1.0, "none")).sum(),
+        (A((3, 4)), A((3, 4)), A((3, 4), positive)),
+        grad_fn="SumBackward0",
     ),
     *[
         S(

@@ -27,6 +27,8 @@ from runtime.lapack import LinAlgError
 from tracer.functions.linalg import _tensor, multi_dot
 from tracer.functions.linalg import matrix_power as _matrix_power
 
+LinAlgError.__module__ = __name__  # shown as tracer.linalg.LinAlgError
+
 __all__ = [
     "LinAlgError",
     "cholesky",

@@ -286,11 +286,26 @@ class LinalgMethods:
         return logabs.where(sign >= 0, np.nan)
 
     def cholesky(self, upper: bool = False) -> Any:
-        """torch.cholesky (deprecated in PyTorch for linalg.cholesky)."""
+        """torch.cholesky (deprecated in PyTorch for linalg.cholesky, with its warning)."""
+        warnings.warn(
+            "torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be removed "
+            "in a future PyTorch release. Use torch.linalg.cholesky(A) for the lower factor and "
+            "torch.linalg.cholesky(A).mH for upper=True.",
+            UserWarning,
+            stacklevel=2,
+        )
         return apply("linalg_cholesky", self, upper=bool(upper), name="CholeskyBackward0")
 
     def qr(self, some: bool = True) -> Any:
-        """torch.qr: (Q, R), reduced when `some` (else complete)."""
+        """torch.qr: (Q, R), reduced when `some` (else complete); deprecated in PyTorch
+        for linalg.qr, with its warning."""
+        warnings.warn(
+            "torch.qr is deprecated in favor of torch.linalg.qr and will be removed in a future "
+            "PyTorch release. Use torch.linalg.qr(A, 'reduced') for some=True and "
+            "torch.linalg.qr(A, 'complete') for some=False.",
+            UserWarning,
+            stacklevel=2,
+        )
         return linalg_qr(*apply("linalg_qr", self, mode="reduced" if some else "complete"))
 
     def svd(self, some: bool = True, compute_uv: bool = True) -> Any:

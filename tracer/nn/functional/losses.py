@@ -282,11 +282,16 @@ def huber_loss(
     input: Any, target: Any, reduction: str = "mean", delta: float = 1.0, weight: Any = None
 ) -> Any:
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta); delta > 0. `weight`
-    (broadcasting to the loss) scales each element before the reduction."""
+    (of the input's shape) scales each element before the reduction."""
     _check("huber_loss", reduction, input=input, target=target)
     if delta <= 0:
         raise ValueError(f"huber_loss does not support non-positive values for delta, got {delta}")
     input, target = _broadcast_pair("huber_loss", input, target)
+    if weight is not None and tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(
+            f"huber_loss: Weights and input must have the same size, got {tuple(weight.shape)} "
+            f"and {tuple(input.shape)}"
+        )
     if weight is None:
         return apply("huber_loss", input, target, reduction=reduction, delta=float(delta))
     loss = apply("huber_loss", input, target, reduction="none", delta=float(delta)) * weight
