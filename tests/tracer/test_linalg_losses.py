@@ -191,6 +191,16 @@ def test_cross_entropy_weight_gradient_with_label_smoothing():
     np.testing.assert_allclose(wt.grad.numpy(), numeric_grad(ref, w), rtol=1e-6, atol=1e-8)
 
 
+def test_cross_entropy_converts_a_class_weight_of_another_float_dtype():
+    """PyTorch raises for a float32 weight with float64 logits; we convert it."""
+    x, y = np.array([[0.3, -1.2, 2.0], [1.0, 0.5, -0.5]]), np.array([2, 0])
+    w = np.array([1.0, 2.0, 0.5], np.float32)
+    out = F.cross_entropy(t64(x), tracer.tensor(y), weight=tracer.tensor(w))
+    logp = x - np.log(np.exp(x).sum(1, keepdims=True))
+    assert out.dtype == tracer.float64
+    np.testing.assert_allclose(out.item(), _nll_np(logp, y, w.astype(np.float64), "mean", -100))
+
+
 def test_binary_cross_entropy_weights_get_their_true_gradients():
     rng = np.random.default_rng(2)
     x, y = rng.uniform(0.1, 0.9, (3, 2)), rng.uniform(0.1, 0.9, (3, 2))
