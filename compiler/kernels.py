@@ -23,6 +23,8 @@ __all__ = [
     "blas_ready",
     "concatenate",
     "gather",
+    "host_call",
+    "host_ready",
     "index",
     "index_add",
     "index_put",
@@ -168,6 +170,40 @@ def matmul(w: Writer, e: Eqn, refs: list[Ref]) -> None:
     w.line(f"_acc += {cast(av, ra2.dtype, ad)} * {cast(bv, rb2.dtype, ad)}", ind + 3)
     oi = w.index_expr(0, list(ocs), bidx + ["_m", "_n"])
     w.line(f"{oarr}[{oi}] = {cast('_acc', ad, dt)}", ind + 2)
+
+
+# ---- LAPACK through numpy ------------------------------------------------------------------
+
+
+def host_ready(r: Ref, e: Eqn) -> bool:
+    """Can numpy read this operand as a C-contiguous block of its buffer?"""
+    if r.kind != "mem":
+        return False
+    return all(n == 1 or s == cs for n, s, cs in zip(r.shape, r.strides, c_strides(r.shape)))
+
+
+def host_call(fn: str) -> Any:
+    """The emitter of an op computed by `runtime.lapack.<fn>(*inputs, **params)` from the
+    kernel's plain-Python entry (numpy's LAPACK, as matmul calls its BLAS); the function
+    returns one array per output, copied into the output buffers."""
+
+    def emit(w: Writer, e: Eqn, refs: list[Ref]) -> None:
+        w.run_on_host()
+        args = []
+        for r in refs:
+            n = size(tuple(r.shape))
+            arr = w.arr(r.base)
+            whole = r.offset == 0 and size(w.shape(r.base)) == n
+            src = arr if whole else f"{arr}[{r.offset}:{r.offset} + {n}]"
+            args.append(f"{src}.reshape({tuple(r.shape)!r})")
+        args += [f"{k}={v!r}" for k, v in e.params.items()]
+        args.append(f"where={e.source_loc or ''!r}")
+        w.line(f"from runtime.lapack import {fn} as _{fn}")
+        w.line(f"_r = _{fn}({', '.join(args)})")
+        for k, v in enumerate(e.outputs):
+            w.line(f"{w.arr(v)}.reshape({tuple(w.shape(v))!r})[...] = _r[{k}]")
+
+    return emit
 
 
 # ---- indexing -------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from compiler.args import (  # noqa: F401  (normalize_axis, ... are re-exported)
 from compiler.dispatch import apply, tracing  # noqa: F401  (re-exported)
 from compiler.errors import ShapeError, missing_attribute
 from compiler.methods.indexing import IndexingMethods
+from compiler.methods.linalg import LinalgMethods
 from compiler.methods.math import MathMethods
 from compiler.methods.norms import NormMethods
 from compiler.methods.reductions import ReductionMethods
@@ -35,7 +36,13 @@ from compiler.source import warn_at_user_line
 
 
 class Operand(
-    ReductionMethods, IndexingMethods, ShapeMethods, MathMethods, NormMethods, SortingMethods
+    ReductionMethods,
+    IndexingMethods,
+    ShapeMethods,
+    MathMethods,
+    NormMethods,
+    SortingMethods,
+    LinalgMethods,
 ):
     """Mixin: PyTorch-named methods over `apply`. Subclasses provide `shape`,
     `dtype`, `_bind`, `_const` (wrap a numpy array as an operand of the same
@@ -324,21 +331,6 @@ class Operand(
     def clone(self, *, memory_format: Any = None) -> Any:
         """A copy (every copy here is contiguous; memory_format is accepted and ignored)."""
         return apply("copy", self)
-
-    # ---- linear algebra -------------------------------------------------
-    def matmul(self, other: Any) -> Any:
-        return apply("matmul", self, other)
-
-    def mm(self, other: Any) -> Any:
-        if self.ndim != 2 or getattr(other, "ndim", 0) != 2:
-            raise ShapeError(
-                f"mm: expected 2-D tensors, got shapes {self.shape} and "
-                f"{getattr(other, 'shape', None)}"
-            )
-        return self.matmul(other)
-
-    def dot(self, other: Any) -> Any:
-        return self.matmul(other)
 
     # ---- shapes ---------------------------------------------------------
     def reshape(self, *shape: Any) -> Any:

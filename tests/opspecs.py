@@ -1507,6 +1507,7 @@ FAMILIES: tuple[str, ...] = (
     "opspecs_reduce",
     "opspecs_conv",
     "opspecs_sorting",
+    "opspecs_linalg",
 )
 for _family in FAMILIES:
     SPECS += importlib.import_module(_family).SPECS

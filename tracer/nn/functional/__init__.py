@@ -12,6 +12,8 @@ from tracer.nn.functional.core import *  # noqa: F403
 from tracer.nn.functional.core import __all__ as _core
 from tracer.nn.functional.dropout_variants import *  # noqa: F403
 from tracer.nn.functional.dropout_variants import __all__ as _dropout
+from tracer.nn.functional.losses import *  # noqa: F403
+from tracer.nn.functional.losses import __all__ as _losses
 from tracer.nn.functional.normalization import *  # noqa: F403
 from tracer.nn.functional.normalization import __all__ as _normalization
 from tracer.nn.functional.pooling import *  # noqa: F403
@@ -19,7 +21,16 @@ from tracer.nn.functional.pooling import __all__ as _pooling
 from tracer.nn.functional.shapes import *  # noqa: F403
 from tracer.nn.functional.shapes import __all__ as _shapes
 
-__all__ = [*_core, *_activations, *_conv, *_dropout, *_normalization, *_pooling, *_shapes]
+__all__ = [
+    *_core,
+    *_activations,
+    *_conv,
+    *_dropout,
+    *_losses,
+    *_normalization,
+    *_pooling,
+    *_shapes,
+]
 
 
 def __getattr__(name: str) -> Any:

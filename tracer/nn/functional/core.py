@@ -1,5 +1,5 @@
-"""The core of `tracer.nn.functional`: linear, the basic activations, cross-entropy
-and the other first losses, dropout, embedding, layer_norm, bilinear."""
+"""The core of `tracer.nn.functional`: linear, the basic activations, mse_loss, dropout,
+embedding, layer_norm, bilinear (the other losses are in `losses`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from compiler import dtypes, operand
+from compiler import operand
 from compiler.errors import DTypeError, ShapeError, TraceError
 from compiler.operand import Operand, apply
 from compiler.ops.index import parse_index
@@ -19,16 +19,12 @@ from tracer.tensor import Tensor
 
 __all__ = [
     "bilinear",
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "cross_entropy",
     "dropout",
     "embedding",
     "layer_norm",
     "linear",
     "log_softmax",
     "mse_loss",
-    "nll_loss",
     "sigmoid",
     "softmax",
     "tanh",
@@ -58,50 +54,6 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Any:
     return apply("add", input @ weight.t(), bias, name="AddmmBackward0")
 
 
-def _check_targets(input: Any, target: Any, ignore_index: int) -> None:
-    """Class labels must lie in 0..C-1 (or be ignore_index); checked on concrete
-    targets (traced code checks them in the kernel)."""
-    if not isinstance(target, Tensor) or not dtypes.is_int(target.dtype):
-        return
-    c = input.shape[-1] if input.ndim else 0
-    t = target._data
-    bad = (t != ignore_index) & ((t < 0) | (t >= c))
-    if bad.any():
-        raise IndexError(
-            f"nll_loss: target {int(t[bad].flat[0])} is out of bounds for {c} classes "
-            f"(input of shape {tuple(input.shape)}); labels must lie in 0..{c - 1}, or be "
-            f"ignore_index={ignore_index}"
-        )
-
-
-def nll_loss(input: Any, target: Any, reduction: str = "mean", ignore_index: int = -100) -> Any:
-    """Negative log-likelihood of integer class labels; `input` holds log-probabilities
-    of shape (N, C) with target (N,), or (C,) with a 0-d target (a 0-d loss)."""
-    _check("nll_loss", reduction, input=input, target=target)
-    _check_targets(input, target, ignore_index)
-    if input.ndim == 1:
-        loss = apply(
-            "nll_loss",
-            input.unsqueeze(0),
-            target.reshape(1),
-            reduction=reduction,
-            ignore_index=ignore_index,
-        )
-        # PyTorch gives a 0-d loss for 1-D input whatever the reduction
-        if reduction != "none":
-            return loss
-        return apply("reshape", loss, shape=(), name="NllLossBackward0")
-    return apply("nll_loss", input, target, reduction=reduction, ignore_index=ignore_index)
-
-
-def cross_entropy(
-    input: Any, target: Any, reduction: str = "mean", ignore_index: int = -100
-) -> Any:
-    """Softmax cross-entropy against integer class labels, over dim 1."""
-    _check("cross_entropy", reduction, input=input, target=target)
-    return nll_loss(log_softmax(input, 1 if input.ndim > 1 else 0), target, reduction, ignore_index)
-
-
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
     """Mean squared error."""
     _check("mse_loss", reduction, input=input, target=target)
@@ -113,69 +65,8 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
     return apply("mse_loss", input, target, reduction=reduction)
 
 
-def _bce_args(op: str, input: Any, target: Any, weight: Any, reduction: str) -> None:
-    _check(op, reduction, input=input, target=target)
-    if tuple(input.shape) != tuple(target.shape):
-        raise ValueError(
-            f"{op}: using a target size ({tracer_size(target)}) that is different to the input "
-            f"size ({tracer_size(input)}) is not supported; give target the input's shape"
-        )
-    if weight is not None and not isinstance(weight, Operand):
-        raise TypeError(f"{op}(): weight must be a tensor, got {type(weight).__name__}")
-
-
 def tracer_size(t: Any) -> str:
     return f"tracer.Size({list(t.shape)})"
-
-
-def _weighted(
-    op: str, input: Any, target: Any, weight: Any, reduction: str, name: str, **params: Any
-) -> Any:
-    """`op` reduced as asked, each element's loss scaled by `weight` (broadcast to the
-    input's shape) first when given, under the op's node name."""
-    if weight is None:
-        return apply(op, input, target, reduction=reduction, **params)
-    loss = apply(op, input, target, reduction="none", **params)
-    loss = apply("mul", loss, weight.broadcast_to(tuple(loss.shape)), name=name)
-    if reduction == "none":
-        return loss
-    axes = tuple(range(loss.ndim))
-    if reduction == "sum":
-        return apply("reduce_sum", loss, axes=axes, keepdims=False, name=name)
-    return apply("div", loss.sum(), loss.numel(), name=name)  # nan when empty, as PyTorch
-
-
-def binary_cross_entropy(
-    input: Any, target: Any, weight: Any = None, reduction: str = "mean"
-) -> Any:
-    """-(t log(x) + (1 - t) log(1 - x)) of probabilities `input` in [0, 1] against
-    `target` of the same shape (float), each log clamped at -100 as in PyTorch (so x = 0
-    or 1 gives a finite loss of at most 100); `weight` scales each element's loss.
-    Gradient (PyTorch's formula): (x - t) / max(x (1 - x), 1e-12). Raises ValueError when
-    the shapes differ or (eagerly) when an input lies outside [0, 1]."""
-    _bce_args("binary_cross_entropy", input, target, weight, reduction)
-    if isinstance(input, Tensor):
-        data = input._data
-        if ((data < 0) | (data > 1)).any():
-            raise RuntimeError(
-                "binary_cross_entropy: all elements of input should be between 0 and 1 "
-                "(pass probabilities, e.g. sigmoid(logits), or use "
-                "binary_cross_entropy_with_logits on the logits)"
-            )
-    name = "BinaryCrossEntropyBackward0"
-    return _weighted("binary_cross_entropy", input, target, weight, reduction, name)
-
-
-def binary_cross_entropy_with_logits(
-    input: Any, target: Any, weight: Any = None, reduction: str = "mean"
-) -> Any:
-    """binary_cross_entropy(sigmoid(input), target), computed stably from the logits:
-    (1 - t) x - log sigmoid(x); gradient sigmoid(x) - t. `weight` scales each element's
-    loss. (PyTorch's pos_weight is not supported.) Raises ValueError when the shapes
-    differ."""
-    _bce_args("binary_cross_entropy_with_logits", input, target, weight, reduction)
-    name = "BinaryCrossEntropyWithLogitsBackward0"
-    return _weighted("binary_cross_entropy_with_logits", input, target, weight, reduction, name)
 
 
 def _tracing() -> bool:

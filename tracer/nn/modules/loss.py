@@ -20,11 +20,23 @@ from tracer.tensor import Tensor
 __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
-    "REDUCTION",
-    "WEIGHTED",
+    "CosineEmbeddingLoss",
     "CrossEntropyLoss",
+    "GaussianNLLLoss",
+    "HingeEmbeddingLoss",
+    "HuberLoss",
+    "KLDivLoss",
+    "L1Loss",
     "MSELoss",
+    "MarginRankingLoss",
+    "MultiLabelSoftMarginLoss",
     "NLLLoss",
+    "PoissonNLLLoss",
+    "REDUCTION",
+    "SmoothL1Loss",
+    "SoftMarginLoss",
+    "TripletMarginLoss",
+    "WEIGHTED",
     "loss_module",
 ]
 
@@ -80,8 +92,10 @@ class _Loss(Module):
             else:
                 setattr(self, name, value)
 
-    def forward(self, input: Any, target: Any) -> Any:
-        return self._fn(input, target, **{k: getattr(self, k) for k in self._passed})
+    def forward(self, input: Any, target: Any, *more: Any) -> Any:
+        """`fn(input, target, ...)`: a third tensor for the losses that take one (the
+        variance of GaussianNLLLoss, the target of MarginRankingLoss, ...)."""
+        return self._fn(input, target, *more, **{k: getattr(self, k) for k in self._passed})
 
 
 def loss_module(
@@ -129,7 +143,7 @@ NLLLoss = loss_module(
     ("ignore_index", -100),
     ("reduce", None),
     ("reduction", "mean"),
-    doc="Negative log-likelihood of class labels, from log-probabilities (N, C).",
+    doc="Negative log-likelihood of class labels, from log-probabilities (N, C, ...).",
 )
 CrossEntropyLoss = loss_module(
     "CrossEntropyLoss",
@@ -140,7 +154,90 @@ CrossEntropyLoss = loss_module(
     ("reduce", None),
     ("reduction", "mean"),
     ("label_smoothing", 0.0),
-    doc="Softmax cross-entropy of logits (N, C) against class labels (N,).",
+    doc="Softmax cross-entropy of logits (N, C, ...) against class labels or probabilities.",
+)
+L1Loss = loss_module("L1Loss", F.l1_loss, *REDUCTION, doc="Mean absolute error.")
+SmoothL1Loss = loss_module(
+    "SmoothL1Loss", F.smooth_l1_loss, *REDUCTION, ("beta", 1.0), doc="Smooth L1 (Huber / beta)."
+)
+HuberLoss = loss_module(
+    "HuberLoss", F.huber_loss, ("reduction", "mean"), ("delta", 1.0), doc="Huber loss."
+)
+BCELoss = loss_module(
+    "BCELoss", F.binary_cross_entropy, *WEIGHTED, doc="Binary cross-entropy of probabilities."
+)
+BCEWithLogitsLoss = loss_module(
+    "BCEWithLogitsLoss",
+    F.binary_cross_entropy_with_logits,
+    *WEIGHTED,
+    ("pos_weight", None),
+    doc="Binary cross-entropy of logits (sigmoid inside, stable).",
+)
+KLDivLoss = loss_module(
+    "KLDivLoss",
+    F.kl_div,
+    *REDUCTION,
+    ("log_target", False),
+    doc="Kullback-Leibler divergence of log-probabilities.",
+)
+PoissonNLLLoss = loss_module(
+    "PoissonNLLLoss",
+    F.poisson_nll_loss,
+    ("log_input", True),
+    ("full", False),
+    ("size_average", None),
+    ("eps", 1e-8),
+    ("reduce", None),
+    ("reduction", "mean"),
+    doc="Poisson negative log-likelihood.",
+)
+GaussianNLLLoss = loss_module(
+    "GaussianNLLLoss",
+    F.gaussian_nll_loss,
+    ("full", False),
+    ("eps", 1e-6),
+    ("reduction", "mean"),
+    doc="Gaussian negative log-likelihood; forward(input, target, var).",
+)
+CosineEmbeddingLoss = loss_module(
+    "CosineEmbeddingLoss",
+    F.cosine_embedding_loss,
+    ("margin", 0.0),
+    *REDUCTION,
+    doc="Cosine embedding loss; forward(input1, input2, target).",
+)
+MarginRankingLoss = loss_module(
+    "MarginRankingLoss",
+    F.margin_ranking_loss,
+    ("margin", 0.0),
+    *REDUCTION,
+    doc="Margin ranking loss; forward(input1, input2, target).",
+)
+SoftMarginLoss = loss_module(
+    "SoftMarginLoss", F.soft_margin_loss, *REDUCTION, doc="Two-class logistic loss."
+)
+HingeEmbeddingLoss = loss_module(
+    "HingeEmbeddingLoss",
+    F.hinge_embedding_loss,
+    ("margin", 1.0),
+    *REDUCTION,
+    doc="Hinge embedding loss.",
+)
+MultiLabelSoftMarginLoss = loss_module(
+    "MultiLabelSoftMarginLoss",
+    F.multilabel_soft_margin_loss,
+    *WEIGHTED,
+    doc="Multi-label one-versus-all logistic loss.",
+)
+TripletMarginLoss = loss_module(
+    "TripletMarginLoss",
+    F.triplet_margin_loss,
+    ("margin", 1.0),
+    ("p", 2.0),
+    ("eps", 1e-6),
+    ("swap", False),
+    *REDUCTION,
+    doc="Triplet margin loss; forward(anchor, positive, negative).",
 )
 BCELoss = loss_module(
     "BCELoss",
