@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from compiler.ir import Eqn, Var
-from compiler.refs import Ref, adv_layout, broadcast_shapes, c_strides, cast, literal, size
+from compiler.refs import Dim, Ref, adv_layout, broadcast_shapes, c_strides, cast, literal, size
 from runtime import blas
 
 __all__ = [
@@ -121,7 +121,11 @@ def matmul(w: Writer, e: Eqn, refs: list[Ref]) -> None:
     ocs = c_strides(batch + (M, N))
     oarr = w.arr(out)
     dt = out.aval.dtype
-    big = dt.kind == "f" and int(M * N * K) > SMALL_MATMUL and ra2.kind == rb2.kind == "mem"
+    # a size that is a kernel argument (a Dim) may be anything at run time: BLAS then, so
+    # that the generated text never depends on one call's sizes
+    symbolic = any(isinstance(d, Dim) for d in (M, N, K))
+    small = not symbolic and int(M * N * K) <= SMALL_MATMUL
+    big = dt.kind == "f" and not small and ra2.kind == rb2.kind == "mem"
     if big and blas.HAVE_BLAS and dt.name in ("float32", "float64"):
         gemm = w.use("blas", "sgemm" if dt.name == "float32" else "dgemm")
 

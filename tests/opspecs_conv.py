@@ -392,7 +392,7 @@ SPECS = [
         grad_fn="ConstantPadNdBackward0",
     ),
     S(
-        "F_pad_reflect_2d",
+        "F_pad_reflect_2d_conv",
         lambda x: F(x).pad(x, (2, 1, 3, 0), mode="reflect"),
         lambda x: pad_ref(x, (2, 1, 3, 0), "reflect"),
         (A((1, 2, 4, 5)),),

@@ -359,10 +359,14 @@ def test_full_run_has_the_design_sizes():
         "adam-step-p203530",
         "spring-t200",
         "rnn-t100",
+        "lenet-b64",
+        "lstm-b32",
         "first-call-notebook-5",
         "first-call-mlp-b64",
         "first-call-spring-t200",
         "first-call-rnn-t100",
+        "first-call-lenet-b64",
+        "first-call-lstm-b32",
     ]
 
 

@@ -597,7 +597,7 @@ WORKLOADS: dict[str, Workload] = {
             lenet_numpy,
             wrt=tuple(range(10)),
             sizes=(64,),
-            quick_sizes=(4,),
+            quick_sizes=(),  # compiles take minutes: not in --quick runs
             first_call_sizes=(64,),
             size_prefix="b",
             targets={64: {"jax": 1.0, "torch": 1.0}},
@@ -611,7 +611,7 @@ WORKLOADS: dict[str, Workload] = {
             lstm_numpy,
             wrt=tuple(range(6)),
             sizes=(32,),
-            quick_sizes=(2,),
+            quick_sizes=(),  # compiles take minutes: not in --quick runs
             first_call_sizes=(32,),
             size_prefix="b",
             targets={32: {"jax": 1.0, "torch": 1.0}},
