@@ -75,13 +75,16 @@ def _eager(f: custom_vjp, args: tuple[Any, ...]) -> Any:
     leaves: list[Any] = []
     tree = flatten(args, leaves)
     info: dict[str, Any] = {}
+    # fwd runs outside the node, recording: the residuals keep their history, so a
+    # gradient built from them by bwd can be differentiated again (as in JAX)
+    out, res = f._fwd(*args)
+    out_leaves: list[Any] = []
+    info["out_tree"] = flatten(out, out_leaves)
 
     def forward(ctx: Any, *flat: Any) -> Any:
-        out, res = f._fwd(*tree.unflatten(iter(flat)))
-        out_leaves: list[Any] = []
-        info["out_tree"] = flatten(out, out_leaves)
         ctx.residuals = res
-        return tuple(out_leaves) if len(out_leaves) != 1 else out_leaves[0]
+        outs = [o.detach() if hasattr(o, "detach") else o for o in out_leaves]
+        return tuple(outs) if len(outs) != 1 else outs[0]
 
     def backward(ctx: Any, *gs: Any) -> Any:
         g = info["out_tree"].unflatten(iter(gs))

@@ -67,6 +67,8 @@ class _Traced:
     exe: Executable | None = None
     diffs: dict[tuple[bool, ...], _Diff] = field(default_factory=dict)
     joint: tuple[Executable, Graph] | None = None  # value_and_grad's joint graph
+    # the same graph with its stop_gradients, run op by op when an input requires grad
+    joint_recorded: Graph | None = None
     checked: bool = field(init=False)  # anything to check at each call
     captured_avals: list[AVal] = field(init=False)
 
@@ -759,6 +761,7 @@ class ValueAndGrad(_Staged):
                     )
                 wrt[j] = True
         joint = joint_vjp(g, wrt, seed_ones=True, n_diff=1)  # (loss, *grads, *aux)
+        entry.joint_recorded = optimize(joint.graph)
         graph = optimize(strip_stop_gradient(joint.graph))
         result = (lower(graph, self._module_name("value_and_grad")), graph)
         self._compile_s += time.perf_counter() - t0
@@ -778,8 +781,16 @@ class ValueAndGrad(_Staged):
                 self.static_argnums,
             )
         exe, graph = self._joint(entry)
-        arrays = [t._data for t in leaves] + [t._data for t in captured] + entry.consts
-        outs = [Tensor(o) for o in _run(exe, arrays)]
+        inputs = [*leaves, *captured]
+        if is_grad_enabled() and any(t.requires_grad for t in inputs):
+            # an input requires grad (an enclosing transform's, or the user's): the
+            # results must have a history, as torch.func.grad's do, so the joint graph
+            # runs op by op with autograd recording
+            consts = [Tensor(c) for c in entry.consts]
+            outs = eval_graph(entry.joint_recorded, [*inputs, *consts])
+        else:
+            arrays = [t._data for t in inputs] + entry.consts
+            outs = [Tensor(o) for o in _run(exe, arrays)]
         value = outs[0]
         n_aux = len(outs) - 1 - sum(entry.arg_trees[i].num_leaves for i in self._nums)
         grads = iter(outs[1 : len(outs) - n_aux])

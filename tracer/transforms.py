@@ -32,6 +32,7 @@ import numpy as np
 from compiler import dtypes, operand
 from compiler.autodiff import joint_vjp
 from compiler.builder import Sym
+from compiler.errors import AutogradError
 from compiler.ir import Graph, Var
 from compiler.passes import optimize
 from tracer import autograd
@@ -185,6 +186,16 @@ def eval_graph(graph: Graph, values: Sequence[Any]) -> list[Any]:
         env[v] = Tensor(arr)
     for e in graph.eqns:
         ins = [env[a] if isinstance(a, Var) else a.value.item() for a in e.inputs]
+        if e.op.with_residuals is not None and any(
+            isinstance(x, Tensor) and x.requires_grad for x in ins
+        ):
+            raise AutogradError(
+                "differentiating again the gradient of a traced function that contains a "
+                "loop (fori_loop, scan, while_loop) or a custom_vjp function, eagerly "
+                "(create_graph=True, or a transform of grad called outside a trace), is "
+                "not supported. Differentiate twice inside the trace instead: "
+                "tracer.grad(lambda x: tracer.grad(f)(x).sum()) (or tracer.hessian(f))"
+            )
         if any(isinstance(x, operand.Operand) for x in ins):
             out = apply(e.op.name, *ins, **e.params)
         else:  # a constant (full, iota): no tensor to dispatch on
@@ -368,6 +379,8 @@ def jacrev(
         out = _tensor_out(got[0], "jacrev")
         f_vjp = got[1]
         n = int(np.prod(out.shape, dtype=np.int64))
+        if n == 0 or any(int(np.prod(x.shape, dtype=np.int64)) == 0 for x in xs):
+            raise ValueError("jacrev: the output or an argument has no elements")
         _, rows = scan(lambda c, e: (c, f_vjp(e)), 0, _basis(n, out))
         jacs = tuple(r.reshape(*out.shape, *x.shape) for r, x in zip(rows, xs))
         result = jacs[0] if isinstance(argnums, int) else jacs
@@ -392,6 +405,8 @@ def jacfwd(
         aux = None
         for k, x in enumerate(xs):
             m = int(np.prod(x.shape, dtype=np.int64))
+            if m == 0:
+                raise ValueError(f"jacfwd: argument {nums[k]} has no elements")
 
             def column(c: Any, e: Any, k: int = k) -> Any:
                 tangents = tuple(e if j == k else xj.zeros_like() for j, xj in enumerate(xs))
@@ -434,14 +449,22 @@ def vmap(
     leaf.
 
     It runs `fn` once per index, as a `tracer.scan` (one compiled loop inside a trace),
-    so it gives JAX's results at a loop's speed. Raises ValueError when no argument is
-    mapped or the mapped sizes differ."""
+    so it gives JAX's results at a loop's speed. Keyword arguments are passed to every
+    call unmapped (as torch.func.vmap does). Raises ValueError when no argument is
+    mapped, an axis is out of range, the mapped sizes differ or are 0; TypeError for an
+    in_axes entry that is not an int or None."""
 
     @functools.wraps(fn)
-    def batched(*args: Any) -> Any:
+    def batched(*args: Any, **kwargs: Any) -> Any:
         axes = tuple(in_axes) if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
         if len(axes) != len(args):
             raise ValueError(f"vmap: in_axes has {len(axes)} entries for {len(args)} arguments")
+        for ax in axes:
+            if ax is not None and (isinstance(ax, bool) or not isinstance(ax, int)):
+                raise TypeError(
+                    f"vmap: in_axes entries must be ints or None (one per positional "
+                    f"argument), got {ax!r}"
+                )
         mapped = [i for i, ax in enumerate(axes) if ax is not None]
         if not mapped:
             raise ValueError("vmap: in_axes maps no argument (all None)")
@@ -452,20 +475,28 @@ def vmap(
             tree = flatten(args[i], leaves)
             front = []
             for leaf in leaves:
-                ax = axes[i] % leaf.ndim if leaf.ndim else None
-                if ax is None:
-                    raise ValueError(f"vmap: argument {i} has a 0-d leaf to map over")
+                if not -leaf.ndim <= axes[i] < leaf.ndim:
+                    raise ValueError(
+                        f"vmap: argument {i} is mapped along axis {axes[i]}, but it has "
+                        f"{leaf.ndim} dimensions (shape {tuple(leaf.shape)})"
+                    )
+                ax = axes[i] % leaf.ndim
                 front.append(leaf.movedim(ax, 0) if ax else leaf)
                 sizes.add(int(leaf.shape[ax]))
             moved.append(tree.unflatten(iter(front)))
         if len(sizes) != 1:
             raise ValueError(f"vmap: the mapped axes have different sizes {sorted(sizes)}")
+        if sizes == {0}:
+            raise ValueError(
+                "vmap over an axis of size 0 is not supported (the results' shapes would "
+                "come from no call of the function)"
+            )
 
         def body(c: Any, slices: Any) -> Any:
             full = list(args)
             for i, sl in zip(mapped, slices):
                 full[i] = sl
-            return c, fn(*full)
+            return c, fn(*full, **kwargs)  # keyword arguments pass through unmapped
 
         _, ys = scan(body, 0, tuple(moved))
         leaves = []
@@ -485,12 +516,19 @@ def checkpoint(fn: Callable[..., Any]) -> Callable[..., Any]:
     are the same in the recomputation (the generator's state is restored).
 
     Eagerly `fn` runs without recording, and again with recording when its gradient is
-    needed. Inside a traced function it is staged as it is: the compiler already keeps
-    only the residuals the backward graph reads."""
+    needed (gradients reach its inputs and the parameters it closes over, as with
+    PyTorch's checkpoint; when no input requires grad it runs as it is). Its gradient
+    cannot be differentiated again (no double backward through a checkpoint). Inside
+    a traced function it is staged as it is: the compiler already keeps only the
+    residuals the backward graph reads."""
 
     @functools.wraps(fn)
     def wrapped(*args: Any) -> Any:
-        if _builder() is not None:
+        leaves: list[Any] = []
+        flatten(args, leaves)
+        if _builder() is not None or not any(x.requires_grad for x in leaves):
+            # traced; or no input requires grad, so no node would record the call: the
+            # parameters fn closes over get their gradients from fn run as it is
             return fn(*args)
         return _checkpointed(fn, args)
 
@@ -527,13 +565,11 @@ def _checkpointed(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         out_leaves: list[Any] = []
         flatten(out, out_leaves)
         pairs = [(o, g) for o, g in zip(out_leaves, gs) if o.requires_grad and g is not None]
-        wanted = [x for x in xs if x.requires_grad]
-        grads = iter(
-            autograd.grad([o for o, _ in pairs], wanted, [g for _, g in pairs], allow_unused=True)
-            if pairs and wanted
-            else [None] * len(wanted)
-        )
-        return tuple(next(grads) if x.requires_grad else None for x in xs)
+        if pairs:
+            # accumulates into every leaf the recomputation reached: the copies of the
+            # inputs and the parameters fn closes over (a module's weights)
+            autograd.backward([o for o, _ in pairs], [g for _, g in pairs])
+        return tuple(x.grad if x.requires_grad else None for x in xs)
 
     cls = type(
         "CheckpointFunction",  # PyTorch's node: CheckpointFunctionBackward

@@ -255,6 +255,19 @@ def _scan_prune(e: Eqn, live: set[Var]) -> Eqn:
     return Eqn(e.op, list(e.inputs), {**e.params, "body": pruned}, outputs, e.source_loc)
 
 
+def _is_zero_fill(x: Any) -> bool:
+    """Is traced value `x` the constant 0 (the cotangent autodiff gives an output that
+    received none)?"""
+    b = getattr(x, "builder", None)
+    if b is None:
+        return False
+    v = x.ir_var
+    for e in reversed(b.eqns):
+        if v in e.outputs:
+            return e.op.name == "full" and e.params.get("value") == 0
+    return False
+
+
 def _scan_vjp(
     g: tuple[Any, ...],
     out: tuple[Any, ...],
@@ -274,6 +287,11 @@ def _scan_vjp(
     saved = list(out[num_carry + n_ys :])
     if not save or len(saved) != num_carry:
         raise AssertionError("scan's VJP needs the carries it saved (with_residuals)")
+    # the saved carries are outputs too: differentiating a gradient (second order) sends
+    # them cotangents, which join the carry's cotangent at the start of their step
+    ct_saved = [
+        None if c is None or _is_zero_fill(c) else c for c in g[num_carry + n_ys :]
+    ] + [None] * (num_carry - len(g[num_carry + n_ys :]))
     is_f = [a.dtype.kind == "f" for a in [*consts, *init, *xs]]
     wrt_c, wrt_k, wrt_x = (
         is_f[:num_consts],
@@ -291,11 +309,19 @@ def _scan_vjp(
     ck = [b.new_input(AVal(tuple(s.shape[1:]), s.dtype)) for s in saved]
     xt = [b.new_input(AVal(tuple(x.shape[1:]), x.dtype)) for x in xs]
     cty = [b.new_input(AVal(tuple(y.shape[1:]), y.dtype)) for y in ct_ys]
+    cts = [
+        b.new_input(AVal(tuple(c.shape[1:]), c.dtype)) if c is not None and w else None
+        for c, w in zip(ct_saved, wrt_k)
+    ]
     it_ctk = iter(ctk)
     ct_carry = [next(it_ctk) if w else _zeros(k) for k, w in zip(ck, wrt_k)]
     grads = iter(inline(b, back, c_syms + ck + xt + ct_carry + cty))
     g_consts = [next(grads) for w in wrt_c if w]
-    g_carry = [next(grads) for w in wrt_k if w]
+    g_carry = [
+        next(grads) + c if c is not None else next(grads)
+        for c, w in zip(cts, wrt_k)
+        if w
+    ]
     g_x = [next(grads) for w in wrt_x if w]
     new_acc = [a + d for a, d in zip(acc, g_consts)]
     outs = [s.ir_var for s in (*g_carry, *new_acc, *g_x)]
@@ -315,6 +341,7 @@ def _scan_vjp(
             *saved,
             *xs,
             *ct_ys,
+            *[c for c, w in zip(ct_saved, wrt_k) if c is not None and w],
             body=step,
             length=length,
             reverse=not reverse,
@@ -564,9 +591,27 @@ def _custom_vjp(
 ) -> tuple[Any, ...]:
     if not save:
         raise AssertionError("custom_vjp's VJP needs its residuals (with_residuals)")
-    _, bc, args = _custom_parts(ins, n_fwd, n_bwd)
+    fc, bc, args = _custom_parts(ins, n_fwd, n_bwd)
     builder = next(x for x in (*g, *out) if hasattr(x, "builder")).builder
     grads = inline(builder, bwd, bc + list(out[n_out:]) + list(g[:n_out]))
+    g_res = list(g[n_out:])
+    if any(c is not None and not _is_zero_fill(c) for c in g_res):
+        # differentiating a gradient again: the residuals fwd saved received cotangents
+        # too, and they flow to the arguments through fwd's own derivative (as in JAX)
+        res = Graph(
+            list(body_res.inputs),
+            list(body_res.eqns),
+            list(body_res.outputs[n_out:]),
+            dict(body_res.consts),
+        )
+        is_f = [False] * len(fc) + [np.dtype(a.dtype).kind == "f" for a in args]
+        back = vjp_graph(res, is_f)
+        cts = [c if c is not None else _zeros(r) for c, r in zip(g_res, out[n_out:])]
+        extra = iter(inline(builder, back, fc + args + cts))
+        grads = [
+            gr if not f else (next(extra) if gr is None else gr + next(extra))
+            for gr, f in zip(grads, is_f[len(fc) :])
+        ]
     return (*[None] * (n_fwd + n_bwd), *grads)
 
 

@@ -214,3 +214,88 @@ def test_hessian_agrees_with_jax_when_installed():
     expected = jax.hessian(lambda x: (jnp.tanh(x) ** 2 * jnp.exp(x)).sum())(X)
     got = tracer.trace(tracer.hessian(SCALAR[0][1]))(t(X))
     np.testing.assert_allclose(got.numpy(), np.asarray(expected), rtol=1e-12, atol=1e-14)
+
+
+def test_eager_jacobians_of_grad_are_the_hessian():
+    # grad's result keeps its history when its input requires grad (torch.func.grad's
+    # does), so the outer transform sees the dependence instead of a constant
+    name, f, fn = SCALAR[0]
+    expected = fd_hessian(fn, X)
+    for jac in (tracer.jacrev, tracer.jacfwd):
+        got = jac(tracer.grad(f))(t(X))
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5, atol=1e-6)
+    x = t(X).requires_grad_()
+    (tracer.grad(f)(x) ** 2).sum().backward()  # d/dx |grad f|^2 = 2 H grad f
+    g = fd_jacobian(fn, X)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * expected @ g, rtol=1e-5, atol=1e-6)
+
+
+def test_checkpoint_gives_parameters_closed_over_their_gradients():
+    tracer.manual_seed(0)
+    first, block = tracer.nn.Linear(5, 5).double(), tracer.nn.Linear(5, 2).double()
+    x = t(RNG.normal(size=(4, 5)))
+    block(first(x)).tanh().sum().backward()
+    expected = [p.grad.numpy().copy() for p in (*first.parameters(), *block.parameters())]
+    for p in (*first.parameters(), *block.parameters()):
+        p.grad = None
+    tracer.checkpoint(lambda h: block(h).tanh())(first(x)).sum().backward()
+    got = [p.grad.numpy() for p in (*first.parameters(), *block.parameters())]
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-12)
+    for p in block.parameters():  # no input requiring grad: fn runs as it is
+        p.grad = None
+    tracer.checkpoint(block)(x).sum().backward()
+    assert all(p.grad is not None for p in block.parameters())
+
+
+def test_vmap_refuses_axes_it_cannot_map_and_passes_keywords_through():
+    x = t(np.ones((3, 2)))
+    with pytest.raises(ValueError, match="mapped along axis 5, but it has 2 dimensions"):
+        tracer.vmap(lambda a: a * 1, in_axes=5)(x)
+    with pytest.raises(ValueError, match="axis of size 0"):
+        tracer.vmap(lambda a: a.sum())(t(np.ones((0, 3))))
+    with pytest.raises(TypeError, match="in_axes entries must be ints or None"):
+        tracer.vmap(lambda a: a, in_axes=({"a": 0},))(x)
+    got = tracer.vmap(lambda a, scale=1.0: a * scale)(x, scale=3.0)
+    np.testing.assert_allclose(got.numpy(), 3 * np.ones((3, 2)))
+
+
+def _loop(x):
+    y = tracer.fori_loop(0, 2, lambda i, c: c * c.cos(), x)
+    return (y**3).sum()
+
+
+def _unrolled(x):
+    y = x
+    for _ in range(2):
+        y = y * y.cos()
+    return (y**3).sum()
+
+
+@pytest.mark.parametrize("mode", MODES[:2])
+def test_second_order_through_a_loop_counts_the_saved_carries(mode):
+    # d/dx |grad f|^2 sends cotangents into the carries the loop's gradient saved
+    def sq(f):
+        return tracer.grad(lambda x: (tracer.grad(f)(x) ** 2).sum())
+
+    got = run(mode, sq(_loop), t(X))
+    np.testing.assert_allclose(got.numpy(), sq(_unrolled)(t(X)).numpy(), rtol=1e-12)
+
+
+@tracer.custom_vjp
+def _sin(x):
+    return x.sin()
+
+
+_sin.defvjp(lambda x: (x.sin(), x.cos()), lambda c, g: (g * c,))  # residual: cos(x)
+
+
+@pytest.mark.parametrize("mode", MODES[:2])
+def test_second_order_through_custom_vjp_differentiates_its_residuals(mode):
+    def f(x):
+        return _sin(x).sum()
+
+    # grad f = cos x (from the residual); d/dx |cos x|^2 = -2 cos x sin x; H = diag(-sin x)
+    got = run(mode, tracer.grad(lambda x: (tracer.grad(f)(x) ** 2).sum()), t(X))
+    np.testing.assert_allclose(got.numpy(), -2 * np.cos(X) * np.sin(X), rtol=1e-12)
+    np.testing.assert_allclose(run(mode, tracer.hessian(f), t(X)).numpy(), np.diag(-np.sin(X)))
