@@ -289,9 +289,9 @@ def _scan_vjp(
         raise AssertionError("scan's VJP needs the carries it saved (with_residuals)")
     # the saved carries are outputs too: differentiating a gradient (second order) sends
     # them cotangents, which join the carry's cotangent at the start of their step
-    ct_saved = [
-        None if c is None or _is_zero_fill(c) else c for c in g[num_carry + n_ys :]
-    ] + [None] * (num_carry - len(g[num_carry + n_ys :]))
+    ct_saved = [None if c is None or _is_zero_fill(c) else c for c in g[num_carry + n_ys :]] + [
+        None
+    ] * (num_carry - len(g[num_carry + n_ys :]))
     is_f = [a.dtype.kind == "f" for a in [*consts, *init, *xs]]
     wrt_c, wrt_k, wrt_x = (
         is_f[:num_consts],
@@ -317,11 +317,7 @@ def _scan_vjp(
     ct_carry = [next(it_ctk) if w else _zeros(k) for k, w in zip(ck, wrt_k)]
     grads = iter(inline(b, back, c_syms + ck + xt + ct_carry + cty))
     g_consts = [next(grads) for w in wrt_c if w]
-    g_carry = [
-        next(grads) + c if c is not None else next(grads)
-        for c, w in zip(cts, wrt_k)
-        if w
-    ]
+    g_carry = [next(grads) + c if c is not None else next(grads) for c, w in zip(cts, wrt_k) if w]
     g_x = [next(grads) for w in wrt_x if w]
     new_acc = [a + d for a, d in zip(acc, g_consts)]
     outs = [s.ir_var for s in (*g_carry, *new_acc, *g_x)]
