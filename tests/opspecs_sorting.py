@@ -1,5 +1,5 @@
 """Spec rows of the sorting and selection family: sort, argsort, msort, topk, kthvalue,
-median, nanmedian.
+median, nanmedian, quantile.
 
 The references are numpy's stable sorts. A descending order with equal values in
 index order is numpy's stable argsort of the negated values (NaN, which PyTorch puts
@@ -201,5 +201,31 @@ SPECS = [
         (A((2, 3), fixed([1.0, NAN, 0.0, 2.0, 3.0, NAN])),),
         grad_fn="NanmedianBackward0",
         no_fd="NaNs in the input (ignored by nanmedian)",
+    ),
+    # ---- quantile (composed of sort, narrow and lerp; numpy's methods as references) ---
+    S(
+        "quantile_linear_dim",
+        lambda x: lib(x).quantile(x, 0.3, dim=1),
+        lambda x: np.quantile(x, 0.3, axis=1),
+        (A((3, 5), distinct),),
+        grad_fn="SqueezeBackward4",
+    ),
+    S(
+        "quantile_list_all_keepdim",
+        lambda x: (
+            x.quantile([0.25, 0.5], keepdim=True)
+            if not hasattr(x, "__torch_function__")
+            else x.quantile(x.new_tensor([0.25, 0.5]), keepdim=True)
+        ),
+        lambda x: np.quantile(x, [0.25, 0.5], keepdims=True),
+        (A((2, 4), distinct),),
+        grad_fn="SqueezeBackward4",
+    ),
+    S(
+        "quantile_midpoint_dim0",
+        lambda x: x.quantile(0.6, dim=0, interpolation="midpoint"),
+        lambda x: np.quantile(x, 0.6, axis=0, method="midpoint"),
+        (A((4, 3), distinct),),
+        grad_fn="SqueezeBackward4",
     ),
 ]

@@ -8,7 +8,16 @@ from typing import Any
 
 from tracer.functions.core import _operand
 
-__all__ = ["argsort", "kthvalue", "median", "msort", "nanmedian", "sort", "topk"]
+__all__ = [
+    "argsort",
+    "kthvalue",
+    "median",
+    "msort",
+    "nanmedian",
+    "quantile",
+    "sort",
+    "topk",
+]
 
 
 def sort(input: Any, dim: int = -1, descending: bool = False, *, stable: bool | None = None) -> Any:
@@ -44,3 +53,15 @@ def median(input: Any, dim: int | None = None, keepdim: bool = False) -> Any:
 def nanmedian(input: Any, dim: int | None = None, keepdim: bool = False) -> Any:
     """median() ignoring NaNs."""
     return _operand(input).nanmedian(dim, keepdim)
+
+
+def quantile(
+    input: Any,  # noqa: A002  (PyTorch's name)
+    q: Any,
+    dim: int | None = None,
+    keepdim: bool = False,
+    *,
+    interpolation: str = "linear",
+) -> Any:
+    """torch.quantile: see Tensor.quantile."""
+    return _operand(input).quantile(q, dim, keepdim, interpolation=interpolation)
