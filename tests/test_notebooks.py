@@ -318,11 +318,12 @@ def _check_cache_info(c: Cells, cwd: Path) -> None:
 
 def _check_bench_run(c: Cells, cwd: Path) -> None:
     out = c.stdout("bench-run")
-    for case in ("notebook-5", "notebook-1e3", "chain-1e3", "mlp-b16", "first-call-notebook-5"):
+    steady = ("notebook-5", "notebook-1e3", "chain-1e3", "mlp-b16", "spring-t10", "rnn-t4")
+    for case in (*steady, "first-call-notebook-5"):
         assert re.search(rf"^{re.escape(case)}  ", out, re.M), case
     # each case's compiled row (two for first-call: cold and warm cache) passed its check
     ok = r"^  tracer compiled(?:, (?:cold|warm) cache)?  .*  ok \(error [0-9e.+-]+\)$"
-    assert len(re.findall(ok, out, re.M)) == 6
+    assert len(re.findall(ok, out, re.M)) == len(steady) + 2
     assert out.rstrip().endswith("wrote bench.png")
 
 

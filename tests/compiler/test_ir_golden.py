@@ -125,20 +125,22 @@ MLP_FORWARD = """
 MLP_BACKWARD = """
 { lambda a:f32[] b:bool[64,10] c:f32[64,10] d:f32[10,256] e:f32[256,64] f:bool[64,256] g:f32[784,64] h:f32[] .
   let i:f32[] = div h a                                    # <xent>
-      j:f32[] = neg i                                      # <xent>
-      k:f32[64,10] = broadcast_to[shape=(64, 10)] j        # <xent>
-      l:f32[64,10] = where b k 0.0                         # <xent>
-      m:f32[64,1] = reduce_sum[axes=(1,) keepdims=True] l  # <xent>
-      n:f32[64,10] = broadcast_to[shape=(64, 10)] m        # <xent>
-      o:f32[64,10] = mul c n                               # <xent>
-      p:f32[64,10] = sub l o                               # <xent>
-      q:f32[10] = reduce_sum[axes=(0,)] p                  # <logits>
-      r:f32[64,256] = matmul p d                           # <logits>
-      s:f32[256,10] = matmul e p                           # <logits>
-      t:f32[64,256] = where f r 0.0                        # <hidden>
-      u:f32[256] = reduce_sum[axes=(0,)] t                 # <hidden>
-      v:f32[784,256] = matmul g t                          # <hidden>
-  in ( v u s q ) }
+      j:f32[64] = broadcast_to[shape=(64,)] i              # <xent>
+      k:f32[64] = neg j                                    # <xent>
+      l:f32[64,1] = reshape[shape=(64, 1)] k               # <xent>
+      m:f32[64,10] = broadcast_to[shape=(64, 10)] l        # <xent>
+      n:f32[64,10] = where b m 0.0                         # <xent>
+      o:f32[64,1] = reduce_sum[axes=(1,) keepdims=True] n  # <xent>
+      p:f32[64,10] = broadcast_to[shape=(64, 10)] o        # <xent>
+      q:f32[64,10] = mul c p                               # <xent>
+      r:f32[64,10] = sub n q                               # <xent>
+      s:f32[10] = reduce_sum[axes=(0,)] r                  # <logits>
+      t:f32[64,256] = matmul r d                           # <logits>
+      u:f32[256,10] = matmul e r                           # <logits>
+      v:f32[64,256] = where f t 0.0                        # <hidden>
+      w:f32[256] = reduce_sum[axes=(0,)] v                 # <hidden>
+      x:f32[784,256] = matmul g v                          # <hidden>
+  in ( x w u s ) }
 """
 
 SOFTMAX_FORWARD = """

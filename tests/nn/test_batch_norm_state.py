@@ -78,12 +78,6 @@ def test_training_mode_inside_a_trace_is_refused_at_the_users_line_before_any_up
         np.testing.assert_array_equal(np_(v), before[k])  # num_batches_tracked included
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="this branch predates main's cab6a6e (module attributes such as `training` "
-    "guarded by StateGuard): the eval-mode graph is reused after train(); remove this "
-    "marker when main is merged",
-)
 def test_train_after_tracing_in_eval_mode_does_not_reuse_the_eval_graph():
     _, ours = _pair(lambda nn: nn.BatchNorm1d(2))
     ours.eval()

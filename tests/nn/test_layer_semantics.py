@@ -233,17 +233,24 @@ def test_new_loss_modules_are_one_line():
 
 
 @pytest.mark.parametrize(
-    "make",
+    "module, functional",
     [
-        lambda: nn.CrossEntropyLoss(weight=tracer.ones(3)),
-        lambda: nn.CrossEntropyLoss(label_smoothing=0.1),
-        lambda: nn.NLLLoss(tracer.ones(3)),
+        (
+            lambda w: nn.CrossEntropyLoss(weight=w),
+            lambda x, y, w: F.cross_entropy(x, y, weight=w),
+        ),
+        (
+            lambda w: nn.CrossEntropyLoss(label_smoothing=0.1),
+            lambda x, y, w: F.cross_entropy(x, y, label_smoothing=0.1),
+        ),
+        (lambda w: nn.NLLLoss(w), lambda x, y, w: F.nll_loss(x, y, w)),
     ],
     ids=["weight", "label_smoothing", "nll_weight_positional"],
 )
-def test_loss_options_the_functional_lacks_are_refused_by_name(make):
-    with pytest.raises(ValueError, match="is not supported: tracer.nn.functional"):
-        make()
+def test_loss_module_options_reach_the_functional(module, functional):
+    x = tracer.tensor([[0.2, -1.0, 0.5], [1.5, 0.3, -0.2]])
+    y, w = tracer.tensor([2, 0]), tracer.tensor([0.5, 1.0, 2.0])
+    assert module(w)(x, y).item() == functional(x, y, w).item()
 
 
 def test_loss_module_weight_slot_is_a_buffer():
