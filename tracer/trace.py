@@ -662,6 +662,37 @@ class CompiledFunctionBackward(autograd.Node):
         return outs[len(d.out_avals) :]
 
 
+class CompiledGradientBackward(autograd.Node):
+    """The autograd node of value_and_grad's results when an input requires grad: its
+    backward differentiates the joint value-and-gradient graph, run op by op with
+    autograd recording (second-order derivatives, as with torch.func.grad)."""
+
+    __slots__ = ("_graph", "_inputs")
+
+    def apply(self, grads: list[Any], create_graph: bool, retain: bool) -> Sequence[Any]:
+        inputs, consts = self._inputs
+        wanted = [t for t in inputs if t.requires_grad]
+        with enable_grad():
+            outs = eval_graph(self._graph, [*inputs, *(Tensor(c) for c in consts)])
+            pairs = [
+                (o, g)
+                for o, g in zip(outs, grads)
+                if g is not None and isinstance(o, Tensor) and o.requires_grad
+            ]
+            got = iter(
+                autograd.grad(
+                    [o for o, _ in pairs],
+                    wanted,
+                    [g for _, g in pairs],
+                    create_graph=create_graph,
+                    allow_unused=True,
+                )
+                if pairs
+                else [None] * len(wanted)
+            )
+        return [next(got) if t.requires_grad else None for t in inputs]
+
+
 def trace(
     fn: Callable[..., Any] | None = None,
     *,
@@ -782,15 +813,19 @@ class ValueAndGrad(_Staged):
             )
         exe, graph = self._joint(entry)
         inputs = [*leaves, *captured]
+        arrays = [t._data for t in inputs] + entry.consts
+        outs = [Tensor(o) for o in _run(exe, arrays)]
         if is_grad_enabled() and any(t.requires_grad for t in inputs):
             # an input requires grad (an enclosing transform's, or the user's): the
-            # results must have a history, as torch.func.grad's do, so the joint graph
-            # runs op by op with autograd recording
-            consts = [Tensor(c) for c in entry.consts]
-            outs = eval_graph(entry.joint_recorded, [*inputs, *consts])
-        else:
-            arrays = [t._data for t in inputs] + entry.consts
-            outs = [Tensor(o) for o in _run(exe, arrays)]
+            # results get a history, as torch.func.grad's do; differentiating them runs
+            # the joint graph again op by op (only then)
+            node = CompiledGradientBackward(
+                tuple(autograd._edge(t) if t.requires_grad else (None, 0) for t in inputs)
+            )
+            node._graph, node._inputs = entry.joint_recorded, (inputs, entry.consts)
+            for i, t in enumerate(outs):
+                if t._data.dtype.kind == "f":
+                    t._grad_fn, t._output_nr = node, i
         value = outs[0]
         n_aux = len(outs) - 1 - sum(entry.arg_trees[i].num_leaves for i in self._nums)
         grads = iter(outs[1 : len(outs) - n_aux])
