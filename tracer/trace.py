@@ -815,7 +815,7 @@ class ValueAndGrad(_Staged):
         inputs = [*leaves, *captured]
         arrays = [t._data for t in inputs] + entry.consts
         outs = [Tensor(o) for o in _run(exe, arrays)]
-        if is_grad_enabled() and any(t.requires_grad for t in inputs):
+        if any(t.requires_grad for t in inputs) and is_grad_enabled():
             # an input requires grad (an enclosing transform's, or the user's): the
             # results get a history, as torch.func.grad's do; differentiating them runs
             # the joint graph again op by op (only then)
@@ -827,12 +827,15 @@ class ValueAndGrad(_Staged):
                 if t._data.dtype.kind == "f":
                     t._grad_fn, t._output_nr = node, i
         value = outs[0]
+        if not self.has_aux:
+            grads = iter(outs[1:])
+            per_arg = tuple(entry.arg_trees[i].unflatten(grads, statics=False) for i in self._nums)
+            g = per_arg[0] if isinstance(self.argnums, int) else per_arg
+            return (value, g) if self.has_value else g
         n_aux = len(outs) - 1 - sum(entry.arg_trees[i].num_leaves for i in self._nums)
         grads = iter(outs[1 : len(outs) - n_aux])
         per_arg = tuple(entry.arg_trees[i].unflatten(grads, statics=False) for i in self._nums)
         g = per_arg[0] if isinstance(self.argnums, int) else per_arg
-        if not self.has_aux:
-            return (value, g) if self.has_value else g
         aux = entry.out_tree.children[1].unflatten(iter(outs[len(outs) - n_aux :]))
         return ((value, aux), g) if self.has_value else (g, aux)
 
