@@ -97,6 +97,23 @@ def _like(t: Any, op: str) -> Tensor:
     return t
 
 
+def _filled_like(
+    input: Any,  # noqa: A002
+    value: Any,
+    dtype: Any,
+    device: Any,
+    requires_grad: bool,
+    op: str,
+) -> Any:
+    """`value` in `input`'s shape and dtype (unless `dtype`): a new tensor, or inside a
+    trace a `full` equation (a float into an integer dtype is truncated, as in PyTorch)."""
+    t = _like(input, op)
+    d = _like_dtype(t, dtype)
+    if not isinstance(t, Tensor):
+        return _traced_like(t, value, d, requires_grad, op)
+    return _make(_filled(t.shape, value, d, op), requires_grad, device, op)
+
+
 def _traced_like(t: Any, value: Any, dtype: np.dtype, requires_grad: bool, op: str) -> Any:
     """`op` on a traced value: a `full` equation of its shape (a constant of the trace)."""
     if requires_grad:
@@ -262,10 +279,7 @@ def zeros_like(
     memory_format: Any = None,
 ) -> Tensor:
     """Zeros of `input`'s shape (and dtype, unless `dtype`)."""
-    t = _like(input, "zeros_like")
-    if not isinstance(t, Tensor):
-        return _traced_like(t, 0, _like_dtype(t, dtype), requires_grad, "zeros_like")
-    return _make(np.zeros(t.shape, _like_dtype(t, dtype)), requires_grad, device, "zeros_like")
+    return _filled_like(input, 0, dtype, device, requires_grad, "zeros_like")
 
 
 def ones_like(
@@ -276,10 +290,7 @@ def ones_like(
     memory_format: Any = None,
 ) -> Tensor:
     """Ones of `input`'s shape (and dtype, unless `dtype`)."""
-    t = _like(input, "ones_like")
-    if not isinstance(t, Tensor):
-        return _traced_like(t, 1, _like_dtype(t, dtype), requires_grad, "ones_like")
-    return _make(np.ones(t.shape, _like_dtype(t, dtype)), requires_grad, device, "ones_like")
+    return _filled_like(input, 1, dtype, device, requires_grad, "ones_like")
 
 
 def empty_like(
@@ -290,10 +301,7 @@ def empty_like(
     memory_format: Any = None,
 ) -> Tensor:
     """A tensor of `input`'s shape (and dtype, unless `dtype`); zero-filled, see empty()."""
-    t = _like(input, "empty_like")
-    if not isinstance(t, Tensor):
-        return _traced_like(t, 0, _like_dtype(t, dtype), requires_grad, "empty_like")
-    return _make(np.zeros(t.shape, _like_dtype(t, dtype)), requires_grad, device, "empty_like")
+    return _filled_like(input, 0, dtype, device, requires_grad, "empty_like")
 
 
 def full_like(
@@ -306,11 +314,7 @@ def full_like(
 ) -> Tensor:
     """`fill_value` in `input`'s shape and dtype (unless `dtype`; a float into an integer
     dtype is truncated, as in PyTorch)."""
-    t = _like(input, "full_like")
-    d = _like_dtype(t, dtype)
-    if not isinstance(t, Tensor):
-        return _traced_like(t, fill_value, d, requires_grad, "full_like")
-    return _make(_filled(t.shape, fill_value, d, "full_like"), requires_grad, device, "full_like")
+    return _filled_like(input, fill_value, dtype, device, requires_grad, "full_like")
 
 
 def eye(
