@@ -34,6 +34,7 @@ from compiler.autodiff import joint_vjp
 from compiler.builder import Sym
 from compiler.errors import AutogradError
 from compiler.ir import Graph, Var
+from compiler.ops.control import inline
 from compiler.passes import optimize
 from tracer import autograd
 from tracer.control import _aval, _leaves, _stage, scan
@@ -59,22 +60,12 @@ def _inline(graph: Graph, values: Sequence[Any]) -> list[Any]:
     """Emit `graph`'s equations into the current trace, its inputs bound to `values`
     (traced values or tensors, one per input); its outputs as traced values."""
     b = _builder()
-    env: dict[Var, Any] = {v: b._atom(x) for v, x in zip(graph.inputs, values)}
-    for v, arr in graph.consts.items():
-        env[v] = b._atom(arr)
-    for e in graph.eqns:
-        ins = [env.get(a, a) if isinstance(a, Var) else a for a in e.inputs]
-        outs = b.emit(e.op.name, ins, e.params)
-        b.eqns[-1].source_loc = e.source_loc or b.eqns[-1].source_loc
-        env.update(zip(e.outputs, outs))
-    out = []
-    for o in graph.outputs:
-        if isinstance(o, Var):
-            out.append(Sym(b, env[o]))
-        else:  # a literal output
-            v = b.emit("full", [], {"shape": (), "dtype": o.aval.dtype, "value": o.value.item()})
-            out.append(Sym(b, v[0]))
-    return out
+    return [
+        o
+        if isinstance(o, Sym)
+        else Sym(b, b.emit("full", [], {"shape": (), "dtype": a.aval.dtype, "value": o})[0])
+        for o, a in zip(inline(b, graph, list(values)), graph.outputs)
+    ]
 
 
 class _StagedCall:

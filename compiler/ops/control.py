@@ -87,13 +87,14 @@ def vjp_graph(graph: Graph, wrt: list[bool]) -> Graph:
 
 
 def inline(b: Any, graph: Graph, args: list[Any]) -> list[Any]:
-    """Stage `graph`'s equations into builder `b` on `args` (Syms or numbers); returns
-    its outputs as Syms of `b`."""
+    """Stage `graph`'s equations into builder `b` on `args` (traced values of `b` or of
+    a trace enclosing it, tensors, numbers); returns its outputs as Syms of `b` (a
+    literal output as a Python number)."""
     from compiler.builder import Sym
 
-    env: dict[Var, Atom] = {}
-    for v, a in zip(graph.inputs, args):
-        env[v] = a.ir_var if isinstance(a, Sym) else b._atom(a)
+    env: dict[Var, Atom] = {v: b._atom(a) for v, a in zip(graph.inputs, args)}
+    for v, arr in graph.consts.items():
+        env[v] = b._atom(arr)
     for e in graph.eqns:
         ins = [env.get(a, a) if isinstance(a, Var) else a for a in e.inputs]
         outs = [Var(v.aval) for v in e.outputs]
