@@ -8,6 +8,7 @@ become typed literals.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ from compiler import dtypes
 from compiler.errors import DTypeError, LargeTraceWarning, ShapeError, TraceError, TracerError
 from compiler.ir import Atom, Eqn, Graph, Literal, Var
 from compiler.meta import DType, Size, as_size, plain, public_dtype
-from compiler.operand import Operand, apply
+from compiler.operand import Operand, apply, tracing
 from compiler.ops.elementwise import broadcast_shapes
 from compiler.ops.index import parse_index
 from compiler.registry import OPS, AVal, Op
@@ -63,7 +64,7 @@ class GraphBuilder:
         # made while it ran (constants of its code), and whether the trace is over
         # (its values then have escaped if anything uses them).
         self.name = "the function"
-        self.made_inside: set[int] = set()
+        self.made_inside: dict[int, Any] = {}  # (held: their ids stay theirs)
         self.closed = False
         # A loop body or condition runs many times per call: set to what it is ("the
         # body of while_loop") so that random numbers, which would repeat, are refused.
@@ -73,11 +74,29 @@ class GraphBuilder:
         # Objects whose plain attributes the traced code may have read (the modules it
         # called: `self.training`, `self.p`), by id; the tracer guards them.
         self.observed: dict[int, Any] = {}
+        # In-place updates that outlive the trace (set by the tracer on the builder of the
+        # traced function itself, never on a sub-graph's). `owners`: by id, the tensors
+        # from outside updated in place, each as the Sym standing for its current value;
+        # `grads`: the `.grad` of tensors read or set by the traced code (GradSlot).
+        self.accepts_writes = False
+        self.owners: dict[int, Sym] = {}
+        self.grads: dict[int, GradSlot] = {}
+        self.arg_syms: list[Sym] = []
+        self._inside_consts: dict[int, Var] = {}  # (made_inside holds the tensors)
+        self.did_backward = False
+        self.arg_requires_grad: list[bool] = []
+        # Captured inputs read at each call by a function of their own (a `.grad`):
+        # (what it is, how to read it).
+        self.live_reads: dict[Var, tuple[str, Callable[[], Any]]] = {}
 
     def new_input(self, aval: AVal) -> Sym:
         v = Var(aval)
         self.inputs.append(v)
-        return Sym(self, v)
+        s = Sym(self, v)
+        if self.accepts_writes:  # an argument of the traced function: may be updated
+            s._owner = len(self.arg_syms)
+            self.arg_syms.append(s)
+        return s
 
     def const(self, value: np.ndarray) -> Sym:
         if self.parent is not None:  # constants belong to the outermost graph
@@ -115,6 +134,59 @@ class GraphBuilder:
         var = root.capture(first)
         root.random_keys[var] = draw
         return Sym(root, var)
+
+    # ---- in-place updates that outlive the trace ------------------------------
+    def root(self) -> GraphBuilder:
+        b = self
+        while b.parent is not None:
+            b = b.parent
+        return b
+
+    def owner(self, t: Any, what: str, check: bool = True) -> Sym:
+        """The Sym standing for the current value of `t`, a tensor from outside the
+        traced function (or made by it), so that an in-place update of it is staged and
+        written back to `t` after each call. `check`: raise a TraceError where that cannot
+        be done (inside a loop body or branch, or a graph that is not a traced
+        function's)."""
+        s = self.owners.get(id(t))
+        if s is not None:
+            return s
+        if check and (self.parent is not None or not self.accepts_writes):
+            where = self.repeats or "a branch or function being staged"
+            raise _traced_error(
+                f"{what}: in-place update, inside {where}, of a tensor of shape "
+                f"{tuple(t.shape)} from outside it: the update would run once, when "
+                "tracing, not at every step",
+                "Pass the tensor in (as a loop carry or operand) and return its new value.",
+            )
+        s = Sym(self, self._atom(t, what))
+        # a tensor the traced code made itself is written back only while it lives on
+        # after the trace (stored in an optimizer's state, say): see `written`
+        s._owner = weakref.ref(t) if id(t) in self.made_inside else t
+        self.owners[id(t)] = s
+        return s
+
+    def pending(self, t: Any) -> bool:
+        """Whether the traced code updated `t`, a tensor from outside, in place: its
+        concrete value is then out of date until the compiled function runs."""
+        s = self.root().owners.get(id(t))
+        return s is not None and s._version > 0
+
+    def written(self) -> list[tuple[Any, Sym]]:
+        """(target, final value) of each update to write back after a call: an argument's
+        position (int), a tensor from outside, or a weak reference to a tensor the traced
+        code made (alive only if it escaped the function)."""
+        out: list[tuple[Any, Sym]] = [(s._owner, s) for s in self.arg_syms if s._version]
+        out += [(s._owner, s) for s in self.owners.values() if s._version]
+        return out
+
+    def grad_slot(self, p: Any) -> GradSlot:
+        """The traced `.grad` of `p`, a tensor from outside the function."""
+        root = self.root()
+        slot = root.grads.get(id(p))
+        if slot is None:
+            slot = root.grads[id(p)] = GradSlot(root, p)
+        return slot
 
     def observe(self, obj: Any) -> None:
         """Note that the traced code reads `obj`'s attributes (recorded on the
@@ -169,6 +241,14 @@ class GraphBuilder:
         if isinstance(x, Operand):
             if self.parent is not None:  # captured by the outermost trace, passed in
                 return self._close_over(self.parent._atom(x, op))
+            owned = self.owners.get(id(x))
+            if owned is not None:  # updated in place by the traced code: its new value
+                return owned.ir_var
+            if id(x) in self.made_inside:  # a constant of the traced code
+                var = self._inside_consts.get(id(x))
+                if var is None:
+                    var = self._inside_consts[id(x)] = self.const(np.array(x._data)).ir_var
+                return var
             return self.capture(x)
         if isinstance(x, _SCALARS):
             return x
@@ -235,9 +315,24 @@ class GraphBuilder:
         outvars = self.emit(op_name, atoms, params)
         if not self.grad_enabled() and op.vjp is not None:
             outvars = [self.emit("stop_gradient", [v], {})[0] for v in outvars]
-        # Results of view ops share memory with their input in eager mode.
-        base = inputs[0] if op.view and len(inputs) == 1 and isinstance(inputs[0], Sym) else None
-        syms = [Sym(self, v, base) for v in outvars]
+        # Results of view ops share memory with their input in eager mode: an in-place
+        # update of the view writes through to it (a tensor from outside too).
+        base = None
+        if (
+            op.view
+            and len(inputs) == 1
+            and isinstance(inputs[0], Operand)
+            and (op_name not in _EAGER_COPIES)
+        ):
+            x0 = inputs[0]
+            if isinstance(x0, Sym):
+                base = x0
+            elif self.parent is None and self.accepts_writes:
+                base = self.owner(x0, op_name, check=False)
+        if base is not None:
+            syms = [Sym(self, v, base, (base, op_name, params)) for v in outvars]
+        else:
+            syms = [Sym(self, v) for v in outvars]
         return tuple(syms) if op.multiple_results else syms[0]
 
     def _make_explicit(self, op: Op, atoms: list[Any], params: dict[str, Any]) -> list[Atom]:
@@ -258,6 +353,135 @@ class GraphBuilder:
                 a = self.emit("broadcast_to", [a], {"shape": shape})[0]
             out.append(a)
         return out
+
+
+def _stage_backward(
+    b: GraphBuilder, out: Sym, gradient: Any, create_graph: bool, inputs: Any
+) -> None:
+    """`out.backward(gradient)` inside the traced function of builder `b`."""
+    from compiler.autodiff import active_vars, joint_vjp
+    from compiler.errors import AutogradError
+
+    if gradient is None:
+        if int(np.prod(out.shape)) != 1:
+            raise _located(
+                AutogradError(
+                    "grad can be implicitly created only for scalar outputs: backward() was "
+                    f"called on a traced tensor of shape {tuple(out.shape)}. Reduce it first "
+                    "(loss.sum().backward()) or pass gradient=tracer.ones_like(loss)."
+                )
+            )
+        loss = out.sum() if out.shape else out
+    else:
+        loss = (out * out._sym(gradient).detach().to(out.dtype)).sum()
+    # the leaves: tensors from outside that require grad (their values now, after any
+    # in-place update, stand in as inputs of the graph that is differentiated)
+    wanted = None if inputs is None else {id(t) for t in _as_list(inputs)}
+    targets: list[tuple[Any, Var]] = []
+    for var, x in b.captured:
+        if getattr(x, "_requires_grad", False) and getattr(x, "_grad_fn", 1) is None:
+            if wanted is None or id(x) in wanted:
+                owned = b.owners.get(id(x))
+                targets.append((x, owned.ir_var if owned is not None else var))
+    inputs_now = list(b.inputs) + [v for v, _ in b.captured] + list(b.consts)
+    known = set(inputs_now)
+    subst: dict[Var, Var] = {}
+    for _, v in targets:
+        if v not in known and v not in subst:
+            subst[v] = Var(v.aval)
+    eqns = [
+        e
+        if not any(isinstance(a, Var) and a in subst for a in e.inputs)
+        else Eqn(
+            e.op,
+            [subst.get(a, a) if isinstance(a, Var) else a for a in e.inputs],
+            e.params,
+            e.outputs,
+            e.source_loc,
+        )
+        for e in b.eqns
+    ]
+    all_inputs = inputs_now + list(subst.values())
+    loss_var = subst.get(loss.ir_var, loss.ir_var)
+    graph = Graph(all_inputs, eqns, [loss_var], dict(b.consts))
+    arg_grad = {s.ir_var for s, rg in zip(b.arg_syms, b.arg_requires_grad) if rg}
+    if arg_grad and loss_var in active_vars(graph, [v in arg_grad for v in all_inputs]):
+        raise _traced_error(
+            "backward() inside a traced function whose result depends on an argument that "
+            "requires grad: its .grad cannot be set from inside the function",
+            "Pass that argument with requires_grad=False (detach() it), or differentiate "
+            "with tracer.grad / tracer.value_and_grad.",
+        )
+    wrt_vars = {subst.get(v, v) for _, v in targets}
+    joint = joint_vjp(graph, [v in wrt_vars for v in all_inputs], seed_ones=True)
+    if not any(joint.connected):
+        raise _located(
+            AutogradError(
+                "element of tensors does not require grad and does not have a grad_fn: "
+                f"backward() was called on a traced tensor of shape {tuple(out.shape)} that "
+                "was not computed from any tensor with requires_grad=True (was it made under "
+                "no_grad(), or detached?)"
+            )
+        )
+    # stage the backward equations into the trace, the stand-ins renamed back
+    back = {v2: v for v, v2 in subst.items()}
+    defined = set(known)
+    for e in b.eqns:
+        defined.update(e.outputs)
+    for e in joint.graph.eqns:
+        if all(o in defined for o in e.outputs):
+            continue  # the forward, already in the trace
+        outs = [Var(o.aval) if o in defined else o for o in e.outputs]
+        ins = [back.get(a, a) if isinstance(a, Var) else a for a in e.inputs]
+        b.eqns.append(Eqn(e.op, ins, e.params, outs, e.source_loc))
+        defined.update(outs)
+    for v, arr in joint.graph.consts.items():
+        b.consts.setdefault(v, arr)
+    grads = iter(joint.graph.outputs[1:])
+    order = [v for v in all_inputs if v in wrt_vars]
+    by_var = {v: (next(grads), c) for v, c in zip(order, joint.connected)}
+    for x, v in targets:
+        g, connected = by_var[subst.get(v, v)]
+        if not connected:
+            continue  # PyTorch leaves the .grad of an unused parameter alone
+        if isinstance(g, Var):
+            gs = Sym(b, back.get(g, g))
+        else:  # a literal gradient
+            gs = out.full_like(g.value.item(), shape=tuple(x.shape)).to(x._data.dtype)
+        if not create_graph:
+            gs = gs.detach()
+        slot = b.grad_slot(x)
+        slot.current = gs if slot.current is None else slot.current + gs
+    b.did_backward = True
+
+
+def _as_list(x: Any) -> list[Any]:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+class GradSlot:
+    """The `.grad` of a tensor from outside a traced function, as the traced code sees
+    it: `initial` (a Sym reading the tensor's `.grad` at each call, or None when it was
+    None at trace time) and `current` (what the code has set it to, or updated in place).
+    The tracer writes `current` back after each call when it changed."""
+
+    __slots__ = ("p", "initial", "current")
+
+    def __init__(self, root: GraphBuilder, p: Any) -> None:
+        self.p = p
+        g = p._grad
+        self.initial = None
+        if g is not None:
+            self.initial = Sym(root, root.capture(g))
+            what = f"the .grad of a tensor of shape {tuple(p.shape)}"
+            root.live_reads[self.initial.ir_var] = (what, lambda: p._grad)
+        self.current: Sym | None = self.initial
+
+    @property
+    def changed(self) -> bool:
+        if self.current is None:
+            return self.initial is not None
+        return self.current is not self.initial or self.initial._version > 0
 
 
 def _literal(value: Any, dtype: np.dtype, op: str) -> Literal:
@@ -314,6 +538,31 @@ _NUMPY_FIX = (
 _MUTATION_FIX = "Clone it first (y = x.clone()) and update the clone, or use out-of-place ops."
 
 
+# View ops an in-place update can write through (eager mode's shared memory), and how:
+# the viewed value's new value from the view's new value.
+_WRITE_THROUGH = ("stop_gradient", "reshape", "transpose", "slice")
+# View ops of the IR whose eager (and PyTorch) result is a copy: updating it changes
+# only it.
+_EAGER_COPIES = ("flip",)
+_VIEW_NAMES = {
+    "broadcast_to": "expand/broadcast_to",
+    "diagonal": "diagonal",
+    "windows": "unfold (sliding windows)",
+}
+
+
+def _write_through(parent: Sym, op: str, params: dict[str, Any], value: Sym) -> Any:
+    if op == "stop_gradient":  # detach(), .data
+        return value
+    if op == "reshape":
+        return value.reshape(tuple(parent.shape))
+    if op == "transpose":
+        return value.permute(*np.argsort(params["perm"]).tolist())
+    if op == "slice":  # x[ints, slices, None]
+        return apply("index_put", parent, value, spec=params["spec"])
+    raise AssertionError(op)
+
+
 def _no_concrete_view() -> TraceError:
     return _traced_error(
         "a view of a tensor (from indexing, reshape, transpose, expand or detach) is used "
@@ -326,19 +575,30 @@ def _no_concrete_view() -> TraceError:
 class Sym(Operand):
     """A symbolic tensor: an IR variable in a builder, with the Operand methods.
 
-    In-place updates (`y[i] = v`, `y += 1`, `y.add_(...)`) rebind `var` to the
-    result of an out-of-place op. They are refused where eager mode would write
-    through memory that traced code cannot alias: arguments of the traced
-    function, and views. A view read after its base was updated is refused too.
+    In-place updates (`y[i] = v`, `y += 1`, `y.add_(...)`) rebind `ir_var` to the
+    result of an out-of-place op. An update through a view (`_view`: the value it
+    views, the view op and its params) writes through to the viewed value, as eager
+    mode's shared memory does; an update of an argument of the traced function or of a
+    tensor from outside it (`_owner`: the argument's position, or the tensor) is
+    written back to it after each call. A view read after its base was updated through
+    another way is refused.
     """
 
-    __slots__ = ("builder", "ir_var", "_base", "_base_version", "_version")
+    __slots__ = ("builder", "ir_var", "_base", "_base_version", "_version", "_view", "_owner")
     _priority = 2
 
-    def __init__(self, builder: GraphBuilder, var: Var, base: Sym | None = None) -> None:
+    def __init__(
+        self,
+        builder: GraphBuilder,
+        var: Var,
+        base: Sym | None = None,
+        view: tuple[Sym, str, dict[str, Any]] | None = None,
+    ) -> None:
         self.builder = builder
         self.ir_var = var
         self._version = 0
+        self._view = view
+        self._owner: Any = None
         root = None if base is None else base._base if base._base is not None else base
         self._base = root
         self._base_version = 0 if root is None else root._version
@@ -388,13 +648,28 @@ class Sym(Operand):
     def _no_concrete(self, what: str, fix: str) -> TraceError:
         return self._escaped() if self.builder.closed else _no_concrete(what, fix)
 
-    def backward(self, *args: Any, **kwargs: Any) -> None:
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Any = None,
+    ) -> None:
+        """Stage PyTorch's `backward()` into the traced function: the gradients of this
+        value with respect to the tensors from outside that require grad (a model's
+        parameters) are computed by the graph and accumulated into their `.grad`,
+        written back after each call (so `opt.zero_grad(); loss.backward(); opt.step()`
+        compiles into one function). Raises TraceError inside loop bodies, branches and
+        staged transforms, and when an argument of the traced function requires grad."""
         self._live()
-        raise _traced_error(
-            "backward() inside a traced function is not supported",
-            "Differentiate the traced function from outside (call backward() on its "
-            "result), or use tracer.grad / tracer.value_and_grad.",
-        )
+        b = self.builder
+        if b.parent is not None or not b.accepts_writes or tracing.builder is not b:
+            raise _traced_error(
+                "backward() inside a loop body, a branch or a staged transform is not supported",
+                "Call backward() in the traced function itself, or use tracer.grad / "
+                "tracer.value_and_grad.",
+            )
+        _stage_backward(b, self, gradient, create_graph, inputs)
 
     def _bind(
         self, op: str, inputs: Sequence[Any], params: dict[str, Any], name: str | None
@@ -417,7 +692,8 @@ class Sym(Operand):
     def detach(self) -> Sym:
         self._live()
         self.builder._atom(self)  # a stale view may not be read
-        return Sym(self.builder, self.builder.emit("stop_gradient", [self.ir_var], {})[0], self)
+        var = self.builder.emit("stop_gradient", [self.ir_var], {})[0]
+        return Sym(self.builder, var, self, (self, "stop_gradient", {}))
 
     def __repr__(self) -> str:
         return f"TracedTensor(shape={tuple(self.shape)}, dtype={self.dtype.name})"
@@ -493,20 +769,38 @@ class Sym(Operand):
 
     # ---- in-place ops: rebind to the out-of-place result ----------------------
     def _check_mutable(self, what: str) -> None:
+        """Raise before an in-place update that traced code cannot reproduce: of a value
+        from outside a loop body or branch being staged, of an input of a sub-graph, or
+        through a view whose write-back has no inverse (expand, diagonal, unfold)."""
         self._live()
-        if self.ir_var in self.builder.inputs:
+        active = tracing.builder
+        node: Sym = self
+        while True:
+            if active is not None and node.builder is not active:
+                where = active.repeats or "a branch or function being staged"
+                raise _traced_error(
+                    f"{what}: in-place update, inside {where}, of a tensor of shape "
+                    f"{tuple(node.shape)} from outside it: the update would run once per "
+                    "trace, not on every step",
+                    "Pass the tensor in as a carry (or operand) and return its new value.",
+                )
+            if node._view is None:
+                break
+            parent, op, _ = node._view
+            if op not in _WRITE_THROUGH:
+                raise _traced_error(
+                    f"{what}: in-place update of a view made by {_VIEW_NAMES.get(op, op)} "
+                    "(shape {}) is not supported in traced code: eager mode would also "
+                    "change the tensor it views, which traced code cannot follow through "
+                    "this kind of view".format(tuple(self.shape)),
+                    _MUTATION_FIX,
+                )
+            node = parent
+        if node._owner is None and node.ir_var in node.builder.inputs:
             raise _traced_error(
-                f"{what}: in-place modification of an argument of a traced function is not "
-                "supported (the caller's tensor would not change, as it would in eager "
-                "mode)",
-                _MUTATION_FIX,
-            )
-        if self._base is not None:
-            raise _traced_error(
-                f"{what}: in-place modification of a view (from indexing, reshape, "
-                "transpose, expand or detach) is not supported in traced code: eager mode "
-                "would also change the tensor it views",
-                _MUTATION_FIX,
+                f"{what}: in-place modification of an input of a loop body or branch "
+                f"(shape {tuple(node.shape)}) is not supported",
+                "Return the new value from the body instead (x = x + 1).",
             )
 
     def _assign(self, result: Any, what: str) -> Sym:
@@ -529,7 +823,17 @@ class Sym(Operand):
             result = result.to(self.dtype)
         self.builder._atom(result)  # no stale view
         self.ir_var = result.ir_var
-        self._version += 1
+        # write through the views to the value they view (eager mode shares memory)
+        node, chain = self, []
+        while node._view is not None:
+            parent, op, params = node._view
+            new = _write_through(parent, op, params, Sym(self.builder, node.ir_var))
+            parent.ir_var = new.ir_var
+            chain.append(node)
+            node = parent
+        node._version += 1
+        for v in chain:  # these views stay current; others of the same base go stale
+            v._base_version = node._version
         return self
 
     def _inplace(self, what: str, fn: Callable[[Sym], Any], *others: Any) -> Sym:

@@ -59,7 +59,7 @@ def _make(data: np.ndarray, requires_grad: bool, device: Any = None, op: str = "
         t.requires_grad_(True)
     builder = operand.tracing.builder
     if builder is not None:  # made inside a traced function: a constant of its code
-        builder.made_inside.add(id(t))
+        builder.made_inside[id(t)] = t
     return t
 
 

@@ -175,6 +175,9 @@ class Tensor(Operand):
     def grad(self) -> Tensor | None:
         """The gradient accumulated by backward() (None until then). Reading it on a
         non-leaf tensor that does not retain its gradient warns, as in PyTorch."""
+        b = operand.tracing.builder
+        if b is not None and b.root().accepts_writes:  # the traced value of .grad
+            return b.grad_slot(self).current
         g = self._grad
         if g is None and self._grad_fn is not None and not self._retains_grad:
             warnings.warn(_NON_LEAF_GRAD, UserWarning, stacklevel=2)
@@ -182,6 +185,13 @@ class Tensor(Operand):
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
+        b = operand.tracing.builder
+        if b is not None and b.root().accepts_writes:  # written back after each call
+            if value is not None:
+                _check_grad(self, value)
+                value = b.owner(value, "setting .grad") if isinstance(value, Tensor) else value
+            b.grad_slot(self).current = value
+            return
         if value is not None:
             _check_grad(self, value)
         self._grad = value
@@ -293,6 +303,7 @@ class Tensor(Operand):
         """The numpy array this tensor wraps (shared memory). Raises RuntimeError on a
         tensor that requires grad while gradients are recorded (as PyTorch 2.13: under
         no_grad(), or with force=True, it is returned)."""
+        self._pending("numpy()")
         if not force and is_grad_enabled() and self.requires_grad:
             raise AutogradError(
                 "Can't call numpy() on Tensor that requires grad. Use "
@@ -301,11 +312,13 @@ class Tensor(Operand):
         return self._data
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        self._pending("converting to a numpy array")
         a = self._data if dtype is None else self._data.astype(dtype, copy=False)
         return a.copy() if copy else a
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number; RuntimeError otherwise."""
+        self._pending(".item()")
         if self._data.size != 1:
             raise RuntimeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to Scalar "
@@ -315,6 +328,7 @@ class Tensor(Operand):
         return self._data.reshape(()).item()
 
     def _number(self, kind: str) -> Any:
+        self._pending(f"{kind}()")
         if self._data.size != 1:
             raise ValueError(
                 f"only one element tensors can be converted to Python scalars: {kind}() of "
@@ -324,6 +338,7 @@ class Tensor(Operand):
         return self._data.reshape(()).item()
 
     def tolist(self) -> Any:
+        self._pending(".tolist()")
         return self._data.tolist()
 
     def __float__(self) -> float:
@@ -341,6 +356,7 @@ class Tensor(Operand):
         return int(self.item())
 
     def __bool__(self) -> bool:
+        self._pending("bool()")
         if self._data.size != 1:
             raise RuntimeError(
                 f"the truth value of a tensor with {self._data.size} elements "
@@ -517,7 +533,37 @@ class Tensor(Operand):
         data = self._data.copy() if copy else self._data
         return Tensor(data, self._requires_grad, self._grad_fn, self._output_nr)
 
+    def _in_trace(self, opname: str, update: Callable[[Any], Any]) -> Tensor:
+        """An in-place update while a function is traced: staged on the traced value
+        standing for this tensor, and written back to it after each call of the compiled
+        function (TraceError where that cannot be done: inside a loop body)."""
+        if is_grad_enabled() and self._requires_grad and self._grad_fn is None:
+            raise AutogradError(
+                f"{opname}: a leaf tensor that requires grad is being used in an in-place "
+                f"operation (a {self.dtype.name} tensor of shape {tuple(self.shape)}). Wrap "
+                "the update in `with tracer.no_grad():` (an optimizer step), or use the "
+                "out-of-place op (x = x + 1)."
+                + (f"\n  at {describe_location()}" if describe_location() else "")
+            )
+        update(operand.tracing.builder.owner(self, opname))
+        return self
+
+    def _pending(self, what: str) -> None:
+        """Raise TraceError when the traced code updated this tensor in place: its value
+        is known only when the compiled function runs."""
+        b = operand.tracing.builder
+        if b is not None and b.pending(self):
+            raise TraceError(
+                f"{what} of a tensor (shape {tuple(self.shape)}) that the traced function "
+                "updated in place: its new value exists only when the compiled function runs"
+                + (f"\n  at {describe_location()}" if describe_location() else "")
+                + "\nReturn it from the function and read it outside, or keep the "
+                "computation in tensor ops."
+            )
+
     def _inplace(self, opname: str, fn: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
+        if operand.tracing.builder is not None:
+            return self._in_trace(opname, lambda s: s._inplace(opname, fn, *others))
         if not self._check_inplace(opname, others):
             from tracer.grad_mode import no_grad
 
@@ -538,18 +584,24 @@ class Tensor(Operand):
     def fill_(self, value: Any) -> Tensor:
         """Set every element to `value`, a number or a 0-d tensor (whose gradient is the
         sum of this tensor's gradient: FillBackward3)."""
+        if operand.tracing.builder is not None and not isinstance(value, Tensor):
+            return self._in_trace("fill_", lambda s: s.fill_(value))
         if isinstance(value, Tensor):
             if value.ndim != 0:
                 raise ShapeError(
                     f"fill_ only supports a 0-dimension value tensor, but got one of shape "
                     f"{tuple(value.shape)}; use copy_ to copy a tensor, or index it first"
                 )
+            if operand.tracing.builder is not None:
+                return self._in_trace("fill_", lambda s: s.fill_(value))
             if self._check_inplace("fill_", (value,)):
                 return self._replace("fill_", value.to(self.dtype), "FillBackward3")
             value = value.item()
         return self._fill("fill_", value, "FillBackward2")
 
     def _fill(self, opname: str, value: Any, name: str) -> Tensor:
+        if operand.tracing.builder is not None:
+            return self._in_trace(opname, lambda s: s.fill_(value))
         record = self._check_inplace(opname)
         if not _is_numberlike(value):
             raise TypeError(
@@ -574,7 +626,7 @@ class Tensor(Operand):
         """Copy `src` (broadcast, converted to this tensor's dtype) into this tensor
         (CopyBackwards: the gradient goes to `src`, 0 to the old value)."""
         if operand.tracing.builder is not None:
-            self._check_inplace("copy_")  # refused: it would run once, when tracing
+            return self._in_trace("copy_", lambda s: s.copy_(src))
         src = src if isinstance(src, Tensor) else Tensor(dtypes.operand_array(src, "copy_"))
         record = self._check_inplace("copy_", (src,))
         try:
@@ -595,7 +647,8 @@ class Tensor(Operand):
 
     def __setitem__(self, key: Any, value: Any) -> None:
         if operand.tracing.builder is not None:
-            self._check_inplace("__setitem__")  # refused: it would run once, when tracing
+            self._in_trace("__setitem__", lambda s: s.__setitem__(key, value))
+            return
         if not isinstance(value, Tensor):
             value = Tensor(
                 np.asarray(value, dtype=self.dtype)
@@ -706,22 +759,23 @@ def set_data(t: Tensor, value: Any) -> None:
 
 def _check_grad(t: Tensor, g: Any) -> None:
     """PyTorch's checks of `t.grad = g`: a tensor (not `t` itself) of `t`'s shape and dtype."""
-    if not isinstance(g, Tensor):
+    if not isinstance(g, operand.Operand):
         raise TypeError(
             "assigned grad expected to be a Tensor or None but got grad of type "
             f"{_qualified_name(g)}"
         )
     if g is t:
         raise AutogradError("can't assign Variable as its own grad")
-    if g._data.dtype != t._data.dtype:
+    g_dtype, g_shape = dtypes.canonical(g.dtype), tuple(g.shape)  # a traced value too
+    if g_dtype != t._data.dtype:
         raise AutogradError(
-            f"attempting to assign a gradient with dtype '{g._data.dtype}' to a tensor with "
+            f"attempting to assign a gradient with dtype '{g_dtype}' to a tensor with "
             f"dtype '{t._data.dtype}'. The gradient must match the tensor's dtype; convert "
             f"it first (g.to(tracer.{t._data.dtype.name}))"
         )
-    if g._data.shape != t._data.shape:
+    if g_shape != t._data.shape:
         raise AutogradError(
-            f"attempting to assign a gradient of size '{list(g._data.shape)}' to a tensor "
+            f"attempting to assign a gradient of size '{list(g_shape)}' to a tensor "
             f"of size '{list(t._data.shape)}'. Please ensure that the gradient and the "
             "tensor are the same size"
         )

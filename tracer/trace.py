@@ -8,6 +8,7 @@ and later calls with the same signature run the staged code instead of Python.
 from __future__ import annotations
 
 import functools
+import gc
 import inspect
 import threading
 import time
@@ -29,6 +30,7 @@ from compiler.passes import optimize, strip_stop_gradient
 from compiler.registry import AVal
 from compiler.source import traceback_location, warn_at_user_line
 from tracer import autograd
+from tracer._quiet import quiet
 from tracer.capture import MISSING, Source, ValueGuard, find_sources, value_guards
 from tracer.grad_mode import enable_grad, is_grad_enabled
 from tracer.pytree import LEAF, TreeDef, flatten, static
@@ -69,11 +71,22 @@ class _Traced:
     joint: tuple[Executable, Graph] | None = None  # value_and_grad's joint graph
     # the same graph with its stop_gradients, run op by op when an input requires grad
     joint_recorded: Graph | None = None
+    # In-place updates written back after each call, one per trailing graph output:
+    # ("arg", leaf position), ("captured", position in `captured`), ("made", weak
+    # reference to a tensor the code made that outlived the trace), ("grad", tensor whose
+    # .grad gets a new tensor) or ("grad_", tensor whose existing .grad is updated)
+    writes: list[tuple[str, Any]] = field(default_factory=list)
+    grads_to_none: list[Tensor] = field(default_factory=list)  # `.grad = None` each call
+    # the trace made state that outlives it (an optimizer's first step): use this graph
+    # for this call only, and trace again next time (the state then exists before)
+    one_shot: bool = False
+    # the function called backward() inside: its results have no history
+    detached: bool = False
     checked: bool = field(init=False)  # anything to check at each call
     captured_avals: list[AVal] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.checked = bool(self.captured or self.guards)
+        self.checked = bool(self.captured or self.guards or self.grads_to_none)
         n = len(self.graph.inputs) - len(self.captured) - len(self.consts)
         self.captured_avals = [v.aval for v in self.graph.inputs[n : n + len(self.captured)]]
 
@@ -100,7 +113,7 @@ class _Traced:
     def why_stale(self) -> str:
         """What current_captured() found changed, for explain()."""
         for g in self.guards:
-            if isinstance(g, ModuleGuard):
+            if isinstance(g, (ModuleGuard, GradGuard)):
                 change = g.change()
                 if change is not None:
                     return change
@@ -266,7 +279,8 @@ class _Staged:
                 f"retraced: {entry.why_stale()}" if entry is not None else self._why(key)
             )
             entry = self._trace(key, leaves)
-            self._store(key, entry)
+            if not entry.one_shot:
+                self._store(key, entry)
         return entry, leaves, list(entry.captured)
 
     def _store(self, key: Any, entry: _Traced) -> None:
@@ -278,8 +292,10 @@ class _Staged:
 
     def _trace(self, key: Any, leaves: list[Any]) -> _Traced:
         t0 = time.perf_counter()
-        trees, kw, _ = key
+        trees, kw, avals = key
         b = GraphBuilder(is_grad_enabled)
+        b.accepts_writes = True  # in-place updates are written back after each call
+        b.arg_requires_grad = [rg for _, _, rg in avals]
         weak = [w for t in (*trees, *(t for _, t in kw)) for w in t.weak_leaves()]
         syms = iter([b.new_input(AVal(tuple(t.shape), t.dtype, w)) for t, w in zip(leaves, weak)])
         args = [t.unflatten(syms) for t in trees]
@@ -297,13 +313,20 @@ class _Staged:
         out_leaves: list[Any] = []
         out_tree = flatten(out, out_leaves)
         atoms = [b._atom(o) for o in out_leaves]
+        del out, out_leaves, args, kwargs  # what the code made and kept lives on after
         b.check_captured_unchanged()
         captured = [c for _, c in b.captured]
+        b.made_inside.clear()  # drop them: those still alive now outlived the trace
+        writes, grads_to_none, one_shot = _writes(b, captured)
+        for _, _, value in writes:  # written back, without history
+            atoms.append(b.emit("stop_gradient", [value], {})[0])
         statics = self._static_args(key)
         sources = find_sources(self.fn, captured, statics)
         for i, (var, _) in enumerate(b.captured):
             if var in b.random_keys:  # a new key from the generator at every call
                 sources[i] = Source("a random key", b.random_keys[var])
+            elif var in b.live_reads:
+                sources[i] = Source(*b.live_reads[var])
         _warn_unfollowed(b, captured, sources, b.name)
         graph = optimize(b.graph(atoms))
         self._trace_s += time.perf_counter() - t0
@@ -315,7 +338,12 @@ class _Staged:
             trees,
             sources,
             value_guards(self.fn, statics)
-            + ([ModuleGuard.of(b.observed.values())] if b.observed else []),
+            + ([ModuleGuard.of(b.observed.values())] if b.observed else [])
+            + [GradGuard(slot.p, slot.initial is None) for slot in b.grads.values()],
+            writes=[(kind, target) for kind, target, _ in writes],
+            grads_to_none=grads_to_none,
+            one_shot=one_shot,
+            detached=b.did_backward,
         )
 
     def _static_args(self, key: Any) -> list[tuple[str, Any]]:
@@ -369,6 +397,84 @@ class _Staged:
             entry = self._trace(key, leaves)
             self._store(key, entry)
         return entry, leaves
+
+
+class GradGuard:
+    """The traced code read or set `p.grad`: the graph holds while `p.grad` is None
+    exactly when it was None at trace time (the graph adds to it, or sets it anew)."""
+
+    __slots__ = ("p", "was_none")
+
+    def __init__(self, p: Tensor, was_none: bool) -> None:
+        self.p, self.was_none = p, was_none
+
+    def holds(self) -> bool:
+        return (self.p._grad is None) == self.was_none
+
+    def change(self) -> str | None:
+        if self.holds():
+            return None
+        now = "None" if self.p._grad is None else "a tensor"
+        was = "None" if self.was_none else "a tensor"
+        return f"the .grad of a tensor of shape {tuple(self.p.shape)} was {was}, now {now}"
+
+
+def _writes(
+    b: GraphBuilder, captured: list[Tensor]
+) -> tuple[list[tuple[str, Any, Var]], list[Tensor], bool]:
+    """The in-place updates and `.grad` settings a trace made, to write back after each
+    call: (kind, target, value) per update (see _Traced.writes), the tensors whose .grad
+    becomes None, and whether the code made state that outlives the trace."""
+    position = {id(c): i for i, c in enumerate(captured)}
+    writes: list[tuple[str, Any, Var]] = []
+    one_shot = False
+    for target, sym in b.written():
+        if isinstance(target, int):
+            writes.append(("arg", target, sym.ir_var))
+        elif isinstance(target, Tensor):
+            writes.append(("captured", position[id(target)], sym.ir_var))
+        else:  # a weak reference to a tensor the code made: state if it is still alive
+            if target() is not None:
+                gc.collect()  # (not kept alive by a reference cycle only)
+            if target() is not None:
+                writes.append(("made", target, sym.ir_var))
+                one_shot = True
+    to_none: list[Tensor] = []
+    for slot in b.grads.values():
+        if not slot.changed:
+            continue
+        if slot.current is None:
+            to_none.append(slot.p)
+        elif slot.current is slot.initial:  # updated in place: the same tensor
+            writes.append(("grad_", slot.p, slot.current.ir_var))
+        else:
+            writes.append(("grad", slot.p, slot.current.ir_var))
+    return writes, to_none, one_shot
+
+
+def _write_back(
+    entry: _Traced, leaves: list[Any], captured: list[Tensor], arrays: list[np.ndarray]
+) -> None:
+    """Apply a call's in-place updates (`arrays`: the trailing outputs of the graph)."""
+    for (kind, target), a in zip(entry.writes, arrays):
+        if kind == "grad":
+            target._grad = Tensor(a)
+            continue
+        if kind == "arg":
+            t = leaves[target]
+        elif kind == "captured":
+            t = captured[target]
+        elif kind == "made":
+            t = target()
+            if t is None:
+                continue
+        else:  # "grad_"
+            t = target._grad
+        with quiet():
+            t._data[...] = a
+        t._version[0] += 1
+    for p in entry.grads_to_none:
+        p._grad = None
 
 
 def _static(value: Any, name: str) -> Any:
@@ -503,11 +609,15 @@ class TracedFunction(_Staged):
             return self.fn(*args, **kwargs)
         inputs = leaves + captured
         arrays = [t._data for t in inputs] + entry.consts
-        if is_grad_enabled():
+        if is_grad_enabled() and not entry.detached:
             mask = tuple(t.requires_grad for t in inputs)
             if any(mask):
-                return self._call_with_grad(entry, inputs, arrays, mask)
+                return self._call_with_grad(entry, inputs, arrays, mask, len(leaves))
         outs = _run(entry.exe or self._forward_exe(entry), arrays)
+        if entry.writes or entry.grads_to_none:
+            n = len(outs) - len(entry.writes)
+            _write_back(entry, leaves, captured, outs[n:])
+            outs = outs[:n]
         return entry.out_tree.unflatten(iter([Tensor(o) for o in outs]))
 
     def _diff(self, entry: _Traced, mask: tuple[bool, ...]) -> _Diff:
@@ -541,7 +651,12 @@ class TracedFunction(_Staged):
         return d
 
     def _call_with_grad(
-        self, entry: _Traced, inputs: list[Tensor], arrays: list[np.ndarray], mask: tuple[bool, ...]
+        self,
+        entry: _Traced,
+        inputs: list[Tensor],
+        arrays: list[np.ndarray],
+        mask: tuple[bool, ...],
+        n_leaves: int,
     ) -> Any:
         d = self._diff(entry, mask)
         results = d.forward(arrays)
@@ -550,13 +665,30 @@ class TracedFunction(_Staged):
             Tensor(o)
             for o in (results[:n_out] if d.forward.fresh else _fresh(results[:n_out], arrays))
         ]
+        residuals = results[n_out:]
+        if entry.writes or entry.grads_to_none:
+            n = n_out - len(entry.writes)
+            written = [o._data for o in outs[n:]]
+            # a residual must not see the update: copy those that share its memory
+            targets = [
+                inputs[t if k == "arg" else n_leaves + t]
+                for k, t in entry.writes
+                if k in ("arg", "captured")
+            ]
+            residuals = [
+                r.copy() if any(np.may_share_memory(r, t._data) for t in targets) else r
+                for r in residuals
+            ]
+            _write_back(entry, inputs[:n_leaves], inputs[n_leaves:], written)
+            outs = outs[:n]
         # Inputs the outputs do not depend on get no edge: their .grad stays None.
         node = CompiledFunctionBackward(
             tuple(autograd._edge(inputs[i]) if c else (None, 0) for i, c in zip(d.wrt, d.connected))
         )
         node._diff = d
         node._inputs = (inputs, arrays[len(inputs) :])
-        node._residuals = residuals = results[n_out:]
+        node._residuals = residuals
+        node._updates = bool(entry.writes)
         # Residuals may be views of any input (transposes, reshapes), and an output may be
         # a residual itself (exp's result): watch them for in-place changes.
         node._watch = [("an input", t, t._version[0]) for t in inputs] + [
@@ -618,7 +750,7 @@ class TracedFunction(_Staged):
 class CompiledFunctionBackward(autograd.Node):
     """The autograd node of a traced function: runs its staged backward graph."""
 
-    __slots__ = ("_diff", "_residuals", "_watch", "_inputs")
+    __slots__ = ("_diff", "_residuals", "_watch", "_inputs", "_updates")
 
     def apply(self, grads: list[Any], create_graph: bool, retain: bool) -> Sequence[Any]:
         if self._residuals is None:
@@ -636,6 +768,13 @@ class CompiledFunctionBackward(autograd.Node):
                 )
         d = self._diff
         if create_graph:  # a gradient that can be differentiated again
+            if self._updates:
+                raise AutogradError(
+                    "backward(create_graph=True) through a traced function that updates "
+                    "tensors in place is not supported: the inputs it would recompute from "
+                    "have changed. Differentiate twice inside the traced function instead "
+                    "(tracer.grad of tracer.grad)."
+                )
             return self._recorded(grads, retain)
         cts = []
         for i, aval in enumerate(d.out_avals):
@@ -814,7 +953,12 @@ class ValueAndGrad(_Staged):
         exe, graph = self._joint(entry)
         inputs = [*leaves, *captured]
         arrays = [t._data for t in inputs] + entry.consts
-        outs = [Tensor(o) for o in _run(exe, arrays)]
+        results = _run(exe, arrays)
+        if entry.writes or entry.grads_to_none:
+            n = len(results) - len(entry.writes)
+            _write_back(entry, leaves, captured, results[n:])
+            results = results[:n]
+        outs = [Tensor(o) for o in results]
         if any(t.requires_grad for t in inputs) and is_grad_enabled():
             # an input requires grad (an enclosing transform's, or the user's): the
             # results get a history, as torch.func.grad's do; differentiating them runs

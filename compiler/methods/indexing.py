@@ -47,7 +47,7 @@ def concrete(x: Any, op: str, fix: str) -> np.ndarray:
     once and frozen into the graph) this raises a TraceError naming the op."""
     data = values_of(x)
     builder = tracing.builder
-    inside = builder is not None and id(x) in builder.made_inside
+    inside = builder is not None and id(x) in builder.made_inside and not builder.pending(x)
     if data is None or (builder is not None and not inside):
         where = describe_location()
         raise TraceError(

@@ -1,12 +1,12 @@
 """BatchNorm's running statistics against PyTorch: several training calls (momentum and
-the cumulative average), eval mode afterwards, eagerly and inside a traced function,
-and the training-mode update refused inside a trace before any buffer changes."""
+the cumulative average), eval mode afterwards, eagerly and inside a traced function
+(whose compiled code updates the buffers at every call)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from torch_compare import assert_same, copy_weights, np_
+from torch_compare import assert_same, copy_weights
 
 import tracer
 import tracer.nn as tnn
@@ -67,25 +67,39 @@ def test_traced_eval_reads_running_statistics_updated_eagerly_since_tracing():
     assert_same(staged(x2), theirs(torch.tensor(x2.numpy())), **TOL)
 
 
-def test_training_mode_inside_a_trace_is_refused_at_the_users_line_before_any_update():
-    _, ours = _pair(lambda nn: nn.BatchNorm2d(3))
-    before = {k: np_(v).copy() for k, v in ours.state_dict().items()}
-    staged = tracer.trace(lambda x: ours(x))
-    with pytest.raises(tracer.TraceError, match="batch_norm in training mode") as info:
-        staged(tracer.tensor(_batches((4, 3, 2, 2))[0]))
-    assert "test_batch_norm_state.py" in str(info.value)
-    for k, v in ours.state_dict().items():
-        np.testing.assert_array_equal(np_(v), before[k])  # num_batches_tracked included
+@pytest.mark.parametrize(
+    "build,shape",
+    [
+        (lambda nn: nn.BatchNorm2d(3), (4, 3, 2, 2)),
+        (lambda nn: nn.BatchNorm1d(2, momentum=None), (5, 2)),  # cumulative average
+        (lambda nn: nn.InstanceNorm1d(2, track_running_stats=True), (3, 2, 4)),
+    ],
+    ids=["momentum", "cumulative", "instance_norm"],
+)
+@pytest.mark.parametrize("how", ["trace", "value_and_grad"])
+def test_training_mode_inside_a_trace_updates_the_buffers_at_every_call(build, shape, how):
+    theirs, ours = _pair(build)
+    if how == "trace":
+        staged = tracer.trace(lambda x: ours(x))
+    else:
+        staged = tracer.value_and_grad(lambda x: (ours(x) ** 2).sum())
+    for x in _batches(shape, n=4):
+        expected = theirs(torch.tensor(x))
+        got = staged(tracer.tensor(x))
+        if how == "trace":
+            assert_same(got, expected, **TOL)
+        _assert_buffers(ours, theirs)  # num_batches_tracked included
+    assert staged.cache_info().misses == 1
 
 
 def test_train_after_tracing_in_eval_mode_does_not_reuse_the_eval_graph():
-    _, ours = _pair(lambda nn: nn.BatchNorm1d(2))
-    ours.eval()
+    theirs, ours = _pair(lambda nn: nn.BatchNorm1d(2))
+    ours.eval(), theirs.eval()
     staged = tracer.trace(lambda x: ours(x))
-    x = tracer.tensor(_batches((4, 2))[0])
-    staged(x)
-    ours.train()
-    with pytest.raises(tracer.TraceError, match="batch_norm in training mode"):
-        staged(x)  # traced again, in training mode: refused (not the eval-mode result)
-    ours.eval()
-    assert_same(staged(x), ours(x), **TOL)
+    x = _batches((4, 2))[0]
+    staged(tracer.tensor(x))
+    ours.train(), theirs.train()
+    assert_same(staged(tracer.tensor(x)), theirs(torch.tensor(x)), **TOL)  # traced again
+    _assert_buffers(ours, theirs)
+    ours.eval(), theirs.eval()
+    assert_same(staged(tracer.tensor(x)), theirs(torch.tensor(x)), **TOL)

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler import operand
-from compiler.errors import DTypeError, ShapeError, TraceError
+from compiler.errors import DTypeError, ShapeError
 from compiler.operand import Operand, apply
 from compiler.ops.conv import pad as pad_op
 from compiler.ops.conv import windows
-from compiler.source import describe_location
 from tracer.grad_mode import no_grad
 
 __all__ = ["batch_norm", "group_norm", "instance_norm", "local_response_norm"]
@@ -56,23 +54,9 @@ def _affine(y: Any, weight: Any, bias: Any, name: str) -> Any:
     return apply("add", y, _per_channel(bias, y.ndim), name=name)
 
 
-def refuse_running_stats_in_trace(op: str) -> None:
-    """Raise TraceError inside a traced function: running statistics are updated in
-    place, which a trace cannot do (the update would run once, at trace time)."""
-    if operand.tracing.builder is not None:
-        where = describe_location()
-        raise TraceError(
-            f"{op} in training mode updates its running statistics in place, which a traced "
-            "function cannot do (the update would run once, at trace time)"
-            + (f"\n  at {where}" if where else "")
-            + "\nCall model.eval() (or pass training=False) before tracing, build the layer "
-            "with track_running_stats=False, or run the training step eagerly."
-        )
-
-
 def _update(running: Any, value: Any, momentum: float, op: str) -> None:
-    """running = (1 - momentum) * running + momentum * value, in place, untracked."""
-    refuse_running_stats_in_trace(op)
+    """running = (1 - momentum) * running + momentum * value, in place, untracked
+    (inside a traced function: written back to the buffers after each call)."""
     with no_grad():
         running.mul_(1 - momentum).add_(value.detach().to(running.dtype) * momentum)
 
@@ -94,8 +78,8 @@ def batch_norm(
     statistics are used.
 
     Raises ValueError for a single value per channel while training, RuntimeError for
-    missing running statistics in eval mode, TraceError for updating running
-    statistics inside a traced function."""
+    missing running statistics in eval mode. Inside a traced function the running
+    statistics are updated by the compiled code, after each call."""
     _check("batch_norm", input=input, running_mean=running_mean, running_var=running_var)
     _check("batch_norm", weight=weight, bias=bias)
     if input.ndim < 2:

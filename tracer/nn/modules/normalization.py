@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from compiler import operand
 from tracer import creation
 from tracer.grad_mode import no_grad
 from tracer.nn import functional as F
 from tracer.nn import init
-from tracer.nn.functional.normalization import refuse_running_stats_in_trace
 from tracer.nn.modules.linear import factory_dtype
 from tracer.nn.modules.module import Module
 from tracer.nn.parameter import Parameter
@@ -175,12 +175,13 @@ class _BatchNorm(_NormBase):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            # refused before any buffer changes (num_batches_tracked would be first)
-            refuse_running_stats_in_trace("batch_norm")
             with no_grad():
                 self.num_batches_tracked.add_(1)
             if self.momentum is None:  # a cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked.item())
+                if operand.tracing.builder is not None:  # the count is traced
+                    factor = 1.0 / self.num_batches_tracked.double()
+                else:
+                    factor = 1.0 / float(self.num_batches_tracked.item())
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         keep = not self.training or self.track_running_stats
         return F.batch_norm(
