@@ -88,6 +88,16 @@ class GraphBuilder:
         # Captured inputs read at each call by a function of their own (a `.grad`):
         # (what it is, how to read it).
         self.live_reads: dict[Var, tuple[str, Callable[[], Any]]] = {}
+        self._live_scalars: dict[Any, Sym] = {}
+        # Library objects the traced code used whose state the graph depends on (an
+        # optimizer: its hyperparameters, its state tensors), by id: each a guard with
+        # holds() and change(), checked at every call.
+        self.extra_guards: dict[int, Any] = {}
+        # Captured tensors that such a guard watches (read by reference, no warning).
+        self.guarded_ids: set[int] = set()
+        # The graph holds for this call only (it set up state that changes the next
+        # call's graph: a momentum buffer's first step).
+        self.one_shot = False
 
     def new_input(self, aval: AVal) -> Sym:
         v = Var(aval)
@@ -164,6 +174,19 @@ class GraphBuilder:
         # after the trace (stored in an optimizer's state, say): see `written`
         s._owner = weakref.ref(t) if id(t) in self.made_inside else t
         self.owners[id(t)] = s
+        return s
+
+    def live_input(self, key: Any, fresh: Callable[[], Any], what: str) -> Sym:
+        """An input of the traced function's graph holding `fresh()` (a concrete tensor)
+        read afresh at every call: a hyperparameter that schedules change between calls
+        (a learning rate), which a constant would freeze. One per `key`."""
+        root = self.root()
+        s = root._live_scalars.get(key)
+        if s is None:
+            first = fresh()
+            var = root.capture(first)
+            root.live_reads[var] = (what, fresh)
+            s = root._live_scalars[key] = Sym(root, var)
         return s
 
     def pending(self, t: Any) -> bool:
@@ -451,7 +474,10 @@ def _stage_backward(
         if not create_graph:
             gs = gs.detach()
         slot = b.grad_slot(x)
-        slot.current = gs if slot.current is None else slot.current + gs
+        if slot.current is None:
+            slot.current = gs
+        else:  # accumulated in place, as PyTorch's AccumulateGrad does
+            slot.current.add_(gs)
     b.did_backward = True
 
 

@@ -169,10 +169,10 @@ class Operand(
     __hash__ = object.__hash__
 
     def add(self, other: Any, alpha: float = 1) -> Any:
-        return self + (other if alpha == 1 else other * alpha)
+        return self + (other if _is_one(alpha) else other * alpha)
 
     def sub(self, other: Any, alpha: float = 1) -> Any:
-        return self - (other if alpha == 1 else other * alpha)
+        return self - (other if _is_one(alpha) else other * alpha)
 
     def mul(self, other: Any) -> Any:
         return self * other
@@ -523,3 +523,8 @@ class Operand(
 
 
 Operand.type_as = lambda self, other: self.to(other.dtype)  # type: ignore[assignment,method-assign]
+
+
+def _is_one(alpha: Any) -> bool:
+    """alpha == 1 for a number (a tensor alpha, traced or not, always multiplies)."""
+    return not isinstance(alpha, Operand) and alpha == 1

@@ -22,7 +22,7 @@ import numpy as np
 
 from compiler import dtypes, operand
 from compiler.autodiff import Split, active_vars, joint_vjp, split
-from compiler.backend import Executable, lower
+from compiler.backend import Executable, Interpreted, lower
 from compiler.builder import GraphBuilder, Sym
 from compiler.errors import AutogradError, TraceError, TracerError, TracerWarning
 from compiler.ir import Graph, Var, pretty
@@ -113,7 +113,7 @@ class _Traced:
     def why_stale(self) -> str:
         """What current_captured() found changed, for explain()."""
         for g in self.guards:
-            if isinstance(g, (ModuleGuard, GradGuard)):
+            if not isinstance(g, ValueGuard):
                 change = g.change()
                 if change is not None:
                     return change
@@ -339,10 +339,11 @@ class _Staged:
             sources,
             value_guards(self.fn, statics)
             + ([ModuleGuard.of(b.observed.values())] if b.observed else [])
-            + [GradGuard(slot.p, slot.initial is None) for slot in b.grads.values()],
+            + [GradGuard(slot.p, slot.initial is None) for slot in b.grads.values()]
+            + list(b.extra_guards.values()),
             writes=[(kind, target) for kind, target, _ in writes],
             grads_to_none=grads_to_none,
-            one_shot=one_shot,
+            one_shot=one_shot or b.one_shot,
             detached=b.did_backward,
         )
 
@@ -511,7 +512,7 @@ def _warn_unfollowed(
     """Warn about captured tensors that the function reached by a way that
     find_sources could not follow (tensors it made itself are constants of its code)."""
     for (var, t), src in zip(b.captured, sources):
-        if src is not None or id(t) in b.made_inside:
+        if src is not None or id(t) in b.made_inside or id(t) in b.guarded_ids:
             continue
         used = next((e.source_loc for e in b.eqns if var in e.inputs and e.source_loc), "")
         warn_at_user_line(
@@ -613,7 +614,10 @@ class TracedFunction(_Staged):
             mask = tuple(t.requires_grad for t in inputs)
             if any(mask):
                 return self._call_with_grad(entry, inputs, arrays, mask, len(leaves))
-        outs = _run(entry.exe or self._forward_exe(entry), arrays)
+        if entry.one_shot:  # run once, then traced again: not worth compiling
+            outs = _run(Interpreted(entry.graph), arrays)
+        else:
+            outs = _run(entry.exe or self._forward_exe(entry), arrays)
         if entry.writes or entry.grads_to_none:
             n = len(outs) - len(entry.writes)
             _write_back(entry, leaves, captured, outs[n:])

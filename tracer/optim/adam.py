@@ -11,13 +11,16 @@ from typing import Any
 
 import numpy as np
 
+from compiler.operand import Operand
 from tracer.creation import tensor, zeros_like
+from tracer.functions import where
 from tracer.optim.optimizer import (
     Optimizer,
     Params,
     _at_least_zero,
     _check_betas,
     _check_number,
+    _lr,
     _scalar,
     addcdiv_,
     addcmul_,
@@ -122,7 +125,7 @@ class Adam(_Moments):
         if group["amsgrad"]:
             v_max = zeros_buffer(state, "max_exp_avg_sq", p)
             v = v_max.copy_(v_max.maximum(v))
-        step_size = _scalar(group["lr"]) / bias_correction(beta1, t)
+        step_size = _lr(group) / bias_correction(beta1, t)
         denom = v.sqrt() / bias_correction(beta2, t) ** 0.5 + group["eps"]
         addcdiv_(p, state["exp_avg"], denom, -step_size)
 
@@ -230,7 +233,7 @@ class Adamax(_Moments):
         m, u = state["exp_avg"], state["exp_inf"]
         lerp_(m, g, 1 - beta1)
         u.copy_(u.mul_(beta2).maximum(g.abs() + group["eps"]))
-        addcdiv_(p, m, u, -_scalar(group["lr"]) / bias_correction(beta1, t))
+        addcdiv_(p, m, u, -_lr(group) / bias_correction(beta1, t))
 
     _kernel = "adamax"
 
@@ -299,13 +302,14 @@ class NAdam(_Moments):
 
     def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any]) -> None:
         beta1, beta2 = group["betas"]
-        lr, decay = _scalar(group["lr"]), group["momentum_decay"]
+        lr, decay = _lr(group), group["momentum_decay"]
         state = self._state(p, group)
         t = advance_step(state)
         g = decayed_grad(p, grad, group)
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * decay))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * decay))
-        product = state["mu_product"].mul_(mu).item()
+        product = state["mu_product"].mul_(mu)
+        product = product.double() if isinstance(t, Operand) else product.item()
         self._moments(state, g, group)
         denom = (state["exp_avg_sq"] / bias_correction(beta2, t)).sqrt() + group["eps"]
         addcdiv_(p, g, denom, -lr * (1.0 - mu) / (1.0 - product))
@@ -376,7 +380,7 @@ class RAdam(_Moments):
 
     def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any]) -> None:
         beta1, beta2 = group["betas"]
-        lr = _scalar(group["lr"])
+        lr = _lr(group)
         state = self._state(p, group)
         t = advance_step(state)
         g = decayed_grad(p, grad, group)
@@ -385,13 +389,19 @@ class RAdam(_Moments):
         m_hat = state["exp_avg"] / bias_correction(beta1, t)
         rho_inf = 2 / (1 - beta2) - 1
         rho_t = rho_inf - 2 * t * (beta2**t) / correction2
-        if rho_t > 5.0:
+
+        def rectified() -> Any:
             rect = (
                 (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
             ) ** 0.5
             # PyTorch's `c / tensor` is tensor.reciprocal() * c: keep its rounding
             adaptive_lr = 1 / (state["exp_avg_sq"].sqrt() + group["eps"]) * correction2**0.5
-            p.add_(m_hat * lr * adaptive_lr * rect, alpha=-1.0)
+            return m_hat * lr * adaptive_lr * rect
+
+        if isinstance(rho_t, Operand):  # a traced step: both, selected by the step count
+            p.add_(where(rho_t > 5.0, rectified(), m_hat * lr), alpha=-1.0)
+        elif rho_t > 5.0:
+            p.add_(rectified(), alpha=-1.0)
         else:
             p.add_(m_hat * lr, alpha=-1.0)
 

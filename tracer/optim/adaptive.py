@@ -13,6 +13,7 @@ from tracer.optim.optimizer import (
     Params,
     _at_least_zero,
     _check_number,
+    _lr,
     _scalar,
     addcdiv_,
     addcmul_,
@@ -95,9 +96,9 @@ class RMSprop(Optimizer):
             d = v.sqrt() + group["eps"]
         if momentum > 0:
             b = zeros_buffer(state, "momentum_buffer", p)
-            p.add_(addcdiv_(b.mul_(momentum), g, d), alpha=-_scalar(group["lr"]))
+            p.add_(addcdiv_(b.mul_(momentum), g, d), alpha=-_lr(group))
         else:
-            addcdiv_(p, g, d, -_scalar(group["lr"]))
+            addcdiv_(p, g, d, -_lr(group))
 
     _kernel = "rmsprop"
 
@@ -171,7 +172,7 @@ class Adagrad(Optimizer):
         state = self._state(p, group)
         t = advance_step(state)
         g = decayed_grad(p, grad, group)
-        clr = _scalar(group["lr"]) / (1 + (t - 1) * group["lr_decay"])
+        clr = _lr(group) / (1 + (t - 1) * group["lr_decay"])
         s = addcmul_(state["sum"], g, g, 1)
         addcdiv_(p, g, s.sqrt() + group["eps"], -clr)
 
@@ -241,7 +242,7 @@ class Adadelta(Optimizer):
         addcmul_(v.mul_(rho), g, g, 1 - rho)
         delta = (u + eps).sqrt() / (v + eps).sqrt() * g
         addcmul_(u.mul_(rho), delta, delta, 1 - rho)
-        p.add_(delta, alpha=-_scalar(group["lr"]))
+        p.add_(delta, alpha=-_lr(group))
 
     _kernel = "adadelta"
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from compiler import dtypes
+from compiler import dtypes, operand
 from compiler.backend import jit_enabled
 from runtime.optim import flat, kernels
 from tracer.creation import tensor, zeros_like
@@ -172,7 +172,8 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.detach_()
+                    if _trace_builder() is None:  # (a traced .grad has no history)
+                        p.grad.detach_()
                     with no_grad():
                         p.grad.zero_()
 
@@ -187,21 +188,29 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        builder = _trace_builder()
         with no_grad():
             for group in self.param_groups:
-                if self._kernel is not None and _wants_kernel(group):
+                if builder is None and self._kernel is not None and _wants_kernel(group):
                     self._step_kernel(group)
                     continue
                 for p in group["params"]:
                     if p.grad is not None:
                         self._update(p, p.grad, group)
+        if builder is not None:  # a traced step: the graph holds while this state does
+            for group in self.param_groups:
+                for p in group["params"]:
+                    for v in self.state.get(p, {}).values():
+                        builder.guarded_ids.add(id(v))
+            builder.extra_guards[id(self)] = OptimizerGuard(self)
         return loss
 
     def _state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        """`p`'s state, created by `_init_state` on first use."""
+        """`p`'s state, created by `_init_state` on first use (real tensors that the
+        optimizer keeps, also when the step is being traced)."""
         state = self.state[p]
         if not state:
-            state.update(self._init_state(p, group))
+            state.update(outside_trace(lambda: self._init_state(p, group)))
         return state
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
@@ -482,12 +491,94 @@ def _scalar(value: Any) -> float:
     return value.item() if isinstance(value, Tensor) else value
 
 
+def _lr(group: dict[str, Any]) -> Any:
+    """The group's learning rate: a number, or in a traced step a float64 input of the
+    graph read at every call (so a scheduler's changes apply without tracing again)."""
+    builder = _trace_builder()
+    if builder is None:
+        return _scalar(group["lr"])
+    return builder.live_input(
+        (id(group), "lr"),
+        lambda: Tensor(np.asarray(_scalar(group["lr"]), np.float64)),
+        "a param group's lr",
+    )
+
+
+def _trace_builder() -> Any:
+    """The trace recording this step, if a traced function is calling it."""
+    builder = operand.tracing.builder
+    if builder is None or not builder.root().accepts_writes:
+        return None
+    return builder.root()
+
+
+def outside_trace(make: Callable[[], Any]) -> Any:
+    """`make()` with tracing suspended: state tensors created by a traced step are real
+    tensors the optimizer keeps, not values of the trace."""
+    builder = operand.tracing.builder
+    if builder is None:
+        return make()
+    operand.tracing.builder = None
+    try:
+        return make()
+    finally:
+        operand.tracing.builder = builder
+
+
+def _fingerprint(opt: Optimizer) -> tuple[Any, ...]:
+    """What a traced step's graph depends on besides tensor values: each group's
+    parameters and hyperparameters (the learning rate is an input instead), and the
+    identity of every state tensor (load_state_dict replaces them)."""
+    groups = tuple(
+        (
+            tuple(map(id, g["params"])),
+            tuple(
+                (k, id(v) if isinstance(v, Tensor) else v)
+                for k, v in g.items()
+                if k not in ("params", "lr")
+            ),
+        )
+        for g in opt.param_groups
+    )
+    state = tuple(
+        (id(p), tuple((k, id(v) if isinstance(v, Tensor) else v) for k, v in s.items()))
+        for p, s in opt.state.items()
+    )
+    return groups, state
+
+
+class OptimizerGuard:
+    """An optimizer whose step() a traced function ran: its graph holds while the
+    optimizer's groups, hyperparameters (but the learning rate) and state tensors are
+    those it was traced with."""
+
+    __slots__ = ("opt", "fingerprint")
+
+    def __init__(self, opt: Optimizer) -> None:
+        self.opt, self.fingerprint = opt, _fingerprint(opt)
+
+    def holds(self) -> bool:
+        return _fingerprint(self.opt) == self.fingerprint
+
+    def change(self) -> str | None:
+        if self.holds():
+            return None
+        return (
+            f"the {type(self.opt).__name__} optimizer's parameters, hyperparameters or "
+            "state changed (add_param_group, load_state_dict, or a group setting other "
+            "than lr)"
+        )
+
+
 # ---- the arithmetic of PyTorch's update kernels -----------------------------------------
 
 
-def advance_step(state: dict[str, Any]) -> float:
-    """Add one to state["step"] (a float32 0-d tensor, as in PyTorch) and return it."""
+def advance_step(state: dict[str, Any]) -> Any:
+    """Add one to state["step"] (a float32 0-d tensor, as in PyTorch) and return it: a
+    Python number, or in a traced step a float64 traced value (computed each call)."""
     state["step"].add_(1)
+    if _trace_builder() is not None:
+        return state["step"].double()
     return state["step"].item()
 
 
@@ -499,7 +590,7 @@ def new_step() -> Tensor:
 def zeros_buffer(state: dict[str, Any], key: str, p: Tensor) -> Tensor:
     """state[key], created as zeros like `p` if missing (an option switched on mid-run)."""
     if key not in state:
-        state[key] = zeros_like(p)
+        state[key] = outside_trace(lambda: zeros_like(p))
     return state[key]
 
 
@@ -530,7 +621,7 @@ def decayed_grad(p: Tensor, grad: Tensor, group: dict[str, Any]) -> Tensor:
     weight_decay = group["weight_decay"]
     if weight_decay != 0:
         if group.get("decoupled_weight_decay"):
-            p.mul_(1 - _scalar(group["lr"]) * weight_decay)
+            p.mul_(1 - _lr(group) * weight_decay)
         else:
             g = g.add(p, alpha=weight_decay)
     return g

@@ -6,13 +6,17 @@ from typing import Any
 
 import numpy as np
 
+from tracer.creation import zeros_like
 from tracer.optim.optimizer import (
     Optimizer,
     Params,
     _at_least_zero,
     _check_number,
+    _lr,
     _scalar,
+    _trace_builder,
     decayed_grad,
+    outside_trace,
 )
 from tracer.tensor import Tensor
 
@@ -74,11 +78,17 @@ class SGD(Optimizer):
             state = self.state[p]
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = g.detach().clone()
+                builder = _trace_builder()
+                if builder is None:
+                    buf = state["momentum_buffer"] = g.detach().clone()
+                else:  # a real buffer, set by this call; the next call's graph differs
+                    buf = state["momentum_buffer"] = outside_trace(lambda: zeros_like(p))
+                    buf.copy_(g.detach())
+                    builder.one_shot = True
             else:
                 buf.mul_(momentum).add_(g, alpha=1 - group["dampening"])
             g = g.add(buf, alpha=momentum) if group["nesterov"] else buf
-        p.add_(g, alpha=-_scalar(group["lr"]))
+        p.add_(g, alpha=-_lr(group))
 
     _kernel = "sgd"
 
