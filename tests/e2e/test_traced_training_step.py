@@ -217,3 +217,31 @@ def test_backward_inside_a_loop_body_says_where_it_can_go():
 
     with pytest.raises(tracer.TraceError, match="backward\\(\\) inside a loop body"):
         tracer.trace(f)(tracer.ones(2, 4))
+
+
+def test_a_cnn_with_batch_norm_trains_in_one_traced_step(monkeypatch):
+    # issue 15: conv, BatchNorm2d (running statistics), pooling and a linear head, with
+    # forward, backward and the optimizer update in one graph
+    monkeypatch.setenv("TRACER_DISABLE_JIT", "1")
+
+    def cnn():
+        tracer.manual_seed(3)
+        return nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1),
+            nn.BatchNorm2d(4),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(4 * 4 * 4, 3),
+        )
+
+    m_eager, m_traced = cnn(), cnn()
+    o_eager = tracer.optim.SGD(m_eager.parameters(), lr=0.05, momentum=0.9)
+    o_traced = tracer.optim.SGD(m_traced.parameters(), lr=0.05, momentum=0.9)
+    traced = tracer.trace(lambda x, y: step(m_traced, o_traced, x, y))
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        x = tracer.tensor(rng.normal(size=(5, 1, 8, 8)).astype(np.float32))
+        y = tracer.tensor(rng.integers(0, 3, size=5))
+        np.testing.assert_allclose(traced(x, y).item(), step(m_eager, o_eager, x, y).item(), **TOL)
+    _assert_same_state(m_eager, o_eager, m_traced, o_traced)  # running stats included
