@@ -738,7 +738,10 @@ class TracedFunction(_Staged):
         with self._lock:
             if entry.exe is None:
                 t0 = time.perf_counter()
-                entry.exe = lower(entry.graph, self._module_name("forward"))
+                # (stop_gradient only matters to differentiation; as a view it would
+                # split the fused loops, as under no_grad, where every op has one)
+                graph = optimize(strip_stop_gradient(entry.graph))
+                entry.exe = lower(graph, self._module_name("forward"))
                 self._compile_s += time.perf_counter() - t0
         return entry.exe
 
