@@ -485,29 +485,53 @@ def _as_list(x: Any) -> list[Any]:
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
+_UNREAD: Any = object()
+
+
 class GradSlot:
     """The `.grad` of a tensor from outside a traced function, as the traced code sees
     it: `initial` (a Sym reading the tensor's `.grad` at each call, or None when it was
-    None at trace time) and `current` (what the code has set it to, or updated in place).
-    The tracer writes `current` back after each call when it changed."""
+    None at trace time; taken at the first read, `read`) and `current` (what the code
+    has set it to, or updated in place). The tracer writes `current` back after each call
+    when it changed, and, if the code read it, retraces when `.grad` goes from None to a
+    tensor or back (`zero_grad()` then `backward()` never reads it)."""
 
-    __slots__ = ("p", "initial", "current")
+    __slots__ = ("p", "root", "initial", "_current", "read")
 
     def __init__(self, root: GraphBuilder, p: Any) -> None:
-        self.p = p
-        g = p._grad
-        self.initial = None
-        if g is not None:
-            self.initial = Sym(root, root.capture(g))
-            what = f"the .grad of a tensor of shape {tuple(p.shape)}"
-            root.live_reads[self.initial.ir_var] = (what, lambda: p._grad)
-        self.current: Sym | None = self.initial
+        self.p, self.root = p, root
+        self.initial: Sym | None = None
+        self._current: Any = _UNREAD
+        self.read = False
 
     @property
-    def changed(self) -> bool:
-        if self.current is None:
-            return self.initial is not None
-        return self.current is not self.initial or self.initial._version > 0
+    def current(self) -> Sym | None:
+        if self._current is _UNREAD:
+            self.read = True
+            g = self.p._grad
+            if g is not None:
+                p, root = self.p, self.root
+                self.initial = Sym(root, root.capture(g))
+                what = f"the .grad of a tensor of shape {tuple(p.shape)}"
+                root.live_reads[self.initial.ir_var] = (what, lambda: p._grad)
+            self._current = self.initial
+        return self._current
+
+    @current.setter
+    def current(self, value: Sym | None) -> None:
+        self._current = value
+
+    def write(self) -> tuple[str, Sym | None] | None:
+        """What to write back: ("none", None) to set `.grad` to None, ("grad", value)
+        for a new tensor, ("grad_", value) to update the existing one; None: nothing."""
+        now = self._current
+        if now is _UNREAD:
+            return None
+        if now is None:
+            return None if self.read and self.initial is None else ("none", None)
+        if now is self.initial:
+            return ("grad_", now) if now._version > 0 else None
+        return ("grad", now)
 
 
 def _literal(value: Any, dtype: np.dtype, op: str) -> Literal:

@@ -339,7 +339,7 @@ class _Staged:
             sources,
             value_guards(self.fn, statics)
             + ([ModuleGuard.of(b.observed.values())] if b.observed else [])
-            + [GradGuard(slot.p, slot.initial is None) for slot in b.grads.values()]
+            + [GradGuard(s.p, s.initial is None) for s in b.grads.values() if s.read]
             + list(b.extra_guards.values()),
             writes=[(kind, target) for kind, target, _ in writes],
             grads_to_none=grads_to_none,
@@ -442,14 +442,14 @@ def _writes(
                 one_shot = True
     to_none: list[Tensor] = []
     for slot in b.grads.values():
-        if not slot.changed:
+        what = slot.write()
+        if what is None:
             continue
-        if slot.current is None:
+        kind, value = what
+        if value is None:
             to_none.append(slot.p)
-        elif slot.current is slot.initial:  # updated in place: the same tensor
-            writes.append(("grad_", slot.p, slot.current.ir_var))
         else:
-            writes.append(("grad", slot.p, slot.current.ir_var))
+            writes.append((kind, slot.p, value.ir_var))
     return writes, to_none, one_shot
 
 

@@ -95,9 +95,10 @@ def _run_both(make_opt, steps=20, batch_norm=False, check_every=True):
 def test_a_traced_step_equals_the_eager_loop_for_every_optimizer(name, options, monkeypatch):
     monkeypatch.setenv("TRACER_DISABLE_JIT", "1")  # the compiled kernels: the test below
     traced = _run_both(lambda m: getattr(tracer.optim, name)(m.parameters(), **options))
-    # traced again once when .grad went from None to a tensor (and, for SGD's momentum,
-    # once after the step that made the buffer); never per step
-    assert traced.cache_info().misses <= 3
+    # zero_grad() sets .grad without reading it, so only SGD's momentum traces again,
+    # once, after the call that made its buffers
+    made_buffers = name == "SGD" and options.get("momentum")
+    assert traced.cache_info().misses == (2 if made_buffers else 1)
 
 
 def test_compiled_steps_equal_the_eager_loop():
@@ -119,7 +120,7 @@ def test_a_learning_rate_schedule_applies_without_tracing_again(monkeypatch):
         np.testing.assert_allclose(traced(x, y).item(), step(m_eager, o_eager, x, y).item(), **TOL)
         s_eager.step(), s_traced.step()
     _assert_same_state(m_eager, o_eager, m_traced, o_traced)
-    assert traced.cache_info().misses == 2
+    assert traced.cache_info().misses == 1
 
 
 def test_loading_optimizer_state_traces_again_and_uses_the_loaded_tensors(monkeypatch):

@@ -165,8 +165,12 @@ class Optimizer:
     # ---- the step -------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's `.grad`: to None (the default), or to zeros in place."""
+        traced = _trace_builder() is not None
         for group in self.param_groups:
             for p in group["params"]:
+                if traced and set_to_none:  # (without reading .grad: see GradSlot)
+                    p.grad = None
+                    continue
                 if p.grad is None:
                     continue
                 if set_to_none:
@@ -543,6 +547,7 @@ def _fingerprint(opt: Optimizer) -> tuple[Any, ...]:
     state = tuple(
         (id(p), tuple((k, id(v) if isinstance(v, Tensor) else v) for k, v in s.items()))
         for p, s in opt.state.items()
+        if s  # (reading opt.state[p] makes an empty entry)
     )
     return groups, state
 
