@@ -246,3 +246,30 @@ def test_a_cnn_with_batch_norm_trains_in_one_traced_step(monkeypatch):
         y = tracer.tensor(rng.integers(0, 3, size=5))
         np.testing.assert_allclose(traced(x, y).item(), step(m_eager, o_eager, x, y).item(), **TOL)
     _assert_same_state(m_eager, o_eager, m_traced, o_traced)  # running stats included
+
+
+def test_the_functional_style_updates_the_parameters_passed_in(monkeypatch):
+    # value_and_grad inside the traced step, then an SGD update of the arguments in place
+    monkeypatch.setenv("TRACER_DISABLE_JIT", "1")
+
+    def loss_fn(params, x, y):
+        return F.cross_entropy(F.relu(x @ params["w1"]) @ params["w2"], y)
+
+    def sgd_step(params, x, y):
+        loss, grads = tracer.value_and_grad(loss_fn)(params, x, y)
+        with tracer.no_grad():
+            for k in params:
+                params[k].sub_(0.1 * grads[k])
+        return loss
+
+    rng = np.random.default_rng(6)
+    start = {"w1": rng.normal(size=(4, 8)), "w2": rng.normal(size=(8, 3))}
+    eager = {k: tracer.tensor(v.astype(np.float32)) for k, v in start.items()}
+    traced_params = {k: tracer.tensor(v.astype(np.float32)) for k, v in start.items()}
+    traced = tracer.trace(sgd_step)
+    for x, y in _data(5):
+        want, got = sgd_step(eager, x, y), traced(traced_params, x, y)
+        np.testing.assert_allclose(got.item(), want.item(), **TOL)
+        for k in eager:
+            np.testing.assert_allclose(traced_params[k].numpy(), eager[k].numpy(), **TOL)
+    assert traced.cache_info().misses == 1
