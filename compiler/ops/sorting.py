@@ -213,14 +213,25 @@ def _median_all(x: Any, kind: str) -> Any:
     return apply("kthvalue", flat, k=0, axis=0, keepdims=False, kind=kind)[0]
 
 
-def _median_all_vjp(g: Any, out: Any, x: Any, kind: str) -> tuple[Any]:
-    # PyTorch shares the cotangent evenly among the elements equal to the median (the
-    # NaNs when it is NaN), not only the one the sort picked.
+def _median_hits(x: Any, out: Any) -> tuple[Any, Any]:
+    """(the elements equal to the median (the NaNs when it is NaN), how many)."""
     hit = x == out
     if dtypes.is_float(x.dtype):
         hit = hit | ((x != x) & (out != out))
-    ties = hit.to(dtypes.int64).sum()
+    return hit, hit.to(dtypes.int64).sum()
+
+
+def _median_all_vjp(g: Any, out: Any, x: Any, kind: str) -> tuple[Any]:
+    # PyTorch shares the cotangent evenly among the elements equal to the median, not
+    # only the one the sort picked.
+    hit, ties = _median_hits(x, out)
     return (keep(g.broadcast_to(tuple(x.shape)) / ties.to(g.dtype), hit),)
+
+
+def _median_all_jvp(t: tuple[Any], out: Any, x: Any, kind: str) -> Any:
+    """The mean tangent of the elements equal to the median (the VJP's transpose)."""
+    hit, ties = _median_hits(x, out)
+    return keep(t[0], hit).sum() / ties.to(t[0].dtype)
 
 
 register(
@@ -234,5 +245,6 @@ register(
         ),
         lowering=Composite(_median_all),
         saves_out=True,
+        jvp=_median_all_jvp,
     )
 )
