@@ -22,7 +22,7 @@ from compiler import dtypes, kernels
 from compiler.errors import DTypeError, ShapeError
 from compiler.lowering import Kernel, Layout, SizeNames, View
 from compiler.operand import apply
-from compiler.registry import AVal, Op, register, save_none
+from compiler.registry import LINEAR, AVal, Op, register, save_none
 
 Ints = tuple[int, ...]
 
@@ -130,6 +130,7 @@ register(
         grad_fn="UnfoldBackward0",
         lowering=View(_windows_layout),
         saves=save_none,
+        jvp=LINEAR,
     )
 )
 
@@ -171,6 +172,7 @@ register(
         grad_fn="UnfoldBackwardBackward0",
         lowering=Kernel(kernels.window_add),
         saves=save_none,
+        jvp=LINEAR,
     )
 )
 

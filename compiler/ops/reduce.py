@@ -19,7 +19,7 @@ from compiler.lowering import MAX, MIN, SUM, Composite, Kernel, Reduction
 from compiler.operand import apply
 from compiler.ops.elementwise import keep
 from compiler.ops.shape import count
-from compiler.registry import AVal, Op, register, save_none
+from compiler.registry import LINEAR, AVal, Op, register, save_none
 
 
 def reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> tuple[int, ...]:
@@ -68,6 +68,7 @@ register(
         grad_fn="SumBackward0",
         lowering=Reduction(SUM),
         saves=save_none,
+        jvp=LINEAR,
     )
 )
 
@@ -109,6 +110,13 @@ def _extremum_vjp(g: Any, out: Any, x: Any, axes: tuple[int, ...], keepdims: boo
     return (keep(expand_back(g, x.shape, axes, keepdims) / ties, hit),)
 
 
+def _extremum_jvp(t: tuple[Any], out: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    """The mean tangent of the maximal elements (the transpose of the VJP's even share)."""
+    hit = x == expand_back(out, x.shape, axes, keepdims)
+    total = _sum(keep(t[0], hit), axes, keepdims)
+    return total / _sum(hit.to(t[0].dtype), axes, keepdims)
+
+
 def _amax_impl(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
     return np.asarray(np.amax(x, axis=axes, keepdims=keepdims))
 
@@ -126,6 +134,7 @@ register(
         grad_fn="AmaxBackward0",
         lowering=Reduction(MAX),
         saves_out=True,
+        jvp=_extremum_jvp,
     )
 )
 register(
@@ -137,6 +146,7 @@ register(
         grad_fn="AminBackward0",
         lowering=Reduction(MIN),
         saves_out=True,
+        jvp=_extremum_jvp,
     )
 )
 
@@ -179,6 +189,15 @@ def _arg_vjp(
     return (keep(gv, idx == gv.iota(tuple(x.shape), axis)),)
 
 
+def pick_jvp(t: tuple[Any], out: tuple[Any, Any], x: Any, axis: int, keepdims: bool) -> tuple:
+    """One element picked along `axis` (kthvalue, max(dim)): the tangent of that element."""
+    if x.ndim == 0:
+        return t[0], None
+    idx = out[1] if keepdims else out[1].unsqueeze(axis)
+    picked = apply("gather", t[0], idx, dim=axis)
+    return (picked if keepdims else picked.squeeze(axis)), None
+
+
 for _name, _node, _arg, _largest in [
     ("max_dim", "MaxBackward0", np.argmax, True),
     ("min_dim", "MinBackward0", np.argmin, False),
@@ -194,6 +213,7 @@ for _name, _node, _arg, _largest in [
             multiple_results=True,
             saves=save_none,
             saves_out=True,
+            jvp=pick_jvp,
         )
     )
 

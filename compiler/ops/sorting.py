@@ -24,7 +24,7 @@ from compiler.errors import ShapeError
 from compiler.lowering import Composite, Kernel
 from compiler.operand import apply
 from compiler.ops.elementwise import keep
-from compiler.ops.reduce import reduced_shape
+from compiler.ops.reduce import pick_jvp, reduced_shape
 from compiler.registry import AVal, Op, register, save_none
 
 
@@ -81,6 +81,13 @@ def _sort_vjp(g: tuple[Any, Any], out: tuple[Any, Any], x: Any, axis: int, **_: 
     return (_scatter_back(g[0], out[1], x, axis),)
 
 
+def _select_jvp(t: tuple[Any], out: tuple[Any, Any], x: Any, axis: int, **_: Any) -> tuple:
+    """Sorted or selected values: the tangent of the element each one is (sort, topk)."""
+    if x.ndim == 0:
+        return t[0], None
+    return apply("gather", t[0], out[1], dim=axis), None
+
+
 register(
     Op(
         "sort",
@@ -92,6 +99,7 @@ register(
         multiple_results=True,
         saves=save_none,
         saves_out=True,
+        jvp=_select_jvp,
     )
 )
 
@@ -131,6 +139,7 @@ register(
         multiple_results=True,
         saves=save_none,
         saves_out=True,
+        jvp=_select_jvp,
     )
 )
 
@@ -182,6 +191,12 @@ def _kth_vjp(
     return (_scatter_back(gv, idx, x, axis),)
 
 
+def _kth_jvp(
+    t: tuple[Any], out: tuple[Any, Any], x: Any, k: int, axis: int, keepdims: bool, kind: str
+) -> tuple:
+    return pick_jvp(t, out, x, axis, keepdims)
+
+
 register(
     Op(
         "kthvalue",
@@ -193,6 +208,7 @@ register(
         multiple_results=True,
         saves=save_none,
         saves_out=True,
+        jvp=_kth_jvp,
     )
 )
 
