@@ -151,12 +151,40 @@ def _full_of(value: Any) -> tuple[str, list, dict]:
     return "full", [], {"shape": (), "dtype": np.asarray(value).dtype, "value": value}
 
 
+# The graphs the composite and transposed rules build depend only on the op, its params,
+# its inputs' avals (and Python numbers) and which inputs have tangents: made once each.
+_GRAPHS: dict[Any, Graph] = {}
+_GRAPHS_MAX = 512
+
+
+def _cached(kind: str, op: Op, inputs: Sequence[Any], tangents: tuple, params: dict, make: Any):
+    sig = tuple(
+        (_aval(x), t is not None) if isinstance(x, Operand) else (type(x), x)
+        for x, t in zip(inputs, tangents)
+    )
+    try:
+        key = (kind, op.name, sig, tuple(sorted(params.items())))
+        hash(key)
+    except TypeError:  # a param that is not hashable: build it every time
+        return make()
+    graph = _GRAPHS.get(key)
+    if graph is None:
+        if len(_GRAPHS) >= _GRAPHS_MAX:
+            _GRAPHS.clear()
+        graph = _GRAPHS[key] = make()
+    return graph
+
+
 def _composite_jvp(op: Op, tangents: tuple, out: Any, inputs: Sequence[Any], params: dict) -> Any:
-    graph = _stage_one(op, inputs, params, expand=True)
     operands = [(x, t) for x, t in zip(inputs, tangents) if isinstance(x, Operand)]
     outs = out if op.multiple_results else (out,)
     floats = [_is_float(o) for o in outs]
-    fwd = jvp_graph(graph, [t is not None for _, t in operands], floats)
+
+    def make() -> Graph:
+        graph = _stage_one(op, inputs, params, expand=True)
+        return jvp_graph(graph, [t is not None for _, t in operands], floats)
+
+    fwd = _cached("composite", op, inputs, tangents, params, make)
     res = call_graph(fwd, [x for x, _ in operands] + [t for _, t in operands if t is not None])
     it = iter(res[len(outs) :])
     result = tuple(next(it) if f else None for f in floats)
@@ -172,23 +200,25 @@ def _transposed_vjp(op: Op, tangents: tuple, out: Any, inputs: Sequence[Any], pa
     floats = [_is_float(o) for o in outs]
     if not any(floats):
         return (None,) * len(outs) if op.multiple_results else None
-    one = _stage_one(op, inputs, params, expand=False)
     operands = [(x, t) for x, t in zip(inputs, tangents) if isinstance(x, Operand)]
-    wrt = [t is not None for _, t in operands]
-    back = vjp_graph(one, wrt)  # (inputs, one cotangent per output) -> flagged gradients
-    # <VJP(g), t> as a graph of (inputs, g, t); its gradient with respect to g is J t
-    db = GraphBuilder(warn_above=None)
-    args = [db.new_input(v.aval) for v in back.inputs]
-    ts = [db.new_input(_aval(t)) for _, t in operands if t is not None]
-    with building(db):
-        grads = inline(db, back, args)
-        dot = sum((g * t).sum() for g, t in zip(grads, ts))
-    dot_graph = Graph(list(db.inputs), list(db.eqns), [db._atom(dot)], {})
-    n_x = len(one.inputs)
-    flags = [False] * n_x + floats + [False] * len(ts)
-    joint = joint_vjp(dot_graph, flags, seed_ones=True, n_diff=1)
-    g = joint.graph
-    lin = optimize(strip_stop_gradient(Graph(list(g.inputs), list(g.eqns), g.outputs[1:], {})))
+
+    def make() -> Graph:
+        one = _stage_one(op, inputs, params, expand=False)
+        wrt = [t is not None for _, t in operands]
+        back = vjp_graph(one, wrt)  # (inputs, one cotangent per output) -> flagged gradients
+        # <VJP(g), t> as a graph of (inputs, g, t); its gradient with respect to g is J t
+        db = GraphBuilder(warn_above=None)
+        args = [db.new_input(v.aval) for v in back.inputs]
+        ts = [db.new_input(_aval(t)) for _, t in operands if t is not None]
+        with building(db):
+            grads = inline(db, back, args)
+            dot = sum((g * t).sum() for g, t in zip(grads, ts))
+        dot_graph = Graph(list(db.inputs), list(db.eqns), [db._atom(dot)], {})
+        flags = [False] * len(one.inputs) + floats + [False] * len(ts)
+        g = joint_vjp(dot_graph, flags, seed_ones=True, n_diff=1).graph
+        return optimize(strip_stop_gradient(Graph(list(g.inputs), list(g.eqns), g.outputs[1:], {})))
+
+    lin = _cached("transpose", op, inputs, tangents, params, make)
     # the map is linear in g, but a VJP rule may skip the terms a zero cotangent does not
     # reach (eigh's pairs): evaluate its derivative at g = 1, where every term is live
     values = [x for x, _ in operands] + [o.ones_like() for o in outs]
