@@ -1,5 +1,5 @@
-"""Function transforms with JAX's names: `vjp`, `jvp`, `jacrev`, `jacfwd`, `hessian`,
-`vmap`, `checkpoint`, and `grad`/`value_and_grad` inside traced functions (so they
+"""Function transforms with JAX's names: `vjp`, `jvp`, `linearize`, `jacrev`, `jacfwd`,
+`hessian`, `vmap`, `checkpoint`, and `grad`/`value_and_grad` inside traced functions (so they
 nest: `grad(grad(f))`).
 
 Every transform works eagerly and inside `@tracer.trace` / `value_and_grad`:
@@ -12,13 +12,15 @@ Every transform works eagerly and inside `@tracer.trace` / `value_and_grad`:
   `tracer.autograd.grad(create_graph=True)`, so its results can be differentiated
   again too.
 
-Forward mode is the transpose of reverse mode: `jvp(f, x, t)` is the VJP of the linear
-map `u -> vjp(f, x)(u)` with cotangent `t` (the "linear transposition" trick; Griewank
-and Walther, *Evaluating Derivatives*, 2nd ed., sec. 3.3). It costs about two reverse
-passes instead of one forward pass, and needs no forward rule per op. `jacrev` and
-`jacfwd` loop over basis vectors with `tracer.scan` (one compiled loop, whatever the
-size), and `vmap` loops over the mapped axis the same way: the results are JAX's, the
-speed is that of a loop, not of a batched kernel.
+Forward mode (`jvp`, `linearize`, `jacfwd`) stages the function into a graph, eagerly
+too, and runs compiler.forward's pass over it: one JVP rule per equation, values without
+a tangent costing nothing. Only a function that cannot be staged (Python control flow
+on tensor values) is differentiated eagerly as the transpose of reverse mode instead
+(the VJP of `u -> vjp(f, x)(u)`; Griewank and Walther, *Evaluating Derivatives*, 2nd
+ed., sec. 3.3), about two reverse passes. `jacrev` and `jacfwd` loop over basis vectors
+with `tracer.scan` (one compiled loop, whatever the size; jacfwd evaluates only the
+linear part of `linearize` per column), and `vmap` loops over the mapped axis the same
+way: the results are JAX's, the speed is that of a loop, not of a batched kernel.
 """
 
 from __future__ import annotations
