@@ -115,7 +115,6 @@ TRANSPOSED = {
     "linalg_svd",
     "linrec",
     "logcumsumexp",
-    "max_pool",
     "prod",
     "scatter_reduce",
 }
