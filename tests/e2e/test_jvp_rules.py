@@ -271,3 +271,22 @@ def test_compiled_forward_mode_equals_eager() -> None:
     eager = tangent(x, t)
     np.testing.assert_allclose(compiled.numpy(), eager.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(eager.numpy(), _fd(f, x.numpy(), t.numpy()), rtol=1e-6, atol=1e-8)
+
+
+@tracer.custom_vjp
+def _scaled_sin(x: Any) -> Any:
+    return x.sin()
+
+
+# the user's derivative is twice the true one: forward mode must follow it, not the body
+_scaled_sin.defvjp(lambda x: (x.sin(), x.cos()), lambda c, g: (2 * g * c,))
+
+
+@pytest.mark.parametrize("where", ["eager", "traced"])
+def test_forward_mode_through_custom_vjp_uses_the_users_derivative(where: str) -> None:
+    def tangent(x: Any, t: Any) -> Any:
+        return tracer.jvp(_scaled_sin, (x,), (t,))[1]
+
+    run = tracer.trace(tangent) if where == "traced" else tangent
+    got = run(tracer.tensor(X), tracer.tensor(T))
+    np.testing.assert_allclose(got.numpy(), 2 * np.cos(X) * T, rtol=1e-12)
