@@ -235,6 +235,12 @@ def _logsumexp(x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
     return s if keepdims else s.reshape(shape)
 
 
+def _logsumexp_jvp(t: tuple[Any], out: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    """The softmax-weighted sum of the tangent (softmax from the shifted inputs)."""
+    e = _shifted(x, axes).exp()
+    return _sum(t[0] * e, axes, keepdims) / _sum(e, axes, keepdims)
+
+
 def _logsumexp_vjp(g: Any, out: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> tuple[Any]:
     # The gradient is the softmax of x over axes, from the shifted inputs: not
     # exp(x - out), which loses everything when out is large and rounded (PyTorch's
@@ -251,6 +257,7 @@ register(
         _logsumexp_vjp,
         grad_fn="LogsumexpBackward0",
         lowering=Composite(_logsumexp),
+        jvp=_logsumexp_jvp,
     )
 )
 
@@ -282,6 +289,15 @@ def _log_softmax(x: Any, axis: int) -> Any:
     return z - _sum(z.exp(), (axis,) if x.ndim else ()).log()
 
 
+def _softmax_jvp(t: tuple[Any], out: Any, x: Any, axis: int) -> Any:
+    """diag(y) - y y^T is symmetric: the same formula as the VJP."""
+    return out * (t[0] - _sum(t[0] * out, (axis,) if x.ndim else ()))
+
+
+def _log_softmax_jvp(t: tuple[Any], out: Any, x: Any, axis: int) -> Any:
+    return t[0] - _sum(out.exp() * t[0], (axis,) if x.ndim else ())
+
+
 register(
     Op(
         "softmax",
@@ -292,6 +308,7 @@ register(
         lowering=Composite(_softmax),
         saves=save_none,
         saves_out=True,
+        jvp=_softmax_jvp,
     )
 )
 register(
@@ -304,5 +321,6 @@ register(
         lowering=Composite(_log_softmax),
         saves=save_none,
         saves_out=True,
+        jvp=_log_softmax_jvp,
     )
 )
