@@ -386,7 +386,7 @@ def _stage_eagerly(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Graph
     finally:
         operand.tracing.builder = outer
         b.closed = True
-    graph = optimize(b.graph(atoms))
+    graph = b.graph(atoms)  # optimized once, after differentiation
     values = leaves + [c for _, c in b.captured] + [Tensor(a) for a in b.consts.values()]
     return graph, values, out_tree
 
