@@ -290,3 +290,14 @@ def test_forward_mode_through_custom_vjp_uses_the_users_derivative(where: str) -
     run = tracer.trace(tangent) if where == "traced" else tangent
     got = run(tracer.tensor(X), tracer.tensor(T))
     np.testing.assert_allclose(got.numpy(), 2 * np.cos(X) * T, rtol=1e-12)
+
+
+def test_func_linearize_agrees_with_torch_func_when_installed() -> None:
+    torch_func = pytest.importorskip("torch.func")
+    torch = pytest.importorskip("torch")
+    out, f_jvp = tracer.func.linearize(lambda x: x.sin() * x.cumsum(0), tracer.tensor(X))
+    t_out, t_jvp = torch_func.linearize(lambda x: x.sin() * x.cumsum(0), torch.tensor(X))
+    np.testing.assert_allclose(out.numpy(), t_out.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        f_jvp(tracer.tensor(T)).numpy(), t_jvp(torch.tensor(T)).numpy(), rtol=1e-12
+    )
