@@ -2,8 +2,8 @@
 
 An `Op` carries what each interpretation needs: `abstract_eval` (shapes and
 dtypes, raising clear errors), `impl` (numpy, for eager mode and the reference
-interpreter), `vjp` (written with the library's own ops, so it runs on eager
-Tensors and on symbolic IR values alike) and `lowering` (how codegen emits it).
+interpreter), `vjp` and `jvp` (written with the library's own ops, so they run on
+eager Tensors and on symbolic IR values alike) and `lowering` (how codegen emits it).
 """
 
 from __future__ import annotations
@@ -56,6 +56,41 @@ def save_other(needs_grad: tuple[bool, ...]) -> tuple[bool, ...]:
     return (b, a) + (False,) * (len(needs_grad) - 2)
 
 
+@dataclass(frozen=True)
+class Linear:
+    """A JVP rule saying the op is linear in the inputs at `positions` (all inputs when
+    empty): its output tangent is the op itself applied to those inputs' tangents (zeros
+    where an input has none), its other inputs (indices, masks) unchanged."""
+
+    positions: tuple[int, ...] = ()
+
+    def linear_in(self, i: int) -> bool:
+        return not self.positions or i in self.positions
+
+
+#: The JVP rule of an op linear in all its inputs (reshape, transpose, sum, concatenate).
+LINEAR = Linear()
+
+
+class Diagonal:
+    """A JVP rule saying the op's Jacobian is diagonal (an elementwise op defined as a
+    composite): its output tangent comes from its VJP rule, as for `Elementwise` ops
+    (compiler.forward), rather than from its definition, whose derivative may choose
+    another value at a kink or a tie than the VJP does."""
+
+    def __repr__(self) -> str:
+        return "DIAGONAL"
+
+
+DIAGONAL = Diagonal()
+
+
+def linear_in(*positions: int) -> Linear:
+    """The JVP rule of an op linear in the inputs at `positions` (gather in its source,
+    not its indices)."""
+    return Linear(tuple(positions))
+
+
 @dataclass(frozen=True, eq=False)
 class Op:
     """One primitive: its name and one rule per interpretation.
@@ -68,6 +103,15 @@ class Op:
       with Operand methods. For ops with several results, `g` and `out` are tuples.
       Inputs whose values the rule does not need (per `saves`) arrive as `AVal`s in
       eager mode. None: not differentiable.
+    * `jvp(tangents, out, *inputs, **params)`: the output tangent (a tuple of them, None
+      for a zero one, for ops with several results), written with Operand methods.
+      `tangents` has one entry per input, None for an input without one (an integer
+      input, or one not differentiated: a symbolic zero); the rule returns None for a
+      zero output tangent. `LINEAR` / `linear_in(*positions)` instead of a function: the
+      op is linear in those inputs, its JVP is the op applied to their tangents.
+      `DIAGONAL`: an elementwise composite, differentiated from its VJP rule. None:
+      compiler.forward's generic rules apply (the VJP rule for elementwise ops, the
+      definition of composites, else the transpose of the VJP for that equation).
     * `lowering`: how backends emit it, one kind of `compiler.lowering`.
     * `grad_fn`: PyTorch's name for the eager autograd node.
     * `nullary`: the operand only chooses the world to build in (full, iota); it
@@ -98,6 +142,7 @@ class Op:
     with_residuals: Callable[..., Any] | None = None
     no_derivative: str | None = None
     prune: Callable[..., Any] | None = None
+    jvp: Callable[..., Any] | Linear | Diagonal | None = None
 
     def __post_init__(self) -> None:
         if self.impl is None:

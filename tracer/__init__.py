@@ -108,7 +108,7 @@ from tracer.sampling import (
 )
 from tracer.serialization import load, save
 from tracer.tensor import Tensor
-from tracer.transforms import checkpoint, hessian, jacfwd, jacrev, jvp, vjp, vmap
+from tracer.transforms import checkpoint, hessian, jacfwd, jacrev, jvp, linearize, vjp, vmap
 from tracer.typeinfo import (
     UNSUPPORTED_DTYPES,
     Size,

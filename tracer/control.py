@@ -112,7 +112,8 @@ def _stage(
 
 
 def _aval(x: Any) -> AVal:
-    weak = bool(getattr(getattr(x, "aval", None), "weak", False))
+    # only traced values carry an aval (a tensor's missing attribute is a slow error path)
+    weak = isinstance(x, Sym) and bool(getattr(x.aval, "weak", False))
     return AVal(tuple(x.shape), np.dtype(x.dtype), weak)
 
 

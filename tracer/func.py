@@ -22,7 +22,7 @@ from typing import Any
 
 from compiler.operand import Operand
 from tracer.trace import grad, value_and_grad
-from tracer.transforms import hessian, jacfwd, jacrev, jvp, vjp
+from tracer.transforms import hessian, jacfwd, jacrev, jvp, linearize, vjp
 from tracer.transforms import vmap as _vmap
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "jacfwd",
     "jacrev",
     "jvp",
+    "linearize",
     "vjp",
     "vmap",
 ]
@@ -41,7 +42,6 @@ __all__ = [
 _MISSING = {
     "stack_module_state": "stack the parameters yourself (tracer.stack)",
     "replace_all_batch_norm_modules_": "set track_running_stats=False on the modules",
-    "linearize": "use tracer.func.jvp at each point",
     "functionalize": "tracer's traced functions already stage in-place updates",
 }
 

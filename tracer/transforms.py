@@ -1,5 +1,5 @@
-"""Function transforms with JAX's names: `vjp`, `jvp`, `jacrev`, `jacfwd`, `hessian`,
-`vmap`, `checkpoint`, and `grad`/`value_and_grad` inside traced functions (so they
+"""Function transforms with JAX's names: `vjp`, `jvp`, `linearize`, `jacrev`, `jacfwd`,
+`hessian`, `vmap`, `checkpoint`, and `grad`/`value_and_grad` inside traced functions (so they
 nest: `grad(grad(f))`).
 
 Every transform works eagerly and inside `@tracer.trace` / `value_and_grad`:
@@ -12,13 +12,15 @@ Every transform works eagerly and inside `@tracer.trace` / `value_and_grad`:
   `tracer.autograd.grad(create_graph=True)`, so its results can be differentiated
   again too.
 
-Forward mode is the transpose of reverse mode: `jvp(f, x, t)` is the VJP of the linear
-map `u -> vjp(f, x)(u)` with cotangent `t` (the "linear transposition" trick; Griewank
-and Walther, *Evaluating Derivatives*, 2nd ed., sec. 3.3). It costs about two reverse
-passes instead of one forward pass, and needs no forward rule per op. `jacrev` and
-`jacfwd` loop over basis vectors with `tracer.scan` (one compiled loop, whatever the
-size), and `vmap` loops over the mapped axis the same way: the results are JAX's, the
-speed is that of a loop, not of a batched kernel.
+Forward mode (`jvp`, `linearize`, `jacfwd`) stages the function into a graph, eagerly
+too, and runs compiler.forward's pass over it: one JVP rule per equation, values without
+a tangent costing nothing. Only a function that cannot be staged (Python control flow
+on tensor values) is differentiated eagerly as the transpose of reverse mode instead
+(the VJP of `u -> vjp(f, x)(u)`; Griewank and Walther, *Evaluating Derivatives*, 2nd
+ed., sec. 3.3), about two reverse passes. `jacrev` and `jacfwd` loop over basis vectors
+with `tracer.scan` (one compiled loop, whatever the size; jacfwd evaluates only the
+linear part of `linearize` per column), and `vmap` loops over the mapped axis the same
+way: the results are JAX's, the speed is that of a loop, not of a batched kernel.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from typing import Any
 import numpy as np
 
 from compiler import dtypes, operand
-from compiler.autodiff import joint_vjp
-from compiler.builder import Sym
-from compiler.errors import AutogradError
+from compiler.autodiff import Joint, joint_vjp, split
+from compiler.builder import GraphBuilder, Sym
+from compiler.errors import AutogradError, TraceError
+from compiler.forward import jvp_graph
 from compiler.ir import Graph, Var
 from compiler.ops.control import inline
 from compiler.passes import optimize
@@ -42,7 +45,7 @@ from tracer.grad_mode import enable_grad, no_grad
 from tracer.pytree import TreeDef, flatten
 from tracer.tensor import Tensor
 
-__all__ = ["checkpoint", "hessian", "jacfwd", "jacrev", "jvp", "vjp", "vmap"]
+__all__ = ["checkpoint", "hessian", "jacfwd", "jacrev", "jvp", "linearize", "vjp", "vmap"]
 
 
 def _builder() -> Any:
@@ -293,28 +296,137 @@ def _staged_vjp(fn: Callable[..., Any], primals: tuple[Any, ...], has_aux: bool)
 # ---- forward mode ----------------------------------------------------------------------
 
 
-def jvp(
-    fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False
-) -> tuple[Any, ...]:
-    """`(fn(*primals), J @ tangents)`: the Jacobian-vector product of `fn` at `primals`
-    (jax.jvp; `primals` and `tangents` are tuples of the same structure). With
-    `has_aux` the result is `(out, tangent_out, aux)`.
-
-    Computed as the VJP of the VJP (see the module docstring), so it costs about two
-    reverse passes. Raises TypeError when primals and tangents differ in structure or
-    shapes."""
+def _check_tangents(primals: Any, tangents: Any, who: str) -> tuple[list[Any], list[Any]]:
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
-        raise TypeError("jvp: primals and tangents must be tuples (one entry per argument)")
+        raise TypeError(f"{who}: primals and tangents must be tuples (one entry per argument)")
     p_leaves: list[Any] = []
     t_leaves: list[Any] = []
     p_tree, t_tree = flatten(tuple(primals), p_leaves), flatten(tuple(tangents), t_leaves)
     if p_tree.num_leaves != t_tree.num_leaves or len(primals) != len(tangents):
-        raise TypeError(f"jvp: tangents {t_tree} do not match primals {p_tree}")
+        raise TypeError(f"{who}: tangents {t_tree} do not match primals {p_tree}")
     for i, (p, t) in enumerate(zip(p_leaves, t_leaves)):
         if tuple(p.shape) != tuple(t.shape):
             raise TypeError(
-                f"jvp: tangent {i} has shape {tuple(t.shape)} but its primal {tuple(p.shape)}"
+                f"{who}: tangent {i} has shape {tuple(t.shape)} but its primal {tuple(p.shape)}"
             )
+    return p_leaves, t_leaves
+
+
+class _Forward:
+    """`fn(*primals)` staged into a graph and differentiated in forward mode
+    (compiler.forward): `graph` maps (the staged graph's inputs, one tangent per float
+    primal leaf) to (outputs, aux, one tangent per output). Inside a trace it is a
+    sub-graph of it (its first inputs are the values fn closes over); eagerly, a graph
+    of its own whose last inputs are the tensors fn reads from outside."""
+
+    def __init__(self, fn: Callable[..., Any], primals: tuple[Any, ...], has_aux: bool, who: str):
+        if _builder() is not None:
+            s = _StagedCall(fn, primals)
+            staged, self.values, out_tree = s.graph, s.values, s.out_tree
+            self.leaves, first = s.leaves, s.n_consts
+        else:
+            staged, self.values, out_tree = _stage_eagerly(fn, primals)
+            self.leaves, first = flatten_leaves(primals), 0
+        self.out_tree, self.aux_tree = _split_aux(out_tree, has_aux, who)
+        self.n_out = self.out_tree.num_leaves
+        self.floats = [_is_float(x) for x in self.leaves]
+        wrt = [False] * len(staged.inputs)
+        for j, f in enumerate(self.floats):
+            wrt[first + j] = f
+        outs = staged.outputs
+        t_out = [_is_float(o.aval) for o in outs[: self.n_out]] + [False] * (len(outs) - self.n_out)
+        self.t_out = t_out[: self.n_out]
+        self.n_in = len(staged.inputs)
+        self.n_all_out = len(outs)
+        self.graph = optimize(jvp_graph(staged, wrt, t_out))
+
+    def tangent_values(self, t_leaves: list[Any]) -> list[Any]:
+        return [
+            t if t.dtype == p.dtype else t.to(p.dtype)
+            for p, t, f in zip(self.leaves, t_leaves, self.floats)
+            if f
+        ]
+
+    def results(self, flat: list[Any]) -> tuple[Any, Any, Any]:
+        """(out, tangent out, aux) from the forward graph's results."""
+        outs = flat[: self.n_out]
+        it = iter(flat[self.n_all_out :])
+        t_outs = [next(it) if f else o.detach().zeros_like() for o, f in zip(outs, self.t_out)]
+        aux = flat[self.n_out : self.n_all_out]
+        return (
+            self.out_tree.unflatten(iter(outs)),
+            self.out_tree.unflatten(iter(t_outs)),
+            self.aux_tree.unflatten(iter(aux)) if self.aux_tree is not None else None,
+        )
+
+
+def flatten_leaves(tree_value: Any) -> list[Any]:
+    leaves: list[Any] = []
+    flatten(tree_value, leaves)
+    return leaves
+
+
+def _stage_eagerly(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Graph, list, TreeDef]:
+    """`fn(*args)` outside any trace, staged as `@tracer.trace` would: (its graph, whose
+    inputs are the leaves of `args` then the tensors fn reads from outside, the values
+    of those inputs, the structure of its result)."""
+    from tracer.grad_mode import is_grad_enabled
+
+    leaves: list[Any] = []
+    tree = flatten(args, leaves)
+    b = GraphBuilder(is_grad_enabled, warn_above=None)
+    b.name = getattr(fn, "__name__", "the function")
+    syms = iter([b.new_input(_aval(x)) for x in leaves])
+    outer, operand.tracing.builder = operand.tracing.builder, b
+    try:
+        with enable_grad():
+            out = fn(*tree.unflatten(syms))
+        out_tree, out_leaves = _leaves(b, out)
+        atoms = [b._atom(o) for o in out_leaves]
+    finally:
+        operand.tracing.builder = outer
+        b.closed = True
+    graph = b.graph(atoms)  # optimized once, after differentiation
+    values = leaves + [c for _, c in b.captured] + [Tensor(a) for a in b.consts.values()]
+    return graph, values, out_tree
+
+
+def _run(graph: Graph, values: list[Any]) -> list[Any]:
+    """`graph` on `values`: staged into the current trace, or run eagerly op by op."""
+    return _inline(graph, values) if _builder() is not None else eval_graph(graph, values)
+
+
+def jvp(
+    fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False
+) -> tuple[Any, ...]:
+    """`(fn(*primals), J @ tangents)`: the Jacobian-vector product of `fn` at `primals`
+    (jax.jvp, torch.func.jvp; `primals` and `tangents` are tuples of the same
+    structure). With `has_aux` the result is `(out, tangent_out, aux)`. Integer
+    outputs get zero tangents.
+
+    Forward mode: `fn` is staged into a graph (eagerly as `@tracer.trace` would stage
+    it) and each equation's tangent is computed by its op's JVP rule, in one pass
+    about as costly as evaluating `fn` twice. A function that can only run eagerly
+    (Python control flow on tensor values) is differentiated instead as the transpose
+    of reverse mode, about two reverse passes. Raises TypeError when primals and
+    tangents differ in structure or shapes."""
+    _, t_leaves = _check_tangents(primals, tangents, "jvp")
+    try:
+        fwd = _Forward(fn, tuple(primals), has_aux, "jvp")
+    except TraceError:
+        if _builder() is not None:
+            raise
+        return _jvp_by_transposition(fn, primals, tangents, has_aux)
+    out, t_out, aux = fwd.results(_run(fwd.graph, fwd.values + fwd.tangent_values(t_leaves)))
+    return (out, t_out, aux) if has_aux else (out, t_out)
+
+
+def _jvp_by_transposition(
+    fn: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool
+) -> tuple[Any, ...]:
+    """jvp as the VJP of the linear map `u -> vjp(fn, x)(u)` with cotangent `t`
+    (Griewank and Walther, *Evaluating Derivatives*, 2nd ed., sec. 3.3), for functions
+    that cannot be staged."""
     got = vjp(fn, *primals, has_aux=has_aux)
     out, f_vjp = got[0], got[1]
     o_leaves: list[Any] = []
@@ -323,6 +435,31 @@ def jvp(
     _, g_vjp = vjp(f_vjp, zero)
     (t_out,) = g_vjp(tuple(tangents))
     return (out, t_out, got[2]) if has_aux else (out, t_out)
+
+
+def linearize(fn: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
+    """`(fn(*primals), f_jvp)` where `f_jvp(*tangents)` is the Jacobian-vector product
+    of `fn` at `primals` (jax.linearize): `fn` runs once, and `f_jvp` evaluates only
+    the linear part of its forward-mode derivative, on values saved from that run.
+    With `has_aux`, `fn` returns `(out, aux)` and the result is `(out, f_jvp, aux)`.
+
+    `f_jvp` raises TypeError when the tangents' structure or shapes differ from the
+    primals'. Raises TraceError for a function that cannot be staged (Python control
+    flow on tensor values): use `jvp` at each point instead."""
+    fwd = _Forward(fn, tuple(primals), has_aux, "linearize")
+    n_t = sum(fwd.floats)
+    parts = split(Joint(fwd.graph, fwd.n_in, fwd.n_all_out))
+    flat = _run(parts.forward, fwd.values)
+    residuals = flat[fwd.n_all_out :]
+    out, _, aux = fwd.results(flat[: fwd.n_all_out] + [None] * n_t)
+
+    def f_jvp(*tangents: Any) -> Any:
+        _, t_leaves = _check_tangents(primals, tangents, "linearize's f_jvp")
+        t_flat = _run(parts.backward, residuals + fwd.tangent_values(t_leaves))
+        _, t_out, _ = fwd.results(flat[: fwd.n_all_out] + t_flat)
+        return t_out
+
+    return (out, f_jvp, aux) if has_aux else (out, f_jvp)
 
 
 # ---- Jacobians and Hessians ------------------------------------------------------------
@@ -391,25 +528,20 @@ def jacfwd(
     def jac(*args: Any) -> Any:
         nums = _nums(argnums)
         xs = [args[i] for i in nums]
-        f = _select(fn, args, nums)
         jacs = []
         aux = None
         for k, x in enumerate(xs):
             m = int(np.prod(x.shape, dtype=np.int64))
             if m == 0:
                 raise ValueError(f"jacfwd: argument {nums[k]} has no elements")
-
-            def column(c: Any, e: Any, k: int = k) -> Any:
-                tangents = tuple(e if j == k else xj.zeros_like() for j, xj in enumerate(xs))
-                got = jvp(f, tuple(xs), tangents, has_aux=has_aux)
-                return c, _tensor_out(got[1], "jacfwd")
-
-            _, cols = scan(column, 0, _basis(m, x))
+            # linearized once per argument; one JVP of the linear part per column
+            got = linearize(_select(fn, args, (nums[k],)), x, has_aux=has_aux)
+            _tensor_out(got[0], "jacfwd")
+            f_jvp, aux = got[1], (got[2] if has_aux else None)
+            _, cols = scan(lambda c, e, f_jvp=f_jvp: (c, f_jvp(e)), 0, _basis(m, x))
             out_shape = tuple(cols.shape[1:])
             moved = cols.permute(*range(1, cols.ndim), 0) if cols.ndim > 1 else cols
             jacs.append(moved.reshape(*out_shape, *x.shape))
-        if has_aux:
-            aux = f(*xs)[1]
         result = jacs[0] if isinstance(argnums, int) else tuple(jacs)
         return (result, aux) if has_aux else result
 

@@ -21,7 +21,7 @@ from compiler.lowering import Composite
 from compiler.operand import apply
 from compiler.ops.elementwise import drop, keep
 from compiler.ops.math import composite_elementwise, float_only, operands_text
-from compiler.registry import AVal, Op, register
+from compiler.registry import DIAGONAL, AVal, Op, register
 
 __all__ = ["SELU_ALPHA", "SELU_SCALE"]
 
@@ -49,6 +49,7 @@ def _activation(
     vjp: Callable[..., Any],
     grad_fn: str,
     abstract_eval: Callable[..., AVal] | None = None,
+    jvp: Any = DIAGONAL,
 ) -> None:
     register(
         Op(
@@ -58,6 +59,7 @@ def _activation(
             vjp,
             grad_fn=grad_fn,
             lowering=Composite(fn),
+            jvp=jvp,
         )
     )
 
@@ -302,4 +304,4 @@ def _glu_vjp(g: Any, out: Any, x: Any, axis: int) -> tuple[Any]:
     return (apply("concatenate", g * s, g * a * s * (1 - s), axis=axis),)
 
 
-_activation("glu", _glu, _glu_vjp, "GluBackward0", _glu_abstract)
+_activation("glu", _glu, _glu_vjp, "GluBackward0", _glu_abstract, jvp=None)

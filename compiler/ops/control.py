@@ -7,7 +7,9 @@
 A branch or a body is a `Graph` staged from the user's Python function by
 `tracer.control`; the values it closes over are extra inputs of the equation, so
 they get gradients like any operand. Each op is differentiated by a rule that
-builds new graphs from the sub-graphs' own derivatives (compiler.autodiff):
+builds new graphs from the sub-graphs' own derivatives (compiler.autodiff).
+Forward mode (compiler.forward) runs the same loop over (primal, tangent) carries,
+its body the forward-mode graph of the body; reverse mode:
 
 * cond: a cond of the branches' VJPs.
 * scan: a reverse scan. The forward scan also stacks the carry at the start of
@@ -154,6 +156,25 @@ def _cond_vjp(
     return (None, *[next(grads) if w else None for w in wrt])
 
 
+def _cond_jvp(
+    t: tuple[Any, ...],
+    out: tuple[Any, ...],
+    index: Any,
+    *operands: Any,
+    branches: tuple[Graph, ...],
+) -> tuple[Any, ...]:
+    """A cond of the branches' forward-mode graphs (operands, tangents) -> (outputs,
+    tangents)."""
+    from compiler.forward import jvp_graph
+
+    ts = t[1:]
+    floats = [o.dtype.kind == "f" for o in out]
+    fwd = tuple(jvp_graph(b, [x is not None for x in ts], floats) for b in branches)
+    res = apply_op("cond", index, *operands, *[x for x in ts if x is not None], branches=fwd)
+    tangents = iter(res[len(out) :])
+    return tuple(next(tangents) if f else None for f in floats)
+
+
 register(
     Op(
         "cond",
@@ -163,6 +184,7 @@ register(
         grad_fn="CondBackward0",
         lowering=Control("cond", ("branches",)),
         multiple_results=True,
+        jvp=_cond_jvp,
     )
 )
 
@@ -357,6 +379,80 @@ def _scan_vjp(
     )
 
 
+def _reorder(graph: Graph, inputs: list[int], outputs: list[int]) -> Graph:
+    return Graph(
+        [graph.inputs[i] for i in inputs],
+        list(graph.eqns),
+        [graph.outputs[i] for i in outputs],
+        dict(graph.consts),
+    )
+
+
+def _groups(*sizes: int) -> list[list[int]]:
+    """Consecutive index ranges of the given sizes."""
+    out, start = [], 0
+    for n in sizes:
+        out.append(list(range(start, start + n)))
+        start += n
+    return out
+
+
+def _scan_jvp(
+    t: tuple[Any, ...],
+    out: tuple[Any, ...],
+    *ins: Any,
+    body: Graph,
+    length: int,
+    reverse: bool,
+    num_consts: int,
+    num_carry: int,
+    save: bool,
+) -> tuple[Any, ...]:
+    """A scan over (primal, tangent) carries: its body is the forward-mode graph of the
+    body. Every float carry gets a tangent (a step may make a zero one nonzero)."""
+    from compiler.forward import jvp_graph
+
+    consts, init, xs = _scan_parts(ins, num_consts, num_carry)
+    tc, tk, tx = _scan_parts(t, num_consts, num_carry)
+    wc, wx = [x is not None for x in tc], [x is not None for x in tx]
+    wk = [k.dtype.kind == "f" for k in init]
+    n_ys = len(body.outputs) - num_carry
+    wy = [y.aval.dtype.kind == "f" for y in body.outputs[num_carry:]]
+    fwd = jvp_graph(body, wc + wk + wx, wk + wy)
+    # fwd: (consts, carry, xs, t consts, t carry, t xs) -> (carry, ys, t carry, t ys);
+    # the scan takes (consts, t consts, carry, t carry, xs, t xs) -> (carry, t carry, ys, t ys)
+    c, k, x, dc, dk, dx = _groups(num_consts, num_carry, len(xs), sum(wc), sum(wk), sum(wx))
+    ok, oy, odk, ody = _groups(num_carry, n_ys, sum(wk), sum(wy))
+    fwd = _reorder(fwd, c + dc + k + dk + x + dx, ok + odk + oy + ody)
+    t_init = [d if d is not None else _zeros(v) for d, v, w in zip(tk, init, wk) if w]
+    res = list(
+        apply_op(
+            "scan",
+            *consts,
+            *[d for d in tc if d is not None],
+            *init,
+            *t_init,
+            *xs,
+            *[d for d in tx if d is not None],
+            body=fwd,
+            length=length,
+            reverse=reverse,
+            num_consts=num_consts + sum(wc),
+            num_carry=num_carry + sum(wk),
+            save=save,
+        )
+    )
+    # (carry, t carry, ys, t ys) and, when saving, the stacked (carry, t carry) of each step
+    nk, nwk = num_carry, sum(wk)
+    _, rdk, _, rdy, _, rds = _groups(nk, nwk, n_ys, sum(wy), nk * save, nwk * save)
+    dk_out, dy_out, ds_out = (iter([res[i] for i in r]) for r in (rdk, rdy, rds))
+    return (
+        *[next(dk_out) if w else None for w in wk],
+        *[next(dy_out) if w else None for w in wy],
+        *([next(ds_out) if w else None for w in wk] if save else []),
+    )
+
+
 register(
     Op(
         "scan",
@@ -368,6 +464,7 @@ register(
         multiple_results=True,
         with_residuals=_scan_with_residuals,
         prune=_scan_prune,
+        jvp=_scan_jvp,
     )
 )
 
@@ -454,6 +551,45 @@ def _while_vjp(
     return (*[None] * n_cond, *g_consts, *g_carry)
 
 
+def _while_jvp(
+    t: tuple[Any, ...],
+    out: tuple[Any, ...],
+    *ins: Any,
+    cond: Graph,
+    body: Graph,
+    n_cond: int,
+    n_body: int,
+) -> tuple[Any, ...]:
+    """A while_loop over (primal, tangent) carries: the body is the forward-mode graph
+    of the body, the condition reads the primal carries only."""
+    from compiler.forward import jvp_graph
+
+    cc, bc, init = _while_parts(ins, n_cond, n_body)
+    _, tb, tk = _while_parts(t, n_cond, n_body)
+    wb = [x is not None for x in tb]
+    wk = [k.dtype.kind == "f" for k in init]
+    fwd = jvp_graph(body, wb + wk, wk)  # (bc, carry, t bc, t carry) -> (carry, t carry)
+    b, k, db, dk = _groups(n_body, len(init), sum(wb), sum(wk))
+    fwd = _reorder(fwd, b + db + k + dk, list(range(len(fwd.outputs))))
+    extra = [Var(AVal(tuple(v.shape), v.dtype)) for v, w in zip(init, wk) if w]
+    test = Graph(list(cond.inputs) + extra, list(cond.eqns), list(cond.outputs), dict(cond.consts))
+    t_init = [d if d is not None else _zeros(v) for d, v, w in zip(tk, init, wk) if w]
+    res = apply_op(
+        "while_loop",
+        *cc,
+        *bc,
+        *[d for d in tb if d is not None],
+        *init,
+        *t_init,
+        cond=test,
+        body=fwd,
+        n_cond=n_cond,
+        n_body=n_body + sum(wb),
+    )
+    tangents = iter(res[len(init) :])
+    return tuple(next(tangents) if w else None for w in wk)
+
+
 register(
     Op(
         "while_loop",
@@ -463,6 +599,7 @@ register(
         grad_fn="WhileBackward0",
         lowering=Control("while", ("cond", "body")),
         multiple_results=True,
+        jvp=_while_jvp,
     )
 )
 
@@ -512,9 +649,9 @@ register(
         multiple_results=True,
         no_derivative=(
             "the gradient of a while_loop cannot be differentiated again (second order "
-            "or forward mode, which is computed as the transpose of reverse mode): "
-            "write the loop with fori_loop and a trip count known at trace time, or "
-            "scan; the while_loop is"
+            "in reverse mode; forward mode over it, jacfwd(jacrev(f)), works): write the "
+            "loop with fori_loop and a trip count known at trace time, or scan; the "
+            "while_loop is"
         ),
     )
 )

@@ -22,7 +22,7 @@ from compiler import dtypes, kernels
 from compiler.errors import DTypeError, ShapeError
 from compiler.lowering import Kernel, Layout, SizeNames, View
 from compiler.operand import apply
-from compiler.registry import AVal, Op, register, save_none
+from compiler.registry import LINEAR, AVal, Op, register, save_none
 
 Ints = tuple[int, ...]
 
@@ -130,6 +130,7 @@ register(
         grad_fn="UnfoldBackward0",
         lowering=View(_windows_layout),
         saves=save_none,
+        jvp=LINEAR,
     )
 )
 
@@ -171,6 +172,7 @@ register(
         grad_fn="UnfoldBackwardBackward0",
         lowering=Kernel(kernels.window_add),
         saves=save_none,
+        jvp=LINEAR,
     )
 )
 
@@ -320,6 +322,15 @@ def _pool_vjp(
     return (gx.reshape(tuple(x.shape)),)
 
 
+def _pool_jvp(t: tuple[Any], out: tuple[Any, Any], x: Any, **params: Any) -> tuple[Any, None]:
+    """Each window's maximum: the tangent of that element (its flat index in the plane)."""
+    d = len(params["output_size"] or params["kernel"])
+    idx = out[1]
+    batch = int(np.prod(x.shape[: x.ndim - d], dtype=np.int64))
+    flat = t[0].reshape(batch, -1).gather(1, idx.reshape(batch, -1))
+    return flat.reshape(tuple(idx.shape)), None
+
+
 def _pool_name(avals: tuple[AVal, ...], **params: Any) -> str:
     """MaxPool2DWithIndicesBackward0, AdaptiveMaxPool2DBackward0, ... (2-d without params)."""
     adaptive = params.get("output_size", ())
@@ -340,6 +351,7 @@ register(
         multiple_results=True,
         saves=save_none,
         saves_out=True,
+        jvp=_pool_jvp,
     )
 )
 

@@ -95,6 +95,11 @@ def _inv_vjp(g: Any, out: Any, a: Any, check_errors: bool) -> tuple[Any]:
     return (-(inv_t @ g[0] @ inv_t),)
 
 
+def _inv_jvp(t: tuple[Any], out: Any, a: Any, check_errors: bool) -> tuple[Any, None]:
+    """d(A^-1) = -A^-1 dA A^-1."""
+    return -(out[0] @ t[0] @ out[0]), None
+
+
 register(
     Op(
         "linalg_inv_ex",
@@ -106,6 +111,7 @@ register(
         multiple_results=True,
         saves=save_none,
         saves_out=True,
+        jvp=_inv_jvp,
     )
 )
 
@@ -227,6 +233,14 @@ def _solve_vjp(g: Any, out: Any, a: Any, b: Any, left: bool) -> tuple[Any, Any]:
     return (-(gb @ out.mT) if left else -(out.mT @ gb)), gb
 
 
+def _solve_jvp(t: tuple[Any, Any], out: Any, a: Any, b: Any, left: bool) -> Any:
+    """From A X = B: A dX = dB - dA X (X A = B: dX A = dB - X dA)."""
+    ta, tb = t
+    rhs = None if ta is None else -(ta @ out if left else out @ ta)
+    rhs = tb if rhs is None else (rhs if tb is None else tb + rhs)
+    return apply("linalg_solve", a, rhs, left=left)
+
+
 register(
     Op(
         "linalg_solve",
@@ -237,6 +251,7 @@ register(
         lowering=_lapack("solve"),
         saves=lambda ng: (True, False),
         saves_out=True,
+        jvp=_solve_jvp,
     )
 )
 

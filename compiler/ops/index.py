@@ -10,7 +10,7 @@ import numpy as np
 from compiler import dtypes, kernels
 from compiler.errors import ShapeError
 from compiler.lowering import Kernel, Layout, SizeNames, View
-from compiler.registry import AVal, Op, register, save_none
+from compiler.registry import LINEAR, AVal, Op, linear_in, register, save_none
 
 # A static index spec is a tuple of items: ("int", i), ("slice", start, stop, step),
 # ("new",) or ("arr", k), where k numbers the index-array inputs of the op.
@@ -236,6 +236,7 @@ register(
         grad_fn="SliceBackward0",
         lowering=View(_slice_layout),
         saves=save_none,
+        jvp=LINEAR,
     )
 )
 # x[key] with index tensors (and bool masks, as the indices of their true elements)
@@ -248,6 +249,7 @@ register(
         grad_fn="IndexBackward0",
         lowering=Kernel(kernels.index),
         saves=lambda ng: (False,) + (True,) * (len(ng) - 1),
+        jvp=linear_in(0),
     )
 )
 
@@ -279,6 +281,7 @@ register(
         grad_fn="IndexAddBackward0",
         lowering=Kernel(kernels.index_add),
         saves=lambda ng: (False,) + (True,) * (len(ng) - 1),
+        jvp=linear_in(0),
     )
 )
 
@@ -366,6 +369,7 @@ register(
         grad_fn="CopySlices",
         lowering=Kernel(kernels.index_put),
         saves=lambda ng: (False, False) + (True,) * (len(ng) - 2),
+        jvp=linear_in(0, 1),
     )
 )
 
@@ -419,6 +423,7 @@ register(
         grad_fn="GatherBackward0",
         lowering=Kernel(kernels.gather),
         saves=lambda ng: (False, True),
+        jvp=linear_in(0),
     )
 )
 
@@ -468,5 +473,6 @@ register(
         grad_fn="ScatterAddBackward0",
         lowering=Kernel(kernels.scatter_add),
         saves=lambda ng: (False, True, False),
+        jvp=linear_in(0, 2),
     )
 )

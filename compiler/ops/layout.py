@@ -11,7 +11,7 @@ from compiler import kernels_index
 from compiler.errors import ShapeError
 from compiler.lowering import Kernel, Layout, SizeNames, View
 from compiler.ops.index import apply_op
-from compiler.registry import AVal, Op, register, save_none
+from compiler.registry import LINEAR, AVal, Op, register, save_none
 
 
 def _same(x: AVal, **params: Any) -> AVal:
@@ -46,6 +46,7 @@ register(
         grad_fn="FlipBackward0",
         lowering=View(_flip_layout),
         saves=save_none,
+        jvp=LINEAR,
     )
 )
 
@@ -68,6 +69,7 @@ register(
         grad_fn="RollBackward0",
         lowering=Kernel(kernels_index.roll),
         saves=save_none,
+        jvp=LINEAR,
     )
 )
 
@@ -127,6 +129,7 @@ register(
         grad_fn="DiagonalBackward0",
         lowering=View(_diagonal_layout),
         saves=save_none,
+        jvp=LINEAR,
     )
 )
 
@@ -171,6 +174,7 @@ register(
         grad_fn="DiagonalScatterBackward0",
         lowering=Kernel(kernels_index.diagonal_scatter),
         saves=save_none,
+        jvp=LINEAR,
     )
 )
 
@@ -243,6 +247,11 @@ def _pad_name(
     return f"{'Reflection' if mode == 'reflect' else 'Replication'}Pad{dims}DBackward0"
 
 
+def _pad_jvp(t: tuple[Any], out: Any, x: Any, pads: Any, mode: str, value: float, dims: int) -> Any:
+    """Linear but for the fill value: the tangent of a constant border is 0."""
+    return apply_op("pad", t[0], pads=pads, mode=mode, value=0.0, dims=dims)
+
+
 register(
     Op(
         "pad",
@@ -254,6 +263,7 @@ register(
         grad_fn=_pad_name,
         lowering=Kernel(kernels_index.pad),
         saves=save_none,
+        jvp=_pad_jvp,
     )
 )
 
@@ -298,5 +308,6 @@ register(
         grad_fn=_pad_adjoint_name,
         lowering=Kernel(kernels_index.pad_adjoint),
         saves=save_none,
+        jvp=LINEAR,
     )
 )

@@ -97,6 +97,14 @@ def _matmul_impl(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(np.matmul(a, b))
 
 
+def _matmul_jvp(t: tuple[Any, Any], out: Any, a: Any, b: Any) -> Any:
+    """The product rule: ta b + a tb."""
+    ta, tb = t
+    if ta is None:
+        return a @ tb
+    return ta @ b if tb is None else ta @ b + a @ tb
+
+
 register(
     Op(
         "matmul",
@@ -106,6 +114,7 @@ register(
         grad_fn=_matmul_name,
         lowering=Kernel(kernels.matmul, contiguous=kernels.blas_ready),
         saves=save_other,
+        jvp=_matmul_jvp,
     )
 )
 

@@ -23,7 +23,7 @@ from compiler.dtypes import Typing, common_dtype, floating, is_scalar, logical, 
 from compiler.errors import DTypeError
 from compiler.lowering import Composite, ScalarCode
 from compiler.ops.elementwise import broadcast_shapes, chain, drop, elementwise, keep, no_bool
-from compiler.registry import AVal, Op, register, save_none
+from compiler.registry import DIAGONAL, AVal, Op, register, save_none
 from runtime import special
 from runtime.special import POLYGAMMA_MAX_N
 
@@ -110,7 +110,7 @@ def composite_elementwise(
             vjp,
             grad_fn=grad_fn,
             lowering=Composite(definition),
-            **kw,
+            **{"jvp": DIAGONAL, **kw},
         )
     )
 
@@ -199,6 +199,7 @@ register(
         grad_fn="FracBackward0",
         lowering=Composite(lambda x: x - apply_op("trunc", x)),
         saves=save_none,
+        jvp=DIAGONAL,
     )
 )
 
@@ -394,6 +395,7 @@ register(
         lowering=Composite(lambda x: 1 / x.to(floating("reciprocal", [x])[1])),
         saves=save_none,
         saves_out=True,
+        jvp=DIAGONAL,
     )
 )
 register(
@@ -406,6 +408,7 @@ register(
         lowering=Composite(lambda x: 2.0 ** x.to(floating("exp2", [x])[1])),
         saves=save_none,
         saves_out=True,
+        jvp=DIAGONAL,
     )
 )
 
@@ -499,6 +502,7 @@ register(
         _sinc_vjp,
         grad_fn="SincBackward0",
         lowering=Composite(lambda x: _sinc(x.to(floating("sinc", [x])[1]))),
+        jvp=DIAGONAL,
     )
 )
 
@@ -523,6 +527,7 @@ register(
         _logit_vjp,
         grad_fn="LogitBackward0",
         lowering=Composite(lambda x, eps=None: _logit(x.to(floating("logit", [x])[1]), eps)),
+        jvp=DIAGONAL,
     )
 )
 
@@ -548,6 +553,7 @@ register(
         lambda g, out, x, nan=0.0, posinf=None, neginf=None: (keep(g, x.abs() < math.inf),),
         grad_fn="NanToNumBackward0",
         lowering=Composite(_nan_to_num),
+        jvp=DIAGONAL,
     )
 )
 

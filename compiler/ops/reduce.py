@@ -19,7 +19,7 @@ from compiler.lowering import MAX, MIN, SUM, Composite, Kernel, Reduction
 from compiler.operand import apply
 from compiler.ops.elementwise import keep
 from compiler.ops.shape import count
-from compiler.registry import AVal, Op, register, save_none
+from compiler.registry import LINEAR, AVal, Op, register, save_none
 
 
 def reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> tuple[int, ...]:
@@ -68,6 +68,7 @@ register(
         grad_fn="SumBackward0",
         lowering=Reduction(SUM),
         saves=save_none,
+        jvp=LINEAR,
     )
 )
 
@@ -109,6 +110,13 @@ def _extremum_vjp(g: Any, out: Any, x: Any, axes: tuple[int, ...], keepdims: boo
     return (keep(expand_back(g, x.shape, axes, keepdims) / ties, hit),)
 
 
+def _extremum_jvp(t: tuple[Any], out: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    """The mean tangent of the maximal elements (the transpose of the VJP's even share)."""
+    hit = x == expand_back(out, x.shape, axes, keepdims)
+    total = _sum(keep(t[0], hit), axes, keepdims)
+    return total / _sum(hit.to(t[0].dtype), axes, keepdims)
+
+
 def _amax_impl(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
     return np.asarray(np.amax(x, axis=axes, keepdims=keepdims))
 
@@ -126,6 +134,7 @@ register(
         grad_fn="AmaxBackward0",
         lowering=Reduction(MAX),
         saves_out=True,
+        jvp=_extremum_jvp,
     )
 )
 register(
@@ -137,6 +146,7 @@ register(
         grad_fn="AminBackward0",
         lowering=Reduction(MIN),
         saves_out=True,
+        jvp=_extremum_jvp,
     )
 )
 
@@ -179,6 +189,15 @@ def _arg_vjp(
     return (keep(gv, idx == gv.iota(tuple(x.shape), axis)),)
 
 
+def pick_jvp(t: tuple[Any], out: tuple[Any, Any], x: Any, axis: int, keepdims: bool) -> tuple:
+    """One element picked along `axis` (kthvalue, max(dim)): the tangent of that element."""
+    if x.ndim == 0:
+        return t[0], None
+    idx = out[1] if keepdims else out[1].unsqueeze(axis)
+    picked = apply("gather", t[0], idx, dim=axis)
+    return (picked if keepdims else picked.squeeze(axis)), None
+
+
 for _name, _node, _arg, _largest in [
     ("max_dim", "MaxBackward0", np.argmax, True),
     ("min_dim", "MinBackward0", np.argmin, False),
@@ -194,6 +213,7 @@ for _name, _node, _arg, _largest in [
             multiple_results=True,
             saves=save_none,
             saves_out=True,
+            jvp=pick_jvp,
         )
     )
 
@@ -215,6 +235,12 @@ def _logsumexp(x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
     return s if keepdims else s.reshape(shape)
 
 
+def _logsumexp_jvp(t: tuple[Any], out: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    """The softmax-weighted sum of the tangent (softmax from the shifted inputs)."""
+    e = _shifted(x, axes).exp()
+    return _sum(t[0] * e, axes, keepdims) / _sum(e, axes, keepdims)
+
+
 def _logsumexp_vjp(g: Any, out: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> tuple[Any]:
     # The gradient is the softmax of x over axes, from the shifted inputs: not
     # exp(x - out), which loses everything when out is large and rounded (PyTorch's
@@ -231,6 +257,7 @@ register(
         _logsumexp_vjp,
         grad_fn="LogsumexpBackward0",
         lowering=Composite(_logsumexp),
+        jvp=_logsumexp_jvp,
     )
 )
 
@@ -262,6 +289,15 @@ def _log_softmax(x: Any, axis: int) -> Any:
     return z - _sum(z.exp(), (axis,) if x.ndim else ()).log()
 
 
+def _softmax_jvp(t: tuple[Any], out: Any, x: Any, axis: int) -> Any:
+    """diag(y) - y y^T is symmetric: the same formula as the VJP."""
+    return out * (t[0] - _sum(t[0] * out, (axis,) if x.ndim else ()))
+
+
+def _log_softmax_jvp(t: tuple[Any], out: Any, x: Any, axis: int) -> Any:
+    return t[0] - _sum(out.exp() * t[0], (axis,) if x.ndim else ())
+
+
 register(
     Op(
         "softmax",
@@ -272,6 +308,7 @@ register(
         lowering=Composite(_softmax),
         saves=save_none,
         saves_out=True,
+        jvp=_softmax_jvp,
     )
 )
 register(
@@ -284,5 +321,6 @@ register(
         lowering=Composite(_log_softmax),
         saves=save_none,
         saves_out=True,
+        jvp=_log_softmax_jvp,
     )
 )

@@ -30,7 +30,7 @@ from compiler.kernels import Writer
 from compiler.lowering import Kernel
 from compiler.operand import apply
 from compiler.refs import Ref, c_strides, cast, literal
-from compiler.registry import AVal, Op, register, save_none
+from compiler.registry import LINEAR, AVal, Op, register, save_none
 
 __all__ = ["checked", "shift"]
 
@@ -221,6 +221,7 @@ register(
         grad_fn="CumsumBackward0",
         lowering=Kernel(_fold_kernel(0, "{acc} + {0}")),
         saves=save_none,
+        jvp=LINEAR,
     )
 )
 
@@ -375,6 +376,13 @@ def _cumextreme_vjp(g: tuple[Any, Any], out: tuple[Any, Any], x: Any, axis: int)
     return (apply("scatter_add", gv.full_like(0, shape=tuple(x.shape)), idx, gv, dim=axis),)
 
 
+def _cumextreme_jvp(t: tuple[Any], out: tuple[Any, Any], x: Any, axis: int) -> tuple:
+    """Each running extreme is one input element: its tangent."""
+    if x.ndim == 0:
+        return t[0], None
+    return apply("gather", t[0], out[1], dim=axis), None
+
+
 for _name, _largest in (("cummax", True), ("cummin", False)):
     register(
         Op(
@@ -387,5 +395,6 @@ for _name, _largest in (("cummax", True), ("cummin", False)):
             multiple_results=True,
             saves=save_none,
             saves_out=True,
+            jvp=_cumextreme_jvp,
         )
     )

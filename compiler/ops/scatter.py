@@ -17,7 +17,7 @@ from compiler.errors import DTypeError, ShapeError
 from compiler.lowering import Kernel
 from compiler.ops.elementwise import broadcast_shapes, drop, keep
 from compiler.ops.index import _along, apply_op
-from compiler.registry import AVal, Op, has_value, register
+from compiler.registry import AVal, Op, has_value, linear_in, register
 
 REDUCES = ("sum", "prod", "mean", "amax", "amin")
 
@@ -131,6 +131,7 @@ register(
         grad_fn="ScatterBackward0",
         lowering=Kernel(kernels_index.scatter),
         saves=lambda ng: (False, True, ng[2]),
+        jvp=linear_in(0, 2),
     )
 )
 
@@ -312,6 +313,7 @@ register(
         grad_fn="MaskedScatterBackward0",
         lowering=Kernel(kernels_index.masked_scatter, contiguous=kernels_index.c_contiguous),
         saves=lambda ng: (False, True, False),
+        jvp=linear_in(0, 2),
     )
 )
 
@@ -355,5 +357,6 @@ register(
         grad_fn="MaskedSelectBackward0",
         lowering=Kernel(kernels_index.masked_select),
         saves=lambda ng: (False, True),
+        jvp=linear_in(0),
     )
 )

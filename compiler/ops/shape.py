@@ -11,7 +11,7 @@ from compiler import kernels
 from compiler.errors import DTypeError, ShapeError
 from compiler.lowering import Constant, Kernel, Layout, SizeNames, View
 from compiler.refs import c_strides
-from compiler.registry import AVal, Op, register, save_none
+from compiler.registry import LINEAR, AVal, Op, register, save_none
 
 
 def _reshape_abstract(x: AVal, shape: tuple[int, ...]) -> AVal:
@@ -42,6 +42,7 @@ register(
         grad_fn="ViewBackward0",
         lowering=View(_reshape_layout),
         saves=save_none,
+        jvp=LINEAR,
     )
 )
 
@@ -63,6 +64,7 @@ register(
         grad_fn="PermuteBackward0",
         lowering=View(_transpose_layout),
         saves=save_none,
+        jvp=LINEAR,
     )
 )
 
@@ -106,6 +108,7 @@ register(
         grad_fn="ExpandBackward0",
         lowering=View(_broadcast_layout),
         saves=save_none,
+        jvp=LINEAR,
     )
 )
 
@@ -163,6 +166,7 @@ register(
         grad_fn="CatBackward0",
         lowering=Kernel(kernels.concatenate),
         saves=save_none,
+        jvp=LINEAR,
     )
 )
 

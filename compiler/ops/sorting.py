@@ -24,7 +24,7 @@ from compiler.errors import ShapeError
 from compiler.lowering import Composite, Kernel
 from compiler.operand import apply
 from compiler.ops.elementwise import keep
-from compiler.ops.reduce import reduced_shape
+from compiler.ops.reduce import pick_jvp, reduced_shape
 from compiler.registry import AVal, Op, register, save_none
 
 
@@ -81,6 +81,13 @@ def _sort_vjp(g: tuple[Any, Any], out: tuple[Any, Any], x: Any, axis: int, **_: 
     return (_scatter_back(g[0], out[1], x, axis),)
 
 
+def _select_jvp(t: tuple[Any], out: tuple[Any, Any], x: Any, axis: int, **_: Any) -> tuple:
+    """Sorted or selected values: the tangent of the element each one is (sort, topk)."""
+    if x.ndim == 0:
+        return t[0], None
+    return apply("gather", t[0], out[1], dim=axis), None
+
+
 register(
     Op(
         "sort",
@@ -92,6 +99,7 @@ register(
         multiple_results=True,
         saves=save_none,
         saves_out=True,
+        jvp=_select_jvp,
     )
 )
 
@@ -131,6 +139,7 @@ register(
         multiple_results=True,
         saves=save_none,
         saves_out=True,
+        jvp=_select_jvp,
     )
 )
 
@@ -182,6 +191,12 @@ def _kth_vjp(
     return (_scatter_back(gv, idx, x, axis),)
 
 
+def _kth_jvp(
+    t: tuple[Any], out: tuple[Any, Any], x: Any, k: int, axis: int, keepdims: bool, kind: str
+) -> tuple:
+    return pick_jvp(t, out, x, axis, keepdims)
+
+
 register(
     Op(
         "kthvalue",
@@ -193,6 +208,7 @@ register(
         multiple_results=True,
         saves=save_none,
         saves_out=True,
+        jvp=_kth_jvp,
     )
 )
 
@@ -213,14 +229,25 @@ def _median_all(x: Any, kind: str) -> Any:
     return apply("kthvalue", flat, k=0, axis=0, keepdims=False, kind=kind)[0]
 
 
-def _median_all_vjp(g: Any, out: Any, x: Any, kind: str) -> tuple[Any]:
-    # PyTorch shares the cotangent evenly among the elements equal to the median (the
-    # NaNs when it is NaN), not only the one the sort picked.
+def _median_hits(x: Any, out: Any) -> tuple[Any, Any]:
+    """(the elements equal to the median (the NaNs when it is NaN), how many)."""
     hit = x == out
     if dtypes.is_float(x.dtype):
         hit = hit | ((x != x) & (out != out))
-    ties = hit.to(dtypes.int64).sum()
+    return hit, hit.to(dtypes.int64).sum()
+
+
+def _median_all_vjp(g: Any, out: Any, x: Any, kind: str) -> tuple[Any]:
+    # PyTorch shares the cotangent evenly among the elements equal to the median, not
+    # only the one the sort picked.
+    hit, ties = _median_hits(x, out)
     return (keep(g.broadcast_to(tuple(x.shape)) / ties.to(g.dtype), hit),)
+
+
+def _median_all_jvp(t: tuple[Any], out: Any, x: Any, kind: str) -> Any:
+    """The mean tangent of the elements equal to the median (the VJP's transpose)."""
+    hit, ties = _median_hits(x, out)
+    return keep(t[0], hit).sum() / ties.to(t[0].dtype)
 
 
 register(
@@ -234,5 +261,6 @@ register(
         ),
         lowering=Composite(_median_all),
         saves_out=True,
+        jvp=_median_all_jvp,
     )
 )
