@@ -151,7 +151,10 @@ def lower(graph: Graph, name: str = "graph") -> Executable:
     if background.compile_mode() == "background" and not jit.graph_module_cached(
         source, module_name(name)
     ):
-        return Background(graph, plan, source, name)
+        try:
+            return Background(graph, plan, source, name)
+        except background.Unavailable:  # at interpreter exit: compile here instead
+            pass
     # a long compile shows a note on stderr (runtime.progress; TRACER_PROGRESS=0: never)
     with progress.compiling(f"{name} ({len(graph.eqns)} equations)"):
         return executable(jit.load_graph_module(source, module_name(name)), plan, source)

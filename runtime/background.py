@@ -48,6 +48,7 @@ __all__ = [
     "ATTEMPTS",
     "ENV",
     "MODES",
+    "Unavailable",
     "compile_mode",
     "pending",
     "set_compile_mode",
@@ -60,7 +61,14 @@ ENV = "TRACER_COMPILE"
 MODES = ("background", "sync")
 #: worker processes a module may take down before it stays on the interpreter
 ATTEMPTS = 2
-_ROOT = str(Path(__file__).resolve().parents[1])  # the folder that holds `runtime`
+_ROOT = str(Path(__file__).resolve().parents[1])
+
+
+class Unavailable(RuntimeError):
+    """No background compile can start (the interpreter is exiting)."""
+
+
+# the folder that holds `runtime`
 _mode: str | None = None  # set_compile_mode's choice; None: the environment decides
 
 
@@ -125,15 +133,16 @@ class _Compiler:
             key = (name, source, cache_dir)
             job = self.jobs.get(key)
             if job is None:  # a module already on its way is compiled once
-                job = self.jobs[key] = _Job(source, name, cache_dir, numba_cache_dir)
+                job = _Job(source, name, cache_dir, numba_cache_dir)
                 self._send(job)
+                self.jobs[key] = job
             job.done.append(done)
             job.failed.append(failed)
 
     def _send(self, job: _Job) -> None:
         """Send `job` to the worker, starting one if needed (holding the lock)."""
         if self.closed:
-            raise RuntimeError("the background compiler is shut down (interpreter exit)")
+            raise Unavailable("the background compiler is shut down (interpreter exit)")
         if self.proc is None:
             self._start()
         self.next_id += 1
@@ -272,7 +281,8 @@ def _reset_after_fork() -> None:
     _compiler = _Compiler()
 
 
-os.register_at_fork(after_in_child=_reset_after_fork)
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_reset_after_fork)
 atexit.register(lambda: _compiler.shutdown())
 
 
