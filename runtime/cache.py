@@ -34,7 +34,14 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["CacheBuildError", "cache_dir", "cache_stats", "clear_cache", "load_module"]
+__all__ = [
+    "CacheBuildError",
+    "cache_dir",
+    "cache_stats",
+    "clear_cache",
+    "is_cached",
+    "load_module",
+]
 
 
 class CacheBuildError(RuntimeError):
@@ -230,10 +237,12 @@ def load_module(
     name: str,
     key_parts: tuple = (),
     warmup: Callable[[ModuleType], None] | None = None,
+    directory: Path | None = None,
 ) -> ModuleType:
     """Import generated ``source`` through the disk cache and return the module.
 
-    ``key_parts`` (hashable, stable ``repr``) add to the key. ``warmup(module)`` runs under the
+    ``key_parts`` (hashable, stable ``repr``) add to the key. ``directory``: the cache
+    directory (default `cache_dir()`). ``warmup(module)`` runs under the
     key's lock on first load in a process; call the jitted functions there so numba compiles (or
     loads its cache) once across processes. Raises :class:`CacheBuildError` if the source
     itself fails to import or warm up; the broken entry is removed first.
@@ -252,16 +261,37 @@ def load_module(
             return module
         t0 = time.perf_counter()
         try:
-            module = _load_locked(source, name, key, warmup)
+            module = _load_locked(source, name, key, warmup, directory or cache_dir())
         finally:
             _stats["seconds"] += time.perf_counter() - t0
         _memo[memo_key] = module
         return module
 
 
-def _load_locked(source: str, name: str, key: str, warmup: Callable | None) -> ModuleType:
+def _stem(name: str, key: str) -> str:
+    return f"{re.sub(r'[^A-Za-z0-9_]', '_', name)[:48] or 'module'}_{key[:24]}"
+
+
+def is_cached(source: str, *, name: str, key_parts: tuple = ()) -> bool:
+    """Whether `load_module` would find ``source`` loaded in this process, or compiled
+    completely in the disk cache (its digests recorded after a finished build: a build
+    cut short is not), so that loading it compiles nothing."""
+    if (name, source, key_parts) in _memo:
+        return True
     directory = cache_dir()
-    stem = f"{re.sub(r'[^A-Za-z0-9_]', '_', name)[:48] or 'module'}_{key[:24]}"
+    stem = _stem(name, _key(source, key_parts))
+    try:
+        if (directory / f"{stem}.py").read_bytes() != source.encode():
+            return False
+    except OSError:
+        return False
+    return (directory / f"{stem}.sums").is_file() and _intact(directory, stem)
+
+
+def _load_locked(
+    source: str, name: str, key: str, warmup: Callable | None, directory: Path
+) -> ModuleType:
+    stem = _stem(name, key)
     path, modname = directory / f"{stem}.py", f"_tracegrad_{stem}"
     data = source.encode()
     with _file_lock(directory / f"{stem}.lock"):

@@ -24,12 +24,13 @@ from typing import Any
 import numba
 import numpy as np
 
-from runtime.cache import load_module
+from runtime.cache import is_cached, load_module
 
 __all__ = [
     "FASTMATH",
     "RUNTIME_KEY",
     "CompiledGraph",
+    "graph_module_cached",
     "load_graph_module",
     "maximum",
     "minimum",
@@ -108,9 +109,21 @@ def _runtime_key() -> str:
 RUNTIME_KEY = _runtime_key()
 
 
-def load_graph_module(source: str, name: str = "graph") -> ModuleType:
-    """Import generated source via the disk cache (compiles its entry on first import)."""
-    return load_module(source, name=name, key_parts=("jit", RUNTIME_KEY))
+#: the cache key parts of generated graph modules
+GRAPH_KEY = ("jit", RUNTIME_KEY)
+
+
+def load_graph_module(
+    source: str, name: str = "graph", directory: Path | None = None
+) -> ModuleType:
+    """Import generated source via the disk cache (compiles its entry on first import);
+    `directory`: the cache directory (default `runtime.cache.cache_dir()`)."""
+    return load_module(source, name=name, key_parts=GRAPH_KEY, directory=directory)
+
+
+def graph_module_cached(source: str, name: str = "graph") -> bool:
+    """Whether loading generated source compiles nothing (`runtime.cache.is_cached`)."""
+    return is_cached(source, name=name, key_parts=GRAPH_KEY)
 
 
 class CompiledGraph:

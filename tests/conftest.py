@@ -5,6 +5,7 @@ The suite compiles into a temporary cache directory, never the user's: this modu
 points TRACER_CACHE_DIR at a directory made for the session before any test runs.
 pytest-xdist workers and the subprocesses that tests start inherit the variable, so
 they share that directory; it is removed when the session's main process exits.
+Kernels compile synchronously (TRACER_COMPILE=sync), likewise inherited.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def _use_session_cache() -> None:
     # NUMBA_CACHE_DIR (read at each compile; the variable matters for subprocesses)
     os.environ.pop("NUMBA_CACHE_DIR", None)
     numba.config.CACHE_DIR = ""
+    # kernels compile in the calling thread, as before background compilation: a test
+    # checks the kernel it asked for (tests/runtime/test_background.py checks the rest)
+    os.environ["TRACER_COMPILE"] = "sync"
 
 
 _use_session_cache()

@@ -140,6 +140,7 @@ from tracer.typeinfo import (
 
 __version__ = "0.1.0"
 
+from runtime import background as _background  # noqa: E402
 from runtime import cache as _cache  # noqa: E402
 from tracer import viz  # noqa: E402  (graph pictures; rendering needs the [viz] extra)
 from tracer.trace import grad, trace, value_and_grad  # noqa: E402
@@ -154,6 +155,22 @@ def cache_dir() -> Path:
 def clear_cache() -> None:
     """Delete every compiled module from the disk cache and forget those loaded here."""
     _cache.clear_cache()
+
+
+def set_compile_mode(mode: "str | None") -> None:
+    """How kernels not in the disk cache compile. ``"background"`` (the default): the
+    first calls run on the reference interpreter while another process compiles, and
+    calls switch to the kernel once it is ready (results agree up to float rounding).
+    ``"sync"``: the first call compiles and waits (bit-reproducible runs, benchmarks).
+    ``None``: as ``$TRACER_COMPILE`` says. Raises ValueError for another mode."""
+    _background.set_compile_mode(mode)
+
+
+def wait_for_compiles(timeout: "float | None" = None) -> "bool":
+    """Block until every background compile of this process has finished (or `timeout`
+    seconds pass); returns True when none is pending. Calls made after it returns True
+    run compiled kernels (or, where a compile failed, the interpreter with a warning)."""
+    return _background.wait(timeout)
 
 
 def __getattr__(name: str) -> Any:

@@ -21,6 +21,7 @@ each working from data, never from generated text:
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 
 import numpy as np
 
@@ -31,7 +32,7 @@ from compiler.codegen.plan import KernelPlan, Unsupported, plan_graph
 from compiler.ir import Graph
 from runtime import jit
 
-__all__ = ["Unsupported", "compile_graph", "generate"]
+__all__ = ["Unsupported", "compile_graph", "executable", "generate", "module_name"]
 
 
 def generate(graph: Graph, name: str = "graph") -> tuple[str, KernelPlan]:
@@ -45,8 +46,17 @@ def compile_graph(
 ) -> Callable[[list[np.ndarray]], list[np.ndarray]]:
     """Compile `graph` to a numba-jitted callable: arrays in, list of arrays out."""
     source, plan = generate(graph, name)
-    module = jit.load_graph_module(source, name=f"tg_{name}")
-    inputs = [(tuple(v.aval.shape), v.aval.dtype) for v in graph.inputs]
+    return executable(jit.load_graph_module(source, name=module_name(name)), plan, source)
+
+
+def module_name(name: str) -> str:
+    """The cache name of the generated module of graph `name`."""
+    return f"tg_{name}"
+
+
+def executable(module: ModuleType, plan: KernelPlan, source: str) -> jit.CompiledGraph:
+    """The caller of `module` (generated from `plan` as `source`)."""
+    inputs = [(tuple(v.aval.shape), v.aval.dtype) for v in plan.graph.inputs]
     return jit.CompiledGraph(
         module.kernel, inputs, plan.out_specs, source, tuple(plan.sizes.values)
     )

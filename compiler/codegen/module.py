@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from compiler.codegen.plan import KernelPlan
+from compiler.codegen.shared import share_nests
 from compiler.ir import Var
 from compiler.refs import size
 from runtime import jit
@@ -93,9 +94,10 @@ def render(plan: KernelPlan, codes: list[ItemCode]) -> str:
         f"from runtime.{module} import {', '.join(sorted(names))}"
         for module, names in sorted(imports.items())
     ]
+    shared = share_nests(plan, codes, _FLAGS)
     defs = [line for c in codes for line in c.defs]
     main = kernel_defs(plan, codes, "kernel").lines
-    return "\n".join(head + defs + main) + "\n"
+    return "\n".join(head + shared + defs + main) + "\n"
 
 
 @dataclass

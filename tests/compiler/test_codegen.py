@@ -113,6 +113,15 @@ def _chain(x):
     return y.sum()
 
 
+def _unrolled(x, y, z):
+    """A Python loop the trace unrolls: the same loop nests, once per step, between
+    matmuls (compiler.codegen.shared makes them one function)."""
+    h = x
+    for _ in range(4):
+        h = ((h @ y.T) @ z * 0.1).tanh() + h * 0.5
+    return h.sum()
+
+
 def _xyz(d):
     return (_arr((4, 3), d), _arr((4, 3), d), _arr((4, 3), d))
 
@@ -138,6 +147,7 @@ CASES = {
     "mlp": (_mlp, _mlp_args, (0, 1, 2, 3)),
     "loss": (_loss, lambda d: (_arr((7,), d),), 0),
     "chain": (_chain, lambda d: (_arr((3, 5), d),), 0),
+    "unrolled": (_unrolled, _xyz, (0, 1, 2)),
 }
 
 _compiled: dict = {}
@@ -165,7 +175,7 @@ def _joint(name, dtype):
         fn, make, argnums = CASES[name]
         scalar_fn = (
             fn
-            if name in ("mlp", "loss", "chain")
+            if name in ("mlp", "loss", "chain", "unrolled")
             else (lambda *a: sum(o.sum() for o in fn(*a) if o.dtype.kind == "f"))
         )
         args = tuple(tracer.tensor(a) for a in make(dtype))
@@ -204,11 +214,18 @@ def test_forward_matches_interpreter(name, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", ["elementwise", "mlp", "loss", "chain"])
+@pytest.mark.parametrize("name", ["elementwise", "mlp", "loss", "chain", "unrolled"])
 def test_value_and_grad_matches_interpreter(name, dtype):
     g, c, consts = _joint(name, dtype)
     arrays = list(CASES[name][1](dtype)) + consts
     _check(g, c, arrays, TOL[dtype] * 10)
+
+
+@pytest.mark.parametrize("joint", [False, True], ids=["forward", "value_and_grad"])
+def test_repeated_loop_nests_are_one_function_called_per_step(joint):
+    g, _, _ = (_joint if joint else _forward)("unrolled", np.float32)
+    source, _ = generate(g)
+    assert source.count("def _nest0(") == 1 and source.count("_nest0(") >= 3, source
 
 
 def test_non_contiguous_inputs():

@@ -2,6 +2,11 @@
 Python process (`_child.py`), with a cold (empty) and a warm compile cache for the
 implementations that compile to disk.
 
+Those run with tracer's default background compilation, as a user's script does: the
+first result may come from the reference interpreter while the kernel compiles in
+another process, so a row also reports the time until the compiled kernel has run.
+(The harness's steady-state rows compile synchronously instead.)
+
 Every child gets its own TRACER_CACHE_DIR in a temporary directory (and no
 NUMBA_CACHE_DIR, so numba's machine code lands there too): a run never touches the
 user's caches, and a cold cache is really empty. The children import the same
@@ -51,10 +56,11 @@ def variants(impl: Implementation) -> list[Variant]:
 
 
 def run_child(impl_name: str, workload_name: str, size: int, cache_dir: str) -> dict[str, Any]:
-    """One fresh process; returns {"import_s", "first_call_s", "value"}."""
+    """One fresh process; returns {"import_s", "first_call_s", "kernel_s", "value"}."""
     os.makedirs(cache_dir, exist_ok=True)
     env = dict(os.environ)
     env["TRACER_CACHE_DIR"] = cache_dir
+    env["TRACER_COMPILE"] = "background"  # what a user's first call gets
     # numba keeps machine code beside the generated module unless NUMBA_CACHE_DIR says
     # otherwise; a shared NUMBA_CACHE_DIR would make the "cold" runs warm
     env.pop("NUMBA_CACHE_DIR", None)
@@ -79,12 +85,14 @@ def run_child(impl_name: str, workload_name: str, size: int, cache_dir: str) -> 
 @dataclass(frozen=True)
 class FirstCall:
     """Seconds from import to the first result: `total` per sample, with the medians
-    of its two parts."""
+    of its two parts, and of the time from the first call until the compiled kernel
+    has run (None for implementations that do not compile to disk)."""
 
     total: Timing
     import_s: float
     first_call_s: float
     values: tuple[float, ...]  # the loss each child computed, for the cross-check
+    kernel_s: float | None = None
 
 
 def measure(variant: Variant, workload: Any, size: int, repeats: int) -> FirstCall:
@@ -97,9 +105,11 @@ def measure(variant: Variant, workload: Any, size: int, repeats: int) -> FirstCa
             cache = "warm" if variant.cache == "warm" else f"{variant.cache}-{i}"
             runs.append(run_child(variant.impl.name, workload.name, size, os.path.join(tmp, cache)))
     totals = [r["import_s"] + r["first_call_s"] for r in runs]
+    kernel = [r["kernel_s"] for r in runs if r.get("kernel_s") is not None]
     return FirstCall(
         Timing.of(totals),
         Timing.of([r["import_s"] for r in runs]).median,
         Timing.of([r["first_call_s"] for r in runs]).median,
         tuple(r["value"] for r in runs),
+        Timing.of(kernel).median if len(kernel) == len(runs) else None,
     )

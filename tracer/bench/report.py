@@ -75,9 +75,14 @@ def format_case(result: CaseResult) -> str:
     if case.first_call:
         title = (
             f"{case.id}  fresh process: import + trace + compile + first call · "
-            f"{w.title} · size {w.size_label(case.size)}, float32"
+            f"{w.title} · size {w.size_label(case.size)}, float32\n"
+            "  (tracer compiles in the background: its first result may come from the "
+            "interpreter; 'kernel': from the first call until the compiled kernel ran)"
         )
-        head = ["implementation", "median", "IQR", "× best", "import", "1st call", "runs", "check"]
+        head = [
+            *("implementation", "median", "IQR", "× best", "import", "1st call", "kernel"),
+            *("runs", "check"),
+        ]
     else:
         title = f"{case.id}  {w.title} · size {w.size_label(case.size)}, float32"
         head = ["implementation", "median", "IQR", "× best", "loops×runs", "check"]
@@ -94,6 +99,7 @@ def format_case(result: CaseResult) -> str:
             cells += [
                 seconds(r.import_s),
                 seconds(r.first_call_s),
+                seconds(r.kernel_s),
                 "-" if t is None else str(len(t.samples)),
             ]
         else:
@@ -228,6 +234,7 @@ def to_json(
             "max_error": r.max_error,
             "import_s": r.import_s,
             "first_call_s": r.first_call_s,
+            "kernel_s": r.kernel_s,
         }
 
     def target(t: Target) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+import tracer
 from tracer.bench import firstcall
 from tracer.bench.check import TOLERANCES, compare, reference
 from tracer.bench.impls import WORKLOAD_IMPLEMENTATIONS, Implementation, Step
@@ -83,7 +84,8 @@ class Row:
     timing: Timing | None = None
     max_error: float | None = None
     import_s: float | None = None  # first-call rows: median seconds importing
-    first_call_s: float | None = None  # and in trace + compile + run
+    first_call_s: float | None = None  # and in trace + compile + run (to the first result)
+    kernel_s: float | None = None  # from the first call until the compiled kernel has run
     vs_best: float | None = None  # median / the best correct median of the case
 
 
@@ -225,6 +227,7 @@ def run_first_call(
         row.reason = f"value {result.values[0]:.6g}, expected {ref_value:.6g}"
         return row
     row.timing, row.import_s, row.first_call_s = result.total, result.import_s, result.first_call_s
+    row.kernel_s = result.kernel_s
     return row
 
 
@@ -281,6 +284,9 @@ def run(
         if missing[impl.name] and notes is not None:
             notes.append(f"{impl.label}: skipped, {missing[impl.name]}")
     progress = progress or Progress(enabled=False)
+    # steady-state rows time compiled kernels, never the interpreter of a compile under
+    # way (first-call rows run in fresh processes with background compilation)
+    tracer.set_compile_mode("sync")
     fresh = [v for i in impls if i.first_call for v in firstcall.variants(i)]
 
     def runs(case: Case) -> list[Any]:  # the implementations (or variants) with a row
