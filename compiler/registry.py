@@ -68,6 +68,13 @@ class Op:
       with Operand methods. For ops with several results, `g` and `out` are tuples.
       Inputs whose values the rule does not need (per `saves`) arrive as `AVal`s in
       eager mode. None: not differentiable.
+    * `batch(size, dims, *inputs, **params)`: the batching rule (vmap). `inputs` hold
+      `size` examples stacked along axis `dims[i]` (None: input i is the same for every
+      example); returns `(outputs, out_dims)` (for several results, tuples), each output
+      with the axis its examples are stacked along (None: the same for all). Written with
+      Operand methods and `apply`, like `vjp`, so it runs eagerly and staged. None: the
+      rule follows from the op's kind (elementwise, reduction, composite) or is a
+      per-example loop (`compiler.batching`, where the rules are registered).
     * `lowering`: how backends emit it, one kind of `compiler.lowering`.
     * `grad_fn`: PyTorch's name for the eager autograd node.
     * `nullary`: the operand only chooses the world to build in (full, iota); it
@@ -98,6 +105,7 @@ class Op:
     with_residuals: Callable[..., Any] | None = None
     no_derivative: str | None = None
     prune: Callable[..., Any] | None = None
+    batch: Callable[..., tuple[Any, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.impl is None:

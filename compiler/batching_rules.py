@@ -1,0 +1,351 @@
+"""The batching rules written by hand (see `compiler.batching` for the generic ones and
+the rule contract). Each takes `(size, dims, *inputs, **params)` and returns
+`(outputs, out_dims)`; they are registered here, beside one another, so that the op
+declarations themselves stay as they are."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from compiler import dtypes
+from compiler.batching import (
+    UseFallback,
+    axes_rule,
+    batch_eval,
+    batch_graph,
+    defbatch,
+    materialize,
+    move_to,
+    per_example,
+    stage,
+)
+from compiler.dispatch import apply
+from compiler.ir import Graph
+from compiler.ops.control import inline
+from compiler.registry import OPS
+
+Dim = int | None
+
+
+def _world(xs: Sequence[Any]) -> Any:
+    from compiler.operand import Operand
+
+    return next(x for x in xs if isinstance(x, Operand))
+
+
+# ---- ops acting along named axes: the batch axis goes first, the axes shift by one --------
+
+for _name in (
+    "max_dim",
+    "min_dim",
+    "cumsum",
+    "cumprod",
+    "logcumsumexp",
+    "cummax",
+    "cummin",
+    "linrec",
+    "sort",
+    "topk",
+    "kthvalue",
+    "flip",
+    "roll",
+    "count",
+    "softmax",
+    "log_softmax",
+    "glu",
+    "mean",
+    "logsumexp",
+    "vector_norm",
+    "nansum",
+    "var",
+    "std",
+    "var_mean",
+    "std_mean",
+    "aminmax",
+    "linalg_cross",
+    "concatenate",
+    "gather",
+    "scatter",
+    "scatter_add",
+    "scatter_reduce",
+    "diagonal",
+    "diagonal_scatter",
+):
+    defbatch(_name)(axes_rule(_name))
+
+
+# ---- layout --------------------------------------------------------------------------------
+
+
+@defbatch("reshape")
+def _reshape(size: int, dims: Sequence[Dim], x: Any, shape: tuple[int, ...]) -> tuple[Any, Dim]:
+    return apply("reshape", move_to(x, dims[0]), shape=(size, *shape)), 0
+
+
+@defbatch("transpose")
+def _transpose(size: int, dims: Sequence[Dim], x: Any, perm: tuple[int, ...]) -> tuple[Any, Dim]:
+    return apply("transpose", move_to(x, dims[0]), perm=(0, *(p + 1 for p in perm))), 0
+
+
+@defbatch("broadcast_to")
+def _broadcast_to(
+    size: int, dims: Sequence[Dim], x: Any, shape: tuple[int, ...]
+) -> tuple[Any, Dim]:
+    x = move_to(x, dims[0])
+    missing = len(shape) - (x.ndim - 1)
+    x = x.reshape((size,) + (1,) * missing + tuple(int(s) for s in x.shape[1:]))
+    return apply("broadcast_to", x, shape=(size, *shape)), 0
+
+
+@defbatch("stop_gradient")
+def _stop_gradient(size: int, dims: Sequence[Dim], x: Any) -> tuple[Any, Dim]:
+    return apply("stop_gradient", x), dims[0]
+
+
+@defbatch("pad")
+def _pad(size: int, dims: Sequence[Dim], x: Any, pads: Any, **params: Any) -> tuple[Any, Dim]:
+    return apply("pad", move_to(x, dims[0]), pads=((0, 0), *pads), **params), 0
+
+
+@defbatch("pad_adjoint")
+def _pad_adjoint(
+    size: int, dims: Sequence[Dim], g: Any, pads: Any, shape: Any, **params: Any
+) -> tuple[Any, Dim]:
+    out = apply(
+        "pad_adjoint", move_to(g, dims[0]), pads=((0, 0), *pads), shape=(size, *shape), **params
+    )
+    return out, 0
+
+
+def _lead(name: str, n_out: int = 1) -> None:
+    """Ops that treat every axis before their trailing ones as independent (windows,
+    pooling, the matrix functions): the batch axis becomes one more leading axis."""
+
+    def rule(size: int, dims: Sequence[Dim], *xs: Any, **params: Any) -> tuple[Any, Any]:
+        w = _world(xs)
+        out = apply(name, *(materialize(x, d, size, w) for x, d in zip(xs, dims)), **params)
+        return out, ((0,) * len(out) if OPS[name].multiple_results else 0)
+
+    defbatch(name)(rule)
+
+
+for _name in (
+    "windows",
+    "max_pool",
+    "linalg_inv_ex",
+    "linalg_det",
+    "linalg_slogdet",
+    "linalg_cholesky",
+    "linalg_qr",
+    "linalg_eigh",
+    "linalg_svd",
+    "linalg_pinv",
+):
+    _lead(_name)
+
+
+@defbatch("window_add")
+def _window_add(
+    size: int, dims: Sequence[Dim], g: Any, shape: Any, **params: Any
+) -> tuple[Any, Dim]:
+    return apply("window_add", move_to(g, dims[0]), shape=(size, *shape), **params), 0
+
+
+@defbatch("linalg_solve")
+def _solve(size: int, dims: Sequence[Dim], a: Any, b: Any, left: bool) -> tuple[Any, Dim]:
+    # one example's b is a vector when it has one axis less than a (PyTorch's rule); with
+    # both batched along axis 0 that still holds
+    if a.ndim - (dims[0] is not None) != 2:
+        raise UseFallback
+    w = _world((a, b))
+    return apply(
+        "linalg_solve",
+        materialize(a, dims[0], size, w),
+        materialize(b, dims[1], size, w),
+        left=left,
+    ), 0
+
+
+# ---- matmul: batched matmul ------------------------------------------------------------------
+
+
+@defbatch("matmul")
+def _matmul(size: int, dims: Sequence[Dim], a: Any, b: Any) -> tuple[Any, Dim]:
+    ra, rb = a.ndim - (dims[0] is not None), b.ndim - (dims[1] is not None)
+    a, b = move_to(a, dims[0]), move_to(b, dims[1])
+    squeeze = []
+    if ra == 1:  # a vector: one row
+        a = a.unsqueeze(-2)
+        ra = 2
+        squeeze.append(-2)
+    if rb == 1:  # a vector: one column
+        b = b.unsqueeze(-1)
+        rb = 2
+        squeeze.append(-1)
+    rank = max(ra, rb)
+    args = []
+    for x, d, r in ((a, dims[0], ra), (b, dims[1], rb)):
+        if d is not None and r < rank:
+            x = x.reshape((size,) + (1,) * (rank - r) + tuple(int(s) for s in x.shape[1:]))
+        args.append(x)
+    out = apply("matmul", *args)
+    for ax in squeeze:
+        out = out.squeeze(ax if ax == -1 or len(squeeze) == 1 else -1)
+    return out, 0
+
+
+# ---- indexing -------------------------------------------------------------------------------
+
+
+def _index_rule(name: str) -> None:
+    def rule(size: int, dims: Sequence[Dim], x: Any, *arrays: Any, spec: Any) -> tuple[Any, Dim]:
+        if any(d is not None for d in dims[1:]):
+            raise UseFallback  # batched index arrays: the per-example loop
+        has_arr = any(item[0] == "arr" for item in spec)
+        out = apply(name, move_to(x, dims[0]), *arrays, spec=(("slice", 0, size, 1), *spec))
+        if not has_arr:
+            return out, 0
+        # numpy's rule: advanced indices (arrays, and ints beside them) separated by a
+        # slice put their axes first; adjacent ones stay where they are
+        adv = [i for i, item in enumerate(spec) if item[0] in ("arr", "int")]
+        if adv == list(range(adv[0], adv[-1] + 1)):
+            return out, 0
+        shapes = [tuple(int(s) for s in a.shape) for a in arrays]
+        return out, len(np.broadcast_shapes(*shapes))
+
+    defbatch(name)(rule)
+
+
+_index_rule("index")
+_index_rule("slice")
+
+
+# ---- control flow --------------------------------------------------------------------------
+
+
+@defbatch("cond")
+def _cond(
+    size: int, dims: Sequence[Dim], index: Any, *operands: Any, branches: tuple[Graph, ...]
+) -> tuple[tuple[Any, ...], tuple[Dim, ...]]:
+    w = _world((index, *operands))
+    if dims[0] is None:
+        new = tuple(
+            batch_graph(g, dims[1:], size, out_dims=[0] * len(g.outputs))[0] for g in branches
+        )
+        out = apply("cond", index, *operands, branches=new)
+        return tuple(out), (0,) * len(out)
+    # a batched predicate: every branch runs on every example, and each example selects
+    # its branch's results (as jax.vmap of lax.cond does)
+    results = []
+    for g in branches:
+        outs, odims = batch_eval(g, list(operands), list(dims[1:]), size, world=w)
+        results.append([materialize(o, d, size, w) for o, d in zip(outs, odims)])
+    k = move_to(index, dims[0]).to(dtypes.int64).clamp(0, len(branches) - 1)
+    chosen = list(results[0])
+    for j in range(1, len(branches)):
+        hit = k == j
+        for i, o in enumerate(results[j]):
+            h = hit.reshape((size,) + (1,) * (o.ndim - 1))
+            chosen[i] = apply("where", h, o, chosen[i])
+    return tuple(chosen), (0,) * len(chosen)
+
+
+@defbatch("scan")
+def _scan(
+    size: int,
+    dims: Sequence[Dim],
+    *ins: Any,
+    body: Graph,
+    num_consts: int,
+    num_carry: int,
+    **p: Any,
+) -> tuple[tuple[Any, ...], tuple[Dim, ...]]:
+    if p.get("save"):
+        raise UseFallback
+    w = _world(ins)
+    consts = [move_to(x, d) for x, d in zip(ins[:num_consts], dims[:num_consts])]
+    cdims = [None if d is None else 0 for d in dims[:num_consts]]
+    carry = [
+        materialize(x, d, size, w)
+        for x, d in zip(
+            ins[num_consts : num_consts + num_carry], dims[num_consts : num_consts + num_carry]
+        )
+    ]
+    xs, xdims = [], []
+    for x, d in zip(ins[num_consts + num_carry :], dims[num_consts + num_carry :]):
+        xs.append(x if d is None else move_to(x, d, 1))  # axis 0 stays the scanned one
+        xdims.append(None if d is None else 0)
+    new, _ = batch_graph(
+        body, cdims + [0] * num_carry + xdims, size, out_dims=[0] * len(body.outputs)
+    )
+    out = apply(
+        "scan", *consts, *carry, *xs, body=new, num_consts=num_consts, num_carry=num_carry, **p
+    )
+    return tuple(out), (0,) * num_carry + (1,) * (len(out) - num_carry)
+
+
+@defbatch("while_loop")
+def _while(
+    size: int, dims: Sequence[Dim], *ins: Any, cond: Graph, body: Graph, n_cond: int, n_body: int
+) -> tuple[tuple[Any, ...], tuple[Dim, ...]]:
+    w = _world(ins)
+    cc = [move_to(x, d) for x, d in zip(ins[:n_cond], dims[:n_cond])]
+    bc = [
+        move_to(x, d) for x, d in zip(ins[n_cond : n_cond + n_body], dims[n_cond : n_cond + n_body])
+    ]
+    ccd = [None if d is None else 0 for d in dims[:n_cond]]
+    bcd = [None if d is None else 0 for d in dims[n_cond : n_cond + n_body]]
+    init = [
+        materialize(x, d, size, w) for x, d in zip(ins[n_cond + n_body :], dims[n_cond + n_body :])
+    ]
+    nk = len(init)
+    cond_b, (pdim,) = batch_graph(cond, ccd + [0] * nk, size)
+    body_b, _ = batch_graph(body, bcd + [0] * nk, size, out_dims=[0] * nk)
+    if pdim is None:
+        out = apply(
+            "while_loop", *cc, *bc, *init, cond=cond_b, body=body_b, n_cond=n_cond, n_body=n_body
+        )
+        return tuple(out), (0,) * nk
+    # a batched predicate: loop while any example goes on; an example that is done keeps
+    # its carry (the body's results are discarded for it), as jax.vmap of while_loop does
+    c_avals = [per_example(x, None) for x in cc]
+    k_avals = [per_example(x, None) for x in init]
+    b_avals = [per_example(x, None) for x in bc]
+
+    def any_pred(args: list[Any]) -> list[Any]:
+        (pred,) = inline_in(cond_b, args)
+        return [apply("any", pred, axes=(0,), keepdims=False)]
+
+    def step(args: list[Any]) -> list[Any]:
+        c, b_, k = args[:n_cond], args[n_cond : n_cond + n_body], args[n_cond + n_body :]
+        (pred,) = inline_in(cond_b, c + k)
+        new = inline_in(body_b, b_ + k)
+        return [
+            apply("where", pred.reshape((size,) + (1,) * (o.ndim - 1)), o, old)
+            for o, old in zip(new, k)
+        ]
+
+    cond_new = stage(any_pred, c_avals + k_avals)
+    body_new = stage(step, c_avals + b_avals + k_avals)
+    out = apply(
+        "while_loop",
+        *cc,
+        *cc,
+        *bc,
+        *init,
+        cond=cond_new,
+        body=body_new,
+        n_cond=n_cond,
+        n_body=n_cond + n_body,
+    )
+    return tuple(out), (0,) * nk
+
+
+def inline_in(graph: Graph, args: list[Any]) -> list[Any]:
+    """`graph`'s equations emitted into the builder being staged, on `args`."""
+    from compiler.dispatch import tracing
+
+    return inline(tracing.builder, graph, args)
