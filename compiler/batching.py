@@ -2,7 +2,7 @@
 
 `batch_eval(graph, values, dims, size)` evaluates `graph` equation by equation on
 operands (eager tensors, or traced values of the current trace) where input i holds
-the per-example value of graph input i stacked along axis `dims[i]` (None: not
+the per-example value of graph input i stacked along axis `bdims[i]` (None: not
 batched, the same for every example). Each equation goes through its op's batching
 rule (`Op.batch`), which returns the batched results and the axis each carries, so
 results stay unbatched as long as nothing batched flows into them.
@@ -105,13 +105,13 @@ def per_example(x: Any, d: Dim) -> AVal:
 
 
 def _elementwise_rule(op: Op) -> Rule:
-    def rule(size: int, dims: Sequence[Dim], *xs: Any, **params: Any) -> tuple[Any, Dim]:
+    def rule(size: int, bdims: Sequence[Dim], *xs: Any, **params: Any) -> tuple[Any, Dim]:
         rank = max(
-            (x.ndim - (d is not None) for x, d in zip(xs, dims) if isinstance(x, Operand)),
+            (x.ndim - (d is not None) for x, d in zip(xs, bdims) if isinstance(x, Operand)),
             default=0,
         )
         args = []
-        for x, d in zip(xs, dims):
+        for x, d in zip(xs, bdims):
             if d is not None:
                 x = move_to(x, d, 0)
                 missing = rank - (x.ndim - 1)
@@ -127,13 +127,13 @@ def _axes_rule(op: Op) -> Rule:
     """For ops acting along the axes named by an `axes` (tuple) or `axis` (int) param,
     whose other axes are independent: batch axis to the front, named axes shifted."""
 
-    def rule(size: int, dims: Sequence[Dim], *xs: Any, **params: Any) -> tuple[Any, Any]:
+    def rule(size: int, bdims: Sequence[Dim], *xs: Any, **params: Any) -> tuple[Any, Any]:
         w = _world(xs)
         if any(k in params for k in _AXIS_PARAMS) and any(
-            isinstance(x, Operand) and x.ndim - (d is not None) == 0 for x, d in zip(xs, dims)
+            isinstance(x, Operand) and x.ndim - (d is not None) == 0 for x, d in zip(xs, bdims)
         ):
             raise UseFallback  # a 0-d example: its axis 0 is not an axis of the batch
-        args = [materialize(x, d, size, w) for x, d in zip(xs, dims)]
+        args = [materialize(x, d, size, w) for x, d in zip(xs, bdims)]
         p = dict(params)
         if "axes" in p:
             p["axes"] = tuple(a + 1 if a >= 0 else a for a in p["axes"])
@@ -151,11 +151,11 @@ def axes_rule(name: str) -> Rule:
 
 
 def _composite_rule(op: Op) -> Rule:
-    def rule(size: int, dims: Sequence[Dim], *xs: Any, **params: Any) -> tuple[Any, Any]:
+    def rule(size: int, bdims: Sequence[Dim], *xs: Any, **params: Any) -> tuple[Any, Any]:
         b = GraphBuilder(warn_above=None)
         args = [
             b.new_input(per_example(x, d)) if isinstance(x, Operand) else x
-            for x, d in zip(xs, dims)
+            for x, d in zip(xs, bdims)
         ]
         outer, tracing.builder = tracing.builder, b
         try:
@@ -164,7 +164,7 @@ def _composite_rule(op: Op) -> Rule:
             tracing.builder = outer
         results = result if op.multiple_results else (result,)
         graph = b.graph([b._atom(r) for r in results])
-        ops = [(x, d) for x, d in zip(xs, dims) if isinstance(x, Operand)]
+        ops = [(x, d) for x, d in zip(xs, bdims) if isinstance(x, Operand)]
         outs, odims = batch_eval(
             graph, [x for x, _ in ops], [d for _, d in ops], size, world=_world(xs)
         )
@@ -175,12 +175,12 @@ def _composite_rule(op: Op) -> Rule:
     return rule
 
 
-def fallback(eqn: Eqn, size: int, dims: Sequence[Dim], xs: Sequence[Any]) -> tuple[list, list]:
+def fallback(eqn: Eqn, size: int, bdims: Sequence[Dim], xs: Sequence[Any]) -> tuple[list, list]:
     """The per-example loop for one equation: a scan over the batch axis, the unbatched
     inputs passed to every step whole."""
     consts, steps, body_in = [], [], []
     const_vars, step_vars = [], []
-    for a, x, d in zip(eqn.inputs, xs, dims):
+    for a, x, d in zip(eqn.inputs, xs, bdims):
         if isinstance(a, Literal):
             body_in.append(a)
         elif d is None:
@@ -276,15 +276,15 @@ def _check(eqn: Eqn, outs: Sequence[Any], odims: Sequence[Dim], size: int) -> No
 def batch_eval(
     graph: Graph,
     values: Sequence[Any],
-    dims: Sequence[Dim],
+    bdims: Sequence[Dim],
     size: int,
     world: Any = None,
 ) -> tuple[list[Any], list[Dim]]:
-    """Run `graph` batched: `values[i]` is input i's examples stacked along `dims[i]`
+    """Run `graph` batched: `values[i]` is input i's examples stacked along `bdims[i]`
     (None: one value shared by all). Returns the outputs and their batch axes (None for
     an output that does not depend on any batched input)."""
     world = world if world is not None else _world(values)
-    env: dict[Var, tuple[Any, Dim]] = dict(zip(graph.inputs, zip(values, dims)))
+    env: dict[Var, tuple[Any, Dim]] = dict(zip(graph.inputs, zip(values, bdims)))
     for v, arr in graph.consts.items():
         env[v] = (world._const(arr), None)
     for e in graph.eqns:
@@ -312,21 +312,21 @@ def batch_eval(
 
 
 def batch_graph(
-    graph: Graph, dims: Sequence[Dim], size: int, out_dims: Sequence[Dim] | None = None
+    graph: Graph, bdims: Sequence[Dim], size: int, out_dims: Sequence[Dim] | None = None
 ) -> tuple[Graph, list[Dim]]:
-    """The batched graph: input i of `graph` stacked along `dims[i]` (None: unbatched);
+    """The batched graph: input i of `graph` stacked along `bdims[i]` (None: unbatched);
     returns it and the batch axis of each output. With `out_dims`, the outputs are moved
     to (or, unbatched, broadcast along) those axes."""
     b = GraphBuilder(warn_above=None)
     vals = []
-    for v, d in zip(graph.inputs, dims):
+    for v, d in zip(graph.inputs, bdims):
         shape = tuple(v.aval.shape)
         if d is not None:
             shape = shape[:d] + (size,) + shape[d:]
         vals.append(b.new_input(AVal(shape, v.aval.dtype, v.aval.weak)))
     outer, tracing.builder = tracing.builder, b
     try:
-        outs, odims = batch_eval(graph, vals, dims, size, world=vals[0] if vals else None)
+        outs, odims = batch_eval(graph, vals, bdims, size, world=vals[0] if vals else None)
         if out_dims is not None:
             outs = [to_axis(o, d, t, size, vals[0]) for o, d, t in zip(outs, odims, out_dims)]
             odims = list(out_dims)

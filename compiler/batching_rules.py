@@ -1,5 +1,5 @@
 """The batching rules written by hand (see `compiler.batching` for the generic ones and
-the rule contract). Each takes `(size, dims, *inputs, **params)` and returns
+the rule contract). Each takes `(size, bdims, *inputs, **params)` and returns
 `(outputs, out_dims)`; they are registered here, beside one another, so that the op
 declarations themselves stay as they are."""
 
@@ -52,7 +52,6 @@ for _name in (
     "kthvalue",
     "flip",
     "roll",
-    "count",
     "softmax",
     "log_softmax",
     "glu",
@@ -77,45 +76,52 @@ for _name in (
     defbatch(_name)(axes_rule(_name))
 
 
+@defbatch("count")
+def _count(size: int, bdims: Sequence[Dim], x: Any, axes: Any, dtype: Any) -> tuple[Any, Dim]:
+    # the number of elements over `axes`: the same for every example
+    shifted = tuple(a + 1 if a >= 0 else a for a in axes)
+    return apply("count", move_to(x, bdims[0]), axes=shifted, dtype=dtype), None
+
+
 # ---- layout --------------------------------------------------------------------------------
 
 
 @defbatch("reshape")
-def _reshape(size: int, dims: Sequence[Dim], x: Any, shape: tuple[int, ...]) -> tuple[Any, Dim]:
-    return apply("reshape", move_to(x, dims[0]), shape=(size, *shape)), 0
+def _reshape(size: int, bdims: Sequence[Dim], x: Any, shape: tuple[int, ...]) -> tuple[Any, Dim]:
+    return apply("reshape", move_to(x, bdims[0]), shape=(size, *shape)), 0
 
 
 @defbatch("transpose")
-def _transpose(size: int, dims: Sequence[Dim], x: Any, perm: tuple[int, ...]) -> tuple[Any, Dim]:
-    return apply("transpose", move_to(x, dims[0]), perm=(0, *(p + 1 for p in perm))), 0
+def _transpose(size: int, bdims: Sequence[Dim], x: Any, perm: tuple[int, ...]) -> tuple[Any, Dim]:
+    return apply("transpose", move_to(x, bdims[0]), perm=(0, *(p + 1 for p in perm))), 0
 
 
 @defbatch("broadcast_to")
 def _broadcast_to(
-    size: int, dims: Sequence[Dim], x: Any, shape: tuple[int, ...]
+    size: int, bdims: Sequence[Dim], x: Any, shape: tuple[int, ...]
 ) -> tuple[Any, Dim]:
-    x = move_to(x, dims[0])
+    x = move_to(x, bdims[0])
     missing = len(shape) - (x.ndim - 1)
     x = x.reshape((size,) + (1,) * missing + tuple(int(s) for s in x.shape[1:]))
     return apply("broadcast_to", x, shape=(size, *shape)), 0
 
 
 @defbatch("stop_gradient")
-def _stop_gradient(size: int, dims: Sequence[Dim], x: Any) -> tuple[Any, Dim]:
-    return apply("stop_gradient", x), dims[0]
+def _stop_gradient(size: int, bdims: Sequence[Dim], x: Any) -> tuple[Any, Dim]:
+    return apply("stop_gradient", x), bdims[0]
 
 
 @defbatch("pad")
-def _pad(size: int, dims: Sequence[Dim], x: Any, pads: Any, **params: Any) -> tuple[Any, Dim]:
-    return apply("pad", move_to(x, dims[0]), pads=((0, 0), *pads), **params), 0
+def _pad(size: int, bdims: Sequence[Dim], x: Any, pads: Any, **params: Any) -> tuple[Any, Dim]:
+    return apply("pad", move_to(x, bdims[0]), pads=((0, 0), *pads), **params), 0
 
 
 @defbatch("pad_adjoint")
 def _pad_adjoint(
-    size: int, dims: Sequence[Dim], g: Any, pads: Any, shape: Any, **params: Any
+    size: int, bdims: Sequence[Dim], g: Any, pads: Any, shape: Any, **params: Any
 ) -> tuple[Any, Dim]:
     out = apply(
-        "pad_adjoint", move_to(g, dims[0]), pads=((0, 0), *pads), shape=(size, *shape), **params
+        "pad_adjoint", move_to(g, bdims[0]), pads=((0, 0), *pads), shape=(size, *shape), **params
     )
     return out, 0
 
@@ -124,9 +130,9 @@ def _lead(name: str, n_out: int = 1) -> None:
     """Ops that treat every axis before their trailing ones as independent (windows,
     pooling, the matrix functions): the batch axis becomes one more leading axis."""
 
-    def rule(size: int, dims: Sequence[Dim], *xs: Any, **params: Any) -> tuple[Any, Any]:
+    def rule(size: int, bdims: Sequence[Dim], *xs: Any, **params: Any) -> tuple[Any, Any]:
         w = _world(xs)
-        out = apply(name, *(materialize(x, d, size, w) for x, d in zip(xs, dims)), **params)
+        out = apply(name, *(materialize(x, d, size, w) for x, d in zip(xs, bdims)), **params)
         return out, ((0,) * len(out) if OPS[name].multiple_results else 0)
 
     defbatch(name)(rule)
@@ -149,22 +155,22 @@ for _name in (
 
 @defbatch("window_add")
 def _window_add(
-    size: int, dims: Sequence[Dim], g: Any, shape: Any, **params: Any
+    size: int, bdims: Sequence[Dim], g: Any, shape: Any, **params: Any
 ) -> tuple[Any, Dim]:
-    return apply("window_add", move_to(g, dims[0]), shape=(size, *shape), **params), 0
+    return apply("window_add", move_to(g, bdims[0]), shape=(size, *shape), **params), 0
 
 
 @defbatch("linalg_solve")
-def _solve(size: int, dims: Sequence[Dim], a: Any, b: Any, left: bool) -> tuple[Any, Dim]:
+def _solve(size: int, bdims: Sequence[Dim], a: Any, b: Any, left: bool) -> tuple[Any, Dim]:
     # one example's b is a vector when it has one axis less than a (PyTorch's rule); with
     # both batched along axis 0 that still holds
-    if a.ndim - (dims[0] is not None) != 2:
+    if a.ndim - (bdims[0] is not None) != 2:
         raise UseFallback
     w = _world((a, b))
     return apply(
         "linalg_solve",
-        materialize(a, dims[0], size, w),
-        materialize(b, dims[1], size, w),
+        materialize(a, bdims[0], size, w),
+        materialize(b, bdims[1], size, w),
         left=left,
     ), 0
 
@@ -173,9 +179,9 @@ def _solve(size: int, dims: Sequence[Dim], a: Any, b: Any, left: bool) -> tuple[
 
 
 @defbatch("matmul")
-def _matmul(size: int, dims: Sequence[Dim], a: Any, b: Any) -> tuple[Any, Dim]:
-    ra, rb = a.ndim - (dims[0] is not None), b.ndim - (dims[1] is not None)
-    a, b = move_to(a, dims[0]), move_to(b, dims[1])
+def _matmul(size: int, bdims: Sequence[Dim], a: Any, b: Any) -> tuple[Any, Dim]:
+    ra, rb = a.ndim - (bdims[0] is not None), b.ndim - (bdims[1] is not None)
+    a, b = move_to(a, bdims[0]), move_to(b, bdims[1])
     squeeze = []
     if ra == 1:  # a vector: one row
         a = a.unsqueeze(-2)
@@ -187,7 +193,7 @@ def _matmul(size: int, dims: Sequence[Dim], a: Any, b: Any) -> tuple[Any, Dim]:
         squeeze.append(-1)
     rank = max(ra, rb)
     args = []
-    for x, d, r in ((a, dims[0], ra), (b, dims[1], rb)):
+    for x, d, r in ((a, bdims[0], ra), (b, bdims[1], rb)):
         if d is not None and r < rank:
             x = x.reshape((size,) + (1,) * (rank - r) + tuple(int(s) for s in x.shape[1:]))
         args.append(x)
@@ -201,11 +207,11 @@ def _matmul(size: int, dims: Sequence[Dim], a: Any, b: Any) -> tuple[Any, Dim]:
 
 
 def _index_rule(name: str) -> None:
-    def rule(size: int, dims: Sequence[Dim], x: Any, *arrays: Any, spec: Any) -> tuple[Any, Dim]:
-        if any(d is not None for d in dims[1:]):
+    def rule(size: int, bdims: Sequence[Dim], x: Any, *arrays: Any, spec: Any) -> tuple[Any, Dim]:
+        if any(d is not None for d in bdims[1:]):
             raise UseFallback  # batched index arrays: the per-example loop
         has_arr = any(item[0] == "arr" for item in spec)
-        out = apply(name, move_to(x, dims[0]), *arrays, spec=(("slice", 0, size, 1), *spec))
+        out = apply(name, move_to(x, bdims[0]), *arrays, spec=(("slice", 0, size, 1), *spec))
         if not has_arr:
             return out, 0
         # numpy's rule: advanced indices (arrays, and ints beside them) separated by a
@@ -228,12 +234,12 @@ _index_rule("slice")
 
 @defbatch("cond")
 def _cond(
-    size: int, dims: Sequence[Dim], index: Any, *operands: Any, branches: tuple[Graph, ...]
+    size: int, bdims: Sequence[Dim], index: Any, *operands: Any, branches: tuple[Graph, ...]
 ) -> tuple[tuple[Any, ...], tuple[Dim, ...]]:
     w = _world((index, *operands))
-    if dims[0] is None:
+    if bdims[0] is None:
         new = tuple(
-            batch_graph(g, dims[1:], size, out_dims=[0] * len(g.outputs))[0] for g in branches
+            batch_graph(g, bdims[1:], size, out_dims=[0] * len(g.outputs))[0] for g in branches
         )
         out = apply("cond", index, *operands, branches=new)
         return tuple(out), (0,) * len(out)
@@ -241,9 +247,9 @@ def _cond(
     # its branch's results (as jax.vmap of lax.cond does)
     results = []
     for g in branches:
-        outs, odims = batch_eval(g, list(operands), list(dims[1:]), size, world=w)
+        outs, odims = batch_eval(g, list(operands), list(bdims[1:]), size, world=w)
         results.append([materialize(o, d, size, w) for o, d in zip(outs, odims)])
-    k = move_to(index, dims[0]).to(dtypes.int64).clamp(0, len(branches) - 1)
+    k = move_to(index, bdims[0]).to(dtypes.int64).clamp(0, len(branches) - 1)
     chosen = list(results[0])
     for j in range(1, len(branches)):
         hit = k == j
@@ -256,7 +262,7 @@ def _cond(
 @defbatch("scan")
 def _scan(
     size: int,
-    dims: Sequence[Dim],
+    bdims: Sequence[Dim],
     *ins: Any,
     body: Graph,
     num_consts: int,
@@ -266,16 +272,16 @@ def _scan(
     if p.get("save"):
         raise UseFallback
     w = _world(ins)
-    consts = [move_to(x, d) for x, d in zip(ins[:num_consts], dims[:num_consts])]
-    cdims = [None if d is None else 0 for d in dims[:num_consts]]
+    consts = [move_to(x, d) for x, d in zip(ins[:num_consts], bdims[:num_consts])]
+    cdims = [None if d is None else 0 for d in bdims[:num_consts]]
     carry = [
         materialize(x, d, size, w)
         for x, d in zip(
-            ins[num_consts : num_consts + num_carry], dims[num_consts : num_consts + num_carry]
+            ins[num_consts : num_consts + num_carry], bdims[num_consts : num_consts + num_carry]
         )
     ]
     xs, xdims = [], []
-    for x, d in zip(ins[num_consts + num_carry :], dims[num_consts + num_carry :]):
+    for x, d in zip(ins[num_consts + num_carry :], bdims[num_consts + num_carry :]):
         xs.append(x if d is None else move_to(x, d, 1))  # axis 0 stays the scanned one
         xdims.append(None if d is None else 0)
     new, _ = batch_graph(
@@ -289,17 +295,18 @@ def _scan(
 
 @defbatch("while_loop")
 def _while(
-    size: int, dims: Sequence[Dim], *ins: Any, cond: Graph, body: Graph, n_cond: int, n_body: int
+    size: int, bdims: Sequence[Dim], *ins: Any, cond: Graph, body: Graph, n_cond: int, n_body: int
 ) -> tuple[tuple[Any, ...], tuple[Dim, ...]]:
     w = _world(ins)
-    cc = [move_to(x, d) for x, d in zip(ins[:n_cond], dims[:n_cond])]
+    cc = [move_to(x, d) for x, d in zip(ins[:n_cond], bdims[:n_cond])]
     bc = [
-        move_to(x, d) for x, d in zip(ins[n_cond : n_cond + n_body], dims[n_cond : n_cond + n_body])
+        move_to(x, d)
+        for x, d in zip(ins[n_cond : n_cond + n_body], bdims[n_cond : n_cond + n_body])
     ]
-    ccd = [None if d is None else 0 for d in dims[:n_cond]]
-    bcd = [None if d is None else 0 for d in dims[n_cond : n_cond + n_body]]
+    ccd = [None if d is None else 0 for d in bdims[:n_cond]]
+    bcd = [None if d is None else 0 for d in bdims[n_cond : n_cond + n_body]]
     init = [
-        materialize(x, d, size, w) for x, d in zip(ins[n_cond + n_body :], dims[n_cond + n_body :])
+        materialize(x, d, size, w) for x, d in zip(ins[n_cond + n_body :], bdims[n_cond + n_body :])
     ]
     nk = len(init)
     cond_b, (pdim,) = batch_graph(cond, ccd + [0] * nk, size)

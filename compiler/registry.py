@@ -68,8 +68,8 @@ class Op:
       with Operand methods. For ops with several results, `g` and `out` are tuples.
       Inputs whose values the rule does not need (per `saves`) arrive as `AVal`s in
       eager mode. None: not differentiable.
-    * `batch(size, dims, *inputs, **params)`: the batching rule (vmap). `inputs` hold
-      `size` examples stacked along axis `dims[i]` (None: input i is the same for every
+    * `batch(size, bdims, *inputs, **params)`: the batching rule (vmap). `inputs` hold
+      `size` examples stacked along axis `bdims[i]` (None: input i is the same for every
       example); returns `(outputs, out_dims)` (for several results, tuples), each output
       with the axis its examples are stacked along (None: the same for all). Written with
       Operand methods and `apply`, like `vjp`, so it runs eagerly and staged. None: the
