@@ -501,10 +501,21 @@ def _stage_mapped(
     return graph, out_tree, rest
 
 
+def _draws_random(graph: Graph) -> bool:
+    from compiler.ir import _sub_graphs
+
+    return any(
+        e.op.name == "random" or any(_draws_random(g) for _, g in _sub_graphs(e.params))
+        for e in graph.eqns
+    )
+
+
 def vmap(
     fn: Callable[..., Any],
     in_axes: Any = 0,
     out_axes: Any = 0,
+    *,
+    _randomness: str = "same",
 ) -> Callable[..., Any]:
     """`fn` mapped over an axis of its arguments (jax.vmap; torch.func.vmap is
     `tracer.func.vmap`). `in_axes`: an int or None for every argument, or a tuple with
@@ -577,6 +588,18 @@ def vmap(
             return fn(*tree.unflatten(iter(full)), **kwargs)
 
         graph, out_tree, rest = _stage_mapped(call, avals)
+        if _randomness != "same" and _draws_random(graph):
+            if _randomness == "error":
+                raise RuntimeError(
+                    "vmap: called random operation while in randomness error mode. Please "
+                    "either use the 'same' randomness flag on vmap or perform the randomness "
+                    "operation out of vmap"
+                )
+            raise ValueError(
+                f"vmap: randomness={_randomness!r} is not supported; with 'same' every "
+                "example gets the same numbers. For different ones, draw them before vmap "
+                "(one row per example) and map over them"
+            )
         world = leaves[mapped[0]]
         b = _builder()
         if b is not None:  # the closure comes first in a staged sub-graph
