@@ -206,10 +206,42 @@ def _matmul(size: int, bdims: Sequence[Dim], a: Any, b: Any) -> tuple[Any, Dim]:
 # ---- indexing -------------------------------------------------------------------------------
 
 
+def _batch_index(size: int, rank: int, world: Any) -> Any:
+    """An index array numbering the examples: 0..size-1 along axis 0 of rank+1 axes."""
+    return apply("iota", world, shape=(size,) + (1,) * rank, axis=0, dtype=dtypes.int64)
+
+
+def _aligned(arrays: Sequence[Any], bdims: Sequence[Dim], size: int) -> tuple[list[Any], int]:
+    """Index arrays with their batch axis first and singleton axes after it, so that they
+    broadcast as one example's do; and that broadcast rank."""
+    ranks = [a.ndim - (d is not None) for a, d in zip(arrays, bdims)]
+    rank = max(ranks, default=0)
+    out = []
+    for a, d, r in zip(arrays, bdims, ranks):
+        if d is not None:
+            a = move_to(a, d)
+            a = a.reshape((size,) + (1,) * (rank - r) + tuple(int(s) for s in a.shape[1:]))
+        out.append(a)
+    return out, rank
+
+
+def _leading_advanced(spec: Any) -> bool:
+    """The index starts with an array: its axes come first in the result, batched or
+    not (numpy's rule), so an index numbering the examples can go in front of it."""
+    return bool(spec) and spec[0][0] == "arr"
+
+
 def _index_rule(name: str) -> None:
     def rule(size: int, bdims: Sequence[Dim], x: Any, *arrays: Any, spec: Any) -> tuple[Any, Dim]:
         if any(d is not None for d in bdims[1:]):
-            raise UseFallback  # batched index arrays: the per-example loop
+            # batched index arrays: x[batch_index, *arrays] (a gather)
+            if not _leading_advanced(spec):
+                raise UseFallback
+            arrs, rank = _aligned(arrays, bdims[1:], size)
+            if bdims[0] is None:  # the arrays' batch axis alone makes the result's
+                return apply(name, x, *arrs, spec=spec), 0
+            k = _batch_index(size, rank, x)
+            return apply(name, move_to(x, bdims[0]), *arrs, k, spec=(("arr", len(arrs)), *spec)), 0
         has_arr = any(item[0] == "arr" for item in spec)
         out = apply(name, move_to(x, bdims[0]), *arrays, spec=(("slice", 0, size, 1), *spec))
         if not has_arr:
@@ -227,6 +259,47 @@ def _index_rule(name: str) -> None:
 
 _index_rule("index")
 _index_rule("slice")
+
+
+@defbatch("index_add")
+def _index_add(
+    size: int, bdims: Sequence[Dim], g: Any, *arrays: Any, spec: Any, shape: Any
+) -> tuple[Any, Dim]:
+    # the adjoint of x[arrays]: adds one example's g into its own slice of the result
+    if not _leading_advanced(spec):
+        raise UseFallback
+    w = _world((g, *arrays))
+    arrs, rank = _aligned(arrays, bdims[1:], size)
+    k = _batch_index(size, rank, w)
+    g = materialize(g, bdims[0], size, w)
+    spec = (("arr", len(arrs)), *spec)
+    return apply("index_add", g, *arrs, k, spec=spec, shape=(size, *shape)), 0
+
+
+@defbatch("index_put")
+def _index_put(
+    size: int, bdims: Sequence[Dim], x: Any, v: Any, *arrays: Any, spec: Any
+) -> tuple[Any, Dim]:
+    from compiler.ops.index import _index_abstract
+
+    w = _world((x, v, *arrays))
+    one = [per_example(a, d) for a, d in zip(arrays, bdims[2:])]
+    target = _index_abstract(per_example(x, bdims[0]), *one, spec=spec).shape
+    if any(d is not None for d in bdims[2:]) or any(item[0] == "arr" for item in spec):
+        if not _leading_advanced(spec):
+            raise UseFallback
+        arrs, rank = _aligned(arrays, bdims[2:], size)
+        arrs.append(_batch_index(size, rank, w))
+        spec = (("arr", len(arrs) - 1), *spec)
+    else:
+        arrs = list(arrays)
+        spec = (("slice", 0, size, 1), *spec)
+    if bdims[1] is not None:  # one example's value broadcasts against its target
+        v = move_to(v, bdims[1])
+        missing = len(target) - (v.ndim - 1)
+        v = v.reshape((size,) + (1,) * missing + tuple(int(s) for s in v.shape[1:]))
+    x = materialize(x, bdims[0], size, w)
+    return apply("index_put", x, v, *arrs, spec=spec), 0
 
 
 # ---- control flow --------------------------------------------------------------------------

@@ -307,3 +307,41 @@ ERRORS = [
 def test_vmap_errors_name_the_argument_and_its_shape(call: Any, kind: type, message: str) -> None:
     with pytest.raises(kind, match=message):
         call()
+
+
+def _picked(w: Any, x: Any, y: Any) -> Any:  # indexing by a per-example label
+    return -(x @ w).log_softmax(-1)[y]
+
+
+def _put(x: Any, i: Any, v: Any) -> Any:  # x[i] = v with a per-example position
+    z = x * 1
+    z[i] = v
+    return (z * z.cos()).sum()
+
+
+INDEXED = [
+    (_picked, (None, 0, 0)),
+    (_put, (0, 0, 0)),
+    (_put, (0, 0, None)),
+    (_put, (None, 0, 0)),
+]
+
+
+@pytest.mark.parametrize("mode", ["eager", "traced"])
+@pytest.mark.parametrize("f,axes", INDEXED, ids=["picked", "put", "put_same_v", "put_same_x"])
+def test_per_example_gradients_through_indexing_equal_the_loop(
+    mode: str, f: Any, axes: tuple
+) -> None:
+    rng = np.random.default_rng(3)
+    if f is _picked:
+        args = [rng.normal(size=(3, 4)), X, rng.integers(0, 4, 5)]
+    else:
+        args = [rng.normal(size=(5, 6)), rng.integers(0, 6, 5), rng.normal(size=5)]
+        args = [a[0] if ax is None else a for a, ax in zip(args, axes)]
+    ts = [tracer.tensor(a) for a in args]
+    got = _run(mode, tracer.vmap(tracer.grad(f), in_axes=axes), *ts).numpy()
+    want = [
+        tracer.grad(f)(*[t if ax is None else t[i] for t, ax in zip(ts, axes)]).numpy()
+        for i in range(5)
+    ]
+    np.testing.assert_allclose(got, np.stack(want), rtol=1e-13, atol=1e-15)

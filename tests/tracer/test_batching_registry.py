@@ -13,8 +13,6 @@ from compiler.registry import OPS
 # of them removes it from this list.
 FALLBACK = {
     "custom_vjp_call",  # a user's custom_vjp function: its body could be batched, not yet
-    "index_add",  # gradient of advanced indexing
-    "index_put",  # x[idx] = v
     "linalg_lstsq",
     "masked_scatter",
     "masked_select",
