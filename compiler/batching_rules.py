@@ -182,6 +182,20 @@ def _solve(size: int, bdims: Sequence[Dim], a: Any, b: Any, left: bool) -> tuple
 def _matmul(size: int, bdims: Sequence[Dim], a: Any, b: Any) -> tuple[Any, Dim]:
     ra, rb = a.ndim - (bdims[0] is not None), b.ndim - (bdims[1] is not None)
     a, b = move_to(a, bdims[0]), move_to(b, bdims[1])
+    # one matrix shared by every example: fold the batch into the other operand's rows or
+    # columns, so the whole batch is one matrix product (a GEMM, not `size` of them)
+    if bdims[1] is None and rb == 2 and ra in (1, 2):
+        if ra == 1:  # rows of a batch times one matrix
+            return apply("matmul", a, b), 0
+        n, k = int(a.shape[1]), int(a.shape[2])
+        out = apply("matmul", a.reshape((size * n, k)), b)
+        return out.reshape((size, n, int(b.shape[1]))), 0
+    if bdims[0] is None and ra == 2 and rb in (1, 2):
+        if rb == 1:  # one matrix times a batch of vectors: the batch times its transpose
+            return apply("matmul", b, apply("transpose", a, perm=(1, 0))), 0
+        k, m = int(b.shape[1]), int(b.shape[2])
+        cols = apply("transpose", b, perm=(1, 0, 2)).reshape((k, size * m))
+        return apply("matmul", a, cols).reshape((int(a.shape[0]), size, m)), 1
     squeeze = []
     if ra == 1:  # a vector: one row
         a = a.unsqueeze(-2)
