@@ -17,8 +17,8 @@ map `u -> vjp(f, x)(u)` with cotangent `t` (the "linear transposition" trick; Gr
 and Walther, *Evaluating Derivatives*, 2nd ed., sec. 3.3). It costs about two reverse
 passes instead of one forward pass, and needs no forward rule per op. `jacrev` and
 `jacfwd` loop over basis vectors with `tracer.scan` (one compiled loop, whatever the
-size), and `vmap` loops over the mapped axis the same way: the results are JAX's, the
-speed is that of a loop, not of a batched kernel.
+size). `vmap` stages the function once and batches its graph with the ops' batching
+rules (`compiler.batching`): one batched computation, not a loop.
 """
 
 from __future__ import annotations
