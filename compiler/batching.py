@@ -29,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from compiler.builder import GraphBuilder
 from compiler.dispatch import apply, tracing
 from compiler.ir import Eqn, Graph, Literal, Var
@@ -45,6 +47,7 @@ __all__ = [
     "move_to",
     "per_example",
     "rule_kind",
+    "scan",
     "stage",
     "UseFallback",
 ]
@@ -89,7 +92,7 @@ def materialize(x: Any, d: Dim, size: int, world: Any = None) -> Any:
     if d is not None:
         return move_to(x, d, 0)
     if not isinstance(x, Operand):
-        x = world._const(__import__("numpy").asarray(x))
+        x = world._const(np.asarray(x))
     return x.reshape((1, *x.shape)).broadcast_to((size, *x.shape))
 
 
@@ -98,7 +101,7 @@ def per_example(x: Any, d: Dim) -> AVal:
     shape = tuple(int(s) for s in x.shape)
     if d is not None:
         shape = shape[:d] + shape[d + 1 :]
-    return AVal(shape, __import__("numpy").dtype(x.dtype))
+    return AVal(shape, np.dtype(x.dtype))
 
 
 # ---- generic rules ---------------------------------------------------------------------
@@ -197,18 +200,35 @@ def fallback(eqn: Eqn, size: int, bdims: Sequence[Dim], xs: Sequence[Any]) -> tu
     body = Graph(
         const_vars + step_vars, [Eqn(eqn.op, body_in, eqn.params, outs, eqn.source_loc)], outs
     )
-    res = apply(
-        "scan",
-        *consts,
-        *steps,
-        body=body,
-        length=size,
-        reverse=False,
-        num_consts=len(consts),
-        num_carry=0,
-        save=False,
+    res = scan(
+        *consts, *steps, body=body, length=size, reverse=False, num_consts=len(consts), num_carry=0
     )
     return list(res), [0] * len(outs)
+
+
+def scan(*ins: Any, **params: Any) -> tuple[Any, ...]:
+    """The `scan` op on `ins`. Eagerly, with an input requiring grad, it saves its carries
+    for its VJP (what autodiff arranges in a trace) and drops them from the results."""
+    eager = tracing.builder is None and any(getattr(x, "requires_grad", False) for x in ins)
+    if not eager or params["length"] == 0:
+        return tuple(apply("scan", *ins, **params, save=False))
+    # eagerly with autograd recording: the steps one by one (a scan's eager node would
+    # need the carries of every step, which only a traced scan saves)
+    nc, nk, n = params["num_consts"], params["num_carry"], params["length"]
+    body = params["body"]
+    consts, carry, xs = list(ins[:nc]), list(ins[nc : nc + nk]), ins[nc + nk :]
+    world = _world(ins)
+    ys = []
+    for t in range(n - 1, -1, -1) if params["reverse"] else range(n):
+        args = [*consts, *carry, *(x[t] for x in xs)]
+        outs, _ = batch_eval(body, args, [None] * len(args), n, world=world)
+        outs = [o if isinstance(o, Operand) else world._const(np.asarray(o)) for o in outs]
+        carry, y = outs[:nk], outs[nk:]
+        ys.append([v.reshape((1, *v.shape)) for v in y])
+    if params["reverse"]:
+        ys.reverse()
+    stacked = [apply("concatenate", *col, axis=0) for col in zip(*ys)]
+    return (*carry, *stacked)
 
 
 def rule_kind(op: Op) -> str:

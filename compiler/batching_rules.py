@@ -20,6 +20,7 @@ from compiler.batching import (
     materialize,
     move_to,
     per_example,
+    scan,
     stage,
 )
 from compiler.dispatch import apply
@@ -374,9 +375,8 @@ def _scan(
     new, _ = batch_graph(
         body, cdims + [0] * num_carry + xdims, size, out_dims=[0] * len(body.outputs)
     )
-    out = apply(
-        "scan", *consts, *carry, *xs, body=new, num_consts=num_consts, num_carry=num_carry, **p
-    )
+    p.pop("save", None)
+    out = scan(*consts, *carry, *xs, body=new, num_consts=num_consts, num_carry=num_carry, **p)
     return tuple(out), (0,) * num_carry + (1,) * (len(out) - num_carry)
 
 

@@ -345,3 +345,23 @@ def test_per_example_gradients_through_indexing_equal_the_loop(
         for i in range(5)
     ]
     np.testing.assert_allclose(got, np.stack(want), rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("mode", ["eager", "traced", "backward"])
+@pytest.mark.parametrize(
+    "f", [_cond, _switch, _while, _scan, _fori, _fori_traced_bound], ids=lambda f: f.__name__
+)
+def test_gradients_through_batched_control_flow_equal_the_loop(mode: str, f: Any) -> None:
+    def total(a: Any) -> Any:
+        out = f(a)
+        return sum(o.sum() for o in out) if isinstance(out, tuple) else out.sum()
+
+    want = np.stack([tracer.grad(total)(tracer.tensor(X[i])).numpy() for i in range(5)])
+    if mode == "backward":  # eagerly, autograd through the batched computation
+        x = tracer.tensor(X, requires_grad=True)
+        tracer.vmap(total)(x).sum().backward()
+        got = x.grad.numpy()
+    else:
+        got = _run(mode, tracer.grad(lambda a: tracer.vmap(total)(a).sum()), tracer.tensor(X))
+        got = got.numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
