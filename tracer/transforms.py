@@ -485,6 +485,7 @@ def _stage_mapped(
         s = _stage(b, call, [tree], [avals])
         return s.graph, s.out_tree, list(s.consts)
     b = GraphBuilder(is_grad_enabled, warn_above=None)
+    b.inside = "inside tracer.vmap (the function is traced once, for all the examples)"
     syms = [b.new_input(a) for a in avals]
     outer, operand.tracing.builder = operand.tracing.builder, b
     try:

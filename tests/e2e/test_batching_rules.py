@@ -365,3 +365,8 @@ def test_gradients_through_batched_control_flow_equal_the_loop(mode: str, f: Any
         got = _run(mode, tracer.grad(lambda a: tracer.vmap(total)(a).sum()), tracer.tensor(X))
         got = got.numpy()
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_python_control_flow_on_an_example_value_says_vmap_traces_the_function() -> None:
+    with pytest.raises(tracer.TraceError, match="inside tracer.vmap"):
+        tracer.vmap(lambda a: a if a.sum() > 0 else -a)(tracer.tensor(X))
