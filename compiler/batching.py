@@ -136,7 +136,10 @@ def _axes_rule(op: Op) -> Rule:
             isinstance(x, Operand) and x.ndim - (d is not None) == 0 for x, d in zip(xs, bdims)
         ):
             raise UseFallback  # a 0-d example: its axis 0 is not an axis of the batch
-        args = [materialize(x, d, size, w) for x, d in zip(xs, bdims)]
+        # (a Python number stays one: the same for every example, and typed as before)
+        args = [
+            materialize(x, d, size, w) if isinstance(x, Operand) else x for x, d in zip(xs, bdims)
+        ]
         p = dict(params)
         if "axes" in p:
             p["axes"] = tuple(a + 1 if a >= 0 else a for a in p["axes"])
