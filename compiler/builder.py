@@ -49,6 +49,8 @@ class GraphBuilder:
         # the enclosing traces that it uses become inputs of the sub-graph (`closure`: each
         # such input, and the parent's value it stands for).
         self.parent = parent
+        # where a traced value lives, for errors that need a concrete one
+        self.inside = "inside @tracer.trace"
         self.closure: list[tuple[Var, Atom]] = []
         self._closure_ids: dict[int, Var] = {}
         self.inputs: list[Var] = []
@@ -567,9 +569,9 @@ def _traced_error(what: str, fix: str) -> TraceError:
     return TraceError(what + (f"\n  at {where}" if where else "") + f"\n{fix}")
 
 
-def _no_concrete(what: str, fix: str) -> TraceError:
+def _no_concrete(what: str, fix: str, inside: str = "inside @tracer.trace") -> TraceError:
     return _traced_error(
-        f"{what} needs a concrete value, but this is a traced tensor inside @tracer.trace", fix
+        f"{what} needs a concrete value, but this is a traced tensor {inside}", fix
     )
 
 
@@ -696,7 +698,12 @@ class Sym(Operand):
             raise self._escaped()
 
     def _no_concrete(self, what: str, fix: str) -> TraceError:
-        return self._escaped() if self.builder.closed else _no_concrete(what, fix)
+        if self.builder.closed:
+            return self._escaped()
+        root = self.builder
+        while root.parent is not None:
+            root = root.parent
+        return _no_concrete(what, fix, root.inside)
 
     def backward(
         self,

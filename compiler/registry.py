@@ -112,6 +112,13 @@ class Op:
       `DIAGONAL`: an elementwise composite, differentiated from its VJP rule. None:
       compiler.forward's generic rules apply (the VJP rule for elementwise ops, the
       definition of composites, else the transpose of the VJP for that equation).
+    * `batch(size, bdims, *inputs, **params)`: the batching rule (vmap). `inputs` hold
+      `size` examples stacked along axis `bdims[i]` (None: input i is the same for every
+      example); returns `(outputs, out_dims)` (for several results, tuples), each output
+      with the axis its examples are stacked along (None: the same for all). Written with
+      Operand methods and `apply`, like `vjp`, so it runs eagerly and staged. None: the
+      rule follows from the op's kind (elementwise, reduction, composite) or is a
+      per-example loop (`compiler.batching`, where the rules are registered).
     * `lowering`: how backends emit it, one kind of `compiler.lowering`.
     * `grad_fn`: PyTorch's name for the eager autograd node.
     * `nullary`: the operand only chooses the world to build in (full, iota); it
@@ -143,6 +150,7 @@ class Op:
     no_derivative: str | None = None
     prune: Callable[..., Any] | None = None
     jvp: Callable[..., Any] | Linear | Diagonal | None = None
+    batch: Callable[..., tuple[Any, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.impl is None:

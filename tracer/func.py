@@ -76,9 +76,17 @@ def vmap(
     *,
     chunk_size: int | None = None,
 ) -> Callable[..., Any]:
-    """torch.func.vmap: `tracer.vmap` with PyTorch's argument names (`randomness` and
-    `chunk_size` are accepted; the map is a loop, so random draws differ per index)."""
-    return _vmap(func, in_axes=in_dims, out_axes=out_dims)
+    """torch.func.vmap: `tracer.vmap` with PyTorch's argument names. `randomness`:
+    "error" (PyTorch's default) raises RuntimeError when `func` draws random numbers,
+    "same" gives every example the same numbers; "different" is not supported
+    (ValueError). `chunk_size` is accepted and has no effect (the map is one batched
+    computation)."""
+    if randomness not in ("error", "same", "different"):
+        raise RuntimeError(
+            f"Only allowed values for randomness are 'error', 'different', or 'same'. Got "
+            f"{randomness}"
+        )
+    return _vmap(func, in_axes=in_dims, out_axes=out_dims, _randomness=randomness)
 
 
 def functional_call(

@@ -19,8 +19,9 @@ on tensor values) is differentiated eagerly as the transpose of reverse mode ins
 (the VJP of `u -> vjp(f, x)(u)`; Griewank and Walther, *Evaluating Derivatives*, 2nd
 ed., sec. 3.3), about two reverse passes. `jacrev` and `jacfwd` loop over basis vectors
 with `tracer.scan` (one compiled loop, whatever the size; jacfwd evaluates only the
-linear part of `linearize` per column), and `vmap` loops over the mapped axis the same
-way: the results are JAX's, the speed is that of a loop, not of a batched kernel.
+linear part of `linearize` per column). `vmap` stages the function once and batches its
+graph with the ops' batching rules (`compiler.batching`): one batched computation, not
+a loop.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 
 from compiler import dtypes, operand
 from compiler.autodiff import Joint, joint_vjp, split
+from compiler.batching import batch_eval, to_axis
 from compiler.builder import GraphBuilder, Sym
 from compiler.errors import AutogradError, TraceError
 from compiler.forward import jvp_graph
@@ -561,70 +563,207 @@ def hessian(fn: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
 # ---- vmap ------------------------------------------------------------------------------
 
 
+def _prefix_axes(prefix: Any, tree: TreeDef, where: str, what: str) -> list[Any]:
+    """One axis per leaf of `tree`, from `prefix` (an int or None for a whole subtree, or
+    a tuple/list/dict matching the structure down to some depth; jax.vmap's rule)."""
+    if prefix is None or (isinstance(prefix, int) and not isinstance(prefix, bool)):
+        return [prefix] * tree.num_leaves
+    kind = tree.kind
+    if isinstance(prefix, (tuple, list)) and kind in ("tuple", "list"):
+        if len(prefix) == len(tree.children):
+            out: list[Any] = []
+            for k, (p, c) in enumerate(zip(prefix, tree.children)):
+                out += _prefix_axes(p, c, f"{where}[{k}]", what)
+            return out
+    elif isinstance(prefix, dict) and kind == "dict" and set(prefix) == set(tree.meta):
+        out = []
+        for key, c in zip(tree.meta, tree.children):
+            out += _prefix_axes(prefix[key], c, f"{where}[{key!r}]", what)
+        return out
+    elif not isinstance(prefix, (tuple, list, dict)):
+        raise TypeError(
+            f"vmap: {what} entries must be ints, None or pytrees of them, got {prefix!r}"
+        )
+    raise ValueError(
+        f"vmap: {what} {prefix!r} for {where} does not match its structure {tree} (give one "
+        "int or None for the whole value, or a container of the same shape)"
+    )
+
+
+def _arg_name(fn: Callable[..., Any], i: int) -> str:
+    import inspect
+
+    try:
+        names = [
+            p.name
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        names = []
+    return f"argument {names[i]!r}" if i < len(names) else f"argument {i}"
+
+
+def _stage_mapped(
+    call: Callable[[list[Any]], Any], avals: list[Any]
+) -> tuple[Graph, TreeDef, list[Any]]:
+    """`call(inputs)` staged on per-example inputs: (graph, output structure, the values
+    of the graph inputs after the mapped ones' places: closed-over values)."""
+    from compiler.builder import GraphBuilder
+    from tracer.grad_mode import is_grad_enabled
+
+    b = _builder()
+    if b is not None:  # inside a trace: a sub-graph whose first inputs are its closure
+        tree = flatten([Tensor(np.zeros((), np.float32))] * len(avals), [])
+        s = _stage(b, call, [tree], [avals])
+        return s.graph, s.out_tree, list(s.consts)
+    b = GraphBuilder(is_grad_enabled, warn_above=None)
+    b.inside = "inside tracer.vmap (the function is traced once, for all the examples)"
+    syms = [b.new_input(a) for a in avals]
+    outer, operand.tracing.builder = operand.tracing.builder, b
+    try:
+        out = call(syms)
+        out_tree, leaves = _leaves(b, out)
+        atoms = [b._atom(o) for o in leaves]
+    finally:
+        operand.tracing.builder = outer
+        b.closed = True
+    graph = b.graph(atoms)
+    # inputs: the mapped ones, then the tensors it read (values of this call), then
+    # constant arrays (their values are in graph.consts)
+    rest = [t for _, t in b.captured] + [None] * len(b.consts)
+    return graph, out_tree, rest
+
+
+def _draws_random(graph: Graph) -> bool:
+    from compiler.ir import _sub_graphs
+
+    return any(
+        e.op.name == "random" or any(_draws_random(g) for _, g in _sub_graphs(e.params))
+        for e in graph.eqns
+    )
+
+
 def vmap(
     fn: Callable[..., Any],
-    in_axes: int | None | Sequence[int | None] = 0,
-    out_axes: int = 0,
+    in_axes: Any = 0,
+    out_axes: Any = 0,
+    *,
+    _randomness: str = "same",
 ) -> Callable[..., Any]:
-    """`fn` mapped over an axis of its arguments (jax.vmap, torch.func.vmap): argument i
-    is split along `in_axes[i]` (None: passed whole to every call); the results are
-    stacked along `out_axes`. A pytree argument is mapped along the same axis in every
-    leaf.
+    """`fn` mapped over an axis of its arguments (jax.vmap; torch.func.vmap is
+    `tracer.func.vmap`). `in_axes`: an int or None for every argument, or a tuple with
+    one entry per positional argument, each an int, None (passed whole to every
+    example) or a pytree prefix of that argument; `out_axes` likewise for the result.
+    Keyword arguments are passed unmapped (as torch.func.vmap does).
 
-    It runs `fn` once per index, as a `tracer.scan` (one compiled loop inside a trace),
-    so it gives JAX's results at a loop's speed. Keyword arguments are passed to every
-    call unmapped (as torch.func.vmap does). Raises ValueError when no argument is
-    mapped, an axis is out of range, the mapped sizes differ or are 0; TypeError for an
-    in_axes entry that is not an int or None."""
+    `fn` is staged once on one example's shapes and the graph is batched equation by
+    equation with the ops' batching rules (`compiler.batching`): matmul becomes a batched
+    matmul, reductions reduce one axis further in, a `cond` whose predicate differs per
+    example runs both branches and selects, a `while_loop` runs until every example is
+    done. So a vmap is one batched computation, not a loop; eagerly it records autograd
+    (grad of vmap), inside a trace it stages into the caller's graph. Random numbers
+    drawn inside `fn` are the same for every example (JAX's semantics for a key that is
+    not mapped).
+
+    Raises ValueError when no argument is mapped, an axis is out of range, or the mapped
+    sizes differ (naming each argument and its shape); TypeError for an axis that is
+    not an int or None."""
 
     @functools.wraps(fn)
     def batched(*args: Any, **kwargs: Any) -> Any:
-        axes = tuple(in_axes) if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
-        if len(axes) != len(args):
-            raise ValueError(f"vmap: in_axes has {len(axes)} entries for {len(args)} arguments")
-        for ax in axes:
-            if ax is not None and (isinstance(ax, bool) or not isinstance(ax, int)):
-                raise TypeError(
-                    f"vmap: in_axes entries must be ints or None (one per positional "
-                    f"argument), got {ax!r}"
-                )
-        mapped = [i for i, ax in enumerate(axes) if ax is not None]
+        if isinstance(in_axes, list):
+            axes_prefix: Any = tuple(in_axes)
+        else:
+            axes_prefix = in_axes
+        if isinstance(axes_prefix, tuple) and len(axes_prefix) != len(args):
+            raise ValueError(
+                f"vmap: in_axes has {len(axes_prefix)} entries for {len(args)} positional "
+                "arguments (give one per argument, or one int/None for all)"
+            )
+        leaves: list[Any] = []
+        tree = flatten(args, leaves)
+        if isinstance(axes_prefix, tuple):
+            axes: list[Any] = []
+            for i, (p, c) in enumerate(zip(axes_prefix, tree.children)):
+                axes += _prefix_axes(p, c, _arg_name(fn, i), "in_axes")
+        else:
+            axes = _prefix_axes(axes_prefix, tree, "the arguments", "in_axes")
+        owner = [i for i, c in enumerate(tree.children) for _ in range(c.num_leaves)]
+        mapped = [j for j, ax in enumerate(axes) if ax is not None]
         if not mapped:
             raise ValueError("vmap: in_axes maps no argument (all None)")
-        moved = []
-        sizes = set()
-        for i in mapped:
-            leaves: list[Any] = []
-            tree = flatten(args[i], leaves)
-            front = []
-            for leaf in leaves:
-                if not -leaf.ndim <= axes[i] < leaf.ndim:
-                    raise ValueError(
-                        f"vmap: argument {i} is mapped along axis {axes[i]}, but it has "
-                        f"{leaf.ndim} dimensions (shape {tuple(leaf.shape)})"
-                    )
-                ax = axes[i] % leaf.ndim
-                front.append(leaf.movedim(ax, 0) if ax else leaf)
-                sizes.add(int(leaf.shape[ax]))
-            moved.append(tree.unflatten(iter(front)))
+        sizes: dict[int, list[str]] = {}
+        dims = []
+        for j in mapped:
+            leaf, ax = leaves[j], axes[j]
+            shape = tuple(int(s) for s in leaf.shape)
+            what = f"{_arg_name(fn, owner[j])} of shape {shape}"
+            if not -len(shape) <= ax < len(shape):
+                raise ValueError(
+                    f"vmap: {what} is mapped along axis {ax}, but it has {len(shape)} dimensions"
+                )
+            dims.append(ax % len(shape))
+            sizes.setdefault(shape[ax], []).append(f"axis {ax} of {what}")
         if len(sizes) != 1:
-            raise ValueError(f"vmap: the mapped axes have different sizes {sorted(sizes)}")
-        if sizes == {0}:
+            detail = "; ".join(f"size {n}: {', '.join(w)}" for n, w in sorted(sizes.items()))
+            raise ValueError(f"vmap: the mapped axes have different sizes ({detail})")
+        (size,) = sizes
+        avals = []
+        for j, d in zip(mapped, dims):
+            x = leaves[j]
+            shape = tuple(int(s) for s in x.shape)
+            avals.append(_aval(x)._replace(shape=shape[:d] + shape[d + 1 :], weak=False))
+
+        def call(inputs: list[Any]) -> Any:
+            full = list(leaves)
+            for j, v in zip(mapped, inputs):
+                full[j] = v
+            return fn(*tree.unflatten(iter(full)), **kwargs)
+
+        graph, out_tree, rest = _stage_mapped(call, avals)
+        if _randomness != "same" and _draws_random(graph):
+            if _randomness == "error":
+                raise RuntimeError(
+                    "vmap: called random operation while in randomness error mode. Please "
+                    "either use the 'same' randomness flag on vmap or perform the randomness "
+                    "operation out of vmap"
+                )
             raise ValueError(
-                "vmap over an axis of size 0 is not supported (the results' shapes would "
-                "come from no call of the function)"
+                f"vmap: randomness={_randomness!r} is not supported; with 'same' every "
+                "example gets the same numbers. For different ones, draw them before vmap "
+                "(one row per example) and map over them"
             )
-
-        def body(c: Any, slices: Any) -> Any:
-            full = list(args)
-            for i, sl in zip(mapped, slices):
-                full[i] = sl
-            return c, fn(*full, **kwargs)  # keyword arguments pass through unmapped
-
-        _, ys = scan(body, 0, tuple(moved))
-        leaves = []
-        tree = flatten(ys, leaves)
-        return tree.unflatten(iter([y.movedim(0, out_axes) if out_axes else y for y in leaves]))
+        world = leaves[mapped[0]]
+        b = _builder()
+        if b is not None:  # the closure comes first in a staged sub-graph
+            values = rest + [leaves[j] for j in mapped]
+            vdims = [None] * len(rest) + dims
+        else:
+            values = [leaves[j] for j in mapped] + rest
+            vdims = dims + [None] * len(rest)
+        outs, odims = batch_eval(graph, values, vdims, size, world=world)
+        o_axes = _prefix_axes(out_axes, out_tree, "the result", "out_axes")
+        result = []
+        for o, d, t in zip(outs, odims, o_axes):
+            if t is None and d is not None:
+                raise ValueError(
+                    "vmap: out_axes is None for a result that depends on the mapped "
+                    "arguments (it differs per example); give it an axis"
+                )
+            if t is not None:
+                nd = (o.ndim if isinstance(o, operand.Operand) else 0) + (d is None)
+                if not -nd <= t < nd:
+                    raise ValueError(
+                        f"vmap: out_axes {t} is out of range for a result with {nd} "
+                        "dimensions (the mapped axis included)"
+                    )
+                t %= nd
+            o = to_axis(o, d, t, size, world)
+            if not isinstance(o, operand.Operand):
+                o = world._const(np.asarray(o))
+            result.append(o)
+        return out_tree.unflatten(iter(result))
 
     return batched
 
