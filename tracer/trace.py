@@ -84,11 +84,17 @@ class _Traced:
     detached: bool = False
     checked: bool = field(init=False)  # anything to check at each call
     captured_avals: list[AVal] = field(init=False)
+    # after a backward() inside, which captured tensors required grad at trace time: the
+    # graph computes (and the optimizer applies) gradients for exactly those
+    captured_requires_grad: list[bool] | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.checked = bool(self.captured or self.guards or self.grads_to_none)
         n = len(self.graph.inputs) - len(self.captured) - len(self.consts)
         self.captured_avals = [v.aval for v in self.graph.inputs[n : n + len(self.captured)]]
+        self.captured_requires_grad = (
+            [c.requires_grad for c in self.captured] if self.detached else None
+        )
 
     def current_captured(self) -> list[Tensor] | None:
         """The captured tensors as the function would read them now; None when the
@@ -108,6 +114,10 @@ class _Traced:
             ):
                 return None
             out.append(t)
+        if self.captured_requires_grad is not None and any(
+            t.requires_grad != rg for t, rg in zip(out, self.captured_requires_grad)
+        ):
+            return None
         return out
 
     def why_stale(self) -> str:
@@ -146,7 +156,18 @@ class _Traced:
                     f"a tensor captured from outside the function changed dtype: "
                     f"{src.path} {aval.dtype} -> {t._data.dtype}"
                 )
+        for t, rg in zip(self.current_tensors(), self.captured_requires_grad or []):
+            if t.requires_grad != rg:
+                return (
+                    f"a tensor of shape {tuple(t.shape)} captured from outside the function "
+                    f"changed requires_grad {rg} -> {t.requires_grad} (the function calls "
+                    "backward())"
+                )
         return "a value captured from outside the function changed"
+
+    def current_tensors(self) -> list[Any]:
+        """The captured values as the function would read them now (unchecked)."""
+        return [c if src is None else src.read() for c, src in zip(self.captured, self.sources)]
 
 
 @dataclass

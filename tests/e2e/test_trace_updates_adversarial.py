@@ -89,3 +89,27 @@ def test_an_ema_target_network_reads_the_parameters_the_step_just_updated(update
         return loss
 
     _run(_ema_target, step)
+
+
+def _sgd_momentum():
+    model = _model()
+    return model, tracer.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+
+def _step(model, opt, x, y):
+    opt.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+    return loss
+
+
+@pytest.mark.parametrize("frozen_at,thawed_at", [(2, None), (1, 3)])
+def test_freezing_a_layer_between_calls_stops_its_updates(frozen_at, thawed_at):
+    # the graph differentiates the parameters that required grad when it was traced
+    def freeze(model, opt, i):
+        if i in (frozen_at, thawed_at):
+            for p in model[0].parameters():
+                p.requires_grad_(i != frozen_at)
+
+    _run(_sgd_momentum, _step, _data(5), between=freeze)
