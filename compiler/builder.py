@@ -471,6 +471,12 @@ def _stage_backward(
             gs = Sym(b, back.get(g, g))
         else:  # a literal gradient
             gs = out.full_like(g.value.item(), shape=tuple(x.shape)).to(x._data.dtype)
+        hooks = list(getattr(x, "_hooks", None) or ())
+        b.extra_guards[-id(x)] = _HookGuard(x, hooks)  # (keys of optimizers: their ids)
+        for hook in hooks:  # the tensor's hooks, staged: they see and may replace it
+            replaced = hook(gs)
+            if replaced is not None:
+                gs = gs._sym(replaced)
         if not create_graph:
             gs = gs.detach()
         slot = b.grad_slot(x)
@@ -479,6 +485,24 @@ def _stage_backward(
         else:  # accumulated in place, as PyTorch's AccumulateGrad does
             slot.current.add_(gs)
     b.did_backward = True
+
+
+class _HookGuard:
+    """A tensor whose gradient a traced backward() computed: the graph ran its hooks as
+    they were then, and holds while they are the same."""
+
+    __slots__ = ("p", "hooks")
+
+    def __init__(self, p: Any, hooks: list[Any]) -> None:
+        self.p, self.hooks = p, hooks
+
+    def holds(self) -> bool:
+        return list(self.p._hooks or ()) == self.hooks
+
+    def change(self) -> str | None:
+        if self.holds():
+            return None
+        return f"the hooks registered on a tensor of shape {tuple(self.p.shape)} changed"
 
 
 def _as_list(x: Any) -> list[Any]:

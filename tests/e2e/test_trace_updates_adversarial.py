@@ -113,3 +113,22 @@ def test_freezing_a_layer_between_calls_stops_its_updates(frozen_at, thawed_at):
                 p.requires_grad_(i != frozen_at)
 
     _run(_sgd_momentum, _step, _data(5), between=freeze)
+
+
+@pytest.mark.parametrize("registered_at,removed_at", [(0, None), (2, None), (0, 2)])
+def test_hooks_on_parameters_change_the_gradients_a_traced_backward_accumulates(
+    registered_at, removed_at
+):
+    handles = {}
+
+    def hooks(model, opt, i):
+        if i == registered_at:
+            handles[id(model)] = [
+                model[0].weight.register_hook(lambda g: g * 10),
+                model[2].bias.register_hook(lambda g: g.clamp(-0.01, 0.01)),
+            ]
+        if i == removed_at:
+            for h in handles[id(model)]:
+                h.remove()
+
+    _run(_sgd_momentum, _step, _data(4), between=hooks)
