@@ -132,3 +132,38 @@ def test_hooks_on_parameters_change_the_gradients_a_traced_backward_accumulates(
                 h.remove()
 
     _run(_sgd_momentum, _step, _data(4), between=hooks)
+
+
+@pytest.mark.parametrize(
+    "max_norm,norm_type", [(0.1, 2.0), (0.1, 1.0), (0.01, float("inf")), (100.0, 2.0)]
+)
+def test_clip_grad_norm_inside_a_traced_step_clips_as_eagerly(max_norm, norm_type):
+    norms = {}
+
+    def step(model, opt, x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        norms[id(model)] = nn.utils.clip_grad_norm_(model.parameters(), max_norm, norm_type)
+        opt.step()
+        return loss
+
+    eager, traced = _sgd_momentum(), _sgd_momentum()
+    f = tracer.trace(lambda x, y: (step(*traced, x, y), norms[id(traced[0])]))
+    for x, y in _data():
+        want = step(*eager, x, y)
+        got, norm = f(x, y)
+        np.testing.assert_allclose(got.item(), want.item(), **TOL)
+        np.testing.assert_allclose(norm.item(), norms[id(eager[0])].item(), **TOL)
+        _assert_same(eager[0], traced[0])
+
+
+def test_clip_grad_norm_cannot_check_finiteness_inside_a_trace():
+    model, opt = _sgd_momentum()
+
+    def step(x, y):
+        F.cross_entropy(model(x), y).backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0, error_if_nonfinite=True)
+
+    with pytest.raises(tracer.TraceError, match="error_if_nonfinite=False"):
+        tracer.trace(step)(*_data(1)[0])
