@@ -98,6 +98,9 @@ class GraphBuilder:
         # The graph holds for this call only (it set up state that changes the next
         # call's graph: a momentum buffer's first step).
         self.one_shot = False
+        # Undo what the traced code did outside the trace (an optimizer's state made on
+        # its first step), run when tracing fails: a failed trace changes nothing.
+        self.undo: list[Callable[[], None]] = []
 
     def new_input(self, aval: AVal) -> Sym:
         v = Var(aval)

@@ -312,9 +312,17 @@ class _Staged:
             self._cache.popitem(last=False)
 
     def _trace(self, key: Any, leaves: list[Any]) -> _Traced:
+        b = GraphBuilder(is_grad_enabled)
+        try:
+            return self._stage(b, key, leaves)
+        except BaseException:
+            for undo in reversed(b.undo):
+                undo()
+            raise
+
+    def _stage(self, b: GraphBuilder, key: Any, leaves: list[Any]) -> _Traced:
         t0 = time.perf_counter()
         trees, kw, avals = key
-        b = GraphBuilder(is_grad_enabled)
         b.accepts_writes = True  # in-place updates are written back after each call
         b.arg_requires_grad = [rg for _, _, rg in avals]
         weak = [w for t in (*trees, *(t for _, t in kw)) for w in t.weak_leaves()]

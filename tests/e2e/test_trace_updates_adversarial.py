@@ -167,3 +167,61 @@ def test_clip_grad_norm_cannot_check_finiteness_inside_a_trace():
 
     with pytest.raises(tracer.TraceError, match="error_if_nonfinite=False"):
         tracer.trace(step)(*_data(1)[0])
+
+
+@pytest.mark.parametrize(
+    "make_scheduler",
+    [
+        lambda o: tracer.optim.lr_scheduler.StepLR(o, step_size=1, gamma=0.5),
+        lambda o: tracer.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10),
+        lambda o: tracer.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=2),
+        lambda o: tracer.optim.lr_scheduler.ChainedScheduler(
+            [tracer.optim.lr_scheduler.ExponentialLR(o, 0.9)]
+        ),
+    ],
+    ids=["StepLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "ChainedScheduler"],
+)
+def test_a_scheduler_step_inside_a_traced_step_is_refused_and_changes_nothing(make_scheduler):
+    # it would set the lr once, while tracing, and the later calls would reuse it
+    model, opt = _sgd_momentum()
+    scheduler = make_scheduler(opt)
+    lrs, params = (
+        [g["lr"] for g in opt.param_groups],
+        [p.detach().clone() for p in model.parameters()],
+    )
+
+    def step(x, y):
+        loss = _step(model, opt, x, y)
+        scheduler.step()
+        return loss
+
+    with pytest.raises(tracer.TraceError, match=r"step\(\) inside a traced function"):
+        tracer.trace(step)(*_data(1)[0])
+    assert [g["lr"] for g in opt.param_groups] == lrs
+    assert all(
+        np.array_equal(a.numpy(), p.detach().numpy()) for a, p in zip(params, model.parameters())
+    )
+
+
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        lambda ps: tracer.optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.5),
+        lambda ps: tracer.optim.Adam(ps, lr=0.1),
+    ],
+    ids=["SGD-dampening", "Adam"],
+)
+def test_a_failed_trace_of_a_step_leaves_no_optimizer_state(make_opt):
+    # an SGD momentum buffer left as zeros by a failed trace changed the next eager step
+    fresh, failed = _model(), _model()
+    o_fresh, o_failed = make_opt(fresh.parameters()), make_opt(failed.parameters())
+
+    def bad(x, y):
+        return _step(failed, o_failed, x, y).item()  # TraceError after opt.step()
+
+    with pytest.raises(tracer.TraceError):
+        tracer.trace(bad)(*_data(1)[0])
+    assert len(o_failed.state) == 0
+    for x, y in _data(3):
+        _step(fresh, o_fresh, x, y), _step(failed, o_failed, x, y)
+    _assert_same(fresh, failed)
