@@ -748,6 +748,11 @@ class Sym(Operand):
         var = self.builder.emit("stop_gradient", [self.ir_var], {})[0]
         return Sym(self.builder, var, self, (self, "stop_gradient", {}))
 
+    @property
+    def data(self) -> Sym:
+        """`x.data` in traced code: `x.detach()`, through which updates write to `x`."""
+        return self.detach()
+
     def __repr__(self) -> str:
         return f"TracedTensor(shape={tuple(self.shape)}, dtype={self.dtype.name})"
 

@@ -268,3 +268,39 @@ def test_arguments_that_alias_but_are_only_read_are_fine():
     t = tracer.arange(4.0)
     f = tracer.trace(lambda a, b: a * b[:, None])
     np.testing.assert_array_equal(f(t, t).numpy(), (t * t[:, None]).numpy())
+
+
+def _clamp_grad_data_step(model, opt, x, y):
+    opt.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    for p in model.parameters():
+        p.grad.data.clamp_(-0.01, 0.01)
+    opt.step()
+    return loss
+
+
+def _manual_sgd_step(model, opt, x, y):
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    for p in model.parameters():
+        p.data -= 0.1 * p.grad.data
+        p.grad = None
+    return loss
+
+
+@pytest.mark.parametrize("step", [_clamp_grad_data_step, _manual_sgd_step])
+def test_grad_data_and_data_minus_equals_as_older_tutorials_write_them(step):
+    # .data of a traced value was missing (AttributeError), and `p.data -= g` assigned a
+    # traced value to .data (TypeError naming an internal class)
+    _run(_sgd_momentum, step)
+
+
+def test_assigning_another_value_to_data_inside_a_trace_is_refused():
+    w = tracer.ones(3)
+
+    def f(x):
+        w.data = x * 2
+
+    with pytest.raises(tracer.TraceError, match="assigning .data"):
+        tracer.trace(f)(tracer.ones(3))
