@@ -304,3 +304,19 @@ def test_assigning_another_value_to_data_inside_a_trace_is_refused():
 
     with pytest.raises(tracer.TraceError, match="assigning .data"):
         tracer.trace(f)(tracer.ones(3))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a function is traced with grad enabled whatever the caller's mode, so a traced "
+    "training step called under no_grad() still computes gradients and updates the "
+    "parameters, where eager mode raises at backward()",
+)
+def test_a_traced_step_called_under_no_grad_fails_as_eagerly():
+    x, y = _data(1)[0]
+    eager, traced = _sgd_momentum(), _sgd_momentum()
+    with tracer.no_grad(), pytest.raises(tracer.AutogradError):
+        _step(*eager, x, y)
+    f = tracer.trace(lambda x, y: _step(*traced, x, y))
+    with tracer.no_grad(), pytest.raises(tracer.AutogradError):
+        f(x, y)
