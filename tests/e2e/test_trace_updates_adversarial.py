@@ -320,3 +320,25 @@ def test_a_traced_step_called_under_no_grad_fails_as_eagerly():
     f = tracer.trace(lambda x, y: _step(*traced, x, y))
     with tracer.no_grad(), pytest.raises(tracer.AutogradError):
         f(x, y)
+
+
+def test_lbfgs_inside_a_trace_says_it_cannot_be_traced():
+    model = _model()
+    opt = tracer.optim.LBFGS(model.parameters(), lr=0.5)
+    params = [p.detach().clone() for p in model.parameters()]
+
+    def step(x, y):
+        def closure():
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            return loss
+
+        return opt.step(closure)
+
+    with pytest.raises(tracer.TraceError, match="LBFGS.step"):
+        tracer.trace(step)(*_data(1)[0])
+    assert all(
+        np.array_equal(a.numpy(), p.detach().numpy()) for a, p in zip(params, model.parameters())
+    )
+    assert all(p.grad is None for p in model.parameters()) and not opt.state
