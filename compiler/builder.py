@@ -100,6 +100,9 @@ class GraphBuilder:
         # The graph holds for this call only (it set up state that changes the next
         # call's graph: a momentum buffer's first step).
         self.one_shot = False
+        # Undo what the traced code did outside the trace (an optimizer's state made on
+        # its first step), run when tracing fails: a failed trace changes nothing.
+        self.undo: list[Callable[[], None]] = []
 
     def new_input(self, aval: AVal) -> Sym:
         v = Var(aval)
@@ -473,6 +476,12 @@ def _stage_backward(
             gs = Sym(b, back.get(g, g))
         else:  # a literal gradient
             gs = out.full_like(g.value.item(), shape=tuple(x.shape)).to(x._data.dtype)
+        hooks = list(getattr(x, "_hooks", None) or ())
+        b.extra_guards[-id(x)] = _HookGuard(x, hooks)  # (keys of optimizers: their ids)
+        for hook in hooks:  # the tensor's hooks, staged: they see and may replace it
+            replaced = hook(gs)
+            if replaced is not None:
+                gs = gs._sym(replaced)
         if not create_graph:
             gs = gs.detach()
         slot = b.grad_slot(x)
@@ -481,6 +490,24 @@ def _stage_backward(
         else:  # accumulated in place, as PyTorch's AccumulateGrad does
             slot.current.add_(gs)
     b.did_backward = True
+
+
+class _HookGuard:
+    """A tensor whose gradient a traced backward() computed: the graph ran its hooks as
+    they were then, and holds while they are the same."""
+
+    __slots__ = ("p", "hooks")
+
+    def __init__(self, p: Any, hooks: list[Any]) -> None:
+        self.p, self.hooks = p, hooks
+
+    def holds(self) -> bool:
+        return list(self.p._hooks or ()) == self.hooks
+
+    def change(self) -> str | None:
+        if self.holds():
+            return None
+        return f"the hooks registered on a tensor of shape {tuple(self.p.shape)} changed"
 
 
 def _as_list(x: Any) -> list[Any]:
@@ -751,6 +778,11 @@ class Sym(Operand):
         self.builder._atom(self)  # a stale view may not be read
         var = self.builder.emit("stop_gradient", [self.ir_var], {})[0]
         return Sym(self.builder, var, self, (self, "stop_gradient", {}))
+
+    @property
+    def data(self) -> Sym:
+        """`x.data` in traced code: `x.detach()`, through which updates write to `x`."""
+        return self.detach()
 
     def __repr__(self) -> str:
         return f"TracedTensor(shape={tuple(self.shape)}, dtype={self.dtype.name})"

@@ -738,12 +738,15 @@ def set_data(t: Tensor, value: Any) -> None:
     `value` is not floating point, TraceError inside a traced function (the assignment
     would happen once, while tracing). Nothing changes when it raises.
     """
-    if not isinstance(value, Tensor):
+    b = operand.tracing.builder
+    if b is not None and _own_data(b, t, value):
+        return  # `t.data -= x`: the update went through t.data; assigning it back is a no-op
+    if not isinstance(value, Tensor) and not (b is not None and isinstance(value, Operand)):
         raise TypeError(
             f"Variable data has to be a tensor, but got {type(value).__name__}; "
             "wrap it with tracer.tensor(...)"
         )
-    if operand.tracing.builder is not None:
+    if b is not None:
         raise TraceError(
             "assigning .data of a tensor inside a traced function: it would happen only "
             "once, while tracing, not on every call. Assign it outside the traced function"
@@ -755,6 +758,16 @@ def set_data(t: Tensor, value: Any) -> None:
             f"{value._data.dtype} tensor of shape {value._data.shape}"
         )
     t._data = value._data
+
+
+def _own_data(b: Any, t: Tensor, value: Any) -> bool:
+    """Whether `value` is `t.data` taken in the trace of builder `b` (then updated in
+    place, as `t.data -= x` does before assigning it back)."""
+    view = getattr(value, "_view", None)
+    owner = b.root().owners.get(id(t))
+    return (
+        view is not None and owner is not None and view[0] is owner and view[1] == "stop_gradient"
+    )
 
 
 def _check_grad(t: Tensor, g: Any) -> None:

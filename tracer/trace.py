@@ -84,11 +84,17 @@ class _Traced:
     detached: bool = False
     checked: bool = field(init=False)  # anything to check at each call
     captured_avals: list[AVal] = field(init=False)
+    # after a backward() inside, which captured tensors required grad at trace time: the
+    # graph computes (and the optimizer applies) gradients for exactly those
+    captured_requires_grad: list[bool] | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.checked = bool(self.captured or self.guards or self.grads_to_none)
         n = len(self.graph.inputs) - len(self.captured) - len(self.consts)
         self.captured_avals = [v.aval for v in self.graph.inputs[n : n + len(self.captured)]]
+        self.captured_requires_grad = (
+            [c.requires_grad for c in self.captured] if self.detached else None
+        )
 
     def current_captured(self) -> list[Tensor] | None:
         """The captured tensors as the function would read them now; None when the
@@ -108,6 +114,10 @@ class _Traced:
             ):
                 return None
             out.append(t)
+        if self.captured_requires_grad is not None and any(
+            t.requires_grad != rg for t, rg in zip(out, self.captured_requires_grad)
+        ):
+            return None
         return out
 
     def why_stale(self) -> str:
@@ -146,7 +156,18 @@ class _Traced:
                     f"a tensor captured from outside the function changed dtype: "
                     f"{src.path} {aval.dtype} -> {t._data.dtype}"
                 )
+        for t, rg in zip(self.current_tensors(), self.captured_requires_grad or []):
+            if t.requires_grad != rg:
+                return (
+                    f"a tensor of shape {tuple(t.shape)} captured from outside the function "
+                    f"changed requires_grad {rg} -> {t.requires_grad} (the function calls "
+                    "backward())"
+                )
         return "a value captured from outside the function changed"
+
+    def current_tensors(self) -> list[Any]:
+        """The captured values as the function would read them now (unchecked)."""
+        return [c if src is None else src.read() for c, src in zip(self.captured, self.sources)]
 
 
 @dataclass
@@ -283,6 +304,39 @@ class _Staged:
                 self._store(key, entry)
         return entry, leaves, list(entry.captured)
 
+    def _refuse_aliases(
+        self,
+        entry: _Traced,
+        leaves: list[Any],
+        captured: list[Tensor],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        """TraceError when the graph updates an input in place that shares memory with
+        another input (the same tensor passed twice, two views of one tensor, an
+        argument that is also captured): the graph reads them as separate values."""
+        alias = _written_alias(entry, leaves, captured)
+        if alias is None:
+            return
+        (trees, kw, _), _ = self._signature(args, kwargs)
+        paths = [p for i, t in enumerate(trees) for p in t.leaf_paths(self._argname(i))]
+        paths += [p for k, t in kw for p in t.leaf_paths(k)]
+
+        def name(i: int) -> str:
+            if i < len(leaves):
+                return f"argument {paths[i]!r} (shape {tuple(leaves[i].shape)})"
+            t = captured[i - len(leaves)]
+            return f"a tensor captured from outside the function (shape {tuple(t.shape)})"
+
+        written, other = alias
+        raise TraceError(
+            f"{getattr(self.fn, '__name__', 'the function')}: {name(written)} is updated in "
+            f"place and shares memory with {name(other)}; the compiled function reads them "
+            "as separate values, so it would not see the update through the other one as "
+            "eager mode does. Pass tensors that do not overlap (.clone() one of them), or "
+            "pass the tensor once and take the views inside the function."
+        )
+
     def _store(self, key: Any, entry: _Traced) -> None:
         """Cache `entry`, evicting the least recently used past `cache_size`."""
         self._cache[key] = entry
@@ -291,9 +345,17 @@ class _Staged:
             self._cache.popitem(last=False)
 
     def _trace(self, key: Any, leaves: list[Any]) -> _Traced:
+        b = GraphBuilder(is_grad_enabled)
+        try:
+            return self._stage(b, key, leaves)
+        except BaseException:
+            for undo in reversed(b.undo):
+                undo()
+            raise
+
+    def _stage(self, b: GraphBuilder, key: Any, leaves: list[Any]) -> _Traced:
         t0 = time.perf_counter()
         trees, kw, avals = key
-        b = GraphBuilder(is_grad_enabled)
         b.accepts_writes = True  # in-place updates are written back after each call
         b.arg_requires_grad = [rg for _, _, rg in avals]
         weak = [w for t in (*trees, *(t for _, t in kw)) for w in t.weak_leaves()]
@@ -453,6 +515,42 @@ def _writes(
     return writes, to_none, one_shot
 
 
+def _written_alias(
+    entry: _Traced, leaves: list[Any], captured: list[Tensor]
+) -> tuple[int, int] | None:
+    """(written, other): positions in leaves + captured of an input that the graph
+    updates in place and of another input sharing memory with it, or None. The graph
+    reads each input once, as a separate value, so it cannot follow such an update
+    through the other input as eager mode does."""
+    inputs = leaves + captured
+    written = {t for kind, t in entry.writes if kind == "arg"}
+    written |= {len(leaves) + t for kind, t in entry.writes if kind == "captured"}
+    if not written or len(inputs) < 2:
+        return None
+    spans = []
+    for i, t in enumerate(inputs):
+        a = t._data
+        if a.size:
+            lo, hi = np.lib.array_utils.byte_bounds(a)
+            spans.append((lo, hi, i))
+    spans.sort()
+    open_: list[tuple[int, int]] = []  # (end, position) of the spans still open
+    for lo, hi, i in spans:
+        open_ = [(end, j) for end, j in open_ if end > lo]
+        for _, j in open_:
+            if (i in written or j in written) and _overlap(inputs[i]._data, inputs[j]._data):
+                return (i, j) if i in written else (j, i)
+        open_.append((hi, i))
+    return None
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    try:
+        return bool(np.shares_memory(a, b, max_work=10_000))
+    except np.exceptions.TooHardError:
+        return True
+
+
 def _write_back(
     entry: _Traced, leaves: list[Any], captured: list[Tensor], arrays: list[np.ndarray]
 ) -> None:
@@ -608,6 +706,8 @@ class TracedFunction(_Staged):
             entry, leaves, captured = self._lookup(args, kwargs)
         except _Nested:  # inside another trace: inline the Python function
             return self.fn(*args, **kwargs)
+        if entry.writes:
+            self._refuse_aliases(entry, leaves, captured, args, kwargs)
         inputs = leaves + captured
         arrays = [t._data for t in inputs] + entry.consts
         if is_grad_enabled() and not entry.detached:
@@ -957,6 +1057,8 @@ class ValueAndGrad(_Staged):
                 self.has_aux,
                 self.static_argnums,
             )
+        if entry.writes:
+            self._refuse_aliases(entry, leaves, captured, args, kwargs)
         exe, graph = self._joint(entry)
         inputs = [*leaves, *captured]
         arrays = [t._data for t in inputs] + entry.consts

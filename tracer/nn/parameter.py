@@ -49,14 +49,6 @@ class Parameter(Tensor):
         if requires_grad:
             self.requires_grad_(True)
 
-    @property
-    def data(self) -> Tensor:
-        return Tensor(self._data, _version=self._version)
-
-    @data.setter
-    def data(self, value: Tensor) -> None:
-        set_data(self, value)
-
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
-from compiler.errors import ShapeError
+from compiler import operand
+from compiler.errors import ShapeError, TraceError
+from compiler.operand import Operand
+from compiler.source import describe_location
 from tracer.grad_mode import no_grad
 from tracer.nn.parameter import set_data
 from tracer.tensor import Tensor
@@ -23,9 +28,9 @@ __all__ = [
 
 
 def _tensors(parameters: Tensor | Iterable[Tensor], what: str) -> list[Tensor]:
-    items = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    items = [parameters] if isinstance(parameters, Operand) else list(parameters)
     for t in items:
-        if not isinstance(t, Tensor):
+        if not isinstance(t, Tensor if operand.tracing.builder is None else Operand):
             raise TypeError(f"{what}: expected tensors, got {type(t).__name__}")
     return items
 
@@ -62,6 +67,8 @@ def get_total_norm(
     norm_type = float(norm_type)
     if not ts:
         return Tensor(np.asarray(0.0, np.float32))
+    if operand.tracing.builder is not None:  # traced: the norm is computed at each call
+        return _traced_total_norm(ts, norm_type, error_if_nonfinite)
     norms = [_norm(t._data, norm_type) for t in ts]
     dtype = np.result_type(*norms)
     total = _norm(np.stack([n.astype(dtype) for n in norms]), norm_type)
@@ -74,6 +81,23 @@ def get_total_norm(
     return Tensor(np.asarray(total))
 
 
+def _traced_total_norm(ts: list[Operand], norm_type: float, error_if_nonfinite: bool) -> Any:
+    from tracer.functions import stack
+    from tracer.linalg import vector_norm
+    from tracer.typeinfo import promote_types
+
+    if error_if_nonfinite:
+        raise TraceError(
+            "get_total_norm/clip_grad_norm_(error_if_nonfinite=True) inside a traced "
+            "function: whether the norm is finite is known only when the compiled function "
+            "runs. Pass error_if_nonfinite=False and check the returned norm outside."
+            + (f"\n  at {describe_location()}" if describe_location() else "")
+        )
+    norms = [vector_norm(t, norm_type) for t in ts]
+    dtype = functools.reduce(promote_types, [n.dtype for n in norms])
+    return vector_norm(stack([n.to(dtype) for n in norms]), norm_type)
+
+
 def clip_grads_with_norm_(
     parameters: Tensor | Iterable[Tensor],
     max_norm: float,
@@ -83,6 +107,12 @@ def clip_grads_with_norm_(
     """Scale every `.grad` by min(1, max_norm / (total_norm + 1e-6)), in place."""
     grads = [p.grad for p in _tensors(parameters, "clip_grads_with_norm_") if p.grad is not None]
     if not grads:
+        return
+    if operand.tracing.builder is not None:  # traced: the factor is computed at each call
+        coef = (float(max_norm) / (total_norm + 1e-6)).clamp(max=1.0)
+        with no_grad():
+            for g in grads:
+                g.mul_(coef)
         return
     coef = float(max_norm) / (float(total_norm) + 1e-6)
     if coef < 1 or math.isnan(coef):

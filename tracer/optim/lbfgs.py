@@ -12,6 +12,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from compiler import operand
+from compiler.errors import TraceError
+from compiler.source import describe_location
 from tracer.creation import zeros
 from tracer.functions import cat
 from tracer.grad_mode import enable_grad, no_grad
@@ -255,6 +258,15 @@ class LBFGS(Optimizer):
             raise TypeError(
                 "LBFGS.step needs a closure: a function that zeroes the gradients, "
                 "recomputes the loss, calls loss.backward() and returns the loss"
+            )
+        if operand.tracing.builder is not None:
+            raise TraceError(
+                "LBFGS.step() inside a traced function: its line search and stopping tests "
+                "branch on the values of the loss and the gradients, which a trace cannot "
+                "follow"
+                + (f"\n  at {describe_location()}" if describe_location() else "")
+                + "\nCall it eagerly (trace the model's forward pass instead), or use an "
+                "optimizer whose step traces (SGD, Adam, ...)."
             )
         closure = enable_grad()(closure)
         group = self.param_groups[0]

@@ -193,6 +193,9 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         builder = _trace_builder()
+        if builder is not None and id(self) not in builder.extra_guards:
+            saved = {p: dict(s) for p, s in self.state.items()}
+            builder.undo.append(lambda: _restore_state(self.state, saved))
         with no_grad():
             for group in self.param_groups:
                 if builder is None and self._kernel is not None and _wants_kernel(group):
@@ -514,6 +517,16 @@ def _trace_builder() -> Any:
     if builder is None or not builder.root().accepts_writes:
         return None
     return builder.root()
+
+
+def _restore_state(state: dict[Tensor, dict[str, Any]], saved: dict[Any, dict[str, Any]]) -> None:
+    """Put the optimizer's state back as `saved` (when tracing its step failed)."""
+    for p in list(state):
+        if p not in saved:
+            del state[p]
+        else:
+            state[p].clear()
+            state[p].update(saved[p])
 
 
 def outside_trace(make: Callable[[], Any]) -> Any:

@@ -9,6 +9,9 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from compiler import operand
+from compiler.errors import TraceError
+from compiler.source import describe_location
 from tracer.optim.optimizer import Optimizer
 from tracer.tensor import Tensor
 
@@ -28,6 +31,19 @@ _GET_LR_WARNING = (
     "get_lr() computes the next lr from the current one and is meant for step(); "
     "use get_last_lr() to read the lr the scheduler last set"
 )
+
+
+def refuse_in_trace(scheduler: Any) -> None:
+    """Raise TraceError when `scheduler.step()` runs inside a traced function: it would
+    set the learning rate once, while tracing, and never at the later calls."""
+    if operand.tracing.builder is not None:
+        raise TraceError(
+            f"{type(scheduler).__name__}.step() inside a traced function: the schedule "
+            "would advance once, while tracing, and never at the calls that follow"
+            + (f"\n  at {describe_location()}" if describe_location() else "")
+            + "\nCall scheduler.step() outside the traced function (the traced step reads "
+            "the optimizer's learning rate at every call)."
+        )
 
 
 def _copy_lr(lr: Lr) -> Lr:
@@ -122,6 +138,7 @@ class LRScheduler:
 
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch (or, deprecated, jump to `epoch`) and set the lrs."""
+        refuse_in_trace(self)
         if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
             warnings.warn(_ORDER_WARNING, UserWarning, stacklevel=2)
         self._step_count += 1

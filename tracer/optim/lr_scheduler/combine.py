@@ -7,7 +7,12 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
-from tracer.optim.lr_scheduler.base import LRScheduler, _group_values, _set_group_value
+from tracer.optim.lr_scheduler.base import (
+    LRScheduler,
+    _group_values,
+    _set_group_value,
+    refuse_in_trace,
+)
 from tracer.optim.lr_scheduler.plateau import ReduceLROnPlateau
 from tracer.optim.optimizer import Optimizer
 
@@ -52,6 +57,7 @@ class SequentialLR(LRScheduler):
             scheds.last_epoch -= 1
 
     def step(self) -> None:  # type: ignore[override]
+        refuse_in_trace(self)
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[idx]
@@ -83,6 +89,7 @@ class ChainedScheduler(LRScheduler):
         self._last_lr = _group_values(self._schedulers[-1].optimizer, "lr")
 
     def step(self) -> None:  # type: ignore[override]
+        refuse_in_trace(self)
         for scheduler in self._schedulers:
             scheduler.step()
         self._last_lr = _group_values(self._schedulers[-1].optimizer, "lr")

@@ -8,7 +8,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
 
-from tracer.optim.lr_scheduler.base import Lr, LRScheduler, _Lambdas
+from tracer.optim.lr_scheduler.base import Lr, LRScheduler, _Lambdas, refuse_in_trace
 from tracer.optim.optimizer import Optimizer
 
 
@@ -268,6 +268,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         return [self.eta_min + (base - self.eta_min) * cosine / 2 for base in self.base_lrs]
 
     def step(self, epoch: float | None = None) -> None:
+        refuse_in_trace(self)
         if epoch is None and self.last_epoch < 0:
             epoch = 0
         if epoch is None:

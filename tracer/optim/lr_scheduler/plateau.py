@@ -12,6 +12,7 @@ from tracer.optim.lr_scheduler.base import (
     _check_optimizer,
     _group_values,
     _set_group_value,
+    refuse_in_trace,
 )
 from tracer.optim.optimizer import Optimizer
 
@@ -65,6 +66,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record this epoch's metric (a number or one-element tensor)."""
+        refuse_in_trace(self)
         current = float(metrics)
         if epoch is None:
             epoch = self.last_epoch + 1
