@@ -3,9 +3,12 @@ and the environment variables that change performance."""
 
 from __future__ import annotations
 
+import ctypes
 import importlib.metadata
+import importlib.util
 import os
 import platform
+import re
 import sys
 from typing import Any
 
@@ -38,6 +41,10 @@ def blas() -> str:
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
+        runtime = openblas_runtime()
+        if runtime is not None:
+            kernel, n = runtime
+            return f"{_numpy_blas()} ({f'{kernel} kernel, ' if kernel else ''}{n} threads)"
         return (
             _numpy_blas() + " (from numpy's build config; install threadpoolctl for the "
             "kernel in use)"
@@ -54,6 +61,77 @@ def blas() -> str:
             f"{lib.get('internal_api')} {lib.get('version') or ''} ({detail})".replace("  ", " ")
         )
     return "; ".join(parts) or _numpy_blas()
+
+
+def openblas_runtime() -> tuple[str | None, int] | None:
+    """The OpenBLAS loaded in this process (numpy's), asked directly: (its kernel,
+    "Haswell", or None when it does not say; its thread count); None when no OpenBLAS
+    is loaded or this is not Linux."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)  # already loaded: the same handle, nothing reinitialised
+        except OSError:
+            continue
+        found = {}
+        for what in ("get_num_threads", "get_corename"):
+            for name in (f"scipy_openblas_{what}64_", f"openblas_{what}64_", f"openblas_{what}"):
+                if hasattr(lib, name):
+                    found[what] = getattr(lib, name)
+                    break
+        if "get_num_threads" in found:
+            kernel = None
+            if "get_corename" in found:
+                found["get_corename"].restype = ctypes.c_char_p
+                kernel = found["get_corename"]().decode()
+            return kernel, found["get_num_threads"]()
+    return None
+
+
+def torch_runtime() -> str | None:
+    """The torch rows' threads (pinned, see impls.import_torch) and its BLAS; None when
+    torch does not import."""
+    from tracer.bench.impls import import_torch
+
+    try:
+        torch = import_torch()
+    except Exception:  # not installed, or a broken install
+        return None
+    found = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
+    blas = found.group(1) if found else "unknown"
+    return (
+        f"torch {torch.get_num_threads()} intra-op threads (torch.set_num_threads, pinned to "
+        f"the usable cores), BLAS {blas}"
+    )
+
+
+def jax_runtime(usable: int) -> str | None:
+    """What JAX's rows compute with (without importing JAX); None when not installed."""
+    if importlib.util.find_spec("jax") is None:
+        return None
+    flags = os.environ.get("XLA_FLAGS", "")
+    threads = (
+        f"XLA_FLAGS={flags!r}"
+        if flags
+        else f"XLA's default: one per schedulable core, {usable} here; not pinned by the harness"
+    )
+    return f"jax: XLA:CPU's own matmul kernels (no BLAS library), its own thread pool ({threads})"
+
+
+def threads(usable: int) -> str:
+    """One line: the threads and matrix-multiply library each row's library uses."""
+    runtime = openblas_runtime()
+    parts = [
+        f"numpy {runtime[1]} OpenBLAS threads"
+        if runtime
+        else "numpy: BLAS threads unknown (no OpenBLAS loaded)"
+    ]
+    parts += [t for t in (torch_runtime(), jax_runtime(usable)) if t]
+    return " · ".join(parts)
 
 
 def _numpy_blas() -> str:
@@ -106,6 +184,7 @@ def collect() -> dict[str, Any]:
         "tracer": getattr(tracer, "__version__", None),
         "tracer_path": tracer_path(),
         "blas": blas(),
+        "threads": threads(usable),
         "load_average": _load(),
         "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES)},
         "argv": sys.argv[1:],
@@ -132,6 +211,7 @@ def format_header(info: dict[str, Any]) -> str:
             f"torch {v('torch')} · jax {v('jax')} · tracer {v('tracer')} "
             f"(value_and_grad runs: {info['tracer_path']})",
             f"BLAS: {info['blas']}",
+            f"threads: {info['threads']}",
             f"env: {env} · load average at start: {load_text}",
         ]
     )
