@@ -160,7 +160,8 @@ def test_json_lists_targets_unmeasured_when_the_peer_is_missing(quick):
 def test_json_header_records_machine_versions_and_blas(quick):
     _, data = quick
     header = data["header"]
-    for key in ("cpu", "cores", "python", "numpy", "numba", "torch", "jax", "blas", "tracer_path"):
+    keys = ("cpu", "cores", "python", "numpy", "numba", "torch", "jax", "blas", "threads")
+    for key in keys + ("tracer_path",):
         assert key in header
     assert header["python"] == ".".join(map(str, sys.version_info[:3]))
 
@@ -655,3 +656,15 @@ def test_torch_rows_run_with_one_thread_per_usable_core():
     from tracer.bench.impls import import_torch
 
     assert import_torch().get_num_threads() == usable_cores()
+
+
+@pytest.mark.parametrize("n", sorted({1, min(2, usable_cores())}))
+def test_header_reads_numpys_openblas_thread_count_from_the_library(n, tmp_path):
+    code = "import numpy; from tracer.bench import machine; print(machine.openblas_runtime())"
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(n), TRACER_CACHE_DIR=str(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if proc.stdout.strip() == "None":
+        pytest.skip("numpy's BLAS here is not a loaded OpenBLAS")
+    assert proc.stdout.strip().endswith(f", {n})"), proc.stdout + proc.stderr

@@ -130,8 +130,18 @@ def threads(usable: int) -> str:
         if runtime
         else "numpy: BLAS threads unknown (no OpenBLAS loaded)"
     ]
+    parts.append(tracer_runtime())
     parts += [t for t in (torch_runtime(), jax_runtime(usable)) if t]
     return " · ".join(parts)
+
+
+def tracer_runtime() -> str:
+    """The threads of tracer's generated loops (runtime.jit.threads) and its matmuls'."""
+    from runtime.jit import threads as loop_threads
+
+    n = loop_threads()
+    why = "TRACER_PARALLEL=1" if n > 1 else "set TRACER_PARALLEL=1 for more"
+    return f"tracer loops {n} thread{'s' if n > 1 else ''} ({why}), matmuls numpy's BLAS"
 
 
 def _numpy_blas() -> str:
