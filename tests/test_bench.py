@@ -7,6 +7,7 @@ the same whether or not they are installed. Nothing here asserts on a timing."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import pathlib
@@ -668,3 +669,33 @@ def test_header_reads_numpys_openblas_thread_count_from_the_library(n, tmp_path)
     if proc.stdout.strip() == "None":
         pytest.skip("numpy's BLAS here is not a loaded OpenBLAS")
     assert proc.stdout.strip().endswith(f", {n})"), proc.stdout + proc.stderr
+
+
+def test_threads_option_pins_torch_and_numpys_openblas(monkeypatch):
+    from tracer.bench import machine
+    from tracer.bench.impls import THREADS_ENV, bench_threads
+
+    before = machine.openblas_runtime()
+    monkeypatch.setenv(THREADS_ENV, "")  # monkeypatch restores both variables after
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "")
+    try:
+        cli.pin_threads(1)
+        assert bench_threads() == 1 and os.environ["OPENBLAS_NUM_THREADS"] == "1"
+        if before is not None:
+            assert machine.openblas_runtime()[1] == 1
+        if importlib.util.find_spec("torch") is not None:
+            from tracer.bench.impls import import_torch
+
+            assert import_torch().get_num_threads() == 1
+    finally:
+        if before is not None:
+            machine.set_blas_threads(before[1])
+        if importlib.util.find_spec("torch") is not None:
+            import torch
+
+            torch.set_num_threads(usable_cores())
+
+
+def test_threads_below_one_is_a_usage_error(capsys):
+    assert cli.main(["--threads", "0"], impls={}) == 2
+    assert "--threads must be at least 1" in capsys.readouterr().err

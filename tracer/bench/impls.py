@@ -35,13 +35,22 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+THREADS_ENV = "TRACER_BENCH_THREADS"  # set by `--threads N`; fresh processes inherit it
+
+
+def bench_threads() -> int:
+    """The thread count the torch rows run with: `--threads N` (TRACER_BENCH_THREADS),
+    else the usable cores."""
+    return int(os.environ.get(THREADS_ENV) or usable_cores())
+
+
 def import_torch() -> Any:
-    """torch, with its intra-op thread count pinned to the usable cores: left at its
-    default, PyTorch's rows collapsed on a loaded machine. Every torch row goes
-    through here, so they all run with the same count (the report header says which)."""
+    """torch, with its intra-op thread count pinned (bench_threads()). Every torch row
+    goes through here, so they all run with the same count (the report header says
+    which)."""
     import torch
 
-    torch.set_num_threads(usable_cores())
+    torch.set_num_threads(bench_threads())
     return torch
 
 
@@ -397,7 +406,9 @@ def prepare_train_tracer_functional(workload: Any, inputs: list[np.ndarray]) -> 
     value_and_grad = tracer.value_and_grad(loss_fn)
 
     def step() -> Any:
-        with tracer.no_grad():  # the parameters are leaves requiring grad: no graph
+        # the parameters require grad: under no_grad the call records no autograd node
+        # for differentiating its results further (a training step never does)
+        with tracer.no_grad():
             loss, grads = value_and_grad(params, x, y)
         for p, g in zip(params, grads):
             p.grad = g

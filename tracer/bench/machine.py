@@ -63,10 +63,8 @@ def blas() -> str:
     return "; ".join(parts) or _numpy_blas()
 
 
-def openblas_runtime() -> tuple[str | None, int] | None:
-    """The OpenBLAS loaded in this process (numpy's), asked directly: (its kernel,
-    "Haswell", or None when it does not say; its thread count); None when no OpenBLAS
-    is loaded or this is not Linux."""
+def _openblas() -> ctypes.CDLL | None:
+    """The OpenBLAS library loaded in this process (numpy's), or None (Linux only)."""
     try:
         with open("/proc/self/maps") as f:
             paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
@@ -74,28 +72,50 @@ def openblas_runtime() -> tuple[str | None, int] | None:
         return None
     for path in sorted(paths):
         try:
-            lib = ctypes.CDLL(path)  # already loaded: the same handle, nothing reinitialised
+            return ctypes.CDLL(path)  # already loaded: the same handle, nothing reinitialised
         except OSError:
             continue
-        found = {}
-        for what in ("get_num_threads", "get_corename"):
-            for name in (f"scipy_openblas_{what}64_", f"openblas_{what}64_", f"openblas_{what}"):
-                if hasattr(lib, name):
-                    found[what] = getattr(lib, name)
-                    break
-        if "get_num_threads" in found:
-            kernel = None
-            if "get_corename" in found:
-                found["get_corename"].restype = ctypes.c_char_p
-                kernel = found["get_corename"]().decode()
-            return kernel, found["get_num_threads"]()
     return None
+
+
+def _openblas_function(lib: ctypes.CDLL, what: str) -> Any:
+    for name in (f"scipy_openblas_{what}64_", f"openblas_{what}64_", f"openblas_{what}"):
+        if hasattr(lib, name):
+            return getattr(lib, name)
+    return None
+
+
+def set_blas_threads(n: int) -> bool:
+    """Set the thread count of numpy's OpenBLAS (which tracer's matmuls call too) in this
+    process; False when no OpenBLAS is loaded."""
+    lib = _openblas()
+    set_threads = lib and _openblas_function(lib, "set_num_threads")
+    if not set_threads:
+        return False
+    set_threads(ctypes.c_int(n))
+    return True
+
+
+def openblas_runtime() -> tuple[str | None, int] | None:
+    """The OpenBLAS loaded in this process (numpy's), asked directly: (its kernel,
+    "Haswell", or None when it does not say; its thread count); None when no OpenBLAS
+    is loaded or this is not Linux."""
+    lib = _openblas()
+    get_threads = lib and _openblas_function(lib, "get_num_threads")
+    if not get_threads:
+        return None
+    kernel = None
+    corename = _openblas_function(lib, "get_corename")
+    if corename:
+        corename.restype = ctypes.c_char_p
+        kernel = corename().decode()
+    return kernel, get_threads()
 
 
 def torch_runtime() -> str | None:
     """The torch rows' threads (pinned, see impls.import_torch) and its BLAS; None when
     torch does not import."""
-    from tracer.bench.impls import import_torch
+    from tracer.bench.impls import THREADS_ENV, import_torch  # impls imports numpy only
 
     try:
         torch = import_torch()
@@ -105,7 +125,7 @@ def torch_runtime() -> str | None:
     blas = found.group(1) if found else "unknown"
     return (
         f"torch {torch.get_num_threads()} intra-op threads (torch.set_num_threads, pinned to "
-        f"the usable cores), BLAS {blas}"
+        f"{'--threads' if os.environ.get(THREADS_ENV) else 'the usable cores'}), BLAS {blas}"
     )
 
 
@@ -124,9 +144,12 @@ def jax_runtime(usable: int) -> str | None:
 
 def threads(usable: int) -> str:
     """One line: the threads and matrix-multiply library each row's library uses."""
+    from tracer.bench.impls import THREADS_ENV
+
     runtime = openblas_runtime()
     parts = [
         f"numpy {runtime[1]} OpenBLAS threads"
+        + (" (--threads)" if os.environ.get(THREADS_ENV) else "")
         if runtime
         else "numpy: BLAS threads unknown (no OpenBLAS loaded)"
     ]
