@@ -17,6 +17,11 @@ import numpy as np
 ENV_PREFIXES = ("OPENBLAS_", "OMP_", "MKL_", "NUMBA_", "TRACER_", "XLA_", "JAX_")
 
 
+def count(n: Any, what: str) -> str:
+    """1 -> "1 thread", 2 -> "2 threads"."""
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -44,7 +49,7 @@ def blas() -> str:
         runtime = openblas_runtime()
         if runtime is not None:
             kernel, n = runtime
-            return f"{_numpy_blas()} ({f'{kernel} kernel, ' if kernel else ''}{n} threads)"
+            return f"{_numpy_blas()} ({f'{kernel} kernel, ' if kernel else ''}{count(n, 'thread')})"
         return (
             _numpy_blas() + " (from numpy's build config; install threadpoolctl for the "
             "kernel in use)"
@@ -55,7 +60,9 @@ def blas() -> str:
             continue
         arch = lib.get("architecture")
         detail = ", ".join(
-            p for p in (f"{arch} kernel" if arch else "", f"{lib.get('num_threads')} threads") if p
+            p
+            for p in (f"{arch} kernel" if arch else "", count(lib.get("num_threads"), "thread"))
+            if p
         )
         parts.append(
             f"{lib.get('internal_api')} {lib.get('version') or ''} ({detail})".replace("  ", " ")
@@ -123,10 +130,9 @@ def torch_runtime() -> str | None:
         return None
     found = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
     blas = found.group(1) if found else "unknown"
-    return (
-        f"torch {torch.get_num_threads()} intra-op threads (torch.set_num_threads, pinned to "
-        f"{'--threads' if os.environ.get(THREADS_ENV) else 'the usable cores'}), BLAS {blas}"
-    )
+    pinned = "--threads" if os.environ.get(THREADS_ENV) else "the usable cores"
+    n = count(torch.get_num_threads(), "intra-op thread")
+    return f"torch {n} (torch.set_num_threads, pinned to {pinned}), BLAS {blas}"
 
 
 def jax_runtime(usable: int) -> str | None:
@@ -148,7 +154,7 @@ def threads(usable: int) -> str:
 
     runtime = openblas_runtime()
     parts = [
-        f"numpy {runtime[1]} OpenBLAS threads"
+        f"numpy {count(runtime[1], 'OpenBLAS thread')}"
         + (" (--threads)" if os.environ.get(THREADS_ENV) else "")
         if runtime
         else "numpy: BLAS threads unknown (no OpenBLAS loaded)"
@@ -164,7 +170,7 @@ def tracer_runtime() -> str:
 
     n = loop_threads()
     why = "TRACER_PARALLEL=1" if n > 1 else "set TRACER_PARALLEL=1 for more"
-    return f"tracer loops {n} thread{'s' if n > 1 else ''} ({why}), matmuls numpy's BLAS"
+    return f"tracer loops {count(n, 'thread')} ({why}), matmuls numpy's BLAS"
 
 
 def _numpy_blas() -> str:
