@@ -7,6 +7,7 @@ the same whether or not they are installed. Nothing here asserts on a timing."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import pathlib
@@ -18,14 +19,30 @@ import pytest
 
 from tracer.bench import cli, report, runner
 from tracer.bench.firstcall import CHILD
-from tracer.bench.impls import IMPLEMENTATIONS, Implementation
+from tracer.bench.impls import (
+    IMPLEMENTATIONS,
+    WORKLOAD_IMPLEMENTATIONS,
+    Implementation,
+    Unavailable,
+    usable_cores,
+)
 from tracer.bench.timing import Settings, Timing, measure
 from tracer.bench.workloads import WORKLOADS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 HIDDEN = ("torch", "jax", "matplotlib")
-QUICK_STEADY = ["notebook-5", "notebook-1e3", "chain-1e3", "mlp-b16", "spring-t10", "rnn-t4"]
+QUICK_STEADY = [
+    "notebook-5",
+    "notebook-1e3",
+    "chain-1e3",
+    "mlp-b16",
+    "train-mlp-b16",
+    "spring-t10",
+    "rnn-t4",
+]
 LOOPS = {"spring", "rnn"}  # the loop workloads: they also have the unrolled-trace row
+TRAIN = "train-mlp"  # the training step: it also has the traced-step row
+TRACED_STEP_UNAVAILABLE = "@tracer.trace of the training step raised "
 QUICK_FIRST_CALL = ["first-call-notebook-5"]
 TINY = Settings(warmup=0, min_sample_s=1e-4, min_repeats=3, max_repeats=3, budget_s=0.0)
 
@@ -71,9 +88,11 @@ def test_quick_run_writes_json_with_every_case_and_implementation(quick):
     assert [c["id"] for c in data["cases"]] == QUICK_STEADY + QUICK_FIRST_CALL
     for case in data["cases"]:
         if case["kind"] == "steady":
-            expected = [n for n in IMPLEMENTATIONS if n != "tracer-unrolled"]
+            expected = [n for n in IMPLEMENTATIONS if n not in ("tracer-unrolled", "tracer-step")]
             if case["workload"] in LOOPS:
-                expected = list(IMPLEMENTATIONS)
+                expected = [n for n in IMPLEMENTATIONS if n != "tracer-step"]
+            if case["workload"] == TRAIN:
+                expected = [n for n in IMPLEMENTATIONS if n != "tracer-unrolled"]
             assert list(case["results"]) == expected
         else:
             assert list(case["results"]) == [
@@ -91,6 +110,10 @@ def test_quick_run_times_and_checks_every_available_row(quick):
         for name, row in case["results"].items():
             if row["impl"] in ("torch", "jax"):
                 assert row["status"] == "skipped" and "not importable" in row["reason"]
+                continue
+            if row["impl"] == "tracer-step" and row["status"] == "skipped":  # not traceable yet
+                assert row["reason"].startswith(TRACED_STEP_UNAVAILABLE)
+                assert "\n" not in row["reason"] and row["timing"] is None
                 continue
             assert row["status"] == "ok", (case["id"], name, row["reason"])
             assert row["median_s"] > 0 and row["vs_best"] >= 1
@@ -113,7 +136,10 @@ def test_json_records_ratios_of_tracer_compiled_to_each_peer(quick):
             peers = {"tracer-eager", "numpy"} | (
                 {"tracer-unrolled"} if case["workload"] in LOOPS else set()
             )
-            assert set(case["ratios"]) == {f"tracer-compiled/{p}" for p in peers}
+            subjects = ["tracer-compiled"]
+            if case["results"].get("tracer-step", {}).get("status") == "ok":
+                subjects.append("tracer-step")
+            assert set(case["ratios"]) == {f"{s}/{p}" for s in subjects for p in peers}
         else:
             assert set(case["ratios"]) == {
                 "tracer-compiled-cold/tracer-eager",
@@ -135,7 +161,8 @@ def test_json_lists_targets_unmeasured_when_the_peer_is_missing(quick):
 def test_json_header_records_machine_versions_and_blas(quick):
     _, data = quick
     header = data["header"]
-    for key in ("cpu", "cores", "python", "numpy", "numba", "torch", "jax", "blas", "tracer_path"):
+    keys = ("cpu", "cores", "python", "numpy", "numba", "torch", "jax", "blas", "threads")
+    for key in keys + ("tracer_path",):
         assert key in header
     assert header["python"] == ".".join(map(str, sys.version_info[:3]))
 
@@ -230,6 +257,8 @@ def test_cross_check_marks_a_wrong_implementation_and_never_times_it(kind):
 
 def test_cross_check_accepts_float32_rounding_on_every_workload():
     for w in WORKLOADS.values():
+        if w.name in WORKLOAD_IMPLEMENTATIONS:  # not a loss: its own rows (see below)
+            continue
         f32 = impl("float32", right)
         for case in runner.cases([w], quick=True):
             if not case.first_call:
@@ -357,6 +386,8 @@ def test_full_run_has_the_design_sizes():
         "mlp-b64",
         "mlp-b512",
         "adam-step-p203530",
+        "train-mlp-b64",
+        "train-mlp-b512",
         "spring-t200",
         "rnn-t100",
         "lenet-b64",
@@ -482,3 +513,189 @@ def test_loop_first_call_targets_bound_seconds_and_the_ratio_to_jax_first_call()
     assert result.first_call_ratios == {"tracer-compiled-cold/jax": 6.0}
     text = report.format_targets([result])
     assert "MISSED" in text and "met" in text
+
+
+# ---- the training step ----------------------------------------------------------
+
+
+def paper_adam(params, grads_of, steps, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
+    """Adam as Kingma & Ba's Algorithm 1 writes it (bias-corrected m_hat and v_hat, eps
+    added to sqrt(v_hat)): the losses of `steps` steps and the parameters after them."""
+    params = [p.copy() for p in params]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    losses = []
+    for t in range(1, steps + 1):
+        loss, grads = grads_of(params)
+        losses.append(loss)
+        for i, g in enumerate(grads):
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            m_hat, v_hat = m[i] / (1 - b1**t), v[i] / (1 - b2**t)
+            params[i] = params[i] - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return np.array(losses), params
+
+
+def test_training_reference_is_adam_of_the_paper_on_the_mlp_gradients():
+    w = WORKLOADS[TRAIN]
+    x64 = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in w.inputs(16)]
+    losses, params = w.numpy_value_and_grad(*x64)
+
+    def grads_of(ps):
+        return WORKLOADS["mlp"].numpy_value_and_grad(*ps, *x64[4:])
+
+    want_losses, want_params = paper_adam(x64[:4], grads_of, len(losses))
+    np.testing.assert_allclose(losses, want_losses, rtol=1e-12)
+    for got, want in zip(params, want_params):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+
+
+def test_check_stacks_the_values_of_a_stateful_step_as_they_were():
+    state = np.zeros(1, np.float32)
+
+    def step():
+        state[:] += 1  # in place: the value returned last time changes too
+        return state, [state]
+
+    values, last = runner.first_results(step, 3)
+    np.testing.assert_array_equal(values, [[1], [2], [3]])
+    assert last[0] is state
+
+
+def train_case():
+    return runner.select(WORKLOADS.values(), True, [f"{TRAIN}-b16"])
+
+
+def adam_variant(**bug):
+    """NumpyAdamMLP with one thing wrong."""
+    from tracer.bench.workloads import NumpyAdamMLP
+
+    lr, (beta1, beta2), eps = bug.get("lr", 1e-3), bug.get("betas", (0.9, 0.999)), 1e-8
+    eps = bug.get("eps", eps)
+
+    class Wrong(NumpyAdamMLP):
+        def step(self):
+            loss, grads = WORKLOADS["mlp"].numpy_value_and_grad(*self.params, self.x, self.y)
+            self.t += 1
+            for i, (p, g, m, v) in enumerate(zip(self.params, grads, self.m, self.v)):
+                if i in bug.get("frozen", ()):
+                    continue
+                m[:] = beta1 * m + (1 - beta1) * g
+                v[:] = beta2 * v + (1 - beta2) * g * g
+                if bug.get("no_bias_correction"):
+                    p -= np.float32(lr) * m / (np.sqrt(v) + np.float32(eps))
+                else:
+                    m_hat, v_hat = m / (1 - beta1**self.t), v / (1 - beta2**self.t)
+                    p -= np.float32(lr) * m_hat / (np.sqrt(v_hat) + np.float32(eps))
+            return loss, self.params
+
+    return lambda w, inputs: Wrong(*inputs).step
+
+
+WRONG_STEPS = {
+    "learning rate doubled": dict(lr=2e-3),
+    "no bias correction": dict(no_bias_correction=True),
+    "beta2 0.99": dict(betas=(0.9, 0.99)),
+    "eps 1e-6": dict(eps=1e-6),
+    "b2 never updated": dict(frozen=(3,)),
+}
+
+
+@pytest.mark.parametrize("kind", WRONG_STEPS)
+def test_cross_check_marks_a_wrong_training_step(kind, monkeypatch):
+    own = WORKLOAD_IMPLEMENTATIONS[TRAIN]
+    monkeypatch.setitem(own, "wrong", ("wrong", adam_variant(**WRONG_STEPS[kind])))
+    monkeypatch.setitem(own, "right", ("right", adam_variant()))
+    bench_impls = [Implementation(n, n, right) for n in ("right", "wrong")]
+    [result] = runner.run(train_case(), bench_impls, TINY)
+    assert [r.status for r in result.rows] == ["ok", "wrong"], result.rows[1].reason
+
+
+def test_every_training_step_of_this_machine_agrees_with_the_reference():
+    """tracer's rows always; PyTorch's and JAX's when installed."""
+    [result] = runner.run(train_case(), list(IMPLEMENTATIONS.values()), TINY)
+    for row in result.rows:
+        if row.status == "skipped":
+            assert row.impl in ("torch", "jax", "tracer-step"), (row.name, row.reason)
+            if row.impl == "tracer-step" and "not importable" not in row.reason:
+                assert row.reason.startswith(TRACED_STEP_UNAVAILABLE)
+        else:
+            assert row.status == "ok", (row.name, row.reason)
+
+
+def test_an_unavailable_implementation_is_skipped_with_its_one_line_reason(monkeypatch):
+    def not_yet(w, inputs):
+        raise Unavailable("cannot trace this yet")
+
+    monkeypatch.setitem(WORKLOAD_IMPLEMENTATIONS[TRAIN], "later", ("later", not_yet))
+    [result] = runner.run(train_case(), [Implementation("later", "later", right)], TINY)
+    row = result.rows[0]
+    assert (row.status, row.reason, row.timing) == ("skipped", "cannot trace this yet", None)
+
+
+def test_the_training_targets_bound_both_compiled_rows_against_torch_and_jax():
+    [case] = runner.select(WORKLOADS.values(), False, [f"{TRAIN}-b512"])
+
+    def row(name, median):
+        return runner.Row(name, name, name, "ok", timing=Timing.of([median]))
+
+    result = runner.CaseResult(
+        case, [row("tracer-compiled", 2.0), row("torch", 5.0), row("jax", 1.0)]
+    )
+    runner.summarize(result)
+    targets = {t.key: (t.bound, t.value, t.met) for t in result.targets}
+    assert targets == {
+        "tracer-compiled/torch": (0.5, 0.4, True),
+        "tracer-compiled/jax": (1.0, 2.0, False),
+        "tracer-step/torch": (0.5, None, None),
+        "tracer-step/jax": (1.0, None, None),
+    }
+
+
+def test_torch_rows_run_with_one_thread_per_usable_core():
+    pytest.importorskip("torch")
+    from tracer.bench.impls import import_torch
+
+    assert import_torch().get_num_threads() == usable_cores()
+
+
+@pytest.mark.parametrize("n", sorted({1, min(2, usable_cores())}))
+def test_header_reads_numpys_openblas_thread_count_from_the_library(n, tmp_path):
+    code = "import numpy; from tracer.bench import machine; print(machine.openblas_runtime())"
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(n), TRACER_CACHE_DIR=str(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if proc.stdout.strip() == "None":
+        pytest.skip("numpy's BLAS here is not a loaded OpenBLAS")
+    assert proc.stdout.strip().endswith(f", {n})"), proc.stdout + proc.stderr
+
+
+def test_threads_option_pins_torch_and_numpys_openblas(monkeypatch):
+    from tracer.bench import machine
+    from tracer.bench.impls import THREADS_ENV, bench_threads
+
+    before = machine.openblas_runtime()
+    monkeypatch.setenv(THREADS_ENV, "")  # monkeypatch restores both variables after
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "")
+    try:
+        cli.pin_threads(1)
+        assert bench_threads() == 1 and os.environ["OPENBLAS_NUM_THREADS"] == "1"
+        if before is not None:
+            assert machine.openblas_runtime()[1] == 1
+        if importlib.util.find_spec("torch") is not None:
+            from tracer.bench.impls import import_torch
+
+            assert import_torch().get_num_threads() == 1
+    finally:
+        if before is not None:
+            machine.set_blas_threads(before[1])
+        if importlib.util.find_spec("torch") is not None:
+            import torch
+
+            torch.set_num_threads(usable_cores())
+
+
+def test_threads_below_one_is_a_usage_error(capsys):
+    assert cli.main(["--threads", "0"], impls={}) == 2
+    assert "--threads must be at least 1" in capsys.readouterr().err

@@ -42,10 +42,12 @@ def compare(
     except (TypeError, ValueError):
         return Check(False, "result is not (value, gradients)", float("inf"))
     if len(grads) != len(ref_grads):
-        return Check(False, f"{len(grads)} gradients, expected {len(ref_grads)}", float("inf"))
+        return Check(
+            False, f"{len(grads)} {workload.checked[1]}, expected {len(ref_grads)}", float("inf")
+        )
     dtype = next(a.dtype for a in inputs if a.dtype.kind == "f")
     named = [("value", value, ref_value, dtype)] + [
-        (f"grad[{workload.wrt[i]}]", g, r, inputs[workload.wrt[i]].dtype)
+        (f"{workload.checked[0]}[{workload.wrt[i]}]", g, r, inputs[workload.wrt[i]].dtype)
         for i, (g, r) in enumerate(zip(grads, ref_grads))
     ]
     worst = 0.0

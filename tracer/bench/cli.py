@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Mapping, Sequence
 
 from tracer.bench import machine, report, runner
-from tracer.bench.impls import IMPLEMENTATIONS, Implementation
+from tracer.bench.impls import IMPLEMENTATIONS, THREADS_ENV, Implementation
 from tracer.bench.timing import Settings
 from tracer.bench.workloads import WORKLOADS, Workload
 
@@ -42,6 +43,15 @@ def parser() -> argparse.ArgumentParser:
         "--list", action="store_true", help="list workloads, cases and implementations, then exit"
     )
     p.add_argument("--quiet", action="store_true", help="no progress display on stderr")
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="threads for PyTorch (default: one per usable core) and for numpy's OpenBLAS, "
+        "which tracer's matmuls call (default: OpenBLAS's own); on a busy machine "
+        "--threads 1 keeps multi-threaded BLAS from stalling on descheduled threads. "
+        "JAX keeps XLA's thread pool",
+    )
     return p
 
 
@@ -70,6 +80,14 @@ def list_text(workloads: Mapping[str, Workload], impls: Mapping[str, Implementat
         why = i.missing()
         lines.append(f"  {i.name:<16} {i.label}" + (f"  [skipped: {why}]" if why else ""))
     return "\n".join(lines)
+
+
+def pin_threads(n: int) -> None:
+    """Run the torch rows and numpy's OpenBLAS with n threads, here and in the fresh
+    processes of the first-call rows (which inherit the environment)."""
+    os.environ[THREADS_ENV] = str(n)
+    os.environ["OPENBLAS_NUM_THREADS"] = str(n)  # fresh processes
+    machine.set_blas_threads(n)  # this one: numpy has loaded OpenBLAS already
 
 
 def main(
@@ -110,6 +128,13 @@ def main(
             )
             return 2
 
+    if args.threads is not None:
+        if args.threads < 1:
+            print(
+                f"tracer.bench: --threads must be at least 1, got {args.threads}", file=sys.stderr
+            )
+            return 2
+        pin_threads(args.threads)
     settings = Settings.quick() if args.quick else Settings()
     header = machine.collect()
     print(machine.format_header(header), flush=True)

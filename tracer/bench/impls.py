@@ -1,5 +1,6 @@
 """The implementations: each turns a workload and its numpy inputs into a `step()`
-that computes the loss value and all its gradients, and returns them.
+that computes the loss value and all its gradients, and returns them (a training
+step: its loss and the parameters after its update).
 
 Libraries are imported inside the functions only (this module imports numpy and
 nothing else at the top), so the first-call child can load it by path and time
@@ -9,6 +10,8 @@ each library's import on its own.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -17,6 +20,38 @@ from typing import Any
 import numpy as np
 
 Step = Callable[[], Any]  # returns (value, [gradient per wrt argument])
+
+
+class Unavailable(Exception):
+    """Raised by a prepare function when the library cannot run this implementation yet
+    (one line saying why): the row is skipped with that reason, not an error."""
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+THREADS_ENV = "TRACER_BENCH_THREADS"  # set by `--threads N`; fresh processes inherit it
+
+
+def bench_threads() -> int:
+    """The thread count the torch rows run with: `--threads N` (TRACER_BENCH_THREADS),
+    else the usable cores."""
+    return int(os.environ.get(THREADS_ENV) or usable_cores())
+
+
+def import_torch() -> Any:
+    """torch, with its intra-op thread count pinned (bench_threads()). Every torch row
+    goes through here, so they all run with the same count (the report header says
+    which)."""
+    import torch
+
+    torch.set_num_threads(bench_threads())
+    return torch
 
 
 @dataclass(frozen=True)
@@ -30,9 +65,12 @@ class Implementation:
     first_call: bool = False  # also timed in fresh processes
     compiles: bool = False  # fresh-process times with cold and warm cache
     unrolled: bool = False  # a loop workload's loop unrolled: only those, at small sizes
+    only: tuple[str, ...] = ()  # when given, the only workloads it has a row for
 
     def applies(self, workload: Any) -> bool:
         """Does this implementation have a row for this workload at all?"""
+        if self.only and workload.name not in self.only:
+            return False
         return workload.loop or not self.unrolled
 
     def skip(self, workload: Any, size: int) -> str | None:
@@ -245,7 +283,7 @@ def prepare_tracer_eager(workload: Any, inputs: list[np.ndarray]) -> Step:
 
 
 def prepare_torch(workload: Any, inputs: list[np.ndarray]) -> Step:
-    import torch
+    torch = import_torch()
 
     args = [
         torch.from_numpy(a.copy() if a.dtype.kind == "f" else a.astype(np.int64)) for a in inputs
@@ -294,8 +332,7 @@ def prepare_adam_reference(workload: Any, inputs: list[np.ndarray]) -> Step:
 
 
 def prepare_adam_torch(workload: Any, inputs: list[np.ndarray]) -> Step:
-    import torch
-
+    torch = import_torch()
     from tracer.bench.workloads import ADAM_EPS, ADAM_LR
 
     params = [torch.from_numpy(a.copy()).requires_grad_() for a in inputs[:4]]
@@ -310,6 +347,224 @@ def prepare_adam_torch(workload: Any, inputs: list[np.ndarray]) -> Step:
     return step
 
 
+# ---- the train-mlp workload: forward, backward and Adam update, one call a step --------
+#
+# Every implementation starts from the workload's weights (w1, b1, w2, b2) and data
+# (x, y), and its step returns (this step's loss, [w1, b1, w2, b2] after the update), so
+# that the check can compare several steps' losses and the parameters they lead to.
+
+
+def _tracer_mlp(inputs: list[np.ndarray]) -> tuple[Any, Any]:
+    """A tracer.nn model of the MLP holding copies of the workload's weights, and its
+    tracer.optim.Adam (default options: the kernel-compiled update)."""
+    import tracer
+    from tracer.bench.workloads import ADAM_LR, MLP_SHAPE
+
+    n_in, n_hidden, n_out = MLP_SHAPE
+    nn = tracer.nn
+    model = nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, n_out))
+    with tracer.no_grad():
+        for p, a in zip(model.parameters(), inputs[:4]):
+            p.copy_(tracer.from_numpy(a))
+    return model, tracer.optim.Adam(model.parameters(), lr=ADAM_LR)
+
+
+def prepare_train_tracer_eager(workload: Any, inputs: list[np.ndarray]) -> Step:
+    """The PyTorch way, in tracer's eager mode."""
+    import tracer
+    import tracer.nn.functional as F
+
+    model, opt = _tracer_mlp(inputs)
+    x, y = tracer.from_numpy(inputs[4]), tracer.from_numpy(inputs[5])
+    params = list(model.parameters())
+
+    def step() -> Any:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.detach(), params
+
+    return step
+
+
+def prepare_train_tracer_functional(workload: Any, inputs: list[np.ndarray]) -> Step:
+    """Compiled forward and backward (value_and_grad of the loss in the parameters),
+    then tracer.optim.Adam's kernel-compiled update: the fastest way a user can write a
+    training step with tracer today."""
+    import tracer
+    from tracer.bench.workloads import mlp_loss
+
+    model, opt = _tracer_mlp(inputs)
+    params = list(model.parameters())
+    x, y = tracer.from_numpy(inputs[4]), tracer.from_numpy(inputs[5])
+    nn = tracer_nn()
+
+    def loss_fn(ps: list[Any], x: Any, y: Any) -> Any:
+        return mlp_loss(nn, *ps, x, y)
+
+    value_and_grad = tracer.value_and_grad(loss_fn)
+
+    def step() -> Any:
+        # the parameters require grad: under no_grad the call records no autograd node
+        # for differentiating its results further (a training step never does)
+        with tracer.no_grad():
+            loss, grads = value_and_grad(params, x, y)
+        for p, g in zip(params, grads):
+            p.grad = g
+        opt.step()
+        return loss, params
+
+    return step
+
+
+def prepare_train_tracer_step(workload: Any, inputs: list[np.ndarray]) -> Step:
+    """The eager step decorated with @tracer.trace: forward, backward and the Adam update
+    in one compiled graph. While tracer cannot trace it (a TracerError on the first call,
+    e.g. for backward() or the optimizer's in-place updates inside a trace), raises
+    Unavailable with the error's first line. The attempt runs on a throwaway copy of
+    the model, so the row's own model starts from the workload's weights."""
+    import tracer
+    import tracer.nn.functional as F
+
+    x, y = tracer.from_numpy(inputs[4]), tracer.from_numpy(inputs[5])
+
+    def make() -> Step:
+        model, opt = _tracer_mlp(inputs)
+        params = list(model.parameters())
+
+        @tracer.trace
+        def train_step(x: Any, y: Any) -> Any:
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return lambda: (train_step(x, y), params)
+
+    try:
+        make()()
+    except tracer.TracerError as e:
+        lines = str(e).strip().splitlines() or [type(e).__name__]
+        raise Unavailable(
+            f"@tracer.trace of the training step raised {type(e).__name__}: {lines[0]}"
+        ) from e
+    return make()
+
+
+def prepare_train_torch(workload: Any, inputs: list[np.ndarray]) -> Step:
+    """torch.nn modules and torch.optim.Adam (its default: the foreach update)."""
+    torch = import_torch()
+    import torch.nn.functional as F
+
+    from tracer.bench.workloads import ADAM_LR, MLP_SHAPE
+
+    n_in, n_hidden, n_out = MLP_SHAPE
+    nn = torch.nn
+    model = nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, n_out))
+    with torch.no_grad():
+        for p, a in zip(model.parameters(), inputs[:4]):
+            p.copy_(torch.from_numpy(a))
+    opt = torch.optim.Adam(model.parameters(), lr=ADAM_LR)
+    x, y = torch.from_numpy(inputs[4].copy()), torch.from_numpy(inputs[5].astype(np.int64))
+    params = list(model.parameters())
+
+    def step() -> Any:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.detach(), params
+
+    return step
+
+
+def has_optax() -> bool:
+    """Is optax installed (found without importing it)?"""
+    return importlib.util.find_spec("optax") is not None
+
+
+def jax_adam_update() -> tuple[Callable[[Any], Any], Callable[..., Any]]:
+    """(init(params) -> state, update(grads, state, params) -> (params, state)):
+    optax.adam when optax is installed, else Adam written in JAX by hand (the formula of
+    torch.optim.Adam's docs, as NumpyAdamMLP)."""
+    import jax
+    import jax.numpy as jnp
+
+    from tracer.bench.workloads import ADAM_BETAS, ADAM_EPS, ADAM_LR
+
+    if has_optax():
+        import optax
+
+        tx = optax.adam(ADAM_LR, b1=ADAM_BETAS[0], b2=ADAM_BETAS[1], eps=ADAM_EPS)
+
+        def optax_update(grads: Any, state: Any, params: Any) -> Any:
+            updates, state = tx.update(grads, state, params)
+            return optax.apply_updates(params, updates), state
+
+        return tx.init, optax_update
+
+    beta1, beta2 = ADAM_BETAS
+
+    def init(params: Any) -> Any:
+        def zeros() -> Any:  # two calls: m and v are donated, so must not share buffers
+            return jax.tree_util.tree_map(jnp.zeros_like, params)
+
+        return jnp.zeros((), jnp.float32), zeros(), zeros()
+
+    def update(grads: Any, state: Any, params: Any) -> Any:
+        t, m, v = state
+        t = t + 1
+        m = jax.tree_util.tree_map(lambda m, g: beta1 * m + (1 - beta1) * g, m, grads)
+        v = jax.tree_util.tree_map(lambda v, g: beta2 * v + (1 - beta2) * g * g, v, grads)
+        step_size = ADAM_LR / (1 - beta1**t)
+        root_correction = jnp.sqrt(1 - beta2**t)
+
+        def new(p: Any, m: Any, v: Any) -> Any:
+            return p - step_size * m / (jnp.sqrt(v) / root_correction + ADAM_EPS)
+
+        return jax.tree_util.tree_map(new, params, m, v), (t, m, v)
+
+    return init, update
+
+
+def prepare_train_jax(workload: Any, inputs: list[np.ndarray]) -> Step:
+    """One jitted function: value_and_grad of the loss, then the Adam update; the
+    parameters and optimizer state are donated (updated in place where XLA can)."""
+    import jax
+
+    from tracer.bench.workloads import mlp_loss
+
+    init, update = jax_adam_update()
+    nn = jax_nn()
+
+    def loss_fn(params: Any, x: Any, y: Any) -> Any:
+        return mlp_loss(nn, *params, x, y)
+
+    def train_step(params: Any, state: Any, x: Any, y: Any) -> Any:
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+        params, state = update(grads, state, params)
+        return loss, params, state
+
+    jitted = jax.jit(train_step, donate_argnums=(0, 1))
+    params = [jax.device_put(a) for a in inputs[:4]]
+    carry = [params, init(params)]
+    x, y = jax.device_put(inputs[4]), jax.device_put(inputs[5].astype(np.int32))
+
+    def step() -> Any:
+        loss, carry[0], carry[1] = jax.block_until_ready(jitted(carry[0], carry[1], x, y))
+        return loss, carry[0]
+
+    return step
+
+
+def prepare_train_numpy(workload: Any, inputs: list[np.ndarray]) -> Step:
+    from tracer.bench.workloads import NumpyAdamMLP
+
+    return NumpyAdamMLP(*inputs).step
+
+
 #: workloads that are not losses -> {implementation name: (row label, prepare)}; the
 #: implementations not listed do not run on them
 WORKLOAD_IMPLEMENTATIONS: dict[str, dict[str, tuple[str, Callable[..., Step]]]] = {
@@ -317,7 +572,21 @@ WORKLOAD_IMPLEMENTATIONS: dict[str, dict[str, tuple[str, Callable[..., Step]]]] 
         "tracer-compiled": ("tracer kernel", prepare_adam_kernel),
         "tracer-eager": ("tracer foreach=False", prepare_adam_reference),
         "torch": ("torch.optim.Adam", prepare_adam_torch),
-    }
+    },
+    "train-mlp": {
+        "tracer-compiled": (
+            "tracer value_and_grad + Adam kernel",
+            prepare_train_tracer_functional,
+        ),
+        "tracer-step": ("tracer compiled step (@trace)", prepare_train_tracer_step),
+        "tracer-eager": ("tracer eager", prepare_train_tracer_eager),
+        "numpy": ("numpy by hand", prepare_train_numpy),
+        "torch": ("torch eager", prepare_train_torch),
+        "jax": (
+            "jax jit, optax.adam" if has_optax() else "jax jit, Adam by hand",
+            prepare_train_jax,
+        ),
+    },
 }
 
 IMPLEMENTATIONS: dict[str, Implementation] = {
@@ -339,6 +608,13 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
             first_call=True,
             compiles=True,
             unrolled=True,
+        ),
+        Implementation(
+            "tracer-step",
+            "tracer compiled step (@trace)",
+            prepare_train_tracer_step,
+            requires=("tracer",),
+            only=("train-mlp",),
         ),
         Implementation(
             "tracer-eager",

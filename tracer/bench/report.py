@@ -6,9 +6,18 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from tracer.bench.runner import FIRST_CALL, FIRST_CALL_PART, SUBJECT, CaseResult, Row, Target
+from tracer.bench.runner import (
+    FIRST_CALL,
+    FIRST_CALL_PART,
+    SUBJECT,
+    SUBJECTS,
+    CaseResult,
+    Row,
+    Target,
+)
 
 SCHEMA = "tracer.bench/1"
+SUBJECT_LABEL = "tracer compiled"  # left out of the targets table's row names
 # the order of a case's ratios
 PEER_ORDER = ("jax", "numpy", "torch", "tracer-unrolled", "tracer-eager")
 
@@ -153,12 +162,12 @@ def _ratio_lines(
 
 def format_targets(results: Sequence[CaseResult]) -> str:
     """Every target of the run in one table: tracer compiled's time over its peer's."""
-    labels = _labels(results)
     table = [["case", "ratio", "value", "target", ""]]
     for res in results:
+        labels = _labels([res])  # a case may name its rows its own way (adam-step)
         for t in res.targets:
             subject, _, peer = t.key.partition("/")
-            name = labels.get(subject, subject).replace(labels.get(SUBJECT, SUBJECT), "")
+            name = labels.get(subject, subject).replace(SUBJECT_LABEL, "")
             name = name.strip(", ")
             if t.measure != "median":
                 name = f"{name}, {t.measure}".strip(", ")
@@ -174,7 +183,7 @@ def format_targets(results: Sequence[CaseResult]) -> str:
         return ""
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     lines = [
-        f"targets: {labels.get(SUBJECT, SUBJECT)} time ÷ peer time (medians; below 1 is "
+        f"targets: {SUBJECT_LABEL} time ÷ peer time (medians; below 1 is "
         f"faster), or seconds; '{FIRST_CALL_PART}': trace + compile + first call, import "
         "excluded"
     ]
@@ -304,7 +313,7 @@ def plot(path: str, results: Sequence[CaseResult], header: dict[str, Any]) -> No
                 [(r.timing.median - r.timing.q25) / scale for r in timed],
                 [(r.timing.q75 - r.timing.median) / scale for r in timed],
             ],
-            color=["tab:orange" if r.impl == SUBJECT else "tab:blue" for r in timed],
+            color=["tab:orange" if r.impl in SUBJECTS else "tab:blue" for r in timed],
         )
         ax.invert_yaxis()
         ax.set_title(res.case.id, fontsize=10)

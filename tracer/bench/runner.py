@@ -14,11 +14,14 @@ import numpy as np
 import tracer
 from tracer.bench import firstcall
 from tracer.bench.check import TOLERANCES, compare, reference
-from tracer.bench.impls import WORKLOAD_IMPLEMENTATIONS, Implementation, Step
+from tracer.bench.impls import WORKLOAD_IMPLEMENTATIONS, Implementation, Step, Unavailable, to_numpy
 from tracer.bench.timing import Settings, Timing, measure
 from tracer.bench.workloads import Workload
 
 SUBJECT = "tracer-compiled"  # the implementation every ratio is about
+# the implementations whose rows are tracer compiled: each gets its ratios to every
+# other row ("tracer-step": a training step traced whole, next to SUBJECT's value_and_grad)
+SUBJECTS = (SUBJECT, "tracer-step")
 FIRST_CALL = "first-call"
 # first-call row -> {peer: bound on its time / the peer's}
 FIRST_CALL_TARGETS = {f"{SUBJECT}-cold": {"jax": 5.0}, f"{SUBJECT}-warm": {"jax": 1.5}}
@@ -150,14 +153,32 @@ def _one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
 
 
+def first_results(step: Step, calls: int) -> Any:
+    """A step's first result; with several calls (a stateful step: a training step), the
+    values of the calls stacked, with the last call's gradients (or parameters). Values
+    are copied as they come, before a later call can update them in place."""
+    if calls == 1:
+        return step()
+    values = []
+    for _ in range(calls):
+        value, grads = step()
+        values.append(to_numpy(value).copy())
+    return np.stack(values), grads
+
+
 def check_steady(case: Case, impl: Implementation, ref: Any) -> tuple[Row, Step | None]:
-    """Prepare an implementation and compare its first result with the reference; the
-    step comes back only if it agreed."""
+    """Prepare an implementation and compare its first result (results, for a workload
+    checked over several calls) with the reference; the step comes back only if it
+    agreed. An implementation that raises Unavailable is skipped with its reason."""
     row = Row(impl.name, impl.label, impl.name, "ok")
     inputs = case.workload.inputs(case.size)
     try:
         step = impl.prepare(case.workload, inputs)
-        check = compare(step(), ref, case.workload, inputs)
+        result = first_results(step, case.workload.check_calls)
+        check = compare(result, ref, case.workload, inputs)
+    except Unavailable as e:
+        row.status, row.reason = "skipped", str(e)
+        return row, None
     except Exception as e:
         row.status, row.reason = "error", _one_line(e)
         return row, None
@@ -239,10 +260,10 @@ def summarize(result: CaseResult) -> None:
         best = min(r.timing.median for r in ok)
         for r in ok:
             r.vs_best = r.timing.median / best
-    subjects = [r for r in ok if r.impl == SUBJECT]
+    subjects = [r for r in ok if r.impl in SUBJECTS]
     for s in subjects:
         for p in ok:
-            if p.impl != SUBJECT:
+            if p.impl not in SUBJECTS:
                 result.ratios[f"{s.name}/{p.name}"] = s.timing.median / p.timing.median
                 if result.case.first_call:
                     result.first_call_ratios[f"{s.name}/{p.name}"] = s.first_call_s / p.first_call_s
@@ -253,8 +274,9 @@ def summarize(result: CaseResult) -> None:
         result.targets.append(Target(key, bound, value, met, measure))
 
     if not case.first_call:
-        for peer, bound in w.targets.get(case.size, {}).items():
-            add(f"{SUBJECT}/{peer}", bound, result.ratios.get(f"{SUBJECT}/{peer}"))
+        for subject in w.target_rows:
+            for peer, bound in w.targets.get(case.size, {}).items():
+                add(f"{subject}/{peer}", bound, result.ratios.get(f"{subject}/{peer}"))
         return
     for subject, peers in FIRST_CALL_TARGETS.items():
         for peer, bound in peers.items():

@@ -46,6 +46,14 @@ class Workload:
     # the peer's, or "seconds": a bound on it}} (import time excluded)
     first_call_targets: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
     loop: bool = False  # the loss has a loop: the size is its trip count (`steps`)
+    # calls of a step that the check makes before comparing: a stateful step (a training
+    # step) is checked over several calls, its value being the stacked per-call values
+    check_calls: int = 1
+    # what the arrays after the value are, in the check's messages: (one, several)
+    checked: tuple[str, str] = ("grad", "gradients")
+    # the rows the targets bound (besides "tracer-compiled", the training step's whole
+    # step traced at once)
+    target_rows: tuple[str, ...] = ("tracer-compiled",)
     unrolled_max_size: int = 0  # largest trip count the unrolled-trace row compiles
 
     def at(self, size: int) -> Workload:
@@ -181,6 +189,57 @@ def adam_numpy(*arrays: np.ndarray) -> tuple[Any, list[np.ndarray]]:
 
 
 MLP_PARAMETERS = 784 * 256 + 256 + 256 * 10 + 10
+
+
+# ---- a full training step of the MLP: forward, backward, Adam update -------------------
+
+ADAM_BETAS = (0.9, 0.999)
+TRAIN_CHECK_STEPS = 3  # steps the check compares: each step's loss, then the parameters
+
+
+class NumpyAdamMLP:
+    """The MLP trained with Adam (lr 1e-3, default betas and eps), by hand: `step()` runs
+    forward, backward (mlp_numpy) and the Adam update of torch.optim.Adam's docs, in
+    the dtype of the given arrays, and returns (the step's loss, [w1, b1, w2, b2] after
+    the update). The parameters and moments are updated in place."""
+
+    def __init__(
+        self, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray, x: np.ndarray,
+        y: np.ndarray,
+    ) -> None:  # fmt: skip
+        self.params = [a.copy() for a in (w1, b1, w2, b2)]
+        self.x, self.y = x, y
+        self.m = [np.zeros_like(p) for p in self.params]
+        self.v = [np.zeros_like(p) for p in self.params]
+        self.t = 0
+
+    def step(self) -> tuple[Any, list[np.ndarray]]:
+        loss, grads = mlp_numpy(*self.params, self.x, self.y)
+        self.t += 1
+        beta1, beta2 = ADAM_BETAS
+        dtype = self.params[0].dtype.type
+        # p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+        step_size = dtype(ADAM_LR / (1 - beta1**self.t))
+        root_correction = dtype((1 - beta2**self.t) ** 0.5)
+        for p, g, m, v in zip(self.params, grads, self.m, self.v):
+            m *= dtype(beta1)
+            m += dtype(1 - beta1) * g
+            v *= dtype(beta2)
+            v += dtype(1 - beta2) * g * g
+            p -= step_size * m / (np.sqrt(v) / root_correction + dtype(ADAM_EPS))
+        return loss, self.params
+
+
+def train_mlp_numpy(*inputs: np.ndarray) -> tuple[Any, list[np.ndarray]]:
+    """The check's reference: the losses of the first TRAIN_CHECK_STEPS steps, and the
+    parameters after them."""
+    trainer = NumpyAdamMLP(*inputs)
+    losses = [trainer.step()[0] for _ in range(TRAIN_CHECK_STEPS)]
+    return np.array(losses), trainer.params
+
+
+# issue 16: the whole training step compiled against PyTorch eager and JAX jit
+TRAIN_TARGETS = {"torch": 0.5, "jax": 1.0}
 
 
 # ---- coupled masses: a damped spring chain integrated for `steps` steps -----------------
@@ -553,6 +612,24 @@ WORKLOADS: dict[str, Workload] = {
             quick_sizes=(),  # not in --quick runs (whose rows run every implementation)
             size_prefix="p",
             targets={MLP_PARAMETERS: {"torch": 0.3}},
+        ),
+        Workload(
+            "train-mlp",
+            "a training step of the 2-layer MLP 784-256-10 (mlp's weights and data): "
+            "forward, softmax cross-entropy (mean), backward, Adam update (lr 1e-3) of all "
+            f"parameters; the check compares {TRAIN_CHECK_STEPS} steps' losses and the "
+            "parameters after them",
+            mlp_inputs,
+            None,
+            train_mlp_numpy,
+            wrt=(0, 1, 2, 3),
+            sizes=(64, 512),
+            quick_sizes=(16,),
+            size_prefix="b",
+            targets={64: TRAIN_TARGETS, 512: TRAIN_TARGETS},
+            check_calls=TRAIN_CHECK_STEPS,
+            checked=("param", "parameters"),
+            target_rows=("tracer-compiled", "tracer-step"),
         ),
         Workload(
             "spring",
