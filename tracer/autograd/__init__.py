@@ -149,7 +149,7 @@ class OpNode(Node):
             with set_grad_enabled(create_graph):
                 result = self.op.vjp(g, out, *inputs, **self.params)
                 result = [_fit(c, meta) for c, meta in zip(result, self._metas)]
-        if not retain and (any(v is not None for v in self._versions) or self._out is not None):
+        if not retain and (self._out is not None or self._versions.count(None) < len(inputs)):
             self._saved = self._out = None
             self._freed = True
         return result
@@ -158,7 +158,7 @@ class OpNode(Node):
         """The VJP rule run on plain arrays (`compiler.evaluate.Value`s, which compute
         and record nothing): what backward() without create_graph needs, at a fraction
         of the cost of running it on tensors. Gradients come back as tensors."""
-        like = next(g for g in grads if g is not None)
+        like = grads[0] if grads[0] is not None else next(g for g in grads if g is not None)
         arrays = [Value(x._data) if isinstance(x, Operand) else x for x in inputs]
         if self._out is None:
             out = None
@@ -561,7 +561,7 @@ def _walk(
             continue
         if needed is not None and node not in needed:
             continue
-        if all(g is None for g in gs):
+        if gs.count(None) == len(gs):
             results: Sequence[Any] = [None] * len(node.next_functions)
         else:
             if isinstance(node, OpNode) and node.op.multiple_results:
