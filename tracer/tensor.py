@@ -36,6 +36,7 @@ _NON_LEAF_GRAD = (
 )
 
 _SCALAR_TYPES = (int, float, bool, np.number, np.bool_)
+_NUMBER_TYPES = frozenset((int, float, bool))
 _NO_DATA: Any = object()  # Tensor() without arguments: an empty tensor, as in PyTorch
 # PyTorch's legacy constructor (Tensor([1, 2]), Tensor(2, 3)): tracer.legacy installs it
 _LEGACY_INIT: list[Callable[[Any, tuple[Any, ...], Any], None]] = []
@@ -417,7 +418,14 @@ class Tensor(Operand):
         op, typing, kind = _eager_rule(op_name)
         if kind is _NULLARY:
             return Tensor(op.impl(**params))
-        values = [x._data if isinstance(x, Tensor) else _as_value(x, op_name) for x in inputs]
+        values = [
+            x._data
+            if isinstance(x, Tensor)
+            else x
+            if type(x) in _NUMBER_TYPES
+            else _as_value(x, op_name)
+            for x in inputs
+        ]
         token = quiet_enter()  # log(0) is -inf without a numpy warning, as in PyTorch
         try:
             if typing is not None:
