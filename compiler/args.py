@@ -6,6 +6,7 @@ normalises its arguments with these, so errors read the same everywhere.
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
@@ -31,6 +32,8 @@ def is_number(x: Any) -> bool:
 def int_arg(value: Any, what: str, op: str) -> int:
     """`value` as an int (ints, numpy ints, one-element integer tensors), or a TypeError
     naming the op: a float or a string is refused, not truncated."""
+    if type(value) is int:
+        return value
     if isinstance(value, (bool, np.bool_)) or not hasattr(value, "__index__"):
         raise TypeError(f"{op}: {what} must be an int, got {value!r} ({type(value).__name__})")
     return operator.index(value)
@@ -71,18 +74,18 @@ def shape_arg(shape: tuple[Any, ...], op: str = "shape") -> tuple[int, ...]:
 
 
 def infer_reshape(old: tuple[int, ...], new: tuple[int, ...]) -> tuple[int, ...]:
-    size = int(np.prod(old, dtype=np.int64))
+    size = math.prod(old)
     if new.count(-1) > 1:
         raise ShapeError(f"reshape: only one dimension can be -1, got {new}")
     if -1 in new:
-        rest = int(np.prod([n for n in new if n != -1], dtype=np.int64))
+        rest = math.prod([n for n in new if n != -1])
         if rest == 0 or size % rest:
             raise ShapeError(
                 f"reshape: shape {list(new)} is invalid for input of shape "
                 f"{tuple(old)} ({size} elements)"
             )
         new = tuple(size // rest if n == -1 else n for n in new)
-    if int(np.prod(new, dtype=np.int64)) != size or any(n < 0 for n in new):
+    if math.prod(new) != size or any(n < 0 for n in new):
         raise ShapeError(
             f"reshape: shape {list(new)} is invalid for input of shape "
             f"{tuple(old)} ({size} elements)"

@@ -28,6 +28,10 @@ class _TraceState(threading.local):
 tracing = _TraceState()
 
 
+# each operand class's `_priority` (-1: not an operand: a number, a list), by class
+_priorities: dict[type, int] = {}
+
+
 def apply(op: str, *inputs: Any, name: str | None = None, **params: Any) -> Any:
     """Run primitive `op` in the world of its highest-priority operand.
 
@@ -37,7 +41,9 @@ def apply(op: str, *inputs: Any, name: str | None = None, **params: Any) -> Any:
     anchor = None
     best = -1
     for x in inputs:
-        p = getattr(type(x), "_priority", -1)
+        p = _priorities.get(type(x))
+        if p is None:
+            p = _priorities[type(x)] = getattr(type(x), "_priority", -1)
         if p > best:
             anchor, best = x, p
     if anchor is None:

@@ -258,12 +258,49 @@ def select(
     return (bool_, d, d), d
 
 
+# The typing rules' answers, by what they depend on: the op, its params, the default
+# float dtype and, per operand, its dtype and whether it is 0-d (arrays) or its type
+# (numbers). Eager mode asks the same question for every op of a loop's every step.
+_TYPING_CACHE: dict[tuple[object, ...], tuple[tuple[np.dtype, ...], np.dtype]] = {}
+_TYPING_CACHE_SIZE = 4096
+_NUMBER_TYPES = frozenset((int, float, bool))
+
+
+def _typing_key(op: str, values: Sequence[object], params: dict) -> tuple[object, ...] | None:
+    """The cache key of a typing question, or None if it cannot be cached."""
+    key: list[object] = [op, _default_float[0]]
+    for v in values:
+        if type(v) is np.ndarray:
+            key.append(v.dtype)
+            key.append(v.ndim == 0)
+        elif type(v) in _NUMBER_TYPES or isinstance(v, (np.number, np.bool_)):
+            key.append(type(v))
+        else:
+            return None
+    for name, value in params.items():  # 2 and 2.0 (True and 1) are equal, not alike
+        key.append(name)
+        key.append(type(value))
+        key.append(value)
+    return tuple(key)
+
+
 def cast_operands(
     typing: Typing, op: str, values: Sequence[object], params: dict
 ) -> tuple[list[object], np.dtype]:
     """Eager mode: arrays and Python numbers converted to the dtypes `typing` gives
     (numbers become numpy scalars); also returns the result dtype."""
-    wanted, out = typing(op, values, **params)
+    key = _typing_key(op, values, params)
+    try:
+        found = _TYPING_CACHE.get(key) if key is not None else None
+    except TypeError:  # a param that cannot be hashed (a list)
+        key = found = None
+    if found is None:
+        found = typing(op, values, **params)
+        if key is not None:
+            if len(_TYPING_CACHE) >= _TYPING_CACHE_SIZE:  # params that vary (clamp bounds)
+                _TYPING_CACHE.clear()
+            _TYPING_CACHE[key] = found
+    wanted, out = found
     cast: list[object] = []
     for v, d in zip(values, wanted):
         if type(v) is np.ndarray:

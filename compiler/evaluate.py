@@ -43,21 +43,37 @@ class Value(Operand):
     def _const(self, value: np.ndarray) -> Value:
         return Value(np.asarray(value))
 
+    def detach(self) -> Value:
+        """A plain array has no history to cut (VJP rules call detach on their operands)."""
+        return self
+
     def _bind(
         self, op_name: str, inputs: Sequence[Any], params: dict[str, Any], name: str | None
     ) -> Any:
-        from compiler.registry import OPS
-
-        op = OPS[op_name]
+        op, typing = _rule(op_name)
         if op.nullary:
             return Value(np.asarray(op.impl(**params)))
-        values = [x.array if isinstance(x, Value) else x for x in inputs]
-        if op.elementwise:
-            values, _ = dtypes.cast_operands(op.lowering.typing, op_name, values, params)
+        values = [x.array if type(x) is Value else x for x in inputs]
+        if typing is not None:
+            values, _ = dtypes.cast_operands(typing, op_name, values, params)
         out = op.impl(*values, **params)
         if op.multiple_results:
             return tuple(Value(np.asarray(o)) for o in out)
-        return Value(np.asarray(out))
+        return Value(out if type(out) is np.ndarray else np.asarray(out))
+
+
+# op name -> (op, its typing rule if elementwise), looked up once per op
+_RULES: dict[str, tuple[Any, Any]] = {}
+
+
+def _rule(op_name: str) -> tuple[Any, Any]:
+    rule = _RULES.get(op_name)
+    if rule is None:
+        from compiler.registry import OPS
+
+        op = OPS[op_name]
+        rule = _RULES[op_name] = (op, op.lowering.typing if op.elementwise else None)
+    return rule
 
 
 def _aval(a: np.ndarray) -> Any:

@@ -36,6 +36,7 @@ _NON_LEAF_GRAD = (
 )
 
 _SCALAR_TYPES = (int, float, bool, np.number, np.bool_)
+_NUMBER_TYPES = frozenset((int, float, bool))
 _NO_DATA: Any = object()  # Tensor() without arguments: an empty tensor, as in PyTorch
 # PyTorch's legacy constructor (Tensor([1, 2]), Tensor(2, 3)): tracer.legacy installs it
 _LEGACY_INIT: list[Callable[[Any, tuple[Any, ...], Any], None]] = []
@@ -430,38 +431,50 @@ class Tensor(Operand):
     def _bind(
         self, op_name: str, inputs: Sequence[Any], params: dict[str, Any], name: str | None
     ) -> Any:
-        op = OPS[op_name]
-        if op.nullary:
+        op, typing, kind = _eager_rule(op_name)
+        if kind is _NULLARY:
             return Tensor(op.impl(**params))
-        values = [x._data if isinstance(x, Tensor) else _as_value(x, op_name) for x in inputs]
+        values = [
+            x._data
+            if isinstance(x, Tensor)
+            else x
+            if type(x) in _NUMBER_TYPES
+            else _as_value(x, op_name)
+            for x in inputs
+        ]
         token = quiet_enter()  # log(0) is -inf without a numpy warning, as in PyTorch
         try:
-            if op.elementwise:
-                values, _ = dtypes.cast_operands(op.lowering.typing, op_name, values, params)
+            if typing is not None:
+                values, _ = dtypes.cast_operands(typing, op_name, values, params)
             out = op.impl(*values, **params)
         except (ValueError, IndexError, TypeError, ArithmeticError) as e:
             _explain_failure(op, values, params, e)
             raise
         finally:
             quiet_exit(token)
-        if op.multiple_results:
-            outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in out)
-        else:
-            outs = (out if type(out) is np.ndarray else np.asarray(out),)
-        if op.view:
-            base = inputs[0]
-            root = base._base if base._base is not None else base
-            how = (base, op_name, inputs[1:], params, name, is_grad_enabled())
-            tensors = tuple(
-                _view(o, root, how) if np.may_share_memory(o, base._data) else Tensor(o)
-                for o in outs
+        if kind is _PLAIN:
+            tensors: tuple[Tensor, ...] = (
+                Tensor(out if type(out) is np.ndarray else np.asarray(out)),
             )
         else:
-            tensors = tuple(Tensor(o) for o in outs)
+            if op.multiple_results:
+                outs = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in out)
+            else:
+                outs = (out if type(out) is np.ndarray else np.asarray(out),)
+            if kind is _VIEW:
+                base = inputs[0]
+                root = base._base if base._base is not None else base
+                how = (base, op_name, inputs[1:], params, name, is_grad_enabled())
+                tensors = tuple(
+                    _view(o, root, how) if np.may_share_memory(o, base._data) else Tensor(o)
+                    for o in outs
+                )
+            else:
+                tensors = tuple(Tensor(o) for o in outs)
         if op.vjp is not None and is_grad_enabled():
-            needs = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
-            if any(needs):
-                autograd.record(op, params, name, inputs, needs, tensors)
+            needs = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
+            if True in needs:
+                autograd.record(op, params, name, inputs, tuple(needs), tensors)
         return tensors if op.multiple_results else tensors[0]
 
     # ---- in-place ops ---------------------------------------------------
@@ -807,6 +820,29 @@ def _rebuild(data: np.ndarray, requires_grad: bool) -> Tensor:
 
 def _is_numberlike(value: Any) -> bool:
     return isinstance(value, _SCALAR_TYPES)
+
+
+# How Tensor._bind runs each op, worked out once per op name: the op, its typing rule
+# (elementwise ops) and its kind.
+_NULLARY, _PLAIN, _VIEW, _OTHER = "nullary", "plain", "view", "other"
+_EAGER_RULES: dict[str, tuple[Any, Any, str]] = {}
+
+
+def _eager_rule(op_name: str) -> tuple[Any, Any, str]:
+    rule = _EAGER_RULES.get(op_name)
+    if rule is None:
+        op = OPS[op_name]
+        if op.nullary:
+            kind = _NULLARY
+        elif op.view:
+            kind = _VIEW
+        elif op.multiple_results:
+            kind = _OTHER
+        else:
+            kind = _PLAIN
+        typing = op.lowering.typing if op.elementwise else None
+        rule = _EAGER_RULES[op_name] = (op, typing, kind)
+    return rule
 
 
 def _as_value(x: Any, op: str) -> Any:

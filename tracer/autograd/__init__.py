@@ -24,11 +24,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from compiler.builder import Sym
+from compiler.dispatch import tracing
 from compiler.errors import AutogradError, TraceError
+from compiler.evaluate import Value
 from compiler.operand import Operand
 from compiler.registry import AVal, Op
 from tracer._data import array_from
-from tracer._quiet import quiet
+from tracer._quiet import quiet, quiet_enter, quiet_exit
 from tracer.grad_mode import is_grad_enabled, set_grad_enabled
 
 if TYPE_CHECKING:
@@ -131,20 +133,50 @@ class OpNode(Node):
                         "or .clone() the output before changing it."
                     )
             like = next(g for g in grads if g is not None)
-            outs = tuple(
-                self._saved_output(like, o, i, create_graph) for i, o in enumerate(self._out)
-            )
-            out = outs if self.op.multiple_results else outs[0]
         else:
-            out = None
-        g = grads if self.op.multiple_results else grads[0]
-        with set_grad_enabled(create_graph):
-            result = self.op.vjp(g, out, *inputs, **self.params)
-            result = [_fit(c, meta) for c, meta in zip(result, self._metas)]
-        if not retain and (any(v is not None for v in self._versions) or self._out is not None):
+            like = None
+        if not create_graph and tracing.builder is None:
+            result = self._vjp_on_arrays(grads, inputs)
+        else:
+            if like is not None:
+                outs = tuple(
+                    self._saved_output(like, o, i, create_graph) for i, o in enumerate(self._out)
+                )
+                out = outs if self.op.multiple_results else outs[0]
+            else:
+                out = None
+            g = grads if self.op.multiple_results else grads[0]
+            with set_grad_enabled(create_graph):
+                result = self.op.vjp(g, out, *inputs, **self.params)
+                result = [_fit(c, meta) for c, meta in zip(result, self._metas)]
+        if not retain and (self._out is not None or self._versions.count(None) < len(inputs)):
             self._saved = self._out = None
             self._freed = True
         return result
+
+    def _vjp_on_arrays(self, grads: list[Any], inputs: list[Any]) -> list[Any]:
+        """The VJP rule run on plain arrays (`compiler.evaluate.Value`s, which compute
+        and record nothing): what backward() without create_graph needs, at a fraction
+        of the cost of running it on tensors. Gradients come back as tensors."""
+        like = grads[0] if grads[0] is not None else next(g for g in grads if g is not None)
+        arrays = [Value(x._data) if isinstance(x, Operand) else x for x in inputs]
+        if self._out is None:
+            out = None
+        elif self.op.multiple_results:
+            out = tuple(Value(o) for o in self._out)
+        else:
+            out = Value(self._out[0])
+        if self.op.multiple_results:
+            g: Any = tuple(Value(c._data) if c is not None else None for c in grads)
+        else:
+            g = Value(grads[0]._data)
+        token = quiet_enter()
+        try:
+            cotangents = self.op.vjp(g, out, *arrays, **self.params)
+            fitted = [_fit_array(c, meta) for c, meta in zip(cotangents, self._metas)]
+        finally:
+            quiet_exit(token)
+        return [like._const(a) if a is not None else None for a in fitted]
 
     def _saved_output(self, like: Tensor, value: np.ndarray, nr: int, create_graph: bool) -> Tensor:
         """Output `nr` of the op as a tensor (for the VJP rule), made from its saved array."""
@@ -152,6 +184,22 @@ class OpNode(Node):
         if create_graph:
             t._grad_fn, t._output_nr = self, nr
         return t
+
+
+def _fit_array(g: Any, meta: AVal | None) -> np.ndarray | None:
+    """`_fit` for a cotangent computed on arrays: its array, at its input's shape and
+    dtype."""
+    if g is None or meta is None:
+        return None
+    if isinstance(g, Value):
+        if g.array.shape != meta.shape:
+            g = g.sum_to(meta.shape)
+        a = g.array
+    else:  # a number (a rule's constant cotangent)
+        a = np.asarray(g)
+        if a.shape != meta.shape:
+            a = np.broadcast_to(a, meta.shape)
+    return a if a.dtype == meta.dtype else a.astype(meta.dtype)
 
 
 def _show_avals(metas: Sequence[AVal | None]) -> str:
@@ -196,6 +244,9 @@ class AccumulateGrad(Node):
         self.variable = weakref.ref(tensor)
 
 
+_NO_EDGE: tuple[None, int] = (None, 0)
+
+
 def _edge(x: Any) -> tuple[Node | None, int]:
     if not _is_tensor(x) or not x.requires_grad:  # requires_grad refreshes a stale view
         return (None, 0)
@@ -218,28 +269,30 @@ def record(
 ) -> None:
     """Attach a node for `op` to `outputs` (called by Tensor._bind in grad mode, whose
     operands are eager tensors, numbers and arrays: never traced values)."""
-    avals = tuple(
-        AVal(x._data.shape, x._data.dtype) if isinstance(x, Operand) else x for x in inputs
-    )
-    node = node_class(name or op.grad_fn_name(params, avals))(tuple(_edge(x) for x in inputs))
-    node.op, node.params = op, params
     keep = op.saves(needs)
-    saved, versions = [], []
-    for x, k, aval in zip(inputs, keep, avals):
+    avals, edges, saved, versions, metas = [], [], [], [], []
+    for x, k, n in zip(inputs, keep, needs):
         if isinstance(x, Operand):
+            aval = AVal(x._data.shape, x._data.dtype)
+            edges.append(_edge(x) if n else _NO_EDGE)
             if k:
                 saved.append(x)
                 versions.append(x._version[0])
             else:
                 saved.append(aval)
                 versions.append(None)
+            metas.append(aval if n else None)
         else:
+            aval = x
+            edges.append(_NO_EDGE)
             saved.append(x)
             versions.append(None)
+            metas.append(None)
+        avals.append(aval)
+    node = node_class(name or op.grad_fn_name(params, tuple(avals)))(tuple(edges))
+    node.op, node.params = op, params
     node._saved, node._versions = saved, versions
-    node._metas = tuple(
-        a if isinstance(x, Operand) and n else None for x, a, n in zip(inputs, avals, needs)
-    )
+    node._metas = tuple(metas)
     if op.saves_out:
         node._out = tuple(t._data for t in outputs)
         node._out_version = tuple((t._version, t._version[0]) for t in outputs)
@@ -508,7 +561,7 @@ def _walk(
             continue
         if needed is not None and node not in needed:
             continue
-        if all(g is None for g in gs):
+        if gs.count(None) == len(gs):
             results: Sequence[Any] = [None] * len(node.next_functions)
         else:
             if isinstance(node, OpNode) and node.op.multiple_results:
