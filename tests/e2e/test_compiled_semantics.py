@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -344,7 +345,9 @@ def test_a_long_trace_compiles_as_several_functions_with_the_same_results(monkey
     x = tracer.tensor(np.linspace(-1, 1, 50))
     vg = tracer.value_and_grad(f)
     src = vg.source(x)
-    assert "def _part1(" in src and src.count("# ---- fused loop nest") > 2
+    # several njit functions: parts of a long kernel, or nests shared by repeated steps
+    assert len(re.findall(r"^def _(?:part|nest)\d+\(", src, re.M)) >= 2
+    assert src.count("# ---- fused loop nest") > 2
     value, grad = vg(x)
     monkeypatch.setenv("TRACER_DISABLE_JIT", "1")
     ivalue, igrad = tracer.value_and_grad(f)(x)
