@@ -531,7 +531,11 @@ def _written_alias(
     for i, t in enumerate(inputs):
         a = t._data
         if a.size:
-            lo, hi = np.lib.array_utils.byte_bounds(a)
+            if a.flags.c_contiguous:  # (byte_bounds is the general, slower way)
+                lo = a.__array_interface__["data"][0]
+                hi = lo + a.nbytes
+            else:
+                lo, hi = np.lib.array_utils.byte_bounds(a)
             spans.append((lo, hi, i))
     spans.sort()
     open_: list[tuple[int, int]] = []  # (end, position) of the spans still open
@@ -569,8 +573,11 @@ def _write_back(
                 continue
         else:  # "grad_"
             t = target._grad
-        with quiet():
-            t._data[...] = a
+        if a.dtype == t._data.dtype:
+            np.copyto(t._data, a)
+        else:
+            with quiet():
+                t._data[...] = a
         t._version[0] += 1
     for p in entry.grads_to_none:
         p._grad = None
