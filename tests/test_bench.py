@@ -404,6 +404,9 @@ def test_full_run_has_the_design_sizes():
         "first-call-rnn-t100",
         "first-call-lenet-b64",
         "first-call-lstm-b32",
+        "first-call-per-example-grads-b64",
+        "first-call-hessian-rosenbrock-n100",
+        "first-call-gauss-newton-m1e3",
     ]
 
 
@@ -826,7 +829,8 @@ def test_cross_check_marks_a_wrong_transform_and_never_times_it(name, monkeypatc
 
 
 def test_the_transform_targets_bound_tracer_compiled_by_jax_jit_steady_state():
-    full = {c.workload.name: c for c in runner.cases(WORKLOADS.values(), quick=False)}
+    steady = [c for c in runner.cases(WORKLOADS.values(), quick=False) if not c.first_call]
+    full = {c.workload.name: c for c in steady}
     for name in TRANSFORMS:
         case = full[name]
         rows = [
@@ -838,3 +842,29 @@ def test_the_transform_targets_bound_tracer_compiled_by_jax_jit_steady_state():
         assert [(t.key, t.bound, t.value, t.met) for t in result.targets] == [
             ("tracer-compiled/jax", 1.0, 1.5, False)
         ]
+
+
+FIRST_CALL_PEERS = ["numpy", "jax", "torch"]  # the rows that must not import tracer
+
+
+@pytest.mark.parametrize("peer", FIRST_CALL_PEERS)
+@pytest.mark.parametrize(("name", "size"), [(n, WORKLOADS[n].quick_sizes[0]) for n in TRANSFORMS])
+def test_first_call_child_runs_a_transform_without_importing_tracer(name, size, peer, tmp_path):
+    """A fresh process runs the workload's own implementation (not a loss's) and its
+    first value is the reference's; only tracer's rows import tracer."""
+    if peer != "numpy":
+        pytest.importorskip(peer)
+    env = dict(os.environ, TRACER_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, str(CHILD), peer, name, str(size)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["tracer_imported"] is False
+    w = WORKLOADS[name]
+    value, _ = runner.reference(w, w.inputs(size))
+    assert result["value"] == pytest.approx(float(value), rel=1e-4)

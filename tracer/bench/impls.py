@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -581,8 +582,14 @@ def prepare_train_numpy(workload: Any, inputs: list[np.ndarray]) -> Step:
 # their first axis, the parameters shared (in_axes=(None, 0, 0)).
 
 
-def _per_example_loss(nn: SimpleNamespace) -> Callable[..., Any]:
-    from tracer.bench.workloads import mlp_loss
+def _workloads(workload: Any) -> Any:
+    """The module that defined `workload`: tracer.bench.workloads, or in a first-call
+    child the same file loaded by path (so a JAX or PyTorch row imports no tracer)."""
+    return sys.modules[type(workload).__module__]
+
+
+def _per_example_loss(workload: Any, nn: SimpleNamespace) -> Callable[..., Any]:
+    mlp_loss = _workloads(workload).mlp_loss
 
     def loss(params: Any, x: Any, y: Any) -> Any:
         return mlp_loss(nn, *params, x, y)
@@ -599,7 +606,7 @@ def _per_example_tracer(traced: bool) -> Callable[[Any, list[np.ndarray]], Step]
     def prepare(workload: Any, inputs: list[np.ndarray]) -> Step:
         import tracer
 
-        loss = _per_example_loss(tracer_nn())
+        loss = _per_example_loss(workload, tracer_nn())
         per_example = tracer.vmap(tracer.grad(loss), in_axes=(None, 0, 0))
 
         def both(params: Any, x: Any, y: Any, xs: Any, ys: Any) -> Any:
@@ -619,7 +626,7 @@ def _per_example_tracer(traced: bool) -> Callable[[Any, list[np.ndarray]], Step]
 def prepare_per_example_jax(workload: Any, inputs: list[np.ndarray]) -> Step:
     import jax
 
-    loss = _per_example_loss(jax_nn())
+    loss = _per_example_loss(workload, jax_nn())
     per_example = jax.vmap(jax.grad(loss), in_axes=(None, 0, 0))
     fn = jax.jit(lambda params, x, y, xs, ys: (loss(params, x, y), per_example(params, xs, ys)))
     xs, ys = _one_example_batches(inputs)
@@ -632,7 +639,7 @@ def prepare_per_example_jax(workload: Any, inputs: list[np.ndarray]) -> Step:
 def prepare_per_example_torch(workload: Any, inputs: list[np.ndarray]) -> Step:
     torch = import_torch()
 
-    loss = _per_example_loss(torch_nn())
+    loss = _per_example_loss(workload, torch_nn())
     per_example = torch.func.vmap(torch.func.grad(loss), in_dims=(None, 0, 0))
     xs, ys = _one_example_batches(inputs)
     params = tuple(torch.from_numpy(a.copy()) for a in inputs[:4])
@@ -650,7 +657,8 @@ def prepare_per_example_torch(workload: Any, inputs: list[np.ndarray]) -> Step:
 def _hessian_tracer(traced: bool) -> Callable[[Any, list[np.ndarray]], Step]:
     def prepare(workload: Any, inputs: list[np.ndarray]) -> Step:
         import tracer
-        from tracer.bench.workloads import rosenbrock
+
+        rosenbrock = _workloads(workload).rosenbrock
 
         f = partial(rosenbrock, tracer_nn())
         hess = tracer.hessian(f)
@@ -668,7 +676,7 @@ def _hessian_tracer(traced: bool) -> Callable[[Any, list[np.ndarray]], Step]:
 def prepare_hessian_jax(workload: Any, inputs: list[np.ndarray]) -> Step:
     import jax
 
-    from tracer.bench.workloads import rosenbrock
+    rosenbrock = _workloads(workload).rosenbrock
 
     f = partial(rosenbrock, jax_nn())
     fn = jax.jit(lambda x: (f(x), [jax.hessian(f)(x)]))
@@ -679,7 +687,7 @@ def prepare_hessian_jax(workload: Any, inputs: list[np.ndarray]) -> Step:
 def prepare_hessian_torch(workload: Any, inputs: list[np.ndarray]) -> Step:
     torch = import_torch()
 
-    from tracer.bench.workloads import rosenbrock
+    rosenbrock = _workloads(workload).rosenbrock
 
     f = partial(rosenbrock, torch_nn())
     hess = torch.func.hessian(f)
@@ -696,7 +704,8 @@ def prepare_hessian_torch(workload: Any, inputs: list[np.ndarray]) -> Step:
 def _gauss_newton_tracer(traced: bool) -> Callable[[Any, list[np.ndarray]], Step]:
     def prepare(workload: Any, inputs: list[np.ndarray]) -> Step:
         import tracer
-        from tracer.bench.workloads import gn_step
+
+        gn_step = _workloads(workload).gn_step
 
         def both(*args: Any) -> Any:
             cost, p = gn_step(tracer_nn(), tracer.jacfwd, *args)
@@ -712,7 +721,7 @@ def _gauss_newton_tracer(traced: bool) -> Callable[[Any, list[np.ndarray]], Step
 def prepare_gauss_newton_jax(workload: Any, inputs: list[np.ndarray]) -> Step:
     import jax
 
-    from tracer.bench.workloads import gn_step
+    gn_step = _workloads(workload).gn_step
 
     nn = jax_nn()
 
@@ -728,7 +737,7 @@ def prepare_gauss_newton_jax(workload: Any, inputs: list[np.ndarray]) -> Step:
 def prepare_gauss_newton_torch(workload: Any, inputs: list[np.ndarray]) -> Step:
     torch = import_torch()
 
-    from tracer.bench.workloads import gn_step
+    gn_step = _workloads(workload).gn_step
 
     nn = torch_nn()
     args = [torch.from_numpy(a.copy()) for a in inputs]

@@ -568,6 +568,9 @@ def lstm_numpy(
 
 # issue 18's target: tracer compiled at most 1.0x JAX jit in the steady state
 TRANSFORM_TARGETS = {"jax": 1.0}
+# and the cold compile (trace + compile + first call, import excluded) at most 3x JAX's
+# first call
+TRANSFORM_FIRST_CALL_TARGETS = {"tracer-compiled-cold": {"jax": 3.0}}
 
 
 def per_example_inputs(batch: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -813,8 +816,10 @@ WORKLOADS: dict[str, Workload] = {
             wrt=(0, 1, 2, 3),
             sizes=(64,),
             quick_sizes=(4,),
+            first_call_sizes=(64,),
             size_prefix="b",
             targets={64: TRANSFORM_TARGETS},
+            first_call_targets={64: TRANSFORM_FIRST_CALL_TARGETS},
             checked=("per-example grad", "per-example gradients"),
         ),
         Workload(
@@ -827,8 +832,10 @@ WORKLOADS: dict[str, Workload] = {
             wrt=(0,),
             sizes=(100,),
             quick_sizes=(8,),
+            first_call_sizes=(100,),
             size_prefix="n",
             targets={100: TRANSFORM_TARGETS},
+            first_call_targets={100: TRANSFORM_FIRST_CALL_TARGETS},
             checked=("hessian", "hessians"),
         ),
         Workload(
@@ -842,8 +849,10 @@ WORKLOADS: dict[str, Workload] = {
             wrt=(0,),
             sizes=(1_000,),
             quick_sizes=(50,),
+            first_call_sizes=(1_000,),
             size_prefix="m",
             targets={1_000: TRANSFORM_TARGETS},
+            first_call_targets={1_000: TRANSFORM_FIRST_CALL_TARGETS},
             checked=("param", "parameters"),
         ),
     ]
