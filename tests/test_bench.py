@@ -39,6 +39,9 @@ QUICK_STEADY = [
     "train-mlp-b16",
     "spring-t10",
     "rnn-t4",
+    "per-example-grads-b4",
+    "hessian-rosenbrock-n8",
+    "gauss-newton-m50",
 ]
 LOOPS = {"spring", "rnn"}  # the loop workloads: they also have the unrolled-trace row
 TRAIN = "train-mlp"  # the training step: it also has the traced-step row
@@ -392,12 +395,18 @@ def test_full_run_has_the_design_sizes():
         "rnn-t100",
         "lenet-b64",
         "lstm-b32",
+        "per-example-grads-b64",
+        "hessian-rosenbrock-n100",
+        "gauss-newton-m1e3",
         "first-call-notebook-5",
         "first-call-mlp-b64",
         "first-call-spring-t200",
         "first-call-rnn-t100",
         "first-call-lenet-b64",
         "first-call-lstm-b32",
+        "first-call-per-example-grads-b64",
+        "first-call-hessian-rosenbrock-n100",
+        "first-call-gauss-newton-m1e3",
     ]
 
 
@@ -699,3 +708,163 @@ def test_threads_option_pins_torch_and_numpys_openblas(monkeypatch):
 def test_threads_below_one_is_a_usage_error(capsys):
     assert cli.main(["--threads", "0"], impls={}) == 2
     assert "--threads must be at least 1" in capsys.readouterr().err
+
+
+# ---- the function transforms (issue 18) ------------------------------------------------
+
+TRANSFORMS = ["per-example-grads", "hessian-rosenbrock", "gauss-newton"]
+
+
+def quick_case(name):
+    [case] = runner.select(WORKLOADS.values(), True, [name])
+    return case
+
+
+def test_per_example_reference_averages_to_the_mlp_batch_gradient():
+    """The mean of the per-example gradients is the batch gradient (mlp's own numpy
+    reference), and the value is the batch loss."""
+    x64 = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in WORKLOADS["mlp"].inputs(8)]
+    value, per_example = WORKLOADS["per-example-grads"].numpy_value_and_grad(*x64)
+    batch_value, batch_grads = WORKLOADS["mlp"].numpy_value_and_grad(*x64)
+    assert value == pytest.approx(batch_value, rel=1e-12)
+    for got, want in zip(per_example, batch_grads):
+        assert got.shape == (8, *want.shape)
+        np.testing.assert_allclose(got.mean(axis=0), want, rtol=1e-10, atol=1e-14)
+
+
+def test_rosenbrock_reference_hessian_matches_float64_second_differences():
+    x = WORKLOADS["hessian-rosenbrock"].inputs(6)[0].astype(np.float64)
+    _, [hess] = WORKLOADS["hessian-rosenbrock"].numpy_value_and_grad(x)
+
+    def f(v):
+        return WORKLOADS["hessian-rosenbrock"].numpy_value_and_grad(v)[0]
+
+    h, n, eye = 1e-4, len(x), np.eye(len(x))
+    fd = np.array(
+        [
+            [
+                (f(x + h * (eye[i] + eye[j])) - f(x + h * (eye[i] - eye[j]))
+                 - f(x - h * (eye[i] - eye[j])) + f(x - h * (eye[i] + eye[j]))) / (4 * h * h)
+                for j in range(n)
+            ]
+            for i in range(n)
+        ]
+    )  # fmt: skip
+    # a quartic: truncation O(h^2 * 24 * 100), rounding eps * f / h^2, both below 1e-4
+    np.testing.assert_allclose(hess, fd, rtol=0, atol=1e-4 * np.abs(hess).max())
+
+
+def test_gauss_newton_reference_step_matches_one_with_a_finite_difference_jacobian():
+    w = WORKLOADS["gauss-newton"]
+    p, t, y, k = [a.astype(np.float64) for a in w.inputs(200)]
+
+    def residuals(q):
+        return np.tanh(np.sin(np.outer(t, k)) @ q) - y
+
+    eps, eye = 1e-6, np.eye(len(p))
+    jac = np.stack([(residuals(p + eps * e) - residuals(p - eps * e)) / (2 * eps) for e in eye], 1)
+    r = residuals(p)
+    want = p + np.linalg.solve(jac.T @ jac, -(jac.T @ r))
+    cost, [got] = w.numpy_value_and_grad(p, t, y, k)
+    assert cost == pytest.approx(0.5 * (r * r).sum(), rel=1e-12)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", TRANSFORMS)
+def test_every_transform_implementation_of_this_machine_agrees_with_the_reference(name):
+    """tracer's rows always; torch.func's and JAX's when installed."""
+    [result] = runner.run([quick_case(name)], list(IMPLEMENTATIONS.values()), TINY)
+    assert [r.name for r in result.rows] == [
+        n for n in IMPLEMENTATIONS if n not in ("tracer-unrolled", "tracer-step")
+    ]
+    for row in result.rows:
+        if row.status == "skipped":
+            assert row.impl in ("torch", "jax") and "not importable" in row.reason
+        else:
+            assert row.status == "ok", (row.name, row.reason)
+
+
+def hessian_one_entry_off(w, inputs):
+    """The Hessian with its largest entry 1% too large (and no longer symmetric)."""
+    value, [hess] = right(w, inputs)
+    hess = hess.copy()
+    hess.flat[np.argmax(np.abs(hess))] *= np.float32(1.01)
+    return value, [hess]
+
+
+def per_example_grads_of_the_batch(w, inputs):
+    """Every example given the batch's mean gradient: right shapes, wrong per example."""
+    value, grads = right(w, inputs)
+    return value, [np.broadcast_to(g.mean(axis=0), g.shape).copy() for g in grads]
+
+
+def gradient_step_for_gauss_newton(w, inputs):
+    """A gradient-descent step -J^T r / |J^T J| in place of the Gauss-Newton step."""
+    p, t, y, k = inputs
+    features = np.sin(np.outer(t, k))
+    m = np.tanh(features @ p)
+    jac = (1 - m * m)[:, None] * features
+    step = -(jac.T @ (m - y)) / np.linalg.norm(jac.T @ jac, 2)
+    return right(w, inputs)[0], [(p + step).astype(p.dtype)]
+
+
+WRONG_TRANSFORMS = {
+    "hessian-rosenbrock": (hessian_one_entry_off, "hessian[0]: max |error|"),
+    "per-example-grads": (per_example_grads_of_the_batch, "per-example grad[0]: max |error|"),
+    "gauss-newton": (gradient_step_for_gauss_newton, "param[0]: max |error|"),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_TRANSFORMS)
+def test_cross_check_marks_a_wrong_transform_and_never_times_it(name, monkeypatch):
+    fn, reason = WRONG_TRANSFORMS[name]
+    own = WORKLOAD_IMPLEMENTATIONS[name]
+    for label, f in [("right", right), ("wrong", fn)]:
+        monkeypatch.setitem(own, label, (label, impl(label, f).prepare))
+    bench_impls = [Implementation(n, n, right) for n in ("right", "wrong")]
+    [result] = runner.run([quick_case(name)], bench_impls, TINY)
+    good, bad = result.rows
+    assert (good.status, bad.status) == ("ok", "wrong"), (good.reason, bad.reason)
+    assert reason in bad.reason and bad.timing is None
+
+
+def test_the_transform_targets_bound_tracer_compiled_by_jax_jit_steady_state():
+    steady = [c for c in runner.cases(WORKLOADS.values(), quick=False) if not c.first_call]
+    full = {c.workload.name: c for c in steady}
+    for name in TRANSFORMS:
+        case = full[name]
+        rows = [
+            runner.Row(n, n, n, "ok", timing=Timing.of([m]))
+            for n, m in [("tracer-compiled", 3.0), ("jax", 2.0), ("torch", 1.0)]
+        ]
+        result = runner.CaseResult(case, rows)
+        runner.summarize(result)
+        assert [(t.key, t.bound, t.value, t.met) for t in result.targets] == [
+            ("tracer-compiled/jax", 1.0, 1.5, False)
+        ]
+
+
+FIRST_CALL_PEERS = ["numpy", "jax", "torch"]  # the rows that must not import tracer
+
+
+@pytest.mark.parametrize("peer", FIRST_CALL_PEERS)
+@pytest.mark.parametrize(("name", "size"), [(n, WORKLOADS[n].quick_sizes[0]) for n in TRANSFORMS])
+def test_first_call_child_runs_a_transform_without_importing_tracer(name, size, peer, tmp_path):
+    """A fresh process runs the workload's own implementation (not a loss's) and its
+    first value is the reference's; only tracer's rows import tracer."""
+    if peer != "numpy":
+        pytest.importorskip(peer)
+    env = dict(os.environ, TRACER_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, str(CHILD), peer, name, str(size)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["tracer_imported"] is False
+    w = WORKLOADS[name]
+    value, _ = runner.reference(w, w.inputs(size))
+    assert result["value"] == pytest.approx(float(value), rel=1e-4)

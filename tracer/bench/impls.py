@@ -12,8 +12,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -148,6 +150,8 @@ def tracer_nn(unrolled: bool = False) -> SimpleNamespace:
         tanh=tracer.tanh,
         sigmoid=tracer.sigmoid,
         exp=tracer.exp,
+        sin=tracer.sin,
+        solve=tracer.linalg.solve,
         relu=F.relu,
         linear=F.linear,
         cross_entropy=F.cross_entropy,
@@ -174,6 +178,8 @@ def torch_nn() -> SimpleNamespace:
         tanh=torch.tanh,
         sigmoid=torch.sigmoid,
         exp=torch.exp,
+        sin=torch.sin,
+        solve=torch.linalg.solve,
         relu=F.relu,
         linear=F.linear,
         cross_entropy=F.cross_entropy,
@@ -222,6 +228,8 @@ def jax_nn() -> SimpleNamespace:
         tanh=jnp.tanh,
         sigmoid=jax.nn.sigmoid,
         exp=jnp.exp,
+        sin=jnp.sin,
+        solve=jnp.linalg.solve,
         relu=jax.nn.relu,
         linear=lambda x, w, b: x @ w.T + b,
         cross_entropy=cross_entropy,
@@ -565,6 +573,206 @@ def prepare_train_numpy(workload: Any, inputs: list[np.ndarray]) -> Step:
     return NumpyAdamMLP(*inputs).step
 
 
+# ---- function transforms (issue 18): tracer, JAX and torch.func side by side ---------
+#
+# The transformed functions are the workloads' (per-example loss, Rosenbrock, the
+# Gauss-Newton step); each library applies its own vmap/grad/hessian/jacfwd, tracer and
+# JAX inside one compiled function, torch.func eagerly. A per-example loss is the MLP's
+# loss on a batch of one example: x and y are given as (batch, 1, ...) and vmapped over
+# their first axis, the parameters shared (in_axes=(None, 0, 0)).
+
+
+def _workloads(workload: Any) -> Any:
+    """The module that defined `workload`: tracer.bench.workloads, or in a first-call
+    child the same file loaded by path (so a JAX or PyTorch row imports no tracer)."""
+    return sys.modules[type(workload).__module__]
+
+
+def _per_example_loss(workload: Any, nn: SimpleNamespace) -> Callable[..., Any]:
+    mlp_loss = _workloads(workload).mlp_loss
+
+    def loss(params: Any, x: Any, y: Any) -> Any:
+        return mlp_loss(nn, *params, x, y)
+
+    return loss
+
+
+def _one_example_batches(inputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    x, y = inputs[4], inputs[5]
+    return x.reshape(len(x), 1, -1), y.reshape(len(y), 1)
+
+
+def _per_example_tracer(traced: bool) -> Callable[[Any, list[np.ndarray]], Step]:
+    def prepare(workload: Any, inputs: list[np.ndarray]) -> Step:
+        import tracer
+
+        loss = _per_example_loss(workload, tracer_nn())
+        per_example = tracer.vmap(tracer.grad(loss), in_axes=(None, 0, 0))
+
+        def both(params: Any, x: Any, y: Any, xs: Any, ys: Any) -> Any:
+            return loss(params, x, y), per_example(params, xs, ys)
+
+        # untraced, not under no_grad: eagerly, vmap(grad(f)) inside tracer.no_grad()
+        # returns zero gradients (torch.func's grad ignores an outer no_grad); the check
+        # catches that, so the row runs as a user would without it
+        fn = tracer.trace(both) if traced else both
+        params = tuple(tracer.from_numpy(a) for a in inputs[:4])
+        data = [tracer.from_numpy(a) for a in (*inputs[4:], *_one_example_batches(inputs))]
+        return lambda: fn(params, *data)
+
+    return prepare
+
+
+def prepare_per_example_jax(workload: Any, inputs: list[np.ndarray]) -> Step:
+    import jax
+
+    loss = _per_example_loss(workload, jax_nn())
+    per_example = jax.vmap(jax.grad(loss), in_axes=(None, 0, 0))
+    fn = jax.jit(lambda params, x, y, xs, ys: (loss(params, x, y), per_example(params, xs, ys)))
+    xs, ys = _one_example_batches(inputs)
+    params = tuple(jax.device_put(a) for a in inputs[:4])
+    data = [jax.device_put(a if a.dtype.kind == "f" else a.astype(np.int32))
+            for a in (inputs[4], inputs[5], xs, ys)]  # fmt: skip
+    return lambda: jax.block_until_ready(fn(params, *data))
+
+
+def prepare_per_example_torch(workload: Any, inputs: list[np.ndarray]) -> Step:
+    torch = import_torch()
+
+    loss = _per_example_loss(workload, torch_nn())
+    per_example = torch.func.vmap(torch.func.grad(loss), in_dims=(None, 0, 0))
+    xs, ys = _one_example_batches(inputs)
+    params = tuple(torch.from_numpy(a.copy()) for a in inputs[:4])
+    x, y = torch.from_numpy(inputs[4].copy()), torch.from_numpy(inputs[5].astype(np.int64))
+    xs, ys = torch.from_numpy(xs.copy()), torch.from_numpy(ys.astype(np.int64))
+
+    def step() -> Any:
+        with torch.no_grad():
+            value = loss(params, x, y)
+        return value, per_example(params, xs, ys)
+
+    return step
+
+
+def _hessian_tracer(traced: bool) -> Callable[[Any, list[np.ndarray]], Step]:
+    def prepare(workload: Any, inputs: list[np.ndarray]) -> Step:
+        import tracer
+
+        rosenbrock = _workloads(workload).rosenbrock
+
+        f = partial(rosenbrock, tracer_nn())
+        hess = tracer.hessian(f)
+
+        def both(x: Any) -> Any:
+            return f(x), [hess(x)]
+
+        fn = tracer.trace(both) if traced else both
+        x = tracer.from_numpy(inputs[0])
+        return lambda: fn(x)
+
+    return prepare
+
+
+def prepare_hessian_jax(workload: Any, inputs: list[np.ndarray]) -> Step:
+    import jax
+
+    rosenbrock = _workloads(workload).rosenbrock
+
+    f = partial(rosenbrock, jax_nn())
+    fn = jax.jit(lambda x: (f(x), [jax.hessian(f)(x)]))
+    x = jax.device_put(inputs[0])
+    return lambda: jax.block_until_ready(fn(x))
+
+
+def prepare_hessian_torch(workload: Any, inputs: list[np.ndarray]) -> Step:
+    torch = import_torch()
+
+    rosenbrock = _workloads(workload).rosenbrock
+
+    f = partial(rosenbrock, torch_nn())
+    hess = torch.func.hessian(f)
+    x = torch.from_numpy(inputs[0].copy())
+
+    def step() -> Any:
+        with torch.no_grad():
+            value = f(x)
+        return value, [hess(x)]
+
+    return step
+
+
+def _gauss_newton_tracer(traced: bool) -> Callable[[Any, list[np.ndarray]], Step]:
+    def prepare(workload: Any, inputs: list[np.ndarray]) -> Step:
+        import tracer
+
+        gn_step = _workloads(workload).gn_step
+
+        def both(*args: Any) -> Any:
+            cost, p = gn_step(tracer_nn(), tracer.jacfwd, *args)
+            return cost, [p]
+
+        fn = tracer.trace(both) if traced else both
+        args = [tracer.from_numpy(a) for a in inputs]
+        return lambda: fn(*args)
+
+    return prepare
+
+
+def prepare_gauss_newton_jax(workload: Any, inputs: list[np.ndarray]) -> Step:
+    import jax
+
+    gn_step = _workloads(workload).gn_step
+
+    nn = jax_nn()
+
+    def both(*args: Any) -> Any:
+        cost, p = gn_step(nn, jax.jacfwd, *args)
+        return cost, [p]
+
+    fn = jax.jit(both)
+    args = [jax.device_put(a) for a in inputs]
+    return lambda: jax.block_until_ready(fn(*args))
+
+
+def prepare_gauss_newton_torch(workload: Any, inputs: list[np.ndarray]) -> Step:
+    torch = import_torch()
+
+    gn_step = _workloads(workload).gn_step
+
+    nn = torch_nn()
+    args = [torch.from_numpy(a.copy()) for a in inputs]
+
+    def step() -> Any:
+        cost, p = gn_step(nn, torch.func.jacfwd, *args)
+        return cost, [p]
+
+    return step
+
+
+TRANSFORM_LABELS = {
+    "tracer-compiled": "tracer compiled (@trace)",
+    "tracer-eager": "tracer, transforms untraced",
+    "numpy": "numpy by hand",
+    "torch": "torch.func (eager)",
+    "jax": "jax jit",
+}
+
+
+def _transform_rows(
+    tracer_prepare: Callable[[bool], Callable[..., Step]],
+    jax_prepare: Callable[..., Step],
+    torch_prepare: Callable[..., Step],
+) -> dict[str, tuple[str, Callable[..., Step]]]:
+    prepares = {
+        "tracer-compiled": tracer_prepare(True),
+        "tracer-eager": tracer_prepare(False),
+        "numpy": prepare_numpy,
+        "torch": torch_prepare,
+        "jax": jax_prepare,
+    }
+    return {name: (TRANSFORM_LABELS[name], p) for name, p in prepares.items()}
+
+
 #: workloads that are not losses -> {implementation name: (row label, prepare)}; the
 #: implementations not listed do not run on them
 WORKLOAD_IMPLEMENTATIONS: dict[str, dict[str, tuple[str, Callable[..., Step]]]] = {
@@ -587,6 +795,15 @@ WORKLOAD_IMPLEMENTATIONS: dict[str, dict[str, tuple[str, Callable[..., Step]]]] 
             prepare_train_jax,
         ),
     },
+    "per-example-grads": _transform_rows(
+        _per_example_tracer, prepare_per_example_jax, prepare_per_example_torch
+    ),
+    "hessian-rosenbrock": _transform_rows(
+        _hessian_tracer, prepare_hessian_jax, prepare_hessian_torch
+    ),
+    "gauss-newton": _transform_rows(
+        _gauss_newton_tracer, prepare_gauss_newton_jax, prepare_gauss_newton_torch
+    ),
 }
 
 IMPLEMENTATIONS: dict[str, Implementation] = {

@@ -559,6 +559,118 @@ def lstm_numpy(
     return loss, [g_wih, g_whh, g_b, g_b.copy(), g_wout, g_bout]
 
 
+# ---- function transforms (issue 18): per-example gradients, a Hessian, a Gauss-Newton step --
+#
+# These are not losses: each implementation writes the transform with its own library's
+# names (impls.WORKLOAD_IMPLEMENTATIONS). The functions being transformed are written
+# once here, against the `nn` namespace. The value checked is a by-product of the same
+# call (the batch loss, f(x), the cost at p); the arrays are what the transform gives.
+
+# issue 18's target: tracer compiled at most 1.0x JAX jit in the steady state
+TRANSFORM_TARGETS = {"jax": 1.0}
+# and the cold compile (trace + compile + first call, import excluded) at most 3x JAX's
+# first call
+TRANSFORM_FIRST_CALL_TARGETS = {"tracer-compiled-cold": {"jax": 3.0}}
+
+
+def per_example_inputs(batch: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """The mlp workload's weights and data (w1, b1, w2, b2, x, y)."""
+    return mlp_inputs(batch, rng)
+
+
+def per_example_numpy(
+    w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> tuple[Any, list[np.ndarray]]:
+    """The batch's mean loss, and each example's gradients of its own loss (the MLP's
+    cross-entropy on a batch of that one example): arrays of shape (batch,) + the
+    parameter's shape. Their mean over the batch is mlp_numpy's batch gradient."""
+    rows = np.arange(len(y))
+    pre = x @ w1.T + b1
+    h = np.maximum(pre, 0)
+    logits = h @ w2.T + b2
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    total = e.sum(axis=1, keepdims=True)
+    loss = (np.log(total[:, 0]) - z[rows, y]).mean()
+    g_logits = e / total  # softmax - one_hot, per example (no division by the batch)
+    g_logits[rows, y] -= 1
+    g_h = g_logits @ w2
+    g_h[pre <= 0] = 0
+    per_w1 = g_h[:, :, None] * x[:, None, :]
+    per_w2 = g_logits[:, :, None] * h[:, None, :]
+    return loss, [per_w1, g_h, per_w2, g_logits]
+
+
+def rosenbrock_inputs(n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """A point in [-1, 1.5)^n, away from the minimum at all ones."""
+    return [rng.uniform(-1.0, 1.5, n).astype(np.float32)]
+
+
+def rosenbrock(nn: Any, x: Any) -> Any:
+    """The chained Rosenbrock function sum_i 100 (x[i+1] - x[i]^2)^2 + (1 - x[i])^2."""
+    head, tail = x[:-1], x[1:]
+    d = tail - head * head
+    return (100 * d * d + (1 - head) * (1 - head)).sum()
+
+
+def rosenbrock_numpy(x: np.ndarray) -> tuple[Any, list[np.ndarray]]:
+    """f(x) and its analytic Hessian, tridiagonal: for i < n-1 the (i, i) entry gets
+    1200 x_i^2 - 400 x_{i+1} + 2 and the (i, i+1) and (i+1, i) entries -400 x_i; for
+    i > 0 the (i, i) entry gets 200 (from the term of i-1)."""
+    head, tail = x[:-1], x[1:]
+    d = tail - head * head
+    value = (100 * d * d + (1 - head) ** 2).sum()
+    n = len(x)
+    diag = np.zeros(n, x.dtype)
+    diag[:-1] += 1200 * head * head - 400 * tail + 2
+    diag[1:] += 200
+    hess = np.diag(diag)
+    idx = np.arange(n - 1)
+    hess[idx, idx + 1] = hess[idx + 1, idx] = -400 * head
+    return value, [hess]
+
+
+GN_PARAMS = 20  # the model's parameters; the workload's size is the residual count
+
+
+def gauss_newton_inputs(m: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """(p, t, y, k): p the current parameters, t the m sample points in [0, 2 pi), y the
+    observations of the model at parameters near p plus noise, k the frequencies 1..20."""
+    t = np.linspace(0, 2 * np.pi, m, endpoint=False)
+    k = np.arange(1, GN_PARAMS + 1, dtype=np.float64)
+    p_true = rng.standard_normal(GN_PARAMS) * 0.2
+    y = np.tanh(np.sin(np.outer(t, k)) @ p_true) + 0.01 * rng.standard_normal(m)
+    p = p_true + 0.05 * rng.standard_normal(GN_PARAMS)
+    return [a.astype(np.float32) for a in (p, t, y, k)]
+
+
+def gn_residuals(nn: Any, p: Any, t: Any, y: Any, k: Any) -> Any:
+    """r_i = tanh(sum_j p_j sin(k_j t_i)) - y_i: m residuals of the 20 parameters."""
+    return nn.tanh(nn.sin(t.reshape(-1, 1) * k) @ p) - y
+
+
+def gn_step(nn: Any, jacfwd: Callable[..., Any], p: Any, t: Any, y: Any, k: Any) -> Any:
+    """One Gauss-Newton step: J = jacfwd(residuals)(p) (m x 20), solve (J^T J) dp =
+    -J^T r; returns (the cost 0.5 |r|^2 at p, p + dp). `jacfwd` is the library's, taking
+    `argnums`."""
+    r = gn_residuals(nn, p, t, y, k)
+    jac = jacfwd(partial(gn_residuals, nn), argnums=0)(p, t, y, k)
+    dp = nn.solve(jac.T @ jac, -(jac.T @ r))
+    return 0.5 * (r * r).sum(), p + dp
+
+
+def gauss_newton_numpy(
+    p: np.ndarray, t: np.ndarray, y: np.ndarray, k: np.ndarray
+) -> tuple[Any, list[np.ndarray]]:
+    """The step with the analytic Jacobian diag(1 - tanh(u)^2) sin(t k^T), u = sin(t k^T) p."""
+    features = np.sin(np.outer(t, k))
+    m = np.tanh(features @ p)
+    r = m - y
+    jac = (1 - m * m)[:, None] * features
+    dp = np.linalg.solve(jac.T @ jac, -(jac.T @ r))
+    return 0.5 * (r * r).sum(), [p + dp]
+
+
 WORKLOADS: dict[str, Workload] = {
     w.name: w
     for w in [
@@ -692,6 +804,56 @@ WORKLOADS: dict[str, Workload] = {
             first_call_sizes=(32,),
             size_prefix="b",
             targets={32: {"jax": 1.0, "torch": 1.0}},
+        ),
+        Workload(
+            "per-example-grads",
+            "per-example gradients (vmap of grad) of the 2-layer MLP 784-256-10's "
+            "cross-entropy (mlp's weights and data), w.r.t. w1, b1, w2, b2; value: the "
+            "batch's mean loss",
+            per_example_inputs,
+            None,
+            per_example_numpy,
+            wrt=(0, 1, 2, 3),
+            sizes=(64,),
+            quick_sizes=(4,),
+            first_call_sizes=(64,),
+            size_prefix="b",
+            targets={64: TRANSFORM_TARGETS},
+            first_call_targets={64: TRANSFORM_FIRST_CALL_TARGETS},
+            checked=("per-example grad", "per-example gradients"),
+        ),
+        Workload(
+            "hessian-rosenbrock",
+            "the Hessian of the chained Rosenbrock function of n parameters at a fixed "
+            "point (the analytic tridiagonal Hessian as numpy); value: f(x)",
+            rosenbrock_inputs,
+            None,
+            rosenbrock_numpy,
+            wrt=(0,),
+            sizes=(100,),
+            quick_sizes=(8,),
+            first_call_sizes=(100,),
+            size_prefix="n",
+            targets={100: TRANSFORM_TARGETS},
+            first_call_targets={100: TRANSFORM_FIRST_CALL_TARGETS},
+            checked=("hessian", "hessians"),
+        ),
+        Workload(
+            "gauss-newton",
+            f"one Gauss-Newton step of a least-squares fit, {GN_PARAMS} parameters: "
+            "J = jacfwd(residuals) (m x 20), solve (J^T J) dp = -J^T r, p + dp; value: "
+            "the cost 0.5 |r|^2 at p",
+            gauss_newton_inputs,
+            None,
+            gauss_newton_numpy,
+            wrt=(0,),
+            sizes=(1_000,),
+            quick_sizes=(50,),
+            first_call_sizes=(1_000,),
+            size_prefix="m",
+            targets={1_000: TRANSFORM_TARGETS},
+            first_call_targets={1_000: TRANSFORM_FIRST_CALL_TARGETS},
+            checked=("param", "parameters"),
         ),
     ]
 }
