@@ -126,7 +126,8 @@ def staged_value_and_grad(
         full = list(args)
         for i, a in zip(dyn, dyn_args):
             full[i] = a
-        return fn(*full, **kwargs)
+        with enable_grad():  # differentiated whatever the caller's grad mode (torch.func)
+            return fn(*full, **kwargs)
 
     s = _StagedCall(call, tuple(args[i] for i in dyn))
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)

@@ -306,3 +306,16 @@ def test_second_order_through_custom_vjp_differentiates_its_residuals(mode):
     got = run(mode, tracer.grad(lambda x: (tracer.grad(f)(x) ** 2).sum()), t(X))
     np.testing.assert_allclose(got.numpy(), -2 * np.cos(X) * np.sin(X), rtol=1e-12)
     np.testing.assert_allclose(run(mode, tracer.hessian(f), t(X)).numpy(), np.diag(-np.sin(X)))
+
+
+def test_grad_inside_vmap_differentiates_under_no_grad_as_torch_func_does(monkeypatch):
+    # found by the transforms benchmark: all-zero per-example gradients, silently
+    monkeypatch.setenv("TRACER_DISABLE_JIT", "1")
+    w = tracer.tensor([1.0, 2.0])
+    xs = tracer.tensor([[0.5, 1.0], [2.0, -1.0]])
+    g = tracer.vmap(tracer.grad(lambda w, x: (x * w).sin().sum()), in_axes=(None, 0))
+    expected = (xs * w).cos() * xs  # d/dw sum(sin(x w)) per example, analytic
+    with tracer.no_grad():
+        eager, traced = g(w, xs), tracer.trace(g)(w, xs)
+    np.testing.assert_allclose(eager.numpy(), expected.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(traced.numpy(), expected.numpy(), rtol=1e-6)
