@@ -115,11 +115,12 @@ class Background:
                 TracerWarning,
                 stacklevel=3,
             )
-        return _fresh(self._interpreted(arrays), arrays)
+        return fresh_outputs(self._interpreted(arrays), arrays)
 
 
-def _fresh(outs: list[np.ndarray], arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Outputs as the kernel gives them: writeable, aliasing no input and no other output."""
+def fresh_outputs(outs: list[np.ndarray], arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Outputs as the kernel gives them: writeable, aliasing no input and no other output
+    (two gradients may be one array in a graph; a gradient may be a broadcast view)."""
     fresh: list[np.ndarray] = []
     for o in outs:
         if (

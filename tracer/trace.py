@@ -22,7 +22,7 @@ import numpy as np
 
 from compiler import dtypes, operand
 from compiler.autodiff import Split, active_vars, joint_vjp, split
-from compiler.backend import Executable, Interpreted, lower
+from compiler.backend import Executable, Interpreted, fresh_outputs, lower
 from compiler.builder import GraphBuilder, Sym
 from compiler.errors import AutogradError, TraceError, TracerError, TracerWarning
 from compiler.ir import Graph, Var, pretty
@@ -670,24 +670,9 @@ def _show(tree: TreeDef | None) -> str:
     return "not passed" if tree is None else str(tree)
 
 
-def _fresh(outs: list[np.ndarray], arrays: list[np.ndarray]) -> list[np.ndarray]:
-    """Outputs must be writeable and alias neither the caller's arrays nor each other
-    (two gradients may be one array in the graph; a gradient may be a broadcast view)."""
-    fresh: list[np.ndarray] = []
-    for o in outs:
-        if (
-            not o.flags.writeable
-            or any(np.may_share_memory(o, a) for a in arrays)
-            or any(np.may_share_memory(o, f) for f in fresh)
-        ):
-            o = o.copy()
-        fresh.append(o)
-    return fresh
-
-
 def _run(exe: Executable, arrays: list[np.ndarray]) -> list[np.ndarray]:
     outs = exe(arrays)
-    return outs if exe.fresh else _fresh(outs, arrays)
+    return outs if exe.fresh else fresh_outputs(outs, arrays)
 
 
 def _source(exe: Executable, title: str) -> str:
@@ -774,7 +759,9 @@ class TracedFunction(_Staged):
         n_out = len(d.out_avals)
         outs = [
             Tensor(o)
-            for o in (results[:n_out] if d.forward.fresh else _fresh(results[:n_out], arrays))
+            for o in (
+                results[:n_out] if d.forward.fresh else fresh_outputs(results[:n_out], arrays)
+            )
         ]
         residuals = results[n_out:]
         if entry.writes or entry.grads_to_none:
