@@ -522,12 +522,7 @@ class Tensor(Operand):
         if not is_grad_enabled():
             return False
         if self._grad_fn is None and self._requires_grad:
-            raise AutogradError(
-                f"{opname}: a leaf tensor that requires grad is being used in an in-place "
-                f"operation (a {self.dtype.name} tensor of shape {tuple(self.shape)}). Wrap the "
-                "update in `with tracer.no_grad():` (an optimizer step), or use the "
-                "out-of-place op (x = x + 1)."
-            )
+            raise self._leaf_update_error(opname)
         record = self.requires_grad or any(
             isinstance(o, Tensor) and o.requires_grad for o in others
         )
@@ -551,15 +546,19 @@ class Tensor(Operand):
         standing for this tensor, and written back to it after each call of the compiled
         function (TraceError where that cannot be done: inside a loop body)."""
         if is_grad_enabled() and self._requires_grad and self._grad_fn is None:
-            raise AutogradError(
-                f"{opname}: a leaf tensor that requires grad is being used in an in-place "
-                f"operation (a {self.dtype.name} tensor of shape {tuple(self.shape)}). Wrap "
-                "the update in `with tracer.no_grad():` (an optimizer step), or use the "
-                "out-of-place op (x = x + 1)."
-                + (f"\n  at {describe_location()}" if describe_location() else "")
-            )
+            where = describe_location()
+            raise self._leaf_update_error(opname, f"\n  at {where}" if where else "")
         update(operand.tracing.builder.owner(self, opname))
         return self
+
+    def _leaf_update_error(self, opname: str, where: str = "") -> AutogradError:
+        """PyTorch's refusal of an in-place update of a leaf that requires grad."""
+        return AutogradError(
+            f"{opname}: a leaf tensor that requires grad is being used in an in-place "
+            f"operation (a {self.dtype.name} tensor of shape {tuple(self.shape)}). Wrap the "
+            "update in `with tracer.no_grad():` (an optimizer step), or use the "
+            "out-of-place op (x = x + 1)." + where
+        )
 
     def _pending(self, what: str) -> None:
         """Raise TraceError when the traced code updated this tensor in place: its value
